@@ -1,0 +1,107 @@
+"""``betting``: what Dagster does not do — the sandbox server, the demo, migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from betting_assets.settings import Settings, get_settings
+
+
+@click.group()
+def main() -> None:
+    """betting_assets command line."""
+
+
+@main.group()
+def sandbox() -> None:
+    """The local odds provider."""
+
+
+@sandbox.command("serve")
+@click.option("--data", "data", required=True,
+              help="football-data CSV file or folder, folder of recorded responses, or sim:SEED[:sport].")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--clock", default=None, help="Initial clock (ISO 8601, UTC); defaults to the first snapshot.")
+@click.option("--api-key", default=None, help="Require this key; any non-empty key is accepted when unset.")
+@click.option("--quota", default=100_000, show_default=True, type=int, help="Credits available.")
+def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: str | None, quota: int) -> None:
+    """Serve The Odds API v4 over DATA until interrupted."""
+    import time
+
+    from betting_assets.demo import parse_day
+    from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
+
+    console = Console()
+    try:
+        market = load_market(data)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    state = SandboxState(market, now=parse_day(clock), api_key=api_key, quota=quota)
+    server = SandboxServer(state, host=host, port=port).start()
+    console.print(f"sandbox on {server.url}  clock {state.now.isoformat()}  sports "
+                  f"{', '.join(s['key'] for s in market.sports())}")
+    console.print("control: POST /sandbox/clock {now|advance_seconds}, POST /sandbox/faults, POST /sandbox/quota")
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@main.command()
+@click.option("--data", default=None, help="Any data the sandbox accepts; the bundled sample by default.")
+@click.option("--from", "start", default=None, help="First day of history to pull (ISO date).")
+@click.option("--to", "end", default=None, help="Last day of history to pull (ISO date).")
+@click.option("--summary-json", type=click.Path(path_type=Path), default=None,
+              help="Also write the summary's figures as JSON.")
+def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None) -> None:
+    """Start the sandbox, pull history through the client into the warehouse, summarise."""
+    from betting_assets.demo import parse_day, print_summary, run_demo, write_summary_json
+
+    console = Console()
+    settings: Settings = get_settings()
+    try:
+        summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_summary(summary, console)
+    if summary_json:
+        write_summary_json(summary, summary_json)
+        console.print(f"summary written to {summary_json}")
+
+
+@main.group()
+def db() -> None:
+    """Warehouse migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from betting_assets.settings import mask_url
+    from betting_assets.warehouse import migrate
+    from betting_assets.warehouse.engine import make_engine
+
+    url = get_settings().warehouse_url
+    migrate.upgrade(make_engine(url), revision)
+    click.echo(f"warehouse at {mask_url(url)} upgraded to {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from betting_assets.warehouse import migrate
+    from betting_assets.warehouse.engine import make_engine
+
+    migrate.downgrade(make_engine(get_settings().warehouse_url), revision)
+    click.echo(f"downgraded to {revision}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure betting logic: no I/O, no Dagster. Polars in, polars out."""

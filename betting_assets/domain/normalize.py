@@ -1,0 +1,280 @@
+"""Raw odds payloads (The Odds API v4 shape) to one row per priced outcome.
+
+Walking the nested JSON is forgiving: a partial event, bookmaker or outcome yields a
+data-quality finding and the rest of the payload still normalises. Validation is
+vectorised in polars afterwards so that a million rows stay cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from betting_assets.domain.catalog import KNOWN_BOOKMAKERS, KNOWN_MARKETS
+from betting_assets.domain.odds import (
+    MIN_DECIMAL,
+    american_to_decimal_expr,
+    decimal_to_american_expr,
+)
+
+NATURAL_KEY = ["event_id", "bookmaker", "market", "outcome", "point", "snapshot_time"]
+
+_RAW_SCHEMA: dict[str, pl.DataType] = {
+    "sport_key": pl.String,
+    "event_id": pl.String,
+    "commence_time_raw": pl.String,
+    "home_team": pl.String,
+    "away_team": pl.String,
+    "bookmaker": pl.String,
+    "market": pl.String,
+    "last_update_raw": pl.String,
+    "outcome": pl.String,
+    "point": pl.Float64,
+    "price_raw": pl.Object,
+}
+
+NORMALIZED_SCHEMA: dict[str, pl.DataType] = {
+    "snapshot_id": pl.Int64,
+    "sport_key": pl.String,
+    "event_id": pl.String,
+    "commence_time": pl.Datetime("us", "UTC"),
+    "bookmaker": pl.String,
+    "market": pl.String,
+    "outcome": pl.String,
+    "side": pl.String,
+    "point": pl.Float64,
+    "price_decimal": pl.Float64,
+    "price_american": pl.Float64,
+    "implied_prob": pl.Float64,
+    "last_update": pl.Datetime("us", "UTC"),
+    "snapshot_time": pl.Datetime("us", "UTC"),
+    "hours_to_commence": pl.Float64,
+    "is_valid": pl.Boolean,
+    "invalid_reason": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A data-quality record: what rule, how bad, where, and enough context to look it up."""
+
+    check: str
+    severity: str
+    message: str
+    event_id: str | None = None
+    bookmaker: str | None = None
+    market: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Normalized:
+    rows: pl.DataFrame
+    events: pl.DataFrame
+    findings: list[Finding]
+
+
+_EVENT_FIELDS = ("id", "commence_time", "home_team", "away_team")
+
+
+def normalize_odds(
+    payload: Any,
+    snapshot_time: datetime,
+    odds_format: str = "decimal",
+    snapshot_id: int | None = None,
+) -> Normalized:
+    """Flattens a list of odds events observed at ``snapshot_time``."""
+    findings: list[Finding] = []
+    if not isinstance(payload, list):
+        findings.append(
+            Finding("payload_shape", "error", f"expected a list of events, got {type(payload).__name__}")
+        )
+        payload = []
+    columns: dict[str, list[Any]] = {name: [] for name in _RAW_SCHEMA}
+    events: list[dict[str, Any]] = []
+    unknown_books: set[str] = set()
+    unknown_markets: set[str] = set()
+    for event in payload:
+        if not isinstance(event, dict) or any(not event.get(f) for f in _EVENT_FIELDS):
+            missing = [f for f in _EVENT_FIELDS if not (isinstance(event, dict) and event.get(f))]
+            findings.append(
+                Finding(
+                    "event_required_fields",
+                    "error",
+                    f"event skipped: missing {', '.join(missing)}",
+                    event_id=event.get("id") if isinstance(event, dict) else None,
+                    context={"missing": missing},
+                )
+            )
+            continue
+        event_id = event["id"]
+        sport_key = event.get("sport_key")
+        events.append(
+            {
+                "event_id": event_id,
+                "sport_key": sport_key,
+                "sport_title": event.get("sport_title"),
+                "commence_time_raw": event["commence_time"],
+                "home_team": event["home_team"],
+                "away_team": event["away_team"],
+            }
+        )
+        for book in event.get("bookmakers") or []:
+            book_key = book.get("key") if isinstance(book, dict) else None
+            if not book_key:
+                findings.append(
+                    Finding("bookmaker_required_fields", "error", "bookmaker without key skipped",
+                            event_id=event_id)
+                )
+                continue
+            if book_key not in KNOWN_BOOKMAKERS:
+                unknown_books.add(book_key)
+            for market in book.get("markets") or []:
+                market_key = market.get("key") if isinstance(market, dict) else None
+                if not market_key:
+                    findings.append(
+                        Finding("market_required_fields", "error", "market without key skipped",
+                                event_id=event_id, bookmaker=book_key)
+                    )
+                    continue
+                if market_key not in KNOWN_MARKETS:
+                    unknown_markets.add(market_key)
+                last_update = market.get("last_update") or book.get("last_update")
+                for outcome in market.get("outcomes") or []:
+                    if not isinstance(outcome, dict) or not outcome.get("name"):
+                        findings.append(
+                            Finding("outcome_required_fields", "error", "outcome without name skipped",
+                                    event_id=event_id, bookmaker=book_key, market=market_key)
+                        )
+                        continue
+                    point = outcome.get("point")
+                    columns["sport_key"].append(sport_key)
+                    columns["event_id"].append(event_id)
+                    columns["commence_time_raw"].append(event["commence_time"])
+                    columns["home_team"].append(event["home_team"])
+                    columns["away_team"].append(event["away_team"])
+                    columns["bookmaker"].append(book_key)
+                    columns["market"].append(market_key)
+                    columns["last_update_raw"].append(last_update)
+                    columns["outcome"].append(outcome["name"])
+                    columns["point"].append(float(point) if isinstance(point, (int, float)) else 0.0)
+                    columns["price_raw"].append(outcome.get("price"))
+    for key in sorted(unknown_books):
+        findings.append(Finding("unknown_bookmaker", "warn", f"bookmaker {key!r} is not in the catalogue",
+                                bookmaker=key))
+    for key in sorted(unknown_markets):
+        findings.append(Finding("unknown_market", "warn", f"market {key!r} is not in the catalogue",
+                                market=key))
+    rows = _validate(columns, snapshot_time, odds_format, snapshot_id)
+    findings.extend(_row_findings(rows))
+    events_frame = pl.DataFrame(
+        events,
+        schema={"event_id": pl.String, "sport_key": pl.String, "sport_title": pl.String,
+                "commence_time_raw": pl.String, "home_team": pl.String, "away_team": pl.String},
+    ).with_columns(commence_time=_parse_ts(pl.col("commence_time_raw"))).drop("commence_time_raw")
+    bad_times = events_frame.filter(pl.col("commence_time").is_null())
+    for event_id in bad_times["event_id"]:
+        findings.append(Finding("event_commence_time", "error", "unparseable commence_time; event skipped",
+                                event_id=event_id))
+    return Normalized(
+        rows=rows.filter(pl.col("commence_time").is_not_null()),
+        events=events_frame.filter(pl.col("commence_time").is_not_null()).unique("event_id", keep="last"),
+        findings=findings,
+    )
+
+
+def _parse_ts(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+
+
+def _numeric(values: list[Any]) -> tuple[list[float | None], list[bool]]:
+    prices: list[float | None] = []
+    non_numeric: list[bool] = []
+    for value in values:
+        if isinstance(value, bool) or value is None:
+            prices.append(None)
+            non_numeric.append(value is not None)
+        elif isinstance(value, (int, float)):
+            prices.append(float(value))
+            non_numeric.append(False)
+        else:
+            try:
+                prices.append(float(value))
+                non_numeric.append(False)
+            except (TypeError, ValueError):
+                prices.append(None)
+                non_numeric.append(True)
+    return prices, non_numeric
+
+
+def _validate(
+    columns: dict[str, list[Any]], snapshot_time: datetime, odds_format: str, snapshot_id: int | None
+) -> pl.DataFrame:
+    prices, non_numeric = _numeric(columns.pop("price_raw"))
+    schema = {k: v for k, v in _RAW_SCHEMA.items() if k != "price_raw"}
+    frame = pl.DataFrame(columns, schema=schema).with_columns(
+        pl.Series("price_in", prices, dtype=pl.Float64),
+        pl.Series("non_numeric", non_numeric, dtype=pl.Boolean),
+    )
+    american = odds_format == "american"
+    price_in = pl.col("price_in")
+    decimal = american_to_decimal_expr(price_in) if american else price_in
+    snap = pl.lit(snapshot_time).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    frame = frame.with_columns(
+        commence_time=_parse_ts(pl.col("commence_time_raw")),
+        last_update=_parse_ts(pl.col("last_update_raw")),
+        price_decimal=pl.when(decimal >= MIN_DECIMAL).then(decimal).otherwise(None),
+        snapshot_time=snap,
+        invalid_reason=(
+            pl.when(pl.col("non_numeric")).then(pl.lit("non_numeric_price"))
+            .when(price_in.is_null()).then(pl.lit("missing_price"))
+            .when(pl.lit(american) & (price_in.abs() < 100)).then(pl.lit("american_out_of_range"))
+            .when(decimal < MIN_DECIMAL).then(pl.lit("price_below_minimum"))
+            .when(~price_in.is_finite()).then(pl.lit("non_finite_price"))
+            .otherwise(None)
+        ),
+    )
+    return frame.with_columns(
+        snapshot_id=pl.lit(snapshot_id, dtype=pl.Int64),
+        side=_side(),
+        price_american=(pl.when(pl.lit(american)).then(price_in)
+                        .otherwise(decimal_to_american_expr(pl.col("price_decimal")))),
+        implied_prob=1.0 / pl.col("price_decimal"),
+        hours_to_commence=(pl.col("commence_time") - pl.col("snapshot_time")).dt.total_seconds() / 3600.0,
+        is_valid=pl.col("invalid_reason").is_null(),
+    ).with_columns(
+        price_american=pl.when(pl.col("is_valid")).then(pl.col("price_american")).otherwise(None),
+        price_decimal=pl.when(pl.col("is_valid")).then(pl.col("price_decimal")).otherwise(None),
+        implied_prob=pl.when(pl.col("is_valid")).then(pl.col("implied_prob")).otherwise(None),
+    ).select(list(NORMALIZED_SCHEMA)).unique(NATURAL_KEY, keep="last", maintain_order=True)
+
+
+def _side() -> pl.Expr:
+    outcome = pl.col("outcome")
+    return (
+        pl.when(outcome == pl.col("home_team")).then(pl.lit("home"))
+        .when(outcome == pl.col("away_team")).then(pl.lit("away"))
+        .when(outcome == "Draw").then(pl.lit("draw"))
+        .when(outcome == "Over").then(pl.lit("over"))
+        .when(outcome == "Under").then(pl.lit("under"))
+        .otherwise(None)
+    )
+
+
+def _row_findings(rows: pl.DataFrame) -> list[Finding]:
+    bad = rows.filter(~pl.col("is_valid"))
+    return [
+        Finding(
+            "price_valid",
+            "error",
+            f"{row['invalid_reason'].replace('_', ' ')} for {row['outcome']!r}",
+            event_id=row["event_id"],
+            bookmaker=row["bookmaker"],
+            market=row["market"],
+            context={"outcome": row["outcome"], "point": row["point"], "reason": row["invalid_reason"]},
+        )
+        for row in bad.head(1000).iter_rows(named=True)
+    ]

@@ -1,0 +1,98 @@
+"""One settings object for the whole product, read from the environment (prefix ``BETTING_``).
+
+Secrets are ``SecretStr`` so that a repr, a log line or Dagster metadata never shows them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+SANDBOX_API_KEY = "sandbox"
+
+
+class BettingMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BETTING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".betting_home"), description="Project-local state folder.")
+    database_url: str | None = Field(
+        default=None, description="Warehouse URL; SQLite under the home when unset."
+    )
+    odds_api_key: SecretStr = Field(default=SecretStr(SANDBOX_API_KEY))
+    odds_api_base_url: str = Field(default="http://127.0.0.1:8765")
+    sports: CsvList = Field(default_factory=lambda: ["soccer_epl", "soccer_germany_bundesliga"])
+    regions: CsvList = Field(default_factory=lambda: ["uk", "eu"])
+    markets: CsvList = Field(default_factory=lambda: ["h2h", "totals", "spreads"])
+    bookmakers: CsvList = Field(default_factory=list)
+    odds_format: str = "decimal"
+    http_timeout_s: float = 10.0
+    http_max_retries: int = 4
+    http_backoff_initial_s: float = 0.5
+    http_backoff_max_s: float = 30.0
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_s: float = 60.0
+    credit_reserve: int = Field(default=50, description="Never spend credits below this.")
+    mlflow_tracking_uri: str | None = None
+    betting_mode: BettingMode = BettingMode.PAPER
+    data_quality_mode: str = Field(default="flag", pattern="^(flag|reject)$")
+
+    _split = field_validator("sports", "regions", "markets", "bookmakers", mode="before")(_csv)
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def warehouse_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'warehouse.sqlite'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.home_dir / 'mlflow.sqlite'}"
+
+    def public_dict(self) -> dict[str, object]:
+        """Settings safe to print or attach to Dagster metadata: secrets masked."""
+        data = self.model_dump(mode="json")
+        data["odds_api_key"] = "********" if self.odds_api_key.get_secret_value() else ""
+        if self.database_url:
+            data["database_url"] = mask_url(self.database_url)
+        return data
+
+
+def mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable url>"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

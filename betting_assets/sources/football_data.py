@@ -1,0 +1,239 @@
+"""football-data.co.uk CSV files as bookmaker quotes (data: football-data.co.uk).
+
+Each match gives two real snapshots per bookmaker: the pre-match prices, collected by the
+source on the Friday (weekend games) or Tuesday (midweek games) afternoon before kick-off,
+and the closing prices just before kick-off. Nothing in between is invented. A missing
+column or an empty cell means "no price"; an incomplete market is left out and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from betting_assets.domain.odds import MIN_DECIMAL
+
+DIV_TO_SPORT: dict[str, tuple[str, str]] = {
+    "E0": ("soccer_epl", "EPL"),
+    "E1": ("soccer_efl_champ", "Championship"),
+    "E2": ("soccer_england_league1", "League 1"),
+    "E3": ("soccer_england_league2", "League 2"),
+    "D1": ("soccer_germany_bundesliga", "Bundesliga - Germany"),
+    "D2": ("soccer_germany_bundesliga2", "Bundesliga 2 - Germany"),
+    "I1": ("soccer_italy_serie_a", "Serie A - Italy"),
+    "I2": ("soccer_italy_serie_b", "Serie B - Italy"),
+    "SP1": ("soccer_spain_la_liga", "La Liga - Spain"),
+    "SP2": ("soccer_spain_segunda_division", "La Liga 2 - Spain"),
+    "F1": ("soccer_france_ligue_one", "Ligue 1 - France"),
+    "F2": ("soccer_france_ligue_two", "Ligue 2 - France"),
+    "N1": ("soccer_netherlands_eredivisie", "Dutch Eredivisie"),
+    "B1": ("soccer_belgium_first_div", "Belgium First Div"),
+    "P1": ("soccer_portugal_primeira_liga", "Primeira Liga - Portugal"),
+    "T1": ("soccer_turkey_super_league", "Turkey Super League"),
+    "G1": ("soccer_greece_super_league", "Super League - Greece"),
+    "SC0": ("soccer_spl", "Premiership - Scotland"),
+}
+
+H2H_BOOKS: dict[str, str] = {
+    "B365": "bet365", "BW": "bwin", "IW": "interwetten", "PS": "pinnacle", "WH": "williamhill",
+    "VC": "betvictor", "LB": "ladbrokes_uk", "GB": "gamebookers", "1XB": "onexbet", "BF": "betfair_ex_uk",
+}
+TOTALS_BOOKS: dict[str, str] = {"B365": "bet365", "P": "pinnacle"}
+SPREADS_BOOKS: dict[str, str] = {"B365": "bet365", "P": "pinnacle"}
+
+PREMATCH_LOCAL_HOUR = 14
+CLOSING_LEAD = timedelta(minutes=5)
+LATEST_PREMATCH_LEAD = timedelta(hours=2)
+SOCCER_DURATION = timedelta(minutes=115)
+
+QUOTE_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String,
+    "snapshot_time": pl.Datetime("us", "UTC"),
+    "bookmaker": pl.String,
+    "market": pl.String,
+    "outcome": pl.String,
+    "point": pl.Float64,
+    "price": pl.Float64,
+}
+
+
+@dataclass
+class FootballData:
+    """Events and quotes read from one or more files, and what was left out."""
+
+    events: pl.DataFrame
+    quotes: pl.DataFrame
+    files: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def sport_for_div(div: str) -> tuple[str, str]:
+    return DIV_TO_SPORT.get(div, (f"soccer_fd_{div.lower()}", f"football-data {div}"))
+
+
+def event_id(div: str, kickoff_date: str, home: str, away: str) -> str:
+    return hashlib.md5(f"{div}|{kickoff_date}|{home}|{away}".encode()).hexdigest()
+
+
+def csv_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+        if not files:
+            raise FileNotFoundError(f"no .csv files in {path}")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    return [path]
+
+
+def read_football_data(path: Path | str) -> FootballData:
+    parts = [read_file(p) for p in csv_files(Path(path))]
+    skipped: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.skipped.items():
+            skipped[key] = skipped.get(key, 0) + value
+    return FootballData(
+        events=pl.concat([p.events for p in parts]).unique("event_id", keep="first", maintain_order=True),
+        quotes=pl.concat([p.quotes for p in parts]).unique(
+            ["event_id", "snapshot_time", "bookmaker", "market", "outcome", "point"], keep="first",
+            maintain_order=True),
+        files=[f for p in parts for f in p.files],
+        skipped=skipped,
+    )
+
+
+def read_file(path: Path) -> FootballData:
+    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True)
+    raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
+    required = ["Div", "Date", "HomeTeam", "AwayTeam"]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise ValueError(f"{path.name}: not a football-data.co.uk file, missing columns {missing}")
+    raw = raw.filter(pl.col("Div").is_not_null() & pl.col("HomeTeam").is_not_null()
+                     & pl.col("AwayTeam").is_not_null() & pl.col("Date").is_not_null())
+    if "Time" not in raw.columns:
+        raw = raw.with_columns(Time=pl.lit("15:00"))
+    date = pl.coalesce(
+        pl.col("Date").str.strptime(pl.Date, "%d/%m/%Y", strict=False),
+        pl.col("Date").str.strptime(pl.Date, "%d/%m/%y", strict=False),
+    )
+    local = (date.cast(pl.Datetime("us")) + pl.col("Time").fill_null("15:00").str.strptime(
+        pl.Time, "%H:%M", strict=False).fill_null(pl.time(15)).cast(pl.Duration("us")))
+    frame = raw.with_columns(
+        kickoff_local=local,
+        weekday=date.dt.weekday(),
+    ).with_columns(
+        commence_time=pl.col("kickoff_local").dt.replace_time_zone(
+            "Europe/London", ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"),
+        prematch_local=(pl.col("kickoff_local").dt.truncate("1d")
+                        - pl.duration(days=pl.when(pl.col("weekday").is_in([5, 6, 7]))
+                                      .then(pl.col("weekday") - 5)
+                                      .when(pl.col("weekday") == 1).then(3)
+                                      .otherwise(pl.col("weekday") - 2))
+                        + pl.duration(hours=PREMATCH_LOCAL_HOUR)),
+    )
+    skipped: dict[str, int] = {}
+    bad_dates = frame.filter(pl.col("commence_time").is_null()).height
+    if bad_dates:
+        skipped["unparseable_kickoff"] = bad_dates
+    frame = frame.filter(pl.col("commence_time").is_not_null())
+    frame = frame.with_columns(
+        prematch_time=pl.min_horizontal(
+            pl.col("prematch_local").dt.replace_time_zone("Europe/London", ambiguous="earliest",
+                                                          non_existent="null").dt.convert_time_zone("UTC"),
+            pl.col("commence_time") - LATEST_PREMATCH_LEAD),
+        closing_time=pl.col("commence_time") - CLOSING_LEAD,
+        event_id=pl.concat_str([pl.col("Div"), pl.col("Date"), pl.col("HomeTeam"), pl.col("AwayTeam")],
+                               separator="|").map_elements(lambda s: hashlib.md5(s.encode()).hexdigest(),
+                                                           return_dtype=pl.String),
+    )
+    divs = frame["Div"].unique().to_list()
+    sports = pl.DataFrame(
+        {"Div": divs, "sport_key": [sport_for_div(d)[0] for d in divs],
+         "sport_title": [sport_for_div(d)[1] for d in divs]},
+        schema={"Div": pl.String, "sport_key": pl.String, "sport_title": pl.String},
+    )
+    frame = frame.join(sports, on="Div", how="left")
+    score = {c: pl.col(c).cast(pl.Int64, strict=False) if c in frame.columns else pl.lit(None, pl.Int64)
+             for c in ("FTHG", "FTAG")}
+    events = frame.select(
+        "event_id", "sport_key", "sport_title", "commence_time",
+        pl.col("HomeTeam").alias("home_team"), pl.col("AwayTeam").alias("away_team"),
+        score["FTHG"].alias("home_score"), score["FTAG"].alias("away_score"),
+        (pl.col("commence_time") + SOCCER_DURATION).alias("ends_at"),
+        pl.col("Div").alias("div"),
+    )
+    quotes = _quotes(frame, skipped)
+    return FootballData(events=events, quotes=quotes, files=[path.name], skipped=skipped)
+
+
+def _price(frame: pl.DataFrame, column: str) -> pl.Expr:
+    if column not in frame.columns:
+        return pl.lit(None, pl.Float64)
+    value = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value >= MIN_DECIMAL).then(value).otherwise(None)
+
+
+def _point(frame: pl.DataFrame, column: str) -> pl.Expr:
+    if column not in frame.columns:
+        return pl.lit(None, pl.Float64)
+    return pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _market_block(frame: pl.DataFrame, skipped: dict[str, int], *, book: str, market: str, when: str,
+                  outcomes: list[tuple[pl.Expr, str, pl.Expr]]) -> pl.DataFrame | None:
+    """One bookmaker's market at one snapshot: all outcomes or nothing."""
+    prices = [_price(frame, col) for _, col, _ in outcomes]
+    has_any = pl.any_horizontal([p.is_not_null() for p in prices])
+    complete = pl.all_horizontal([p.is_not_null() for p in prices])
+    points_ok = pl.all_horizontal([pt.is_not_null() for _, _, pt in outcomes])
+    block = frame.select(
+        "event_id", pl.col(f"{when}_time").alias("snapshot_time"),
+        has_any.alias("has_any"), (complete & points_ok).alias("complete"),
+        *[p.alias(f"p{i}") for i, p in enumerate(prices)],
+        *[name.alias(f"n{i}") for i, (name, _, _) in enumerate(outcomes)],
+        *[pt.cast(pl.Float64).alias(f"x{i}") for i, (_, _, pt) in enumerate(outcomes)],
+    ).filter(pl.col("has_any"))
+    incomplete = block.filter(~pl.col("complete")).height
+    if incomplete:
+        key = f"incomplete_market:{book}:{market}"
+        skipped[key] = skipped.get(key, 0) + incomplete
+    block = block.filter(pl.col("complete"))
+    if block.is_empty():
+        return None
+    return pl.concat(
+        [
+            block.select(
+                "event_id", "snapshot_time", pl.lit(book).alias("bookmaker"), pl.lit(market).alias("market"),
+                pl.col(f"n{i}").alias("outcome"), pl.col(f"x{i}").alias("point"), pl.col(f"p{i}").alias("price"),
+            )
+            for i in range(len(outcomes))
+        ]
+    )
+
+
+def _quotes(frame: pl.DataFrame, skipped: dict[str, int]) -> pl.DataFrame:
+    home, away = pl.col("HomeTeam"), pl.col("AwayTeam")
+    zero = pl.lit(0.0)
+    blocks: list[pl.DataFrame | None] = []
+    for when, c in (("prematch", ""), ("closing", "C")):
+        for prefix, book in H2H_BOOKS.items():
+            blocks.append(_market_block(frame, skipped, book=book, market="h2h", when=when, outcomes=[
+                (home, f"{prefix}{c}H", zero), (pl.lit("Draw"), f"{prefix}{c}D", zero),
+                (away, f"{prefix}{c}A", zero)]))
+        for prefix, book in TOTALS_BOOKS.items():
+            blocks.append(_market_block(frame, skipped, book=book, market="totals", when=when, outcomes=[
+                (pl.lit("Over"), f"{prefix}{c}>2.5", pl.lit(2.5)),
+                (pl.lit("Under"), f"{prefix}{c}<2.5", pl.lit(2.5))]))
+        line = _point(frame, "AHCh" if c else "AHh")
+        for prefix, book in SPREADS_BOOKS.items():
+            blocks.append(_market_block(frame, skipped, book=book, market="spreads", when=when, outcomes=[
+                (home, f"{prefix}{c}AHH", line), (away, f"{prefix}{c}AHA", -line)]))
+    present = [b for b in blocks if b is not None]
+    if not present:
+        return pl.DataFrame(schema=QUOTE_SCHEMA)
+    return pl.concat(present).cast(QUOTE_SCHEMA).select(list(QUOTE_SCHEMA))

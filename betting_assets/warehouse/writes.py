@@ -1,0 +1,280 @@
+"""Bulk writes, idempotent on natural keys.
+
+Normalised odds go in with ``COPY`` on PostgreSQL (straight into the table when the
+snapshots are new, through a staging table with ``ON CONFLICT DO NOTHING`` when they may
+overlap) and with one ``executemany`` of ``INSERT OR IGNORE`` on SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import polars as pl
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
+from betting_assets.warehouse.tables import (
+    data_quality_log,
+    events,
+    fetch_log,
+    normalized_odds,
+    odds_snapshots,
+)
+
+NORMALIZED_COLUMNS = [c.name for c in normalized_odds.columns]
+_SQLITE_TS = "%Y-%m-%d %H:%M:%S%.6f"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _insert(conn: Connection, table):  # type: ignore[no-untyped-def]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def payload_digest(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    endpoint: str
+    sport_key: str | None
+    url: str
+    params: dict[str, Any]
+    requested_at: datetime
+    status_code: int | None
+    ok: bool
+    error: str | None = None
+    elapsed_ms: float | None = None
+    attempts: int = 1
+    requests_remaining: int | None = None
+    requests_used: int | None = None
+    requests_last: int | None = None
+    body: str | None = None
+
+
+def record_fetch(conn: Connection, record: FetchRecord) -> int:
+    result = conn.execute(fetch_log.insert().returning(fetch_log.c.fetch_id), [asdict(record)])
+    return int(result.scalar_one())
+
+
+def store_snapshot(
+    conn: Connection,
+    *,
+    payload: Any,
+    sport_key: str,
+    source: str,
+    as_of: datetime,
+    fetched_at: datetime,
+    odds_format: str,
+    fetch_id: int | None = None,
+    fetch_tier: str | None = None,
+    hours_to_commence: float | None = None,
+    regions: str | None = None,
+    markets: str | None = None,
+    quota: dict[str, int | None] | None = None,
+    event_count: int | None = None,
+) -> tuple[int, bool]:
+    """Appends a raw payload; returns (snapshot_id, inserted). A repeat of the same payload
+    for the same sport, source and time returns the stored id and writes nothing."""
+    digest = payload_digest(payload)
+    quota = quota or {}
+    row = {
+        "fetch_id": fetch_id,
+        "sport_key": sport_key,
+        "source": source,
+        "as_of": as_of,
+        "fetched_at": fetched_at,
+        "fetch_tier": fetch_tier,
+        "hours_to_commence": hours_to_commence,
+        "regions": regions,
+        "markets": markets,
+        "odds_format": odds_format,
+        "event_count": event_count if event_count is not None else (len(payload) if isinstance(payload, list) else 0),
+        "requests_remaining": quota.get("remaining"),
+        "requests_used": quota.get("used"),
+        "requests_last": quota.get("last"),
+        "payload_sha256": digest,
+        "payload": payload,
+    }
+    stmt = (
+        _insert(conn, odds_snapshots)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["sport_key", "source", "as_of", "payload_sha256"])
+        .returning(odds_snapshots.c.snapshot_id)
+    )
+    inserted = conn.execute(stmt).scalar_one_or_none()
+    if inserted is not None:
+        return int(inserted), True
+    existing = conn.execute(
+        select(odds_snapshots.c.snapshot_id).where(
+            odds_snapshots.c.sport_key == sport_key,
+            odds_snapshots.c.source == source,
+            odds_snapshots.c.as_of == as_of,
+            odds_snapshots.c.payload_sha256 == digest,
+        )
+    ).scalar_one()
+    return int(existing), False
+
+
+def upsert_events(conn: Connection, frame: pl.DataFrame, seen_at: datetime | None = None) -> int:
+    """New events are inserted as scheduled; known ones get their fixture details refreshed
+    (a postponement moves ``commence_time``) without touching lifecycle or scores."""
+    if frame.is_empty():
+        return 0
+    seen_at = seen_at or utcnow()
+    rows = [
+        {**row, "first_seen_at": seen_at, "updated_at": seen_at}
+        for row in frame.select(
+            "event_id", "sport_key", "sport_title", "commence_time", "home_team", "away_team"
+        ).iter_rows(named=True)
+    ]
+    stmt = _insert(conn, events)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["event_id"],
+        set_={
+            "commence_time": stmt.excluded.commence_time,
+            "home_team": stmt.excluded.home_team,
+            "away_team": stmt.excluded.away_team,
+            "sport_title": stmt.excluded.sport_title,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    conn.execute(stmt, rows)
+    return len(rows)
+
+
+def write_normalized(conn: Connection, frame: pl.DataFrame) -> int:
+    """Inserts rows not already present (by natural key); returns how many were new."""
+    if frame.is_empty():
+        return 0
+    frame = frame.select(NORMALIZED_COLUMNS).cast({k: NORMALIZED_SCHEMA[k] for k in NORMALIZED_COLUMNS})
+    if conn.dialect.name == "postgresql":
+        return _write_normalized_postgres(conn, frame)
+    return _write_normalized_sqlite(conn, frame)
+
+
+def _write_normalized_sqlite(conn: Connection, frame: pl.DataFrame) -> int:
+    timestamps = [k for k, v in NORMALIZED_SCHEMA.items() if isinstance(v, pl.Datetime)]
+    rows = frame.with_columns(
+        [pl.col(c).dt.convert_time_zone("UTC").dt.strftime(_SQLITE_TS) for c in timestamps]
+    ).rows()
+    placeholders = ", ".join("?" for _ in NORMALIZED_COLUMNS)
+    cursor = conn.exec_driver_sql(
+        f"INSERT OR IGNORE INTO normalized_odds ({', '.join(NORMALIZED_COLUMNS)}) VALUES ({placeholders})",
+        rows,
+    )
+    return int(cursor.rowcount)
+
+
+def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z")
+    buffer.seek(0)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
+    finally:
+        cursor.close()
+
+
+def _write_normalized_postgres(conn: Connection, frame: pl.DataFrame) -> int:
+    snapshot_ids = frame["snapshot_id"].unique().to_list()
+    overlap = conn.exec_driver_sql(
+        "SELECT 1 FROM normalized_odds WHERE snapshot_id = ANY(%(ids)s) LIMIT 1", {"ids": snapshot_ids}
+    ).first()
+    if overlap is None and frame.select(pl.struct(_natural_key()).is_unique().all()).item():
+        savepoint = conn.begin_nested()
+        try:
+            _copy(conn, "normalized_odds", frame)
+            savepoint.commit()
+            return frame.height
+        except IntegrityError:
+            savepoint.rollback()
+        except Exception as exc:  # psycopg2 raises its own UniqueViolation from copy_expert
+            if getattr(exc, "pgcode", None) != "23505":
+                raise
+            savepoint.rollback()
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS stage_normalized_odds "
+        "(LIKE normalized_odds INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    conn.exec_driver_sql("TRUNCATE stage_normalized_odds")
+    _copy(conn, "stage_normalized_odds", frame)
+    cols = ", ".join(NORMALIZED_COLUMNS)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO normalized_odds ({cols}) SELECT DISTINCT ON ({', '.join(_natural_key())}) {cols} "
+        "FROM stage_normalized_odds ON CONFLICT DO NOTHING"
+    )
+    return int(result.rowcount)
+
+
+def _natural_key() -> list[str]:
+    return [c.name for c in normalized_odds.primary_key.columns]
+
+
+def record_findings(
+    conn: Connection,
+    findings: Iterable[Finding],
+    *,
+    source: str,
+    snapshot_id: int | None = None,
+    fetch_id: int | None = None,
+    recorded_at: datetime | None = None,
+) -> int:
+    recorded_at = recorded_at or utcnow()
+    rows = [
+        {
+            "recorded_at": recorded_at,
+            "check_name": f.check,
+            "severity": f.severity,
+            "message": f.message,
+            "source": source,
+            "snapshot_id": snapshot_id,
+            "fetch_id": fetch_id,
+            "event_id": f.event_id,
+            "bookmaker": f.bookmaker,
+            "market": f.market,
+            "context": f.context or None,
+        }
+        for f in findings
+    ]
+    if rows:
+        conn.execute(data_quality_log.insert(), rows)
+    return len(rows)
+
+
+def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None = None) -> int:
+    """Moves known events along scheduled → live → final; never moves a final event back."""
+    now = now or utcnow()
+    changed = 0
+    for update in updates:
+        values: dict[str, Any] = {"updated_at": now}
+        if update.status == "final":
+            values.update(status="final", completed=True, home_score=update.home_score,
+                          away_score=update.away_score, scores_last_update=update.last_update)
+        elif update.status == "live":
+            values.update(status="live", home_score=update.home_score, away_score=update.away_score,
+                          scores_last_update=update.last_update)
+        else:
+            continue
+        result = conn.execute(
+            events.update()
+            .where(events.c.event_id == update.event_id, events.c.status != "final")
+            .values(values)
+        )
+        changed += result.rowcount
+    return changed
