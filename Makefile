@@ -1,0 +1,38 @@
+# Each target creates .venv when missing and installs the project into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export BETTING_HOME ?= $(CURDIR)/.betting_home
+export DAGSTER_HOME ?= $(BETTING_HOME)/dagster
+SANDBOX_PORT ?= 8765
+DAGSTER_PORT ?= 3000
+
+.PHONY: demo test bench dev install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/betting demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+dev: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	@bash -c 'set -m; \
+	  $(BIN)/betting sandbox serve --data betting_assets/data --port $(SANDBOX_PORT) & sandbox=$$!; \
+	  trap "kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null" EXIT INT TERM; \
+	  BETTING_ODDS_API_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/dagster dev -w workspace.yaml -p $(DAGSTER_PORT)'
+
+clean:
+	rm -rf $(VENV) $(BETTING_HOME) .pytest_cache

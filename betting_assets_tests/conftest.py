@@ -1,0 +1,89 @@
+"""Fixtures: a fresh database per test on SQLite and PostgreSQL, real shared data, a sandbox."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
+from betting_assets.warehouse import migrate
+from betting_assets.warehouse.engine import make_engine
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BETTING_SHARED_DATA", REPO.parent / "shared" / "data" / "football-data"))
+BUNDLED = REPO / "betting_assets" / "data"
+PG_ADMIN_URL = os.environ.get("BETTING_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("BETTING_REQUIRE_POSTGRES", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        engine.dispose()
+        if _require_postgres():
+            pytest.fail(f"PostgreSQL is required (BETTING_REQUIRE_POSTGRES) but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield engine
+    engine.dispose()
+
+
+def _postgres_url(pg_admin: Engine) -> Iterator[str]:
+    name = f"betting_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+        return
+    yield from _postgres_url(request.getfixturevalue("pg_admin"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def bundled_market():  # type: ignore[no-untyped-def]
+    return load_market(str(BUNDLED / "E0_2324.csv"))
+
+
+@pytest.fixture
+def sandbox(bundled_market) -> Iterator[SandboxServer]:  # type: ignore[no-untyped-def]
+    state = SandboxState(bundled_market, api_key="test-key")
+    with SandboxServer(state) as server:
+        yield server
