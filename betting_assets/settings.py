@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(".betting_home"), description="Project-local state folder.")
-    database_url: str | None = Field(
-        default=None, description="Warehouse URL; SQLite under the home when unset."
+    database_url: SecretStr | None = Field(
+        default=None, description="Warehouse URL (may hold a password); SQLite under the home when unset."
     )
     odds_api_key: SecretStr = Field(default=SecretStr(SANDBOX_API_KEY))
     odds_api_base_url: str = Field(default="http://127.0.0.1:8765")
@@ -65,8 +65,8 @@ class Settings(BaseSettings):
 
     @property
     def warehouse_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{self.home_dir / 'warehouse.sqlite'}"
 
     @property
@@ -79,8 +79,7 @@ class Settings(BaseSettings):
         """Settings safe to print or attach to Dagster metadata: secrets masked."""
         data = self.model_dump(mode="json")
         data["odds_api_key"] = "********" if self.odds_api_key.get_secret_value() else ""
-        if self.database_url:
-            data["database_url"] = mask_url(self.database_url)
+        data["database_url"] = mask_url(self.warehouse_url)
         return data
 
 
