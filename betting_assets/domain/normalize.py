@@ -7,6 +7,8 @@ vectorised in polars afterwards so that a million rows stay cheap.
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,8 +87,12 @@ def normalize_odds(
     snapshot_time: datetime,
     odds_format: str = "decimal",
     snapshot_id: int | None = None,
+    fast: bool = True,
 ) -> Normalized:
     """Flattens a list of odds events observed at ``snapshot_time``."""
+    fast_result = _normalize_fast(payload, snapshot_time, odds_format, snapshot_id) if fast else None
+    if fast_result is not None:
+        return fast_result
     findings: list[Finding] = []
     if not isinstance(payload, list):
         findings.append(
@@ -168,7 +174,7 @@ def normalize_odds(
     for key in sorted(unknown_markets):
         findings.append(Finding("unknown_market", "warn", f"market {key!r} is not in the catalogue",
                                 market=key))
-    rows = _validate(columns, snapshot_time, odds_format, snapshot_id)
+    rows = _validate(_columns_frame(columns), snapshot_time, odds_format, snapshot_id)
     findings.extend(_row_findings(rows))
     events_frame = pl.DataFrame(
         events,
@@ -210,15 +216,16 @@ def _numeric(values: list[Any]) -> tuple[list[float | None], list[bool]]:
     return prices, non_numeric
 
 
-def _validate(
-    columns: dict[str, list[Any]], snapshot_time: datetime, odds_format: str, snapshot_id: int | None
-) -> pl.DataFrame:
+def _columns_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
     prices, non_numeric = _numeric(columns.pop("price_raw"))
     schema = {k: v for k, v in _RAW_SCHEMA.items() if k != "price_raw"}
-    frame = pl.DataFrame(columns, schema=schema).with_columns(
+    return pl.DataFrame(columns, schema=schema).with_columns(
         pl.Series("price_in", prices, dtype=pl.Float64),
         pl.Series("non_numeric", non_numeric, dtype=pl.Boolean),
     )
+
+
+def _validate(frame: pl.DataFrame, snapshot_time: datetime, odds_format: str, snapshot_id: int | None) -> pl.DataFrame:
     american = odds_format == "american"
     price_in = pl.col("price_in")
     decimal = american_to_decimal_expr(price_in) if american else price_in
@@ -278,3 +285,65 @@ def _row_findings(rows: pl.DataFrame) -> list[Finding]:
         )
         for row in bad.head(1000).iter_rows(named=True)
     ]
+
+
+_OUTCOME = pl.Struct({"name": pl.String, "price": pl.Float64, "point": pl.Float64})
+_MARKET = pl.Struct({"key": pl.String, "last_update": pl.String, "outcomes": pl.List(_OUTCOME)})
+_BOOK = pl.Struct({"key": pl.String, "last_update": pl.String, "markets": pl.List(_MARKET)})
+_EVENT_SCHEMA = pl.Schema({"id": pl.String, "sport_key": pl.String, "sport_title": pl.String,
+                           "commence_time": pl.String, "home_team": pl.String, "away_team": pl.String,
+                           "bookmakers": pl.List(_BOOK)})
+
+
+def _normalize_fast(payload: Any, snapshot_time: datetime, odds_format: str,
+                    snapshot_id: int | None) -> Normalized | None:
+    """Parses a well-formed payload in polars; ``None`` sends anything unusual to the walker,
+    which knows how to describe what is wrong with it."""
+    if not isinstance(payload, list) or not payload:
+        return None
+    try:
+        events = pl.read_json(io.BytesIO(json.dumps(payload).encode()), schema=_EVENT_SCHEMA)
+    except Exception:  # noqa: BLE001 - any parse trouble is the walker's to explain
+        return None
+    required = events.select(pl.any_horizontal(pl.col(f).is_null() | (pl.col(f) == "")
+                                               for f in ("id", "commence_time", "home_team", "away_team")))
+    if required.to_series().any():
+        return None
+    flat = (
+        events.rename({"id": "event_id", "commence_time": "commence_time_raw"})
+        .explode("bookmakers").unnest("bookmakers")
+        .rename({"key": "bookmaker", "last_update": "book_last_update"})
+        .explode("markets").unnest("markets")
+        .rename({"key": "market", "last_update": "market_last_update"})
+        .explode("outcomes").unnest("outcomes")
+        .rename({"name": "outcome"})
+    )
+    if flat.select(pl.col("bookmaker").is_null().any() | pl.col("market").is_null().any()
+                   | pl.col("outcome").is_null().any() | (pl.col("outcome") == "").any()).item():
+        return None
+    findings: list[Finding] = []
+    for key in sorted(set(flat["bookmaker"].unique().to_list()) - KNOWN_BOOKMAKERS):
+        findings.append(Finding("unknown_bookmaker", "warn", f"bookmaker {key!r} is not in the catalogue",
+                                bookmaker=key))
+    for key in sorted(set(flat["market"].unique().to_list()) - KNOWN_MARKETS):
+        findings.append(Finding("unknown_market", "warn", f"market {key!r} is not in the catalogue", market=key))
+    frame = flat.select(
+        "sport_key", "event_id", "commence_time_raw", "home_team", "away_team", "bookmaker", "market",
+        pl.coalesce("market_last_update", "book_last_update").alias("last_update_raw"),
+        "outcome", pl.col("point").fill_null(0.0), pl.col("price").alias("price_in"),
+        pl.lit(False).alias("non_numeric"),
+    )
+    rows = _validate(frame, snapshot_time, odds_format, snapshot_id)
+    findings.extend(_row_findings(rows))
+    events_frame = events.select(
+        pl.col("id").alias("event_id"), "sport_key", "sport_title", "home_team", "away_team",
+        _parse_ts(pl.col("commence_time")).alias("commence_time"),
+    )
+    for event_id in events_frame.filter(pl.col("commence_time").is_null())["event_id"]:
+        findings.append(Finding("event_commence_time", "error", "unparseable commence_time; event skipped",
+                                event_id=event_id))
+    return Normalized(
+        rows=rows.filter(pl.col("commence_time").is_not_null()),
+        events=events_frame.filter(pl.col("commence_time").is_not_null()).unique("event_id", keep="last"),
+        findings=findings,
+    )

@@ -86,3 +86,22 @@ def test_scores_move_events_to_final_only_with_two_integer_scores() -> None:
     assert status == {"a": "final", "b": "live", "c": "scheduled"}
     assert updates[0].home_score == 2 and updates[0].away_score == 0
     assert [f.event_id for f in findings] == ["b"]
+
+
+def test_fast_path_and_forgiving_walker_agree_on_real_payloads(bundled_market) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    now = bundled_market.first_time() + timedelta(days=1)
+    for odds_format in ("decimal", "american"):
+        payload = bundled_market.odds("soccer_epl", now, {"h2h", "totals", "spreads"},
+                                      {"pinnacle", "bet365", "williamhill", "newbook"}, odds_format)
+        payload[0]["bookmakers"][0]["markets"][0]["outcomes"][0]["price"] = 1.0 if odds_format == "decimal" else 50
+        from betting_assets.domain.normalize import _normalize_fast
+
+        assert _normalize_fast(payload, now, odds_format, None) is not None
+        fast = normalize_odds(payload, now, odds_format)
+        slow = normalize_odds(payload, now, odds_format, fast=False)
+        assert fast.rows.height > 100
+        assert fast.rows.equals(slow.rows)
+        assert fast.events.sort("event_id").equals(slow.events.sort("event_id"))
+        assert fast.findings == slow.findings
