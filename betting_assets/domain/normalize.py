@@ -181,8 +181,12 @@ def normalize_odds(
         schema={"event_id": pl.String, "sport_key": pl.String, "sport_title": pl.String,
                 "commence_time_raw": pl.String, "home_team": pl.String, "away_team": pl.String},
     ).with_columns(commence_time=_parse_ts(pl.col("commence_time_raw"))).drop("commence_time_raw")
-    bad_times = events_frame.filter(pl.col("commence_time").is_null())
-    for event_id in bad_times["event_id"]:
+    return _finish(rows, events_frame, findings)
+
+
+def _finish(rows: pl.DataFrame, events_frame: pl.DataFrame, findings: list[Finding]) -> Normalized:
+    """Events whose kick-off cannot be read are dropped with a finding, and so are their rows."""
+    for event_id in events_frame.filter(pl.col("commence_time").is_null())["event_id"]:
         findings.append(Finding("event_commence_time", "error", "unparseable commence_time; event skipped",
                                 event_id=event_id))
     return Normalized(
@@ -339,11 +343,4 @@ def _normalize_fast(payload: Any, snapshot_time: datetime, odds_format: str,
         pl.col("id").alias("event_id"), "sport_key", "sport_title", "home_team", "away_team",
         _parse_ts(pl.col("commence_time")).alias("commence_time"),
     )
-    for event_id in events_frame.filter(pl.col("commence_time").is_null())["event_id"]:
-        findings.append(Finding("event_commence_time", "error", "unparseable commence_time; event skipped",
-                                event_id=event_id))
-    return Normalized(
-        rows=rows.filter(pl.col("commence_time").is_not_null()),
-        events=events_frame.filter(pl.col("commence_time").is_not_null()).unique("event_id", keep="last"),
-        findings=findings,
-    )
+    return _finish(rows, events_frame, findings)
