@@ -101,7 +101,6 @@ def naive_orm(engine, snapshots, ids, limit: int) -> tuple[int, float]:  # type:
                             price = float(outcome["price"])
                             commence = datetime.fromisoformat(event["commence_time"].replace("Z", "+00:00"))
                             row = NormalizedOdd()
-                            row.__dict__.update({})
                             for key, value in dict(
                                 event_id=event["id"], bookmaker=book["key"], market=market["key"],
                                 outcome=outcome["name"], point=float(outcome.get("point") or 0.0),

@@ -64,7 +64,7 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
         console.print(f"Sandbox provider on {server.url} (clock {state.now:%Y-%m-%d %H:%M} UTC)")
         client = OddsApiClient(server.url, SANDBOX_API_KEY, credit_reserve=settings.credit_reserve)
         collector = Collector(engine, client, regions=settings.regions, markets=settings.markets,
-                              odds_format=_format_for(sports), quality_mode=settings.data_quality_mode)
+                              odds_format=settings.odds_format, quality_mode=settings.data_quality_mode)
         total = IngestResult()
         span = (end - start).total_seconds()
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
@@ -90,10 +90,6 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
     _fill_summary(engine, summary)
     engine.dispose()
     return summary
-
-
-def _format_for(sports: list[str]) -> str:
-    return "decimal"
 
 
 def _fill_summary(engine: Engine, summary: DemoSummary) -> None:

@@ -8,7 +8,7 @@ rebuilt from the raw table. Dagster assets and the CLI both call this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import Engine, select
@@ -188,11 +188,3 @@ class Collector:
             writes.record_findings(conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id)
         return IngestResult(events=count, findings=len(frame.findings))
 
-
-def days_between(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
-    points = []
-    current = start
-    while current <= end:
-        points.append(current)
-        current += step
-    return points
