@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
+from betting_assets.domain.timeutil import require_utc
 from betting_assets.ingestion import Collector, IngestResult
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.settings import SANDBOX_API_KEY, Settings
@@ -133,7 +134,5 @@ def write_summary_json(summary: DemoSummary, path: Path) -> None:
 
 
 def parse_day(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    """A command-line date or timestamp; absent means the default, anything unreadable is an error."""
+    return None if value is None else require_utc(value, "date")

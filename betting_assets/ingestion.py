@@ -15,16 +15,13 @@ from sqlalchemy import Engine, select
 
 from betting_assets.domain.normalize import Finding, normalize_odds
 from betting_assets.domain.scores import parse_scores
+from betting_assets.domain.timeutil import parse_utc
 from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import odds_snapshots
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds"}
-
-
-def _parse_ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 @dataclass
@@ -91,7 +88,7 @@ class Collector:
         except MalformedResponseError as exc:
             return self._malformed(sport, exc), {}
         envelope = response.data
-        as_of = _parse_ts(envelope.get("timestamp"))
+        as_of = parse_utc(envelope.get("timestamp"))
         if as_of is None:
             return IngestResult(), envelope
         result = self.store_odds(response, envelope.get("data"), sport=sport, source="historical", as_of=as_of,
@@ -107,13 +104,13 @@ class Collector:
         while date is not None and date <= end:
             result, envelope = self.historical_odds(sport, date)
             total.add(result)
-            stamp = _parse_ts(envelope.get("timestamp"))
-            following = _parse_ts(envelope.get("next_timestamp"))
+            stamp = parse_utc(envelope.get("timestamp"))
+            following = parse_utc(envelope.get("next_timestamp"))
             if stamp is not None:
                 seen.add(stamp)
             if progress and stamp:
                 progress(stamp)
-            if following is None or following in seen or (stamp is None and not envelope):
+            if following is None or following in seen:
                 break
             date = following
         return total

@@ -46,12 +46,18 @@ def test_demo_accepts_a_simulated_market(tmp_path: Path) -> None:
     assert summary.sports == ["basketball_nba"] and summary.odds_rows > 0 and summary.final_events > 0
 
 
-def test_definitions_load_and_the_key_is_not_in_config() -> None:
+def test_definitions_read_the_key_from_the_environment_not_from_config(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dagster import EnvVar
+
+    from betting_assets.defs.resources import default_resources
+
+    monkeypatch.setenv("BETTING_ODDS_API_KEY", "super-secret-key")
+    odds_api = default_resources()["odds_api"]
+    assert odds_api.api_key == EnvVar("BETTING_ODDS_API_KEY")  # type: ignore[attr-defined]
+    assert "super-secret-key" not in repr(odds_api)
     from betting_assets.definitions import defs
 
-    repo = defs.get_repository_def()
-    assert repo is not None
-    os.environ.pop("BETTING_ODDS_API_KEY", None)
+    assert defs.get_repository_def() is not None
 
 
 def test_dagster_yaml_puts_the_instance_on_postgres(tmp_path: Path, pg_admin) -> None:  # type: ignore[no-untyped-def]

@@ -287,7 +287,7 @@ def _row_findings(rows: pl.DataFrame) -> list[Finding]:
             market=row["market"],
             context={"outcome": row["outcome"], "point": row["point"], "reason": row["invalid_reason"]},
         )
-        for row in bad.head(1000).iter_rows(named=True)
+        for row in bad.iter_rows(named=True)
     ]
 
 

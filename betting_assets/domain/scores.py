@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from betting_assets.domain.normalize import Finding
+from betting_assets.domain.timeutil import parse_utc
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,6 @@ def _score(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def _ts(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def parse_scores(payload: Any) -> tuple[list[ScoreUpdate], list[Finding]]:
@@ -92,7 +84,7 @@ def parse_scores(payload: Any) -> tuple[list[ScoreUpdate], list[Finding]]:
                 completed=completed,
                 home_score=home_score,
                 away_score=away_score,
-                last_update=_ts(item.get("last_update")),
+                last_update=parse_utc(item.get("last_update")),
             )
         )
     return updates, findings

@@ -16,10 +16,7 @@ import polars as pl
 
 from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, bookmaker_title
 from betting_assets.domain.odds import decimal_to_american
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from betting_assets.domain.timeutil import format_utc as iso
 
 
 class Market(Protocol):

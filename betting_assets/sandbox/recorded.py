@@ -14,11 +14,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from betting_assets.sandbox.market import envelope, iso
-
-
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+from betting_assets.domain.timeutil import format_utc as iso
+from betting_assets.domain.timeutil import require_utc
+from betting_assets.sandbox.market import envelope
 
 
 @dataclass
@@ -55,7 +53,7 @@ class RecordedMarket:
                 raise ValueError(f"{path.name}: not a historical odds envelope {{timestamp, data, ...}}")
             sports = {event.get("sport_key") for event in doc["data"]} - {None}
             for sport in sports or {path.stem.split("__")[0]}:
-                self._by_sport.setdefault(sport, []).append(_Recording(_ts(doc["timestamp"]), raw, doc["data"]))
+                self._by_sport.setdefault(sport, []).append(_Recording(require_utc(doc["timestamp"], path.name), raw, doc["data"]))
         for recordings in self._by_sport.values():
             recordings.sort(key=lambda r: r.timestamp)
 
@@ -86,7 +84,7 @@ class RecordedMarket:
         return seen
 
     def events(self, sport: str, now: datetime) -> list[dict[str, Any]]:
-        events = [e for e in self._all_events(sport, now).values() if _ts(e["commence_time"]) > now]
+        events = [e for e in self._all_events(sport, now).values() if require_utc(e["commence_time"], "commence_time") > now]
         return sorted(events, key=lambda e: e["commence_time"])
 
     def odds(self, sport: str, now: datetime, markets: set[str], bookmakers: set[str],
@@ -96,7 +94,7 @@ class RecordedMarket:
             return []
         result = []
         for event in recordings[index - 1].data:
-            if _ts(event["commence_time"]) <= now:
+            if require_utc(event["commence_time"], "commence_time") <= now:
                 continue
             books = [
                 {**b, "markets": [m for m in b.get("markets", []) if m.get("key") in markets]}
@@ -125,8 +123,8 @@ class RecordedMarket:
     def scores(self, sport: str, now: datetime, days_from: int | None) -> list[dict[str, Any]]:
         items = []
         for item in self._scores.get(sport, {}).values():
-            commence = _ts(item["commence_time"])
-            finished_at = _ts(item["last_update"]) if item.get("last_update") else None
+            commence = require_utc(item["commence_time"], "commence_time")
+            finished_at = require_utc(item["last_update"], "last_update") if item.get("last_update") else None
             done = bool(item.get("completed")) and finished_at is not None and finished_at <= now
             if done:
                 if days_from and commence >= now - timedelta(days=days_from):

@@ -10,7 +10,7 @@ import random
 import socket
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, KNOWN_MARKETS
-from betting_assets.sandbox.market import Market, bookmakers_for, iso
+from betting_assets.domain.timeutil import format_utc as iso
+from betting_assets.domain.timeutil import parse_utc as _parse_date
+from betting_assets.sandbox.market import Market, bookmakers_for
 
 HISTORICAL_MULTIPLIER = 10
 
@@ -100,16 +102,6 @@ def _error(status: int, message: str, code: str | None = None, headers: dict[str
 
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def build_app(state: SandboxState) -> Starlette:
@@ -233,14 +225,13 @@ def build_app(state: SandboxState) -> Starlette:
                 return _error(422, "date is in the future of the sandbox clock", "INVALID_HISTORICAL_TIMESTAMP")
             if kind == "events":
                 body = state.market.historical_events(sport, date)
-                return body, 1 if b'"data":[]' not in body else 0
+                return body, 1 if _has_data(body) else 0
             parsed = odds_request(request)
             if isinstance(parsed, Response):
                 return parsed
             markets, books, odds_format, cost = parsed
             body = state.market.historical_odds(sport, date, markets, books, odds_format)
-            empty = b'"data":[]' in body.replace(b" ", b"")
-            return body, 0 if empty else cost * HISTORICAL_MULTIPLIER
+            return body, cost * HISTORICAL_MULTIPLIER if _has_data(body) else 0
         return handler
 
     def route(path: str, handler: Any) -> Route:
@@ -290,6 +281,11 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/sandbox/quota", quota, methods=["GET", "POST"]),
     ])
+
+
+def _has_data(envelope: bytes) -> bool:
+    """An empty result costs nothing; recorded envelopes may be laid out any way, so parse."""
+    return bool(json.loads(envelope).get("data"))
 
 
 def _partial(body: bytes, rng: random.Random) -> bytes:

@@ -170,4 +170,4 @@ def _quotes(rng: np.random.Generator, events: pl.DataFrame, books: dict[str, tup
                         "bookmaker": book, "market": market, "outcome": outcome,
                         "point": point_col.astype(float), "price": prices[:, s, k],
                     }))
-    return _frame_quotes([]).vstack(pl.concat(frames).cast(_frame_quotes([]).schema))
+    return pl.concat(frames).cast(_frame_quotes([]).schema)

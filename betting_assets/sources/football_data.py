@@ -75,8 +75,9 @@ def sport_for_div(div: str) -> tuple[str, str]:
     return DIV_TO_SPORT.get(div, (f"soccer_fd_{div.lower()}", f"football-data {div}"))
 
 
-def event_id(div: str, kickoff_date: str, home: str, away: str) -> str:
-    return hashlib.md5(f"{div}|{kickoff_date}|{home}|{away}".encode()).hexdigest()
+def _event_digest(key: str) -> str:
+    """Stable id from ``Div|Date|HomeTeam|AwayTeam``: the same match in two files is one event."""
+    return hashlib.md5(key.encode()).hexdigest()
 
 
 def csv_files(path: Path) -> list[Path]:
@@ -148,8 +149,7 @@ def read_file(path: Path) -> FootballData:
             pl.col("commence_time") - LATEST_PREMATCH_LEAD),
         closing_time=pl.col("commence_time") - CLOSING_LEAD,
         event_id=pl.concat_str([pl.col("Div"), pl.col("Date"), pl.col("HomeTeam"), pl.col("AwayTeam")],
-                               separator="|").map_elements(lambda s: hashlib.md5(s.encode()).hexdigest(),
-                                                           return_dtype=pl.String),
+                               separator="|").map_elements(_event_digest, return_dtype=pl.String),
     )
     divs = frame["Div"].unique().to_list()
     sports = pl.DataFrame(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from betting_assets.domain.timeutil import format_utc
 from betting_assets.settings import Settings
 from betting_assets.sources.breaker import CircuitBreaker
 from betting_assets.sources.errors import (
@@ -100,11 +102,7 @@ def estimate_cost(markets: list[str], regions: list[str], bookmakers: list[str] 
 
 
 def _iso(value: datetime | str) -> str:
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given; use UTC-aware datetimes")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value if isinstance(value, str) else format_utc(value)
 
 
 class OddsApiClient:
@@ -134,7 +132,7 @@ class OddsApiClient:
         self.observer = observer
         self._sleep = sleep
         self.quota = Quota()
-        self.waits: list[float] = []
+        self.waits: deque[float] = deque(maxlen=64)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "OddsApiClient":

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import polars as pl
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from psycopg2.errors import UniqueViolation
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
 from betting_assets.warehouse.tables import (
@@ -202,11 +202,7 @@ def _write_normalized_postgres(conn: Connection, frame: pl.DataFrame) -> int:
             _copy(conn, "normalized_odds", frame)
             savepoint.commit()
             return frame.height
-        except IntegrityError:
-            savepoint.rollback()
-        except Exception as exc:  # psycopg2 raises its own UniqueViolation from copy_expert
-            if getattr(exc, "pgcode", None) != "23505":
-                raise
+        except UniqueViolation:  # raw cursor: psycopg2's own error, not SQLAlchemy's
             savepoint.rollback()
     conn.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS stage_normalized_odds "

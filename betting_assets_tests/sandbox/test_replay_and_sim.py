@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from betting_assets.sandbox.recorded import record_envelope
@@ -73,7 +74,7 @@ def test_sharp_book_is_closer_to_the_truth_than_retail() -> None:
     market = load_market("sim:3:soccer_epl")
     quotes = market.quotes.filter(market.quotes["market"] == "h2h")
     margins = (quotes.with_columns(q=1 / quotes["price"])
-               .group_by("bookmaker", "event_id", "snapshot_time").agg(q=__import__("polars").col("q").sum())
-               .group_by("bookmaker").agg(m=__import__("polars").col("q").mean() - 1))
+               .group_by("bookmaker", "event_id", "snapshot_time").agg(q=pl.col("q").sum())
+               .group_by("bookmaker").agg(m=pl.col("q").mean() - 1))
     by_book = dict(margins.iter_rows())
     assert by_book["pinnacle"] < min(v for k, v in by_book.items() if k != "pinnacle")

@@ -42,7 +42,7 @@ def test_kickoff_is_converted_from_uk_time_to_utc(shared_data: Path) -> None:
     events = read_file(shared_data / "E0_2324.csv").events
     summer = events.filter((pl.col("home_team") == "Burnley") & (pl.col("away_team") == "Man City")).row(0, named=True)
     assert summer["commence_time"].isoformat() == "2023-08-11T19:00:00+00:00"
-    # 30/12/2023 is GMT: 12:30 local is 12:30 UTC.
+    # 01/01/2024 is in GMT, so local time and UTC agree.
     winter = events.filter((pl.col("home_team") == "Liverpool") & (pl.col("away_team") == "Newcastle")).row(0, named=True)
     assert winter["commence_time"].hour == 20  # 01/01/2024 20:00 GMT
 

@@ -80,7 +80,7 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
                                   fetched_at=SNAP, odds_format="decimal")
 
 
-def test_a_million_row_frame_path_matches_row_count(engine: Engine) -> None:
+def test_a_larger_payload_round_trips_every_row(engine: Engine) -> None:
     payload = _payload(n_events=200)
     _, inserted = _store(engine, payload)
     assert inserted == 200 * 2 * 3
