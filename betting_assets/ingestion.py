@@ -7,21 +7,28 @@ rebuilt from the raw table. Dagster assets and the CLI both call this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Engine, select
+import polars as pl
+from sqlalchemy import Engine, select, update
 
-from betting_assets.domain.normalize import Finding, normalize_odds
-from betting_assets.domain.scores import parse_scores
+from betting_assets.domain import quality
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds
+from betting_assets.domain.scores import ScoreUpdate, parse_scores
+from betting_assets.domain.tiers import PlannedFetch, plan_fetches, tier_name
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
-from betting_assets.warehouse import writes
-from betting_assets.warehouse.tables import odds_snapshots
+from betting_assets.warehouse import queries, writes
+from betting_assets.warehouse.tables import events as events_table
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds"}
+DEFAULT_LEAD = timedelta(days=14)
+WARMUP = timedelta(days=3)
+POSTPONEMENT = timedelta(days=1)
+LIVE_STATES = ("scheduled", "postponed", "cancelled")
 
 
 @dataclass
@@ -35,13 +42,32 @@ class IngestResult:
     credits: int = 0
     errors: list[str] = field(default_factory=list)
     as_of: list[datetime] = field(default_factory=list)
+    snapshot_ids: list[int] = field(default_factory=list)
+    outcomes: list[quality.CheckOutcome] = field(default_factory=list)
+    bookmakers: set[str] = field(default_factory=set)
+    tiers: dict[str, int] = field(default_factory=dict)
+    status_changes: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "IngestResult") -> "IngestResult":
         for name in ("snapshots", "duplicate_snapshots", "rows", "invalid_rows", "events", "findings", "credits"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.as_of.extend(other.as_of)
+        self.snapshot_ids.extend(other.snapshot_ids)
+        self.bookmakers |= other.bookmakers
+        for tier, count in other.tiers.items():
+            self.tiers[tier] = self.tiers.get(tier, 0) + count
+        self.outcomes = quality.merge(self.outcomes, other.outcomes)
         return self
+
+
+@dataclass
+class RebuildResult:
+    snapshots: int
+    rows: int
+    rejected: int
+    outcomes: list[quality.CheckOutcome]
+    frame: pl.DataFrame
 
 
 class Collector:
@@ -72,16 +98,19 @@ class Collector:
 
     # -- odds ---------------------------------------------------------------------------
 
-    def live_odds(self, sport: str, *, now: datetime | None = None, tier: str | None = None) -> IngestResult:
+    def live_odds(self, sport: str, *, now: datetime | None = None, tier: str | None = None,
+                  derive: bool = True) -> IngestResult:
         try:
             response = self.client.odds(sport, regions=self.regions, markets=self.markets,
                                         odds_format=self.odds_format, bookmakers=self.bookmakers)
         except MalformedResponseError as exc:
             return self._malformed(sport, exc)
         as_of = now or response.requested_at
-        return self.store_odds(response, response.data, sport=sport, source="live", as_of=as_of, tier=tier)
+        return self.store_odds(response, response.data, sport=sport, source="live", as_of=as_of, tier=tier,
+                               derive=derive)
 
-    def historical_odds(self, sport: str, date: datetime, tier: str | None = None) -> tuple[IngestResult, dict[str, Any]]:
+    def historical_odds(self, sport: str, date: datetime, tier: str | None = None,
+                        derive: bool = True) -> tuple[IngestResult, dict[str, Any]]:
         try:
             response = self.client.historical_odds(sport, date, regions=self.regions, markets=self.markets,
                                                    odds_format=self.odds_format, bookmakers=self.bookmakers)
@@ -92,7 +121,7 @@ class Collector:
         if as_of is None:
             return IngestResult(), envelope
         result = self.store_odds(response, envelope.get("data"), sport=sport, source="historical", as_of=as_of,
-                                 tier=tier, payload=envelope)
+                                 tier=tier, payload=envelope, derive=derive)
         return result, envelope
 
     def backfill(self, sport: str, start: datetime, end: datetime,
@@ -116,7 +145,10 @@ class Collector:
         return total
 
     def store_odds(self, response: ApiResponse, events: Any, *, sport: str, source: str, as_of: datetime,
-                   tier: str | None = None, payload: Any = None) -> IngestResult:
+                   tier: str | None = None, payload: Any = None, derive: bool = True) -> IngestResult:
+        """Keeps the raw payload (committed on its own), then, when ``derive``, its normalised
+        rows. With ``derive=False`` only the raw-level checks run (required fields, prices not
+        after the fetch) and normalisation is left to ``rebuild``."""
         payload = response.data if payload is None else payload
         normalized = normalize_odds(events, as_of, self.odds_format)
         hours: float | None = None
@@ -126,34 +158,120 @@ class Collector:
             snapshot_id, inserted = writes.store_snapshot(
                 conn, payload=payload, sport_key=sport, source=source, as_of=as_of,
                 fetched_at=response.requested_at, odds_format=self.odds_format, fetch_id=self.last_fetch_id,
-                fetch_tier=tier, hours_to_commence=hours, regions=",".join(self.regions),
+                fetch_tier=tier or tier_name(hours), hours_to_commence=hours, regions=",".join(self.regions),
                 markets=",".join(self.markets), quota=response.quota.as_dict(),
                 event_count=len(events) if isinstance(events, list) else 0,
             )
         result = IngestResult(snapshots=int(inserted), duplicate_snapshots=int(not inserted),
-                              credits=response.quota.last or 0, as_of=[as_of])
+                              credits=response.quota.last or 0, as_of=[as_of], snapshot_ids=[snapshot_id],
+                              bookmakers=set(normalized.rows["bookmaker"].unique().to_list()),
+                              tiers={tier or tier_name(hours) or "none": 1})
         rows = normalized.rows.with_columns(snapshot_id=snapshot_id)
-        result.invalid_rows = rows.filter(~rows["is_valid"]).height
-        if self.quality_mode == "reject":
-            rows = rows.filter(rows["is_valid"])
         with self.engine.begin() as conn:
             result.events = writes.upsert_events(conn, normalized.events, seen_at=response.requested_at)
+            writes.touch_last_odds(conn, normalized.events["event_id"].to_list(), as_of)
+            if not derive:
+                outcomes = quality.evaluate_raw(rows, normalized.findings)
+                result.outcomes = outcomes
+                if inserted:
+                    found = [replace(f, snapshot_id=snapshot_id) for o in outcomes for f in o.findings]
+                    result.findings = writes.record_findings(conn, found, source="odds:raw",
+                                                             fetch_id=self.last_fetch_id)
+                return result
+            result.invalid_rows = rows.filter(~rows["is_valid"]).height
+            if self.quality_mode == "reject":
+                rows = rows.filter(rows["is_valid"])
             result.rows = writes.write_normalized(conn, rows)
             if inserted:
                 result.findings = writes.record_findings(conn, normalized.findings, source=f"odds:{source}",
                                                          snapshot_id=snapshot_id, fetch_id=self.last_fetch_id)
         return result
 
-    def renormalize(self, snapshot_id: int) -> IngestResult:
-        """Rebuilds normalised rows from one stored raw snapshot (idempotent)."""
+    def rebuild(self, sport: str, start: datetime, end: datetime) -> RebuildResult:
+        """Re-derives normalised rows from every raw snapshot of ``sport`` in [start, end).
+
+        Idempotent: what was derived from these snapshots before is replaced in the same
+        transaction. The quality rules run over the whole batch (line moves are measured
+        against the quotes just before ``start``); in reject mode the rows an error-level rule
+        names are left out, and every failing row is in the data-quality log either way.
+        """
         with self.engine.connect() as conn:
-            row = conn.execute(select(odds_snapshots).where(odds_snapshots.c.snapshot_id == snapshot_id)).one()
-        events = row.payload["data"] if row.source == "historical" else row.payload
-        normalized = normalize_odds(events, row.as_of, row.odds_format)
+            snapshots = queries.snapshots_between(conn, sport, start, end)
+        frames: list[pl.DataFrame] = []
+        findings: list[Finding] = []
+        for snap in snapshots:
+            events = snap.payload.get("data") if snap.source == "historical" else snap.payload
+            normalized = normalize_odds(events, snap.as_of, snap.odds_format, snapshot_id=snap.snapshot_id)
+            frames.append(normalized.rows.with_columns(snapshot_id=pl.lit(snap.snapshot_id, dtype=pl.Int64)))
+            findings.extend(replace(f, snapshot_id=snap.snapshot_id) for f in normalized.findings)
+        rows = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
+        ids = [s.snapshot_id for s in snapshots]
+        with self.engine.connect() as conn:
+            previous = queries.previous_quotes(conn, rows["event_id"].unique().to_list(), start)
+        outcomes = quality.evaluate_normalized(rows, findings, previous)
+        kept, rejected = (quality.reject_rows(rows, outcomes) if self.quality_mode == "reject" else (rows, 0))
+        covered = {f.check for o in outcomes for f in o.findings} | quality.NORMALIZED_CHECK_SOURCES
+        logged = [f for o in outcomes for f in o.findings] + [f for f in findings if f.check not in covered]
         with self.engine.begin() as conn:
-            writes.upsert_events(conn, normalized.events, seen_at=row.fetched_at)
-            count = writes.write_normalized(conn, normalized.rows.with_columns(snapshot_id=snapshot_id))
-        return IngestResult(rows=count)
+            writes.clear_derived(conn, ids)
+            written = writes.write_normalized(conn, kept)
+            writes.record_findings(conn, logged, source="odds:normalized")
+        return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes, frame=kept)
+
+    def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = DEFAULT_LEAD,
+                     warmup: timedelta = WARMUP, progress: Callable[[PlannedFetch, str], None] | None = None,
+                     ) -> IngestResult:
+        """Collects [start, end) of history the way the live sensor would have: the events
+        known then decide, by tier, when odds were fetched; each planned time is one
+        historical call. A time whose answer is already known (the provider's
+        ``next_timestamp`` says no newer snapshot exists yet, or a snapshot is already stored
+        within a minute of it) costs nothing."""
+        schedule: dict[str, datetime] = {}
+        for moment in (start - warmup, start):
+            response = self.client.historical_events(sport, moment)
+            frame = normalize_odds([{**e, "bookmakers": []} for e in (response.data.get("data") or [])
+                                    if isinstance(e, dict)], moment)
+            with self.engine.begin() as conn:
+                writes.upsert_events(conn, frame.events, seen_at=moment)
+            schedule.update(dict(frame.events.select("event_id", "commence_time").iter_rows()))
+        plans = [p for p in plan_fetches([(k - lead, k) for k in schedule.values()], start - warmup, end)
+                 if p.at >= start]
+        with self.engine.connect() as conn:
+            stored = queries.snapshot_times(conn, sport, start - timedelta(days=1), end)
+        total = IngestResult()
+        covered_until: tuple[datetime, datetime] | None = None
+        for plan in plans:
+            if covered_until and covered_until[0] <= plan.at < covered_until[1]:
+                if progress:
+                    progress(plan, "unchanged")
+                continue
+            if any(plan.at - timedelta(minutes=1) <= t <= plan.at for t in stored):
+                if progress:
+                    progress(plan, "stored")
+                continue
+            result, envelope = self.historical_odds(sport, plan.at, tier=plan.tier, derive=False)
+            total.add(result)
+            stamp, following = parse_utc(envelope.get("timestamp")), parse_utc(envelope.get("next_timestamp"))
+            if stamp is not None:
+                covered_until = (stamp, following or datetime.max.replace(tzinfo=timezone.utc))
+            if progress:
+                progress(plan, "fetched")
+        return total
+
+    def import_results(self, results: pl.DataFrame, start: datetime, end: datetime) -> int:
+        """Final scores for events in [start, end) from a results source (football-data files),
+        for history older than the provider's three-day scores window. Events are matched by
+        id, as the sandbox serving the same files uses the same ids."""
+        window = results.filter((pl.col("commence_time") >= start) & (pl.col("commence_time") < end)
+                                & pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null())
+        updates = [
+            ScoreUpdate(event_id=r["event_id"], sport_key=r["sport_key"], commence_time=None, home_team=r["home_team"],
+                        away_team=r["away_team"], status="final", completed=True, home_score=int(r["home_score"]),
+                        away_score=int(r["away_score"]), last_update=r.get("ends_at"))
+            for r in window.iter_rows(named=True)
+        ]
+        with self.engine.begin() as conn:
+            return writes.apply_scores(conn, updates)
 
     def _malformed(self, sport: str, exc: MalformedResponseError) -> IngestResult:
         finding = Finding("malformed_response", "error", str(exc), context={"url": exc.url})
@@ -174,14 +292,34 @@ class Collector:
             writes.record_findings(conn, findings, source=f"scores:{sport}", fetch_id=self.last_fetch_id)
         return IngestResult(events=changed, findings=len(findings), credits=response.quota.last or 0)
 
-    def discover_events(self, sport: str) -> IngestResult:
+    def discover_events(self, sport: str, now: datetime | None = None) -> IngestResult:
+        """Upserts the provider's fixture list and reads the lifecycle off it: a known event
+        whose start moved by more than a day is ``postponed`` (and fetched at its new time); one
+        missing from the list while others later than it are listed is ``cancelled``; a
+        cancelled event that comes back is ``scheduled`` again."""
         response = self.client.events(sport)
-        frame = normalize_odds(
-            [{**e, "bookmakers": []} for e in response.data if isinstance(e, dict)],
-            datetime.now(timezone.utc),
-        )
+        now = now or response.requested_at
+        frame = normalize_odds([{**e, "bookmakers": []} for e in response.data if isinstance(e, dict)], now)
+        listed = dict(frame.events.select("event_id", "commence_time").iter_rows())
+        horizon = max(listed.values()) if listed else now
         with self.engine.begin() as conn:
+            known = {r.event_id: r for r in conn.execute(
+                select(events_table.c.event_id, events_table.c.commence_time, events_table.c.status).where(
+                    events_table.c.sport_key == sport, events_table.c.status.in_(LIVE_STATES),
+                    events_table.c.commence_time > now))}
             count = writes.upsert_events(conn, frame.events, seen_at=response.requested_at)
+            changes: dict[str, list[str]] = {}
+            for event_id, row in known.items():
+                new = listed.get(event_id)
+                if new is None and row.commence_time < horizon and row.status != "cancelled":
+                    changes.setdefault("cancelled", []).append(event_id)
+                elif new is not None and row.status == "cancelled":
+                    changes.setdefault("scheduled", []).append(event_id)
+                elif new is not None and abs(new - row.commence_time) > POSTPONEMENT and row.status == "scheduled":
+                    changes.setdefault("postponed", []).append(event_id)
+            for status, ids in changes.items():
+                conn.execute(update(events_table).where(events_table.c.event_id.in_(ids))
+                             .values(status=status, updated_at=response.requested_at))
             writes.record_findings(conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id)
-        return IngestResult(events=count, findings=len(frame.findings))
-
+        return IngestResult(events=count, findings=len(frame.findings),
+                            status_changes={k: len(v) for k, v in changes.items()})

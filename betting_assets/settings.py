@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     betting_mode: BettingMode = BettingMode.PAPER
     data_quality_mode: str = Field(default="flag", pattern="^(flag|reject)$")
+    clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
+                       description="Where sensors read the time: the provider's clock is the sandbox's.")
+    history_start: str = Field(default="2019-08-01", description="First daily partition.")
+    results_data: Path | None = Field(
+        default=None, description="football-data CSV file or folder with final scores for history older "
+        "than the provider's three-day scores window.")
+    scores_poll_minutes: int = 10
+    fetch_retry_minutes: int = 10
 
     _split = field_validator("sports", "regions", "markets", "bookmakers", mode="before")(_csv)
 
@@ -74,6 +82,12 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{self.home_dir / 'mlflow.sqlite'}"
+
+    @property
+    def uses_provider_clock(self) -> bool:
+        if self.clock == "auto":
+            return self.odds_api_key.get_secret_value() == SANDBOX_API_KEY
+        return self.clock == "provider"
 
     def public_dict(self) -> dict[str, object]:
         """Settings safe to print or attach to Dagster metadata: secrets masked."""

@@ -114,14 +114,14 @@ def test_outage_mid_backfill_keeps_data_and_a_rerun_completes(engine: Engine, sa
     assert _counts(engine)["normalized_odds"] == expected == complete.rows
 
 
-def test_renormalize_rebuilds_rows_from_raw(engine: Engine, sandbox: SandboxServer) -> None:
+def test_rebuild_derives_the_same_rows_from_raw_and_is_idempotent(engine: Engine, sandbox: SandboxServer) -> None:
     _set(sandbox, "clock", {"now": "2023-08-23T00:00:00Z"})
     collector = _collector(engine, sandbox)
     collector.backfill("soccer_epl", START, START + timedelta(days=2))
     expected = _counts(engine)["normalized_odds"]
     with engine.begin() as conn:
         conn.execute(normalized_odds.delete())
-        ids = [i for (i,) in conn.execute(select(odds_snapshots.c.snapshot_id))]
-    for snapshot_id in ids:
-        collector.renormalize(snapshot_id)
+    far = START + timedelta(days=30)
+    assert collector.rebuild("soccer_epl", START - timedelta(days=30), far).rows == expected
+    assert collector.rebuild("soccer_epl", START - timedelta(days=30), far).rows == expected
     assert _counts(engine)["normalized_odds"] == expected

@@ -1,15 +1,24 @@
-"""Dagster resources over the warehouse and the odds provider, configured from settings.
+"""Dagster resources over the warehouse, the odds provider and the clock, configured from
+settings.
 
 The API key is read from the environment at run time (``EnvVar``), so it never appears in
-run config or in the UI.
+run config or in the UI. A resource builds one engine for a run and disposes of it after.
 """
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource, EnvVar
-from pydantic import SecretStr
-from sqlalchemy import Engine
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
 
+import httpx
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import PrivateAttr, SecretStr
+from sqlalchemy import Connection, Engine
+
+from betting_assets.domain.timeutil import parse_utc
+from betting_assets.ingestion import Collector
 from betting_assets.settings import Settings, get_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
@@ -19,35 +28,84 @@ class WarehouseResource(ConfigurableResource):
     """Empty ``database_url`` means the settings' default (SQLite under the project home)."""
 
     database_url: str = ""
+    _engine: Engine | None = PrivateAttr(default=None)
 
     def url(self) -> str:
         return self.database_url or get_settings().warehouse_url
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._engine = make_engine(self.url())
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def engine(self) -> Engine:
-        return make_engine(self.url())
+        if self._engine is None:
+            self._engine = make_engine(self.url())
+        return self._engine
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine().connect() as conn:
+            yield conn
 
 
 class OddsApiResource(ConfigurableResource):
     base_url: str = ""
     api_key: str = ""
 
-    def client(self) -> OddsApiClient:
-        settings: Settings = get_settings()
+    def settings(self) -> Settings:
+        settings = get_settings()
         key = SecretStr(self.api_key) if self.api_key else settings.odds_api_key
-        return OddsApiClient.from_settings(settings.model_copy(update={
+        return settings.model_copy(update={
             "odds_api_base_url": self.base_url or settings.odds_api_base_url,
             "odds_api_key": key,
-        }))
+        })
+
+    def client(self) -> OddsApiClient:
+        return OddsApiClient.from_settings(self.settings())
+
+    def collector(self, engine: Engine) -> Collector:
+        settings = self.settings()
+        return Collector(engine, self.client(), regions=settings.regions, markets=settings.markets,
+                         odds_format=settings.odds_format, bookmakers=settings.bookmakers,
+                         quality_mode=settings.data_quality_mode)
+
+
+class ClockResource(ConfigurableResource):
+    """The time sensors and live fetches act on. Against the sandbox it is the sandbox's own
+    clock, so a test (or a demo) moves time by moving the sandbox."""
+
+    source: str = ""
+    base_url: str = ""
+
+    def uses_provider(self) -> bool:
+        if self.source:
+            return self.source == "provider" or (self.source == "auto" and get_settings().uses_provider_clock)
+        return get_settings().uses_provider_clock
+
+    def now(self) -> datetime:
+        if not self.uses_provider():
+            return datetime.now(timezone.utc)
+        base = self.base_url or get_settings().odds_api_base_url
+        response = httpx.get(f"{base.rstrip('/')}/sandbox/clock", timeout=5.0)
+        response.raise_for_status()
+        now = parse_utc(response.json().get("now"))
+        if now is None:
+            raise ValueError(f"the provider clock at {base} answered without a readable time")
+        return now
 
 
 def default_resources() -> dict[str, object]:
     return {
-        "warehouse": WarehouseResource(database_url=EnvVar("BETTING_DATABASE_URL") if _has("BETTING_DATABASE_URL") else ""),
-        "odds_api": OddsApiResource(api_key=EnvVar("BETTING_ODDS_API_KEY") if _has("BETTING_ODDS_API_KEY") else ""),
+        "warehouse": WarehouseResource(database_url=_env("BETTING_DATABASE_URL")),
+        "odds_api": OddsApiResource(api_key=_env("BETTING_ODDS_API_KEY"),
+                                    base_url=_env("BETTING_ODDS_API_BASE_URL")),
+        "clock": ClockResource(source=_env("BETTING_CLOCK")),
     }
 
 
-def _has(name: str) -> bool:
-    import os
-
-    return bool(os.environ.get(name))
+def _env(name: str) -> object:
+    return EnvVar(name) if os.environ.get(name) else ""

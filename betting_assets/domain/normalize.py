@@ -70,6 +70,7 @@ class Finding:
     bookmaker: str | None = None
     market: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    snapshot_id: int | None = None
 
 
 @dataclass
@@ -174,8 +175,8 @@ def normalize_odds(
     for key in sorted(unknown_markets):
         findings.append(Finding("unknown_market", "warn", f"market {key!r} is not in the catalogue",
                                 market=key))
-    rows = _validate(_columns_frame(columns), snapshot_time, odds_format, snapshot_id)
-    findings.extend(_row_findings(rows))
+    rows, row_findings = _row_findings(_validate(_columns_frame(columns), snapshot_time, odds_format, snapshot_id))
+    findings.extend(row_findings)
     events_frame = pl.DataFrame(
         events,
         schema={"event_id": pl.String, "sport_key": pl.String, "sport_title": pl.String,
@@ -260,7 +261,7 @@ def _validate(frame: pl.DataFrame, snapshot_time: datetime, odds_format: str, sn
         price_american=pl.when(pl.col("is_valid")).then(pl.col("price_american")).otherwise(None),
         price_decimal=pl.when(pl.col("is_valid")).then(pl.col("price_decimal")).otherwise(None),
         implied_prob=pl.when(pl.col("is_valid")).then(pl.col("implied_prob")).otherwise(None),
-    ).select(list(NORMALIZED_SCHEMA)).unique(NATURAL_KEY, keep="last", maintain_order=True)
+    ).select(*NORMALIZED_SCHEMA, copies=pl.len().over(NATURAL_KEY))
 
 
 def _side() -> pl.Expr:
@@ -275,9 +276,22 @@ def _side() -> pl.Expr:
     )
 
 
-def _row_findings(rows: pl.DataFrame) -> list[Finding]:
+def _row_findings(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
+    """Invalid prices and repeated natural keys become findings; of repeated keys the last
+    quote is kept, as a provider lists its newest quote last."""
+    repeated = rows.filter(pl.col("copies") > 1).unique(NATURAL_KEY, keep="last", maintain_order=True)
+    duplicates = [
+        Finding(
+            "duplicate_key", "error",
+            f"{row['copies']} quotes for {row['outcome']!r} at point {row['point']} in one snapshot; last kept",
+            event_id=row["event_id"], bookmaker=row["bookmaker"], market=row["market"],
+            context={"outcome": row["outcome"], "point": row["point"], "copies": row["copies"]},
+        )
+        for row in repeated.iter_rows(named=True)
+    ]
+    rows = rows.unique(NATURAL_KEY, keep="last", maintain_order=True).drop("copies")
     bad = rows.filter(~pl.col("is_valid"))
-    return [
+    return rows, duplicates + [
         Finding(
             "price_valid",
             "error",
@@ -337,8 +351,8 @@ def _normalize_fast(payload: Any, snapshot_time: datetime, odds_format: str,
         "outcome", pl.col("point").fill_null(0.0), pl.col("price").alias("price_in"),
         pl.lit(False).alias("non_numeric"),
     )
-    rows = _validate(frame, snapshot_time, odds_format, snapshot_id)
-    findings.extend(_row_findings(rows))
+    rows, row_findings = _row_findings(_validate(frame, snapshot_time, odds_format, snapshot_id))
+    findings.extend(row_findings)
     events_frame = events.select(
         pl.col("id").alias("event_id"), "sport_key", "sport_title", "home_team", "away_team",
         _parse_ts(pl.col("commence_time")).alias("commence_time"),

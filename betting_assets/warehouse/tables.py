@@ -48,6 +48,7 @@ events = Table(
     Column("scores_last_update", UtcDateTime()),
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("last_odds_at", UtcDateTime()),
     Index(None, "sport_key", "commence_time"),
     Index(None, "status", "commence_time"),
 )

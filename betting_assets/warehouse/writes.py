@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from psycopg2.errors import UniqueViolation
 
@@ -239,7 +239,7 @@ def record_findings(
             "severity": f.severity,
             "message": f.message,
             "source": source,
-            "snapshot_id": snapshot_id,
+            "snapshot_id": f.snapshot_id if f.snapshot_id is not None else snapshot_id,
             "fetch_id": fetch_id,
             "event_id": f.event_id,
             "bookmaker": f.bookmaker,
@@ -274,3 +274,37 @@ def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None 
         )
         changed += result.rowcount
     return changed
+
+
+def touch_last_odds(conn: Connection, event_ids: list[str], as_of: datetime) -> int:
+    """Moves ``events.last_odds_at`` forward (never back: a backfill of old history must not
+    make the sensor think a live event was just fetched)."""
+    if not event_ids:
+        return 0
+    result = conn.execute(
+        update(events)
+        .where(events.c.event_id.in_(bindparam("ids", expanding=True)),
+               or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))
+        .values(last_odds_at=as_of),
+        {"ids": sorted(set(event_ids))},
+    )
+    return int(result.rowcount)
+
+
+def clear_derived(conn: Connection, snapshot_ids: list[int]) -> int:
+    """Removes what was derived from these raw snapshots (rows and their findings), so a
+    rebuild replaces rather than accumulates. The raw snapshots are not touched."""
+    if not snapshot_ids:
+        return 0
+    ids = {"ids": snapshot_ids}
+    removed = conn.execute(
+        delete(normalized_odds).where(normalized_odds.c.snapshot_id.in_(bindparam("ids", expanding=True))), ids
+    ).rowcount
+    conn.execute(
+        delete(data_quality_log).where(
+            data_quality_log.c.snapshot_id.in_(bindparam("ids", expanding=True)),
+            data_quality_log.c.source == "odds:normalized",
+        ),
+        ids,
+    )
+    return int(removed)

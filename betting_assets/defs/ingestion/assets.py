@@ -1,0 +1,258 @@
+"""The ingestion assets. Each reads its inputs, calls the collector (``ingestion.py``) and
+the quality rules, and returns what a person wants to see in the UI."""
+
+
+from collections import defaultdict
+from datetime import timedelta
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from sqlalchemy import select
+
+from betting_assets import expectations
+from betting_assets.defs.ingestion import checks
+from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, parse_key
+from betting_assets.defs.metadata import column_schema, markdown_table
+from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.domain import quality
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA
+from betting_assets.domain.tiers import due_events
+from betting_assets.ingestion import IngestResult
+from betting_assets.settings import get_settings
+from betting_assets.warehouse import queries
+from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
+
+PARTITIONS = ingestion_partitions()
+SCORES_WINDOW = timedelta(days=3)
+GROUP = "ingestion"
+PROVIDER_TAGS = {"betting/provider": "odds_api"}
+
+
+def _days(context: AssetExecutionContext) -> list[SportDay]:
+    return sorted((parse_key(k) for k in context.partition_keys), key=lambda d: (d.sport_key, d.day))
+
+
+class OddsConfig(Config):
+    """``auto`` collects live odds for the clock's current day and history for past days."""
+
+    mode: str = "auto"
+
+
+@asset(
+    group_name=GROUP,
+    description="Upcoming events per sport, discovered through the provider's free events endpoint.",
+    kinds={"sql"},
+    op_tags=PROVIDER_TAGS,
+)
+def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
+           clock: ClockResource) -> MaterializeResult:
+    collector = odds_api.collector(warehouse.engine())
+    now = clock.now()
+    discovered = {sport: collector.discover_events(sport, now=now) for sport in get_settings().sports}
+    with warehouse.connect() as conn:
+        upcoming = queries.upcoming_events(conn, now)
+    by_tier = (
+        due_events(upcoming, now).group_by("sport_key", "tier").agg(events=pl.len(), due=pl.col("due").sum())
+        .sort("sport_key", "events", descending=[False, True])
+    )
+    return MaterializeResult(metadata={
+        "dagster/row_count": upcoming.height,
+        "clock": now.isoformat(),
+        "discovered": MetadataValue.json({s: r.events for s, r in discovered.items()}),
+        "status_changes": MetadataValue.json({s: r.status_changes for s, r in discovered.items()}),
+        "upcoming_by_tier": markdown_table(by_tier, limit=30),
+        "preview": markdown_table(upcoming.sort("commence_time").select(
+            "sport_key", "commence_time", "home_team", "away_team", "last_odds_at")),
+    })
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=checks.specs("odds_snapshots", checks.RAW_SPECS),
+    description="Raw provider responses, append-only and stored whole, with fetch tier, hours to "
+                "start and quota headers. Live for the clock's current day; for past days, "
+                "historical snapshots at the times the tiered sensor would have fetched.",
+    kinds={"sql"},
+    op_tags=PROVIDER_TAGS,
+)
+def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
+                   odds_api: OddsApiResource, clock: ClockResource) -> MaterializeResult:
+    collector = odds_api.collector(warehouse.engine())
+    now = clock.now()
+    total = IngestResult()
+    days = _days(context)
+    for index, day in enumerate(days, start=1):
+        if day.start > now:
+            raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
+                          "from the future")
+        live = config.mode == "live" or (config.mode == "auto" and day.end > now)
+        if live:
+            result = collector.live_odds(day.sport_key, now=now, derive=False)
+        else:
+            def progress(plan, status, _day=day):  # type: ignore[no-untyped-def]
+                context.log.debug(f"{_day.sport_key} {plan.at.isoformat()} {plan.tier}: {status}")
+            result = collector.backfill_day(day.sport_key, day.start, min(day.end, now), progress=progress)
+        total.add(result)
+        context.log.info(f"[{index}/{len(days)}] {day.sport_key} {day.day} ({'live' if live else 'history'}): "
+                         f"{result.snapshots} new snapshots, {result.credits} credits")
+    with warehouse.connect() as conn:
+        stored = conn.execute(
+            select(snapshots_table.c.as_of, snapshots_table.c.source, snapshots_table.c.fetch_tier,
+                   snapshots_table.c.hours_to_commence, snapshots_table.c.event_count,
+                   snapshots_table.c.requests_last, snapshots_table.c.requests_remaining)
+            .where(snapshots_table.c.snapshot_id.in_(total.snapshot_ids or [-1]))
+            .order_by(snapshots_table.c.as_of)
+        ).all()
+        remaining = queries.credits_remaining(conn)
+    preview = pl.DataFrame([tuple(r) for r in stored], orient="row", schema=[
+        "as_of", "source", "tier", "hours_to_start", "events", "credits", "remaining"])
+    mode = get_settings().data_quality_mode
+    outcomes = {o.name: o for o in total.outcomes}
+    results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in checks.RAW_SPECS]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": total.snapshots,
+            "snapshots_new": total.snapshots,
+            "snapshots_already_stored": total.duplicate_snapshots,
+            "events": preview["events"].max() if not preview.is_empty() else 0,
+            "bookmakers": len(total.bookmakers),
+            "credits_spent": total.credits,
+            "credits_remaining": remaining if remaining is not None else MetadataValue.null(),
+            "fetches_by_tier": MetadataValue.json(total.tiers),
+            "preview": markdown_table(preview, limit=12),
+            "dagster/column_schema": column_schema({
+                "snapshot_id": pl.Int64, "sport_key": pl.String, "source": pl.String, "as_of": pl.Datetime(),
+                "fetched_at": pl.Datetime(), "fetch_tier": pl.String, "hours_to_commence": pl.Float64,
+                "requests_remaining": pl.Int64, "requests_last": pl.Int64, "payload": pl.String,
+            }),
+        },
+        check_results=results,
+    )
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[odds_snapshots],
+    check_specs=checks.specs("normalized_odds", checks.NORMALIZED_SPECS),
+    description="One row per event, bookmaker, market, outcome, point and snapshot time, rebuilt "
+                "idempotently from the raw snapshots of the partition.",
+    kinds={"polars", "sql"},
+)
+def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource,
+                    odds_api: OddsApiResource) -> MaterializeResult:
+    collector = odds_api.collector(warehouse.engine())
+    mode = get_settings().data_quality_mode
+    outcomes: list[quality.CheckOutcome] = []
+    frames: list[pl.DataFrame] = []
+    snapshots = rows = rejected = 0
+    for day in _days(context):
+        rebuilt = collector.rebuild(day.sport_key, day.start, day.end)
+        outcomes = quality.merge(outcomes, rebuilt.outcomes)
+        snapshots, rows, rejected = snapshots + rebuilt.snapshots, rows + rebuilt.rows, rejected + rebuilt.rejected
+        with warehouse.connect() as conn:
+            frames.append(queries.normalized_between(conn, day.sport_key, day.start, day.end))
+    stored = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
+    outcomes.append(expectations.validate_normalized(stored))
+    by_name = {o.name: o for o in outcomes}
+    results = [checks.result(by_name.get(name) or quality.CheckOutcome(name, 0), mode)
+               for name in checks.NORMALIZED_SPECS]
+    per_market = stored.group_by("market").agg(rows=pl.len(), events=pl.col("event_id").n_unique(),
+                                                bookmakers=pl.col("bookmaker").n_unique()).sort("market")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": stored.height,
+            "snapshots": snapshots,
+            "events": stored["event_id"].n_unique(),
+            "bookmakers": stored["bookmaker"].n_unique(),
+            "invalid_rows": stored.filter(~pl.col("is_valid")).height,
+            "rejected_rows": rejected,
+            "quality_mode": mode,
+            "by_market": markdown_table(per_market),
+            "preview": markdown_table(stored.sort("snapshot_time", "event_id").select(
+                "snapshot_time", "event_id", "bookmaker", "market", "outcome", "point", "price_decimal",
+                "implied_prob")),
+            "dagster/column_schema": column_schema(NORMALIZED_SCHEMA),
+        },
+        check_results=results,
+    )
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=checks.specs("scores", {"scores_sane": "Scores are non-negative integers; a final "
+                                                       "event has both."}),
+    description="Results and the event lifecycle (scheduled, live, final, cancelled, postponed) for "
+                "the events starting in the partition. The provider's scores endpoint reaches three "
+                "days back; older history takes final scores from BETTING_RESULTS_DATA.",
+    kinds={"sql"},
+    op_tags=PROVIDER_TAGS,
+)
+def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
+           clock: ClockResource) -> MaterializeResult:
+    settings = get_settings()
+    collector = odds_api.collector(warehouse.engine())
+    now = clock.now()
+    by_sport: dict[str, list[SportDay]] = defaultdict(list)
+    for day in _days(context):
+        by_sport[day.sport_key].append(day)
+    updated = credits = 0
+    results_frame: pl.DataFrame | None = None
+    unresolved: list[str] = []
+    for sport, days in by_sport.items():
+        if any(d.end > now - SCORES_WINDOW and d.start <= now for d in days):
+            result = collector.scores(sport, days_from=3)
+            updated, credits = updated + result.events, credits + result.credits
+        old = [d for d in days if d.end <= now - SCORES_WINDOW]
+        if old and settings.results_data is not None:
+            if results_frame is None:
+                from betting_assets.sources.football_data import read_football_data
+
+                results_frame = read_football_data(settings.results_data).events
+            for day in old:
+                updated += collector.import_results(results_frame, day.start, day.end)
+        elif old:
+            unresolved.extend(f"{d.sport_key} {d.day}" for d in old)
+    if unresolved:
+        context.log.warning(f"{len(unresolved)} partitions are older than the provider's scores window and "
+                            "BETTING_RESULTS_DATA is not set: their results stay unknown")
+    with warehouse.connect() as conn:
+        frame = pl.concat([queries.events_between(conn, d.sport_key, d.start, d.end)
+                           for days in by_sport.values() for d in days])
+    outcome = quality.scores_sanity(frame)
+    with warehouse.engine().begin() as conn:
+        from betting_assets.warehouse import writes
+
+        writes.record_findings(conn, outcome.findings, source="scores")
+    status = frame.group_by("status").agg(events=pl.len()).sort("status")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "events": frame.height,
+            "updated": updated,
+            "credits_spent": credits,
+            "by_status": markdown_table(status),
+            "without_results_source": len(unresolved),
+            "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
+                "commence_time", "home_team", "away_team", "home_score", "away_score")),
+        },
+        check_results=[checks.result(outcome, settings.data_quality_mode)],
+    )
+
+
+INGESTION_ASSETS = [events, odds_snapshots, normalized_odds, scores]
+ODDS_KEYS = [AssetKey("odds_snapshots"), AssetKey("normalized_odds")]

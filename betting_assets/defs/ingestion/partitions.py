@@ -1,0 +1,56 @@
+"""Partitions of the ingestion assets: one per sport and UTC day.
+
+The sport dimension is named so that it sorts first: Dagster orders multi-partition keys by
+dimension name, and sport-major keys (``soccer_epl|2023-08-12``) make a CLI range such as
+``soccer_epl|2023-08-12...soccer_epl|2023-08-19`` mean one sport over those days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from dagster import DailyPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
+
+from betting_assets.settings import get_settings
+
+SPORT_DIMENSION = "sport"
+DATE_DIMENSION = "utc_date"
+
+
+def ingestion_partitions() -> MultiPartitionsDefinition:
+    settings = get_settings()
+    return MultiPartitionsDefinition({
+        SPORT_DIMENSION: StaticPartitionsDefinition(list(settings.sports)),
+        DATE_DIMENSION: DailyPartitionsDefinition(start_date=settings.history_start, end_offset=1),
+    })
+
+
+@dataclass(frozen=True)
+class SportDay:
+    sport_key: str
+    day: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, time(0), tzinfo=timezone.utc)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=1)
+
+    @property
+    def key(self) -> MultiPartitionKey:
+        return partition_key(self.sport_key, self.day)
+
+
+def partition_key(sport: str, day: date) -> MultiPartitionKey:
+    return MultiPartitionKey({SPORT_DIMENSION: sport, DATE_DIMENSION: day.isoformat()})
+
+
+def parse_key(key: str) -> SportDay:
+    if isinstance(key, MultiPartitionKey):
+        dims = key.keys_by_dimension
+        return SportDay(dims[SPORT_DIMENSION], date.fromisoformat(dims[DATE_DIMENSION]))
+    sport, day = key.split("|")
+    return SportDay(sport, date.fromisoformat(day))

@@ -1,0 +1,116 @@
+"""Reads the Dagster layer needs, each one indexed query returning a polars frame."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Select, and_, func, select
+
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA
+from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
+
+_UTC = pl.Datetime("us", "UTC")
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String, "sport_key": pl.String, "commence_time": _UTC, "home_team": pl.String,
+    "away_team": pl.String, "status": pl.String, "home_score": pl.Int64, "away_score": pl.Int64,
+    "completed": pl.Boolean, "last_odds_at": _UTC,
+}
+
+
+def _frame(conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    rows = conn.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _event_columns() -> list[Any]:
+    return [events.c[name] for name in EVENT_SCHEMA]
+
+
+def upcoming_events(conn: Connection, now: datetime, sports: list[str] | None = None) -> pl.DataFrame:
+    """Scheduled events not yet started: what the fetch sensor weighs."""
+    query = select(*_event_columns()).where(events.c.status.in_(["scheduled", "postponed"]),
+                                            events.c.commence_time > now)
+    if sports:
+        query = query.where(events.c.sport_key.in_(sports))
+    return _frame(conn, query, EVENT_SCHEMA)
+
+
+def awaiting_scores(conn: Connection, now: datetime, window: timedelta = timedelta(days=3),
+                    sports: list[str] | None = None) -> pl.DataFrame:
+    """Started events without a final result, within the provider's scores window."""
+    query = select(*_event_columns()).where(
+        events.c.status.in_(["scheduled", "postponed", "live"]), events.c.commence_time <= now,
+        events.c.commence_time > now - window,
+    )
+    if sports:
+        query = query.where(events.c.sport_key.in_(sports))
+    return _frame(conn, query, EVENT_SCHEMA)
+
+
+def events_between(conn: Connection, sport: str, start: datetime, end: datetime) -> pl.DataFrame:
+    query = select(*_event_columns()).where(
+        events.c.sport_key == sport, events.c.commence_time >= start, events.c.commence_time < end
+    )
+    return _frame(conn, query, EVENT_SCHEMA)
+
+
+def credits_remaining(conn: Connection) -> int | None:
+    """The provider's last word on the quota (``x-requests-remaining``), never an estimate."""
+    return conn.execute(
+        select(fetch_log.c.requests_remaining)
+        .where(fetch_log.c.requests_remaining.is_not(None))
+        .order_by(fetch_log.c.fetch_id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def snapshots_between(conn: Connection, sport: str, start: datetime, end: datetime) -> list[Any]:
+    return list(conn.execute(
+        select(odds_snapshots).where(
+            odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end
+        ).order_by(odds_snapshots.c.as_of, odds_snapshots.c.snapshot_id)
+    ).all())
+
+
+def snapshot_times(conn: Connection, sport: str, start: datetime, end: datetime) -> list[datetime]:
+    return list(conn.execute(
+        select(odds_snapshots.c.as_of).where(
+            odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end
+        ).order_by(odds_snapshots.c.as_of)
+    ).scalars())
+
+
+def normalized_rows(conn: Connection, condition: Any) -> pl.DataFrame:
+    columns = [normalized_odds.c[name] for name in NORMALIZED_SCHEMA]
+    return _frame(conn, select(*columns).where(condition), NORMALIZED_SCHEMA)
+
+
+def normalized_between(conn: Connection, sport: str, start: datetime, end: datetime) -> pl.DataFrame:
+    return normalized_rows(conn, and_(
+        normalized_odds.c.sport_key == sport, normalized_odds.c.snapshot_time >= start,
+        normalized_odds.c.snapshot_time < end,
+    ))
+
+
+def previous_quotes(conn: Connection, event_ids: list[str], before: datetime,
+                    lookback: timedelta = timedelta(days=3)) -> pl.DataFrame:
+    """Each quote's latest row before ``before``: the reference for line-move checks."""
+    if not event_ids:
+        return pl.DataFrame(schema=NORMALIZED_SCHEMA)
+    rows = normalized_rows(conn, and_(
+        normalized_odds.c.event_id.in_(event_ids), normalized_odds.c.snapshot_time < before,
+        normalized_odds.c.snapshot_time >= before - lookback,
+    ))
+    return rows.sort("snapshot_time").unique(["event_id", "bookmaker", "market", "outcome", "point"], keep="last")
+
+
+def quality_summary(conn: Connection, since: datetime) -> pl.DataFrame:
+    rows = conn.execute(
+        select(data_quality_log.c.check_name, data_quality_log.c.severity, func.count())
+        .where(data_quality_log.c.recorded_at >= since)
+        .group_by(data_quality_log.c.check_name, data_quality_log.c.severity)
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema={"check": pl.String, "severity": pl.String,
+                                                          "findings": pl.Int64}, orient="row")
