@@ -106,8 +106,11 @@ class Collector:
         except MalformedResponseError as exc:
             return self._malformed(sport, exc)
         as_of = now or response.requested_at
-        return self.store_odds(response, response.data, sport=sport, source="live", as_of=as_of, tier=tier,
-                               derive=derive)
+        result = self.store_odds(response, response.data, sport=sport, source="live", as_of=as_of, tier=tier,
+                                 derive=derive)
+        with self.engine.begin() as conn:
+            writes.touch_sport(conn, sport, as_of)
+        return result
 
     def historical_odds(self, sport: str, date: datetime, tier: str | None = None,
                         derive: bool = True) -> tuple[IngestResult, dict[str, Any]]:
@@ -237,23 +240,18 @@ class Collector:
         plans = [p for p in plan_fetches([(k - lead, k) for k in schedule.values()], start - warmup, end)
                  if p.at >= start]
         with self.engine.connect() as conn:
-            stored = queries.snapshot_times(conn, sport, start - timedelta(days=1), end)
+            covered = queries.snapshot_coverage(conn, sport, start - timedelta(days=2), end)
         total = IngestResult()
-        covered_until: tuple[datetime, datetime] | None = None
         for plan in plans:
-            if covered_until and covered_until[0] <= plan.at < covered_until[1]:
+            if any(since <= plan.at < until for since, until in covered):
                 if progress:
-                    progress(plan, "unchanged")
-                continue
-            if any(plan.at - timedelta(minutes=1) <= t <= plan.at for t in stored):
-                if progress:
-                    progress(plan, "stored")
+                    progress(plan, "already stored")
                 continue
             result, envelope = self.historical_odds(sport, plan.at, tier=plan.tier, derive=False)
             total.add(result)
             stamp, following = parse_utc(envelope.get("timestamp")), parse_utc(envelope.get("next_timestamp"))
             if stamp is not None:
-                covered_until = (stamp, following or datetime.max.replace(tzinfo=timezone.utc))
+                covered.append((stamp, following or datetime.max.replace(tzinfo=timezone.utc)))
             if progress:
                 progress(plan, "fetched")
         return total

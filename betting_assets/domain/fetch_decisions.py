@@ -1,9 +1,10 @@
 """What the fetch and scores sensors decide at a tick, without touching Dagster or a database.
 
-Run keys make a repeated tick harmless: the odds key names the sport and the last snapshot
-the warehouse holds for it, so until a fetch lands every tick asks for the same run, and
-Dagster launches it once. If that run fails, the key gains an attempt number after
-``retry_after``, so an outage delays collection instead of stopping it.
+A repeated tick is harmless twice over: the cursor remembers what was requested, so a tick
+before the requested fetch lands requests nothing, and the run key (sport, last snapshot
+held, attempt) is the same anyway, so Dagster would launch it once. If that run fails, no
+snapshot lands, and after ``retry_after`` the key gains an attempt number: an outage delays
+collection instead of stopping it.
 """
 
 from __future__ import annotations
@@ -76,14 +77,16 @@ def decide_fetches(upcoming: pl.DataFrame, now: datetime, *, remaining: int | No
         last = row["last_fetch"]
         last_key = last.isoformat() if last is not None else "never"
         entry = cursor.get(sport) or {}
-        attempt = int(entry.get("attempt", 0)) if entry.get("last") == last_key else 0
-        requested = entry.get("requested")
-        if entry.get("last") == last_key and requested and now - datetime.fromisoformat(requested) >= retry_after:
-            attempt += 1
-            log.append(f"{sport}: no new snapshot since the last request; retry {attempt}")
-        if entry.get("last") != last_key or entry.get("attempt") != attempt or not requested:
-            requested = now.isoformat()
-        cursor[sport] = {"last": last_key, "attempt": attempt, "requested": requested}
+        attempt = 0
+        if entry.get("last") == last_key:
+            waited = now - datetime.fromisoformat(entry["requested"])
+            if waited < retry_after:
+                log.append(f"{sport}: {row['due']} due, run already requested at {entry['requested']}; "
+                           f"waiting for its snapshot")
+                continue
+            attempt = int(entry.get("attempt", 0)) + 1
+            log.append(f"{sport}: no new snapshot {waited} after the last request; retry {attempt}")
+        cursor[sport] = {"last": last_key, "attempt": attempt, "requested": now.isoformat()}
         tier = TIERS[int(row["tier"])].name
         requests.append(SportFetch(sport, f"odds|{sport}|{last_key}|{attempt}", tier, int(row["due"]),
                                    int(row["upcoming"]), float(row["hours"]), last))

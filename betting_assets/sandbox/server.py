@@ -55,6 +55,7 @@ class Faults:
     error_rates: dict[int, float] = field(default_factory=dict)
     burst_429: int = 0
     fail_next: list[int] = field(default_factory=list)
+    healthy_first: int = 0
     latency_ms: float = 0.0
     malformed_rate: float = 0.0
     partial_rate: float = 0.0
@@ -66,6 +67,7 @@ class Faults:
             error_rates={int(k): float(v) for k, v in (doc.get("error_rates") or {}).items()},
             burst_429=int(doc.get("burst_429", 0)),
             fail_next=[int(s) for s in doc.get("fail_next", [])],
+            healthy_first=int(doc.get("healthy_first", 0)),
             latency_ms=float(doc.get("latency_ms", 0.0)),
             malformed_rate=float(doc.get("malformed_rate", 0.0)),
             partial_rate=float(doc.get("partial_rate", 0.0)),
@@ -126,7 +128,9 @@ def build_app(state: SandboxState) -> Starlette:
             return _error(401, "API key is not recognized", "INVALID_KEY")
         with state.lock:
             forced: int | None = None
-            if faults.fail_next:
+            if faults.healthy_first > 0:
+                faults.healthy_first -= 1
+            elif faults.fail_next:
                 forced = faults.fail_next.pop(0)
             elif faults.burst_429 > 0:
                 faults.burst_429 -= 1

@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
+from betting_assets.domain.timeutil import parse_utc
 from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
 
 _UTC = pl.Datetime("us", "UTC")
@@ -74,12 +75,24 @@ def snapshots_between(conn: Connection, sport: str, start: datetime, end: dateti
     ).all())
 
 
-def snapshot_times(conn: Connection, sport: str, start: datetime, end: datetime) -> list[datetime]:
-    return list(conn.execute(
-        select(odds_snapshots.c.as_of).where(
+def snapshot_coverage(conn: Connection, sport: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """For each stored snapshot, the span of time it answers for: a historical envelope until
+    its ``next_timestamp`` (asking again in between returns the same bytes), a live one for a
+    minute."""
+    if conn.dialect.name == "postgresql":
+        following = odds_snapshots.c.payload.op("->>")("next_timestamp")
+    else:
+        following = func.json_extract(odds_snapshots.c.payload, "$.next_timestamp")
+    rows = conn.execute(
+        select(odds_snapshots.c.as_of, odds_snapshots.c.source, following).where(
             odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end
         ).order_by(odds_snapshots.c.as_of)
-    ).scalars())
+    ).all()
+    spans = []
+    for as_of, source, nxt in rows:
+        until = parse_utc(nxt) if source == "historical" and nxt else None
+        spans.append((as_of, until or as_of + timedelta(minutes=1)))
+    return spans
 
 
 def normalized_rows(conn: Connection, condition: Any) -> pl.DataFrame:

@@ -291,6 +291,19 @@ def touch_last_odds(conn: Connection, event_ids: list[str], as_of: datetime) -> 
     return int(result.rowcount)
 
 
+def touch_sport(conn: Connection, sport: str, as_of: datetime) -> int:
+    """A live odds call answers for every upcoming event of its sport, priced or not yet: all
+    of them count as fetched, or an event no bookmaker prices yet would be due at every tick."""
+    result = conn.execute(
+        update(events)
+        .where(events.c.sport_key == sport, events.c.status.in_(["scheduled", "postponed"]),
+               events.c.commence_time > as_of,
+               or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))
+        .values(last_odds_at=as_of)
+    )
+    return int(result.rowcount)
+
+
 def clear_derived(conn: Connection, snapshot_ids: list[int]) -> int:
     """Removes what was derived from these raw snapshots (rows and their findings), so a
     rebuild replaces rather than accumulates. The raw snapshots are not touched."""
