@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks import normalize_store
+from benchmarks import normalize_store, sensor_tick
 
 
 def main() -> None:
@@ -28,6 +28,26 @@ def main() -> None:
             if "copy_rate" in r:
                 figures.append(f"figure normalize_store_vs_copy_postgresql: {r['project_rate'] / r['copy_rate']:.2f} x "
                                "(goal >= 0.5)")
+        for kind in ("sqlite", "postgresql"):
+            database = normalize_store.Database(kind, Path(tmp), pg_url)
+            try:
+                r = sensor_tick.run(database.url)
+            finally:
+                database.close()
+            print(f"{kind}: fetch sensor over 10,000 upcoming events in 5 sports: median {r['median_s'] * 1000:.0f} ms "
+                  f"per tick, {r['requested']:.0f} runs requested", flush=True)
+            figures.append(f"figure sensor_tick_share_of_limit_{kind}: {r['share_of_limit'] * 100:.2f} % (goal <= 1)")
+    from datetime import timedelta
+
+    from betting_assets.domain.quota import simulate_quota
+    from betting_assets.sources.football_data import read_football_data
+
+    bundled = Path(__file__).resolve().parents[1] / "betting_assets" / "data"
+    report = simulate_quota(read_football_data(bundled).events, markets=3, regions=1, lead=timedelta(days=14))
+    print(f"quota over EPL and Bundesliga 2023-24: tiered {report.tiered_credits:,} credits, fixed 30-minute "
+          f"polling {report.fixed_credits:,}; closing captured for {report.closing_share:.1%}")
+    figures.append(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
+    figures.append(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
     for line in figures:
         print(line)
 

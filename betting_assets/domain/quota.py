@@ -1,8 +1,9 @@
 """What a season of odds collection costs, tiered against fixed polling, from a real schedule.
 
 Credits follow the provider's rule: each odds call costs markets × regions, whatever the
-number of events it returns. Both policies cover the same span: from the moment the first
-event joins the feed to the last kick-off.
+number of events it returns, and an empty answer costs nothing. So fixed polling is charged
+only for polls while some event is in the feed (a winter break or a summer is free for both
+policies).
 """
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ def simulate_quota(schedule: pl.DataFrame, *, markets: int, regions: int, lead: 
         by_tier: dict[str, int] = {}
         for plan in plans:
             by_tier[plan.tier] = by_tier.get(plan.tier, 0) + 1
-        fixed = -(-(end - start) // fixed_interval)
+        fixed = _charged_polls(commences, lead, start, fixed_interval)
         sports.append(SportQuota(str(sport), len(commences), len(plans), fixed, captured, by_tier))
     return QuotaReport(sports, markets * regions, fixed_interval)
+
+
+def _charged_polls(commences: list[datetime], lead: timedelta, start: datetime, every: timedelta) -> int:
+    """Polls on the fixed grid from ``start`` that fall while at least one event is listed."""
+    spans: list[list[datetime]] = []
+    for kickoff in commences:
+        if spans and kickoff - lead <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], kickoff)
+        else:
+            spans.append([kickoff - lead, kickoff])
+    total = 0
+    for since, until in spans:
+        first = -(-(since - start) // every)
+        last = -(-(until - start) // every)
+        total += max(0, last - first)
+    return total

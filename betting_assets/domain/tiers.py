@@ -31,6 +31,7 @@ TIERS: tuple[Tier, ...] = (
     Tier("opening", 72.0, None, timedelta(hours=48)),
 )
 TIER_BY_NAME = {tier.name: tier for tier in TIERS}
+_INSTANT = timedelta(microseconds=1)
 
 
 def tier_for(hours_to_start: float | None) -> Tier | None:
@@ -92,21 +93,20 @@ def due_events(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
 
 def earliest_due(commence: datetime, last_fetch: datetime | None, after: datetime) -> datetime | None:
     """The first moment at or after ``after`` when an event becomes due, or None if it starts
-    first. Each tier is a window of time before the start; the event is due in a window once
-    that window's interval has passed since ``last_fetch``."""
+    first. A tier is a window of time before the start, (start − max_hours, start − min_hours]
+    (the closing window ends before the start); the event is due in a window once that
+    window's interval has passed since ``last_fetch``."""
     if commence <= after:
         return None
     if last_fetch is None:
         return after
     for tier in reversed(TIERS):
-        window_start = commence - timedelta(hours=tier.max_hours) if tier.max_hours is not None else None
-        window_end = commence - timedelta(hours=tier.min_hours)
-        if window_end <= after:
-            continue
+        low = commence - timedelta(hours=tier.max_hours) if tier.max_hours is not None else None
+        high = commence - timedelta(hours=tier.min_hours)
         candidate = max(last_fetch + tier.interval, after)
-        if window_start is not None:
-            candidate = max(candidate, window_start)
-        if candidate < window_end:
+        if low is not None and candidate <= low:
+            candidate = low + _INSTANT
+        if candidate < high or (candidate == high and tier.min_hours > 0):
             return candidate
     return None
 
