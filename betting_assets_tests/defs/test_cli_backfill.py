@@ -1,0 +1,89 @@
+"""Backfills from the Dagster CLI in subprocesses, exactly as the README gives them: a
+single-run partition range, and a run-per-partition job backfill queued on the instance and
+launched by the daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy import Engine, func, select
+
+from betting_assets.sandbox.server import SandboxServer
+from betting_assets.warehouse.tables import normalized_odds, odds_snapshots
+from betting_assets_tests.defs.conftest import set_sandbox
+
+BIN = Path(sys.executable).parent
+
+
+def _env(db_url: str, sandbox: SandboxServer, home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "BETTING_DATABASE_URL": db_url, "BETTING_ODDS_API_BASE_URL": sandbox.url,
+            "BETTING_ODDS_API_KEY": "test-key", "BETTING_CLOCK": "provider", "BETTING_HOME": str(home),
+            "DAGSTER_HOME": str(home)}
+
+
+def _counts(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (int(conn.scalar(select(func.count()).select_from(odds_snapshots)) or 0),
+                int(conn.scalar(select(func.count()).select_from(normalized_odds)) or 0))
+
+
+def test_asset_materialize_over_a_partition_range(engine: Engine, db_url: str, sandbox: SandboxServer,
+                                                  tmp_path: Path) -> None:
+    set_sandbox(sandbox, "clock", {"now": "2023-08-20T00:00:00Z"})
+    done = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "betting_assets.definitions",
+         "--select", "odds_snapshots,normalized_odds",
+         "--partition-range", "soccer_epl|2023-08-11...soccer_epl|2023-08-13"],
+        env=_env(db_url, sandbox, tmp_path / "home"), capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    snapshots, rows = _counts(engine)
+    assert snapshots >= 6 and rows > 1000
+    with engine.connect() as conn:
+        days = {t.date().isoformat() for t in conn.execute(select(normalized_odds.c.commence_time)).scalars()}
+    assert {"2023-08-11", "2023-08-12", "2023-08-13"} <= days
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_job_backfill_runs_per_partition_through_the_queue_and_daemon(
+        engine: Engine, db_url: str, sandbox: SandboxServer, tmp_path: Path) -> None:
+    set_sandbox(sandbox, "clock", {"now": "2023-08-20T00:00:00Z"})
+    home = tmp_path / "home"
+    env = _env(db_url, sandbox, home)
+    (home / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+        "  config:\n    max_concurrent_runs: 2\ntelemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [str(BIN / "dagster"), "job", "backfill", "-m", "betting_assets.definitions", "-j", "ingest_history",
+         "--from", "soccer_epl|2023-08-12", "--to", "soccer_epl|2023-08-13", "--noprompt"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with DagsterInstance.from_config(str(home)) as instance:
+        queued = instance.get_runs(RunsFilter(job_name="ingest_history"))
+        assert len(queued) == 2 and {r.status for r in queued} == {DagsterRunStatus.QUEUED}
+        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "betting_assets.definitions"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                runs = instance.get_runs(RunsFilter(job_name="ingest_history"))
+                if all(r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) for r in runs):
+                    break
+                time.sleep(2)
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+        runs = instance.get_runs(RunsFilter(job_name="ingest_history"))
+        assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}
+        assert sorted(r.tags["dagster/partition"] for r in runs) == ["soccer_epl|2023-08-12",
+                                                                      "soccer_epl|2023-08-13"]
+    snapshots, rows = _counts(engine)
+    assert snapshots >= 4 and rows > 500
