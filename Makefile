@@ -29,6 +29,7 @@ bench: $(STAMP)
 
 dev: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/betting db upgrade
 	@bash -c 'set -m; \
 	  $(BIN)/betting sandbox serve --data betting_assets/data --port $(SANDBOX_PORT) & sandbox=$$!; \
 	  trap "kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null" EXIT INT TERM; \

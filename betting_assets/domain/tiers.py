@@ -30,7 +30,6 @@ TIERS: tuple[Tier, ...] = (
     Tier("early", 24.0, 72.0, timedelta(hours=24)),
     Tier("opening", 72.0, None, timedelta(hours=48)),
 )
-TIER_BY_NAME = {tier.name: tier for tier in TIERS}
 _INSTANT = timedelta(microseconds=1)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.timeutil import parse_utc
-from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
+from betting_assets.warehouse.tables import events, fetch_log, normalized_odds, odds_snapshots
 
 _UTC = pl.Datetime("us", "UTC")
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -117,13 +117,3 @@ def previous_quotes(conn: Connection, event_ids: list[str], before: datetime,
         normalized_odds.c.snapshot_time >= before - lookback,
     ))
     return rows.sort("snapshot_time").unique(["event_id", "bookmaker", "market", "outcome", "point"], keep="last")
-
-
-def quality_summary(conn: Connection, since: datetime) -> pl.DataFrame:
-    rows = conn.execute(
-        select(data_quality_log.c.check_name, data_quality_log.c.severity, func.count())
-        .where(data_quality_log.c.recorded_at >= since)
-        .group_by(data_quality_log.c.check_name, data_quality_log.c.severity)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema={"check": pl.String, "severity": pl.String,
-                                                          "findings": pl.Int64}, orient="row")

@@ -8,7 +8,6 @@ from datetime import timedelta
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
     Config,
     Failure,
@@ -28,7 +27,7 @@ from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
 from betting_assets.settings import get_settings
-from betting_assets.warehouse import queries
+from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
 
 PARTITIONS = ingestion_partitions()
@@ -235,8 +234,6 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
                            for days in by_sport.values() for d in days])
     outcome = quality.scores_sanity(frame)
     with warehouse.engine().begin() as conn:
-        from betting_assets.warehouse import writes
-
         writes.record_findings(conn, outcome.findings, source="scores")
     status = frame.group_by("status").agg(events=pl.len()).sort("status")
     return MaterializeResult(
@@ -255,4 +252,3 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
 
 
 INGESTION_ASSETS = [events, odds_snapshots, normalized_odds, scores]
-ODDS_KEYS = [AssetKey("odds_snapshots"), AssetKey("normalized_odds")]
