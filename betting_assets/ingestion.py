@@ -67,7 +67,6 @@ class RebuildResult:
     rows: int
     rejected: int
     outcomes: list[quality.CheckOutcome]
-    frame: pl.DataFrame
 
 
 class Collector:
@@ -157,18 +156,19 @@ class Collector:
         hours: float | None = None
         if not normalized.events.is_empty():
             hours = (normalized.events["commence_time"].min() - as_of).total_seconds() / 3600.0
+        tier = tier or tier_name(hours)
         with self.engine.begin() as conn:
             snapshot_id, inserted = writes.store_snapshot(
                 conn, payload=payload, sport_key=sport, source=source, as_of=as_of,
                 fetched_at=response.requested_at, odds_format=self.odds_format, fetch_id=self.last_fetch_id,
-                fetch_tier=tier or tier_name(hours), hours_to_commence=hours, regions=",".join(self.regions),
+                fetch_tier=tier, hours_to_commence=hours, regions=",".join(self.regions),
                 markets=",".join(self.markets), quota=response.quota.as_dict(),
                 event_count=len(events) if isinstance(events, list) else 0,
             )
         result = IngestResult(snapshots=int(inserted), duplicate_snapshots=int(not inserted),
                               credits=response.quota.last or 0, as_of=[as_of], snapshot_ids=[snapshot_id],
                               bookmakers=set(normalized.rows["bookmaker"].unique().to_list()),
-                              tiers={tier or tier_name(hours) or "none": 1})
+                              tiers={tier or "none": 1})
         rows = normalized.rows.with_columns(snapshot_id=snapshot_id)
         with self.engine.begin() as conn:
             result.events = writes.upsert_events(conn, normalized.events, seen_at=response.requested_at)
@@ -219,7 +219,7 @@ class Collector:
             writes.clear_derived(conn, ids)
             written = writes.write_normalized(conn, kept)
             writes.record_findings(conn, logged, source="odds:normalized")
-        return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes, frame=kept)
+        return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes)
 
     def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = DEFAULT_LEAD,
                      warmup: timedelta = WARMUP, progress: Callable[[PlannedFetch, str], None] | None = None,
