@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from betting_assets.defs.features.assets import FEATURE_ASSETS
 from betting_assets.defs.ingestion.assets import INGESTION_ASSETS
 from betting_assets.defs.ingestion.freshness import odds_freshness
 from betting_assets.defs.ingestion.sensors import INGESTION_JOBS, INGESTION_SCHEDULES, INGESTION_SENSORS
+from betting_assets.defs.modelling.assets import MODELLING_ASSETS
 from betting_assets.defs.resources import default_resources
 
 defs = Definitions(
-    assets=INGESTION_ASSETS,
+    assets=[*INGESTION_ASSETS, *FEATURE_ASSETS, *MODELLING_ASSETS],
     asset_checks=[odds_freshness],
     jobs=INGESTION_JOBS,
     sensors=INGESTION_SENSORS,

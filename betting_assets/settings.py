@@ -62,10 +62,21 @@ class Settings(BaseSettings):
     results_data: Path | None = Field(
         default=None, description="football-data CSV file or folder with final scores for history older "
         "than the provider's three-day scores window.")
+    decision_hours: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
+    sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
+    model_trials: int = Field(default=30, description="Optuna trials per training run.")
+    model_folds: int = Field(default=4, description="Time-ordered cross-validation folds.")
+    model_test_from: str | None = Field(
+        default=None, description="First day of the out-of-time evaluation; the last fifth of events when unset.")
+    model_train_from: str | None = Field(default=None, description="First day of training data; all when unset.")
+    model_decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
+    mlflow_artifact_root: str | None = Field(
+        default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
     scores_poll_minutes: int = 10
     fetch_retry_minutes: int = 10
 
-    _split = field_validator("sports", "regions", "markets", "bookmakers", mode="before")(_csv)
+    _split = field_validator("sports", "regions", "markets", "bookmakers", "decision_hours", mode="before")(_csv)
 
     @property
     def home_dir(self) -> Path:
@@ -82,6 +93,12 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{self.home_dir / 'mlflow.sqlite'}"
+
+    @property
+    def artifact_root(self) -> str:
+        if self.mlflow_artifact_root:
+            return self.mlflow_artifact_root
+        return (self.home_dir / "mlartifacts").as_uri()
 
     @property
     def uses_provider_clock(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import httpx
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
@@ -22,6 +22,9 @@ from betting_assets.ingestion import Collector
 from betting_assets.settings import Settings, get_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
+
+if TYPE_CHECKING:
+    from betting_assets.modelling.registry import Tracker
 
 
 class WarehouseResource(ConfigurableResource):
@@ -98,12 +101,29 @@ class ClockResource(ConfigurableResource):
         return now
 
 
+class MlflowResource(ConfigurableResource):
+    """MLflow tracking and registry; empty ``tracking_uri`` means the settings' default (a SQLite
+    store and local artifacts under the project home)."""
+
+    tracking_uri: str = ""
+    experiment: str = "betting_assets"
+
+    def uri(self) -> str:
+        return self.tracking_uri or get_settings().tracking_uri
+
+    def tracker(self) -> "Tracker":
+        from betting_assets.modelling.registry import Tracker
+
+        return Tracker(self.uri(), get_settings().artifact_root, self.experiment)
+
+
 def default_resources() -> dict[str, object]:
     return {
         "warehouse": WarehouseResource(database_url=_env("BETTING_DATABASE_URL")),
         "odds_api": OddsApiResource(api_key=_env("BETTING_ODDS_API_KEY"),
                                     base_url=_env("BETTING_ODDS_API_BASE_URL")),
         "clock": ClockResource(source=_env("BETTING_CLOCK")),
+        "mlflow": MlflowResource(tracking_uri=_env("BETTING_MLFLOW_TRACKING_URI")),
     }
 
 

@@ -251,7 +251,7 @@ def _validate(frame: pl.DataFrame, snapshot_time: datetime, odds_format: str, sn
     )
     return frame.with_columns(
         snapshot_id=pl.lit(snapshot_id, dtype=pl.Int64),
-        side=_side(),
+        side=side_expr(),
         price_american=(pl.when(pl.lit(american)).then(price_in)
                         .otherwise(decimal_to_american_expr(pl.col("price_decimal")))),
         implied_prob=1.0 / pl.col("price_decimal"),
@@ -264,7 +264,8 @@ def _validate(frame: pl.DataFrame, snapshot_time: datetime, odds_format: str, sn
     ).select(*NORMALIZED_SCHEMA, copies=pl.len().over(NATURAL_KEY))
 
 
-def _side() -> pl.Expr:
+def side_expr() -> pl.Expr:
+    """home, away, draw, over or under from the outcome name and the event's teams."""
     outcome = pl.col("outcome")
     return (
         pl.when(outcome == pl.col("home_team")).then(pl.lit("home"))

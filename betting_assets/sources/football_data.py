@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from betting_assets.domain.normalize import side_expr
 from betting_assets.domain.odds import MIN_DECIMAL
 
 DIV_TO_SPORT: dict[str, tuple[str, str]] = {
@@ -237,3 +238,18 @@ def _quotes(frame: pl.DataFrame, skipped: dict[str, int]) -> pl.DataFrame:
     if not present:
         return pl.DataFrame(schema=QUOTE_SCHEMA)
     return pl.concat(present).cast(QUOTE_SCHEMA).select(list(QUOTE_SCHEMA))
+
+
+def quotes_as_odds(data: FootballData) -> pl.DataFrame:
+    """The quotes in the shape of normalised odds (side, decimal price, validity), so features
+    and backtests read files and the warehouse alike."""
+    teams = data.events.select("event_id", "home_team", "away_team")
+    return (
+        data.quotes.join(teams, on="event_id", how="left")
+        .with_columns(
+            side=side_expr(),
+            price_decimal=pl.col("price"),
+            is_valid=pl.col("price") >= MIN_DECIMAL,
+        )
+        .drop("home_team", "away_team", "price")
+    )

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.timeutil import parse_utc
-from betting_assets.warehouse.tables import events, fetch_log, normalized_odds, odds_snapshots
+from betting_assets.warehouse.tables import events, features, fetch_log, normalized_odds, odds_snapshots
 
 _UTC = pl.Datetime("us", "UTC")
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -117,3 +117,41 @@ def previous_quotes(conn: Connection, event_ids: list[str], before: datetime,
         normalized_odds.c.snapshot_time >= before - lookback,
     ))
     return rows.sort("snapshot_time").unique(["event_id", "bookmaker", "market", "outcome", "point"], keep="last")
+
+
+def events_frame(conn: Connection, condition: Any) -> pl.DataFrame:
+    return _frame(conn, select(*_event_columns()).where(condition), EVENT_SCHEMA)
+
+
+def finished_before(conn: Connection, sports: list[str], before: datetime) -> pl.DataFrame:
+    """Final results of events that started before ``before``: the rating history. The
+    feature builder still cuts each result at the time it became known."""
+    return events_frame(conn, and_(events.c.sport_key.in_(sports), events.c.commence_time < before,
+                                   events.c.status == "final", events.c.home_score.is_not(None)))
+
+
+def odds_for_events(conn: Connection, event_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
+    """Normalised quotes of some events in [start, end)."""
+    if not event_ids:
+        return pl.DataFrame(schema=NORMALIZED_SCHEMA)
+    return normalized_rows(conn, and_(normalized_odds.c.event_id.in_(event_ids),
+                                      normalized_odds.c.snapshot_time >= start,
+                                      normalized_odds.c.snapshot_time < end))
+
+
+def stored_features(conn: Connection, sports: list[str], start: datetime, end: datetime,
+                    columns: list[str]) -> pl.DataFrame:
+    """Feature rows of events starting in [start, end), the JSON values spread into columns."""
+    rows = conn.execute(
+        select(features.c.event_id, features.c.decision_time, features.c.sport_key, features.c.commence_time,
+               features.c.home_team, features.c.away_team, features.c.three_way, features.c.sharp_book_used,
+               features.c["values"])
+        .where(features.c.sport_key.in_(sports), features.c.commence_time >= start, features.c.commence_time < end)
+        .order_by(features.c.decision_time, features.c.event_id)
+    ).all()
+    info = {"event_id": pl.String, "decision_time": _UTC, "sport_key": pl.String, "commence_time": _UTC,
+            "home_team": pl.String, "away_team": pl.String, "three_way": pl.Boolean, "sharp_book_used": pl.String}
+    head = pl.DataFrame([tuple(r)[:-1] for r in rows], schema=info, orient="row")
+    values = pl.DataFrame([[r[-1].get(c) for c in columns] for r in rows],
+                          schema={c: pl.Float64 for c in columns}, orient="row")
+    return pl.concat([head, values], how="horizontal")

@@ -142,3 +142,21 @@ data_quality_log = Table(
     Index(None, "check_name", "recorded_at"),
     Index(None, "snapshot_id"),
 )
+
+features = Table(
+    "features",
+    metadata,
+    Column("event_id", String(64), nullable=False),
+    Column("decision_time", UtcDateTime(), nullable=False),
+    Column("sport_key", String(64), nullable=False),
+    Column("commence_time", UtcDateTime(), nullable=False),
+    Column("home_team", String(128), nullable=False),
+    Column("away_team", String(128), nullable=False),
+    Column("three_way", Boolean, nullable=False),
+    Column("sharp_book_used", String(64)),
+    Column("feature_version", String(16), nullable=False),
+    Column("built_at", UtcDateTime(), nullable=False),
+    Column("values", JsonDocument, nullable=False),
+    PrimaryKeyConstraint("event_id", "decision_time"),
+    Index(None, "sport_key", "commence_time"),
+)

@@ -23,6 +23,7 @@ from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
 from betting_assets.warehouse.tables import (
     data_quality_log,
     events,
+    features,
     fetch_log,
     normalized_odds,
     odds_snapshots,
@@ -321,3 +322,29 @@ def clear_derived(conn: Connection, snapshot_ids: list[int]) -> int:
         ids,
     )
     return int(removed)
+
+
+def replace_features(conn: Connection, frame: pl.DataFrame, info: list[str], values: list[str],
+                     version: str, built_at: datetime | None = None) -> int:
+    """Writes feature rows, replacing any earlier rows of the same events and decision times,
+    so a rebuilt partition never leaves stale values behind."""
+    if frame.is_empty():
+        return 0
+    built = built_at or utcnow()
+    numeric = frame.select(values).with_columns(
+        [pl.col(c).cast(pl.Float64).fill_nan(None) for c in values])
+    records = [
+        {**dict(zip(info, head, strict=True)), "feature_version": version, "built_at": built,
+         "values": dict(zip(values, vals, strict=True))}
+        for head, vals in zip(frame.select(info).iter_rows(), numeric.iter_rows(), strict=True)
+    ]
+    keys = frame.select("event_id", "decision_time").unique()
+    for event_ids in _chunks(keys["event_id"].unique().to_list(), 500):
+        conn.execute(delete(features).where(features.c.event_id.in_(event_ids)))
+    conn.execute(features.insert(), records)
+    return len(records)
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,86 @@
+"""The trained_model asset: LightGBM tuned by Optuna on every stored feature row, logged to
+MLflow, registered, and promoted to ``champion`` only past the gate."""
+
+import base64
+from datetime import datetime, timezone
+
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+
+from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.resources import MlflowResource, WarehouseResource
+from betting_assets.modelling.pipeline import ModelOutcome, fit_and_log, warehouse_training_frame
+from betting_assets.modelling.train import TrainConfig
+from betting_assets.settings import get_settings
+
+import polars as pl
+
+GROUP = "modelling"
+
+
+class TrainingConfig(Config):
+    """Empty values take the settings (``BETTING_MODEL_*``)."""
+
+    n_trials: int = 0
+    test_from: str = ""
+    train_from: str = ""
+
+
+def _day(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
+
+
+@asset(
+    group_name=GROUP,
+    deps=["features"],
+    description="LightGBM per market kind (1X2, two-way), Optuna on time-ordered folds, tracked in "
+                "MLflow; the champion alias moves only when the new version wins out of time.",
+    kinds={"lightgbm", "mlflow"},
+)
+def trained_model(context: AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource,
+                  mlflow: MlflowResource) -> MaterializeResult:
+    settings = get_settings()
+    frame = warehouse_training_frame(warehouse.engine(), settings.sports, settings.model_decision_hours,
+                                     _day(config.train_from or settings.model_train_from))
+    if frame.is_empty():
+        raise Failure("no labelled feature rows: materialise features for finished events first",
+                      metadata={"sports": ", ".join(settings.sports)})
+    train_config = TrainConfig(n_trials=config.n_trials or settings.model_trials, n_folds=settings.model_folds)
+    tracker = mlflow.tracker()
+    outcomes: list[ModelOutcome] = []
+    for three_way in (True, False):
+        if frame.filter(pl.col("three_way") == three_way).is_empty():
+            continue
+        outcomes.append(fit_and_log(
+            frame, three_way=three_way, test_from=_day(config.test_from or settings.model_test_from),
+            config=train_config, tracker=tracker, context={"dagster_run_id": context.run_id},
+            progress=context.log.info))
+    metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
+                                   "models": MetadataValue.md(_summary(outcomes))}
+    for outcome in outcomes:
+        record = outcome.record
+        assert record is not None
+        prefix = "3way" if outcome.three_way else "2way"
+        metadata[f"{prefix}_gate"] = MetadataValue.md(
+            f"**{record.gate.alias}** (v{record.gate.version}): {record.gate.reason}")
+        metadata[f"{prefix}_folds"] = markdown_table(pl.DataFrame(
+            [{"fold": f.fold, "train": f.train_events, "valid": f.valid_events, "rounds": f.best_iteration,
+              **{k: v for k, v in f.metrics.items() if "log_loss" in k}} for f in outcome.model.folds]), digits=5)
+        metadata[f"{prefix}_calibration"] = MetadataValue.md(
+            "![calibration](data:image/png;base64," + base64.b64encode(record.calibration_png).decode() + ")")
+        metadata[f"{prefix}_run_id"] = MetadataValue.text(record.run_id)
+    return MaterializeResult(metadata=metadata)
+
+
+def _summary(outcomes: list[ModelOutcome]) -> str:
+    lines = ["| model | version | alias | train | test from | test events | log loss | sharp log loss | Brier |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for o in outcomes:
+        gate = o.record.gate if o.record else None
+        lines.append(
+            f"| {o.name} | {gate.version if gate else '-'} | {gate.alias if gate else '-'} | {o.train_events} | "
+            f"{o.test_from:%Y-%m-%d} | {o.test_events} | {o.oot['log_loss']:.5f} | "
+            f"{o.oot.get('market_log_loss', float('nan')):.5f} | {o.oot['brier']:.5f} |")
+    return "\n".join(lines)
+
+
+MODELLING_ASSETS = [trained_model]

@@ -1,0 +1,50 @@
+"""Pictures a person would rather look at than read: a reliability diagram and feature
+importance, rendered to PNG bytes (Agg, no screen needed)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+
+def _png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def calibration_png(model_table: pl.DataFrame, market_table: pl.DataFrame | None, title: str) -> bytes:
+    """Forecast against observed frequency per outcome; the diagonal is perfect calibration."""
+    outcomes = model_table["outcome"].unique(maintain_order=True).to_list()
+    figure, axes = plt.subplots(1, len(outcomes), figsize=(4 * len(outcomes), 4), squeeze=False)
+    for axis, outcome in zip(axes[0], outcomes, strict=True):
+        axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        for table, label, marker in ((model_table, "model", "o"), (market_table, "sharp market", "s")):
+            if table is None:
+                continue
+            part = table.filter(pl.col("outcome") == outcome)
+            axis.plot(part["forecast"], part["observed"], marker=marker, label=label)
+        axis.set_title(outcome)
+        axis.set_xlabel("forecast probability")
+        axis.set_ylabel("observed frequency")
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1)
+        axis.legend(loc="upper left")
+    figure.suptitle(title)
+    return _png(figure)
+
+
+def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
+    head = importance.head(top).reverse()
+    figure, axis = plt.subplots(figsize=(7, max(3, 0.3 * head.height)))
+    axis.barh(head["feature"].to_list(), head["gain"].to_list())
+    axis.set_xlabel("total gain")
+    axis.set_title("LightGBM feature importance")
+    return _png(figure)

@@ -1,0 +1,179 @@
+"""MLflow: one run per training, the model registered, and the champion gate.
+
+The gate scores the new version and the current champion on the same out-of-time events; the
+``champion`` alias moves only when the new version's log loss is lower, otherwise the new
+version becomes the ``challenger``. The decision and both figures are tagged on the version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib.metadata import version as package_version
+from typing import Any
+
+import mlflow
+import numpy as np
+import polars as pl
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from betting_assets.domain.scoring import calibration_table, log_loss, market_probabilities
+from betting_assets.modelling.plots import calibration_png, importance_png
+from betting_assets.modelling.pyfunc import OutcomeModel, probability_columns
+from betting_assets.modelling.train import MARKET_REFERENCE, TrainedModel
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def model_name(three_way: bool) -> str:
+    return "betting_assets_h2h_3way" if three_way else "betting_assets_h2h_2way"
+
+
+@dataclass
+class GateDecision:
+    name: str
+    version: str
+    promoted: bool
+    alias: str
+    reason: str
+    events: int
+    new_log_loss: float
+    champion_version: str | None = None
+    champion_log_loss: float | None = None
+
+
+@dataclass
+class TrainingRecord:
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    gate: GateDecision
+    oot: dict[str, float]
+    calibration_png: bytes
+
+
+class Tracker:
+    """Tracking and registry at one URI; a local store keeps artifacts under ``artifact_root``."""
+
+    def __init__(self, tracking_uri: str, artifact_root: str | None, experiment: str = "betting_assets") -> None:
+        self.tracking_uri = tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            local = not tracking_uri.startswith(("http://", "https://", "databricks"))
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=artifact_root if local else None)
+        else:
+            self.experiment_id = found.experiment_id
+
+    def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray,
+                     oot_metrics: dict[str, float], *, run_name: str, context: dict[str, Any]) -> TrainingRecord:
+        name = model_name(len(model.classes) == 3)
+        probs = model.predict(oot_frame)
+        model_table = calibration_table(probs, oot_labels, model.classes)
+        market_table = None
+        if all(f"{MARKET_REFERENCE}_{c}" in oot_frame.columns for c in model.classes):
+            market = market_probabilities(oot_frame, MARKET_REFERENCE, model.classes)
+            priced = np.all(np.isfinite(market), axis=1)
+            if priced.any():
+                market_table = calibration_table(market[priced], oot_labels[priced], model.classes)
+        picture = calibration_png(model_table, market_table, f"{name}: out-of-time calibration")
+        importance = model.importance()
+        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name) as run:
+            mlflow.set_tags({"betting/model_name": name, **{f"betting/{k}": str(v) for k, v in context.items()}})
+            mlflow.log_params({**{f"lgb_{k}": v for k, v in model.params.items()}, "prior": model.prior or "none",
+                               "temperature": model.temperature, "num_rounds": model.num_rounds,
+                               "n_features": len(model.features), "classes": ",".join(model.classes)})
+            for fold in model.folds:
+                mlflow.log_metrics({f"fold_{k}": v for k, v in fold.metrics.items()}, step=fold.fold)
+                mlflow.log_metric("fold_best_iteration", fold.best_iteration, step=fold.fold)
+            mlflow.log_metrics({f"oot_{k}": v for k, v in oot_metrics.items()})
+            mlflow.log_metrics({f"calibration_{k}": v for k, v in model.calibration.items()})
+            mlflow.log_dict(_jsonable(model.study), "optuna/study_summary.json")
+            if model.trials is not None:
+                mlflow.log_text(model.trials.write_csv(), "optuna/trials.csv")
+            mlflow.log_text(importance.write_csv(), "importance/feature_importance.csv")
+            mlflow.log_image(_image(importance_png(importance)), "importance/feature_importance.png")
+            mlflow.log_image(_image(picture), "calibration/calibration.png")
+            mlflow.log_text(model_table.write_csv(), "calibration/calibration_table.csv")
+            example = oot_frame.select(model.features).head(5).to_pandas()
+            signature = infer_signature(example, OutcomeModel(model).predict(None, example))
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=OutcomeModel(model), signature=signature, input_example=example,
+                registered_model_name=name, pip_requirements=_requirements(),
+            )
+            version = str(info.registered_model_version)
+            gate = self.champion_gate(name, version, oot_frame, oot_labels, probs)
+            mlflow.set_tags({"betting/gate": "promoted" if gate.promoted else "refused",
+                             "betting/model_version": version})
+            mlflow.log_dict(asdict(gate), "gate/decision.json")
+        return TrainingRecord(run_id=run.info.run_id, experiment_id=self.experiment_id, model_uri=info.model_uri,
+                              gate=gate, oot=oot_metrics, calibration_png=picture)
+
+    def champion_gate(self, name: str, version: str, frame: pl.DataFrame, labels: np.ndarray,
+                      new_probs: np.ndarray) -> GateDecision:
+        new_loss = log_loss(new_probs, labels)
+        try:
+            current = self.client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException:
+            current = None
+        if current is None or current.version == version:
+            decision = GateDecision(name, version, True, CHAMPION, "no champion yet", len(labels), new_loss)
+        else:
+            champion = self.load(name, CHAMPION)
+            champion_probs = champion.predict(frame.to_pandas()).to_numpy()
+            champion_loss = log_loss(champion_probs, labels)
+            better = new_loss < champion_loss
+            reason = (f"out-of-time log loss {new_loss:.5f} {'<' if better else '>='} champion v{current.version} "
+                      f"{champion_loss:.5f} on the same {len(labels)} events")
+            decision = GateDecision(name, version, better, CHAMPION if better else CHALLENGER, reason, len(labels),
+                                    new_loss, str(current.version), champion_loss)
+        self.client.set_registered_model_alias(name, decision.alias, version)
+        tags = {"gate": "promoted" if decision.promoted else "refused", "gate_reason": decision.reason,
+                "oot_log_loss": f"{new_loss:.6f}", "oot_events": str(len(labels))}
+        if decision.champion_log_loss is not None:
+            tags["champion_oot_log_loss"] = f"{decision.champion_log_loss:.6f}"
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+        return decision
+
+    def load(self, name: str, alias: str = CHAMPION) -> Any:
+        return mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+
+    def alias_version(self, name: str, alias: str = CHAMPION) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            return None
+
+
+def predict_frame(model: Any, frame: pl.DataFrame) -> pl.DataFrame:
+    """A loaded pyfunc's probabilities as a polars frame next to the event keys."""
+    probs = pl.from_pandas(model.predict(frame.to_pandas()))
+    return pl.concat([frame.select("event_id", "decision_time"), probs], how="horizontal")
+
+
+def _image(png: bytes) -> Any:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png))
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _requirements() -> list[str]:
+    names = ["mlflow", "lightgbm", "polars", "pandas", "numpy", "scipy", "optuna"]
+    return [f"{n}=={package_version(n)}" for n in names] + ["betting_assets"]
+
+
+__all__ = ["CHAMPION", "CHALLENGER", "GateDecision", "Tracker", "TrainingRecord", "model_name",
+           "predict_frame", "probability_columns"]

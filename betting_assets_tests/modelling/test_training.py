@@ -1,0 +1,103 @@
+"""Training recovers a planted signal; the champion gate promotes only a better model; a
+registered model loads by alias in a fresh process and predicts the same numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from betting_assets.domain.scoring import log_loss
+from betting_assets.modelling.pipeline import fit_and_log
+from betting_assets.modelling.registry import CHAMPION, Tracker, model_name
+from betting_assets.modelling.train import TrainConfig, time_folds, train_model
+from betting_assets_tests.modelling.conftest import simulated_rows
+
+FAST = TrainConfig(n_trials=3, n_folds=3, max_rounds=1500, early_stopping=30)
+
+
+def test_time_folds_never_train_on_the_future() -> None:
+    for train, valid in time_folds(200, 4):
+        assert train.max() < valid.min() and len(valid) > 0
+    with pytest.raises(ValueError, match="too few"):
+        time_folds(30, 4)
+
+
+def test_a_planted_signal_is_recovered_out_of_time() -> None:
+    frame = simulated_rows(900, seed=1)
+    train, test = frame.head(700), frame.tail(200)
+    model = train_model(train, train["label"].to_numpy(), three_way=True, config=FAST)
+    labels = test["label"].to_numpy()
+    base = np.bincount(train["label"].to_numpy(), minlength=3) / train.height
+    base_loss = log_loss(np.tile(base, (test.height, 1)), labels)
+    model_loss = log_loss(model.predict(test), labels)
+    assert model.prior is None  # no market in this simulation
+    assert model_loss < base_loss - 0.08, (model_loss, base_loss)
+    assert model.importance()["feature"][0] == "form_gd_home"
+
+
+def test_the_market_prior_is_used_and_not_lost(tmp_path: Path) -> None:
+    frame = simulated_rows(900, seed=4, market_noise=0.3)
+    train, test = frame.head(700), frame.tail(200)
+    model = train_model(train, train["label"].to_numpy(), three_way=True, config=FAST)
+    labels = test["label"].to_numpy()
+    market = test.select("sharp_mult_home", "sharp_mult_draw", "sharp_mult_away").to_numpy()
+    assert model.prior == "sharp_mult"
+    # the market is noisy; the planted feature lets the model beat it
+    assert log_loss(model.predict(test), labels) < log_loss(market, labels)
+
+
+def test_champion_gate_promotes_a_better_model_and_refuses_a_worse_one(tracker: Tracker) -> None:
+    good = simulated_rows(900, seed=2)
+    test_from = good["commence_time"][700]
+    # the same events and features, but trained on shuffled results: it learns nothing
+    in_train = pl.col("commence_time") < test_from
+    noise = good.with_columns(label=pl.when(in_train).then(pl.col("label").shuffle(seed=9)).otherwise(pl.col("label")))
+    name = model_name(True)
+
+    def run(frame: pl.DataFrame):  # type: ignore[no-untyped-def]
+        return fit_and_log(frame, three_way=True, test_from=test_from, config=FAST, tracker=tracker,
+                           context={"test": "gate"})
+
+    first = run(noise)
+    assert first.record.gate.promoted and first.record.gate.reason == "no champion yet"
+    better = run(good)
+    assert better.record.gate.promoted, better.record.gate.reason
+    assert better.record.gate.new_log_loss < better.record.gate.champion_log_loss
+    worse = run(noise)
+    assert not worse.record.gate.promoted and worse.record.gate.alias == "challenger"
+    assert tracker.alias_version(name, CHAMPION) == better.record.gate.version
+    assert tracker.alias_version(name, "challenger") == worse.record.gate.version
+    tags = tracker.client.get_model_version(name, worse.record.gate.version).tags
+    assert tags["gate"] == "refused" and float(tags["champion_oot_log_loss"]) < float(tags["oot_log_loss"])
+    # the run holds the study, the folds, the plots and the model
+    run_info = tracker.client.get_run(better.record.run_id)
+    assert {"oot_log_loss", "fold_log_loss", "calibration_oof_log_loss_uncalibrated"} <= set(run_info.data.metrics)
+    artifacts = {a.path for a in tracker.client.list_artifacts(better.record.run_id)}
+    assert {"optuna", "calibration", "importance", "gate"} <= artifacts
+
+
+def test_the_champion_loads_by_alias_in_a_fresh_process_and_predicts_the_same(
+        tracker: Tracker, tmp_path: Path) -> None:
+    frame = simulated_rows(400, seed=5, market_noise=0.3)
+    outcome = fit_and_log(frame, three_way=True, test_from=frame["commence_time"][320], config=FAST,
+                          tracker=tracker, context={})
+    sample = frame.tail(20).select(outcome.model.features)
+    sample.write_parquet(tmp_path / "input.parquet")
+    expected = outcome.model.predict(frame.tail(20))
+    script = (
+        "import sys, json, mlflow, pandas as pd\n"
+        "mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1])\n"
+        "model = mlflow.pyfunc.load_model(f'models:/{sys.argv[2]}@champion')\n"
+        "print(json.dumps(model.predict(pd.read_parquet(sys.argv[3])).to_numpy().tolist()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, tracker.tracking_uri, model_name(True),
+                           str(tmp_path / "input.parquet")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert np.allclose(got, expected, atol=1e-12)
