@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import polars as pl
 from rich.console import Console
 
 from betting_assets.settings import Settings, get_settings
@@ -117,6 +118,53 @@ def quota_simulate(data: Path, markets: str, regions: str, lead_days: int) -> No
                   f"{report.closing_share:.1%} of events")
     print(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
     print(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
+
+
+@main.group()
+def model() -> None:
+    """Model evaluation outside Dagster."""
+
+
+@model.command("evaluate")
+@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="football-data.co.uk CSV file or folder.")
+@click.option("--test-from", required=True, help="First day held out of training (ISO date).")
+@click.option("--trials", default=30, show_default=True, type=int)
+@click.option("--log/--no-log", default=False, show_default=True,
+              help="Log the run to MLflow and pass it through the champion gate.")
+def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
+    """Trains on the files' matches before --test-from and scores the rest against Pinnacle's
+    de-vigged pre-match and closing prices on the same matches."""
+    from datetime import datetime, timezone
+
+    from betting_assets.domain.features import FeatureConfig, build_features
+    from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled
+    from betting_assets.modelling.registry import Tracker
+    from betting_assets.modelling.train import TrainConfig
+    from betting_assets.settings import get_settings
+    from betting_assets.sources.football_data import quotes_as_odds, read_football_data
+
+    settings = get_settings()
+    files = read_football_data(data)
+    odds = quotes_as_odds(files)
+    features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(1.0,)))
+    closing = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(0.0,)))
+    frame = labelled(features, files.events, 1.0)
+    cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
+    tracker = Tracker(settings.tracking_uri, settings.artifact_root) if log else None
+    outcome = fit_and_log(frame, three_way=True, test_from=cut, config=TrainConfig(n_trials=trials),
+                          tracker=tracker, context={"source": "football-data files"}, progress=click.echo)
+    test = frame.filter((pl.col("three_way")) & (pl.col("commence_time") >= cut))
+    close, priced = closing_log_loss(closing, test, outcome.model.classes)
+    click.echo(f"trained on {outcome.train_events} matches, tested on {outcome.test_events} from {test_from}; "
+               f"prior {outcome.model.prior}, {outcome.model.num_rounds} rounds")
+    click.echo(f"figure model_oot_log_loss: {outcome.oot['log_loss']:.5f}")
+    click.echo(f"figure pinnacle_prematch_log_loss: {outcome.oot.get('market_log_loss', float('nan')):.5f} "
+               f"({outcome.oot.get('market_events', 0):.0f} matches)")
+    click.echo(f"figure pinnacle_closing_log_loss: {close:.5f} ({priced} matches)")
+    if outcome.record is not None:
+        click.echo(f"registered {outcome.name} v{outcome.record.gate.version}: {outcome.record.gate.alias} "
+                   f"({outcome.record.gate.reason})")
 
 
 @main.group()

@@ -128,10 +128,13 @@ def odds_features(odds: pl.DataFrame, rows: pl.DataFrame, config: FeatureConfig)
     h2h = h2h.join(three, on=KEY)
     snap = [*KEY, "bookmaker", "snapshot_time"]
     h2h = _complete(h2h, snap, None)
-    h2h = devig(h2h, snap, method="multiplicative", out_col="fair")
     per_book = [*KEY, "bookmaker"]
-    latest = h2h.filter(pl.col("snapshot_time") == pl.col("snapshot_time").max().over(per_book))
-    first = h2h.filter(pl.col("snapshot_time") == pl.col("snapshot_time").min().over(per_book))
+    when = pl.col("snapshot_time")
+    # only each book's first and latest snapshot matter, so de-vig just those
+    ends = devig(h2h.filter((when == when.max().over(per_book)) | (when == when.min().over(per_book))),
+                 snap, method="multiplicative", out_col="fair")
+    latest = ends.filter(when == when.max().over(per_book))
+    first = ends.filter(when == when.min().over(per_book))
 
     consensus = latest.group_by([*KEY, "side"]).agg(
         cons=pl.col("fair").mean(), disp=pl.col("fair").std(ddof=0), best=pl.col("price_decimal").max())
