@@ -338,8 +338,7 @@ def replace_features(conn: Connection, frame: pl.DataFrame, info: list[str], val
          "values": dict(zip(values, vals, strict=True))}
         for head, vals in zip(frame.select(info).iter_rows(), numeric.iter_rows(), strict=True)
     ]
-    keys = frame.select("event_id", "decision_time").unique()
-    for event_ids in _chunks(keys["event_id"].unique().to_list(), 500):
+    for event_ids in _chunks(frame["event_id"].unique().to_list(), 500):
         conn.execute(delete(features).where(features.c.event_id.in_(event_ids)))
     conn.execute(features.insert(), records)
     return len(records)
