@@ -138,7 +138,7 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     from datetime import datetime, timezone
 
     from betting_assets.domain.features import FeatureConfig, build_features
-    from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled
+    from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled, split_out_of_time
     from betting_assets.modelling.registry import Tracker
     from betting_assets.modelling.train import TrainConfig
     from betting_assets.settings import get_settings
@@ -147,14 +147,14 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     settings = get_settings()
     files = read_football_data(data)
     odds = quotes_as_odds(files)
-    features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(1.0,)))
-    closing = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(0.0,)))
-    frame = labelled(features, files.events, 1.0)
+    both = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(1.0, 0.0)))
+    closing = both.filter(pl.col("decision_time") == pl.col("commence_time"))
+    frame = labelled(both, files.events, 1.0)
     cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
     tracker = Tracker(settings.tracking_uri, settings.artifact_root) if log else None
     outcome = fit_and_log(frame, three_way=True, test_from=cut, config=TrainConfig(n_trials=trials),
                           tracker=tracker, context={"source": "football-data files"}, progress=click.echo)
-    test = frame.filter((pl.col("three_way")) & (pl.col("commence_time") >= cut))
+    _, test, _ = split_out_of_time(frame.filter(pl.col("three_way")), cut)
     close, priced = closing_log_loss(closing, test, outcome.model.classes)
     click.echo(f"trained on {outcome.train_events} matches, tested on {outcome.test_events} from {test_from}; "
                f"prior {outcome.model.prior}, {outcome.model.num_rounds} rounds")

@@ -4,7 +4,7 @@ leakage guard."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, and_
 
 from betting_assets.domain import quality
 from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS, FeatureConfig, build_features
-from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds
+from betting_assets.ingestion import derive_snapshots
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.tables import events as events_table
@@ -28,9 +28,7 @@ def feature_config(settings: Settings) -> FeatureConfig:
 @dataclass
 class FeatureBuild:
     frame: pl.DataFrame
-    written: int
     odds_rows: int
-    results: int
 
 
 def _fixtures(engine: Engine, sport: str, start: datetime, end: datetime) -> pl.DataFrame:
@@ -40,16 +38,19 @@ def _fixtures(engine: Engine, sport: str, start: datetime, end: datetime) -> pl.
             events_table.c.commence_time < end, events_table.c.status.not_in(EXCLUDED_STATUSES)))
 
 
-def build_day(engine: Engine, sport: str, start: datetime, end: datetime, config: FeatureConfig) -> FeatureBuild:
-    """Features of the events starting in [start, end), written to the warehouse."""
-    fixtures = _fixtures(engine, sport, start, end)
+def build_days(engine: Engine, sport: str, days: list[tuple[datetime, datetime]], config: FeatureConfig) -> FeatureBuild:
+    """Features of the events starting on the given days, built in one pass (the rating
+    history is read and replayed once, not per day) and written to the warehouse."""
+    start, end = min(d[0] for d in days), max(d[1] for d in days)
+    on_days = pl.any_horizontal([pl.col("commence_time").is_between(a, b, closed="left") for a, b in days])
+    fixtures = _fixtures(engine, sport, start, end).filter(on_days)
     with engine.connect() as conn:
         odds = queries.odds_for_events(conn, fixtures["event_id"].to_list(), start - config.lookback, end)
         results = queries.finished_before(conn, [sport], end)
     frame = build_features(odds, fixtures, results, config)
     with engine.begin() as conn:
-        written = writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, FEATURE_VERSION)
-    return FeatureBuild(frame=frame, written=written, odds_rows=odds.height, results=results.height)
+        writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, FEATURE_VERSION)
+    return FeatureBuild(frame=frame, odds_rows=odds.height)
 
 
 def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config: FeatureConfig,
@@ -65,18 +66,7 @@ def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config:
         snapshots = queries.snapshots_between(conn, sport, start, cutoff)
         fixtures = queries.events_frame(conn, events_table.c.event_id.in_(sample["event_id"].unique().to_list()))
         results = queries.finished_before(conn, [sport], cutoff)
-    frames: list[pl.DataFrame] = []
-    findings: list[Finding] = []
-    wanted = set(sample["event_id"].to_list())
-    for snap in snapshots:
-        payload = snap.payload.get("data") if snap.source == "historical" else snap.payload
-        if not isinstance(payload, list):
-            continue
-        payload = [e for e in payload if isinstance(e, dict) and e.get("id") in wanted]
-        normalized = normalize_odds(payload, snap.as_of, snap.odds_format, snapshot_id=snap.snapshot_id)
-        frames.append(normalized.rows)
-        findings.extend(replace(f, snapshot_id=snap.snapshot_id) for f in normalized.findings)
-    rows = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
+    rows, findings = derive_snapshots(snapshots, set(sample["event_id"].to_list()))
     if quality_mode == "reject":
         rows, _ = quality.reject_rows(rows, quality.evaluate_normalized(rows, findings, None))
     rebuilt = build_features(rows, fixtures, results, config)

@@ -31,6 +31,22 @@ POSTPONEMENT = timedelta(days=1)
 LIVE_STATES = ("scheduled", "postponed", "cancelled")
 
 
+def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) -> tuple[pl.DataFrame, list[Finding]]:
+    """Normalised rows and findings of stored raw snapshots (rows of ``odds_snapshots``),
+    optionally of some events only."""
+    frames: list[pl.DataFrame] = []
+    findings: list[Finding] = []
+    for snap in snapshots:
+        events = snap.payload.get("data") if snap.source == "historical" else snap.payload
+        if event_ids is not None and isinstance(events, list):
+            events = [e for e in events if isinstance(e, dict) and e.get("id") in event_ids]
+        normalized = normalize_odds(events, snap.as_of, snap.odds_format, snapshot_id=snap.snapshot_id)
+        frames.append(normalized.rows.with_columns(snapshot_id=pl.lit(snap.snapshot_id, dtype=pl.Int64)))
+        findings.extend(replace(f, snapshot_id=snap.snapshot_id) for f in normalized.findings)
+    rows = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
+    return rows, findings
+
+
 @dataclass
 class IngestResult:
     snapshots: int = 0
@@ -200,14 +216,7 @@ class Collector:
         """
         with self.engine.connect() as conn:
             snapshots = queries.snapshots_between(conn, sport, start, end)
-        frames: list[pl.DataFrame] = []
-        findings: list[Finding] = []
-        for snap in snapshots:
-            events = snap.payload.get("data") if snap.source == "historical" else snap.payload
-            normalized = normalize_odds(events, snap.as_of, snap.odds_format, snapshot_id=snap.snapshot_id)
-            frames.append(normalized.rows.with_columns(snapshot_id=pl.lit(snap.snapshot_id, dtype=pl.Int64)))
-            findings.extend(replace(f, snapshot_id=snap.snapshot_id) for f in normalized.findings)
-        rows = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
+        rows, findings = derive_snapshots(snapshots)
         ids = [s.snapshot_id for s in snapshots]
         with self.engine.connect() as conn:
             previous = queries.previous_quotes(conn, rows["event_id"].unique().to_list(), start)

@@ -34,7 +34,7 @@ def _margin(goal_diff: int) -> float:
 
 
 def elo_history(results: pl.DataFrame, config: RatingConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each team's rating after each of its matches, and per sport the rating a newcomer enters
+    """Each team's rating after each of its matches (by event), and per sport the rating a newcomer enters
     with (the mean of the three weakest current ratings, as newcomers are mostly promoted sides).
 
     Sequential by nature; a few thousand results a season keep the plain loop cheap.
@@ -42,7 +42,7 @@ def elo_history(results: pl.DataFrame, config: RatingConfig) -> tuple[pl.DataFra
     ordered = results.sort("known_at", "event_id")
     ratings: dict[tuple[str, str], float] = {}
     last_seen: dict[tuple[str, str], object] = {}
-    team_rows: dict[str, list] = {"sport_key": [], "team": [], "known_at": [], "elo": []}
+    team_rows: dict[str, list] = {"event_id": [], "team": [], "elo": []}
     newcomer_rows: dict[str, list] = {"sport_key": [], "known_at": [], "newcomer": []}
 
     def newcomer(sport: str) -> float:
@@ -66,15 +66,13 @@ def elo_history(results: pl.DataFrame, config: RatingConfig) -> tuple[pl.DataFra
         ratings[keys[1]] = away - delta
         for key in keys:
             last_seen[key] = row["commence_time"]
-            team_rows["sport_key"].append(sport)
+            team_rows["event_id"].append(row["event_id"])
             team_rows["team"].append(key[1])
-            team_rows["known_at"].append(when)
             team_rows["elo"].append(ratings[key])
         newcomer_rows["sport_key"].append(sport)
         newcomer_rows["known_at"].append(when)
         newcomer_rows["newcomer"].append(newcomer(sport))
-    teams = pl.DataFrame(team_rows, schema={"sport_key": pl.String, "team": pl.String, "known_at": _TS,
-                                            "elo": pl.Float64})
+    teams = pl.DataFrame(team_rows, schema={"event_id": pl.String, "team": pl.String, "elo": pl.Float64})
     newcomers = pl.DataFrame(newcomer_rows, schema={"sport_key": pl.String, "known_at": _TS,
                                                     "newcomer": pl.Float64})
     return teams, newcomers
@@ -107,8 +105,7 @@ def team_features(rows: pl.DataFrame, results: pl.DataFrame, config: RatingConfi
         form_gd=pl.col("gd").rolling_mean(config.form_window, min_samples=1).over("sport_key", "team"),
         form_pts=pl.col("pts").rolling_mean(config.form_window, min_samples=1).over("sport_key", "team"),
         played=pl.int_range(1, pl.len() + 1).over("sport_key", "team").cast(pl.Float64),
-    ).join(elo.unique(["sport_key", "team", "known_at"], keep="last"), on=["sport_key", "team", "known_at"],
-           how="left").sort("known_at")
+    ).join(elo, on=["event_id", "team"], how="left").sort("known_at")
     league = finished.with_columns(
         home_adv=(pl.col("home_score") - pl.col("away_score")).cast(pl.Float64)
         .rolling_mean(config.home_adv_window, min_samples=20).over("sport_key")

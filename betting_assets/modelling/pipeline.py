@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -50,9 +50,9 @@ def labelled(features: pl.DataFrame, results: pl.DataFrame, decision_hours: floa
 
 def split_out_of_time(frame: pl.DataFrame, test_from: datetime | None) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
     """Everything before ``test_from`` trains, everything from it is held out; without a date,
-    the last fifth of events (by decision time) is held out."""
+    the last fifth of events (by kick-off) is held out."""
     if test_from is None:
-        test_from = frame["decision_time"].sort()[int(frame.height * (1 - OOT_SHARE))]
+        test_from = frame["commence_time"].sort()[int(frame.height * (1 - OOT_SHARE))]
     train = frame.filter(pl.col("commence_time") < test_from)
     test = frame.filter(pl.col("commence_time") >= test_from)
     return train, test, test_from
@@ -67,12 +67,13 @@ def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | N
         raise ValueError(f"no out-of-time events from {cut:%Y-%m-%d}: the champion gate needs some")
     model = train_model(train, train["label"].to_numpy(), three_way=three_way, config=config, progress=progress)
     labels = test["label"].to_numpy()
-    oot = evaluate(model.predict(test), labels, test, model.classes)
+    probs = model.predict(test)
+    oot = evaluate(probs, labels, test, model.classes)
     name = model_name(three_way)
     record = None
     if tracker is not None:
         record = tracker.log_training(
-            model, test, labels, oot, run_name=f"{name} {cut:%Y-%m-%d}",
+            model, test, labels, probs, oot, run_name=f"{name} {cut:%Y-%m-%d}",
             context={**context, "train_events": str(train.height), "test_events": str(test.height),
                      "test_from": cut.isoformat()})
     return ModelOutcome(name, three_way, train.height, test.height, cut, model, oot, record)
@@ -80,10 +81,8 @@ def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | N
 
 def warehouse_training_frame(engine: Engine, sports: list[str], decision_hours: float,
                              train_from: datetime | None) -> pl.DataFrame:
-    start = train_from or datetime(1900, 1, 1, tzinfo=timezone.utc)
-    end = datetime(2200, 1, 1, tzinfo=timezone.utc)
     with engine.connect() as conn:
-        features = queries.stored_features(conn, sports, start, end, FEATURE_COLUMNS)
+        features = queries.stored_features(conn, sports, FEATURE_COLUMNS, start=train_from)
         results = queries.events_frame(conn, and_(events_table.c.sport_key.in_(sports),
                                                   events_table.c.status == "final"))
     return labelled(features, results, decision_hours)

@@ -20,7 +20,7 @@ def probability_columns(classes: tuple[str, ...]) -> list[str]:
 
 class OutcomeModel(mlflow.pyfunc.PythonModel):
     def __init__(self, model: TrainedModel) -> None:
-        self.model = replace(model, folds=[], trials=None, study={}, _booster=None)
+        self.model = replace(model, folds=[], trials=None, study={})
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = pl.from_pandas(model_input)

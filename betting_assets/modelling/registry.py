@@ -21,7 +21,7 @@ from mlflow.models import infer_signature
 
 from betting_assets.domain.scoring import calibration_table, log_loss, market_probabilities
 from betting_assets.modelling.plots import calibration_png, importance_png
-from betting_assets.modelling.pyfunc import OutcomeModel, probability_columns
+from betting_assets.modelling.pyfunc import OutcomeModel
 from betting_assets.modelling.train import MARKET_REFERENCE, TrainedModel
 
 CHAMPION = "champion"
@@ -71,10 +71,10 @@ class Tracker:
         else:
             self.experiment_id = found.experiment_id
 
-    def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray,
+    def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray, probs: np.ndarray,
                      oot_metrics: dict[str, float], *, run_name: str, context: dict[str, Any]) -> TrainingRecord:
+        """``probs``: the model's predictions for ``oot_frame``, already scored in ``oot_metrics``."""
         name = model_name(len(model.classes) == 3)
-        probs = model.predict(oot_frame)
         model_table = calibration_table(probs, oot_labels, model.classes)
         market_table = None
         if all(f"{MARKET_REFERENCE}_{c}" in oot_frame.columns for c in model.classes):
@@ -102,9 +102,10 @@ class Tracker:
             mlflow.log_image(_image(picture), "calibration/calibration.png")
             mlflow.log_text(model_table.write_csv(), "calibration/calibration_table.csv")
             example = oot_frame.select(model.features).head(5).to_pandas()
-            signature = infer_signature(example, OutcomeModel(model).predict(None, example))
+            pyfunc_model = OutcomeModel(model)
+            signature = infer_signature(example, pyfunc_model.predict(None, example))
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=OutcomeModel(model), signature=signature, input_example=example,
+                name="model", python_model=pyfunc_model, signature=signature, input_example=example,
                 registered_model_name=name, pip_requirements=_requirements(),
             )
             version = str(info.registered_model_version)
@@ -126,7 +127,8 @@ class Tracker:
             decision = GateDecision(name, version, True, CHAMPION, "no champion yet", len(labels), new_loss)
         else:
             champion = self.load(name, CHAMPION)
-            champion_probs = champion.predict(frame.to_pandas()).to_numpy()
+            inputs = champion.metadata.get_input_schema().input_names()
+            champion_probs = champion.predict(frame.select(inputs).to_pandas()).to_numpy()
             champion_loss = log_loss(champion_probs, labels)
             better = new_loss < champion_loss
             reason = (f"out-of-time log loss {new_loss:.5f} {'<' if better else '>='} champion v{current.version} "
@@ -152,12 +154,6 @@ class Tracker:
             return None
 
 
-def predict_frame(model: Any, frame: pl.DataFrame) -> pl.DataFrame:
-    """A loaded pyfunc's probabilities as a polars frame next to the event keys."""
-    probs = pl.from_pandas(model.predict(frame.to_pandas()))
-    return pl.concat([frame.select("event_id", "decision_time"), probs], how="horizontal")
-
-
 def _image(png: bytes) -> Any:
     import io
 
@@ -174,6 +170,3 @@ def _requirements() -> list[str]:
     names = ["mlflow", "lightgbm", "polars", "pandas", "numpy", "scipy", "optuna"]
     return [f"{n}=={package_version(n)}" for n in names] + ["betting_assets"]
 
-
-__all__ = ["CHAMPION", "CHALLENGER", "GateDecision", "Tracker", "TrainingRecord", "model_name",
-           "predict_frame", "probability_columns"]

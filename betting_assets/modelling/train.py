@@ -230,9 +230,11 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
     data = _Data(_matrix(frame, features), labels, _prior_margin(frame, prior, classes, base_rate), features)
     folds = time_folds(frame.height, config.n_folds)
 
+    out_of_fold: dict[int, np.ndarray] = {}
+
     def objective(trial: optuna.Trial) -> float:
         params = _lgb_params(_suggest(trial), len(classes), config.seed)
-        losses, iterations, _ = _cross_validate(params, data, folds, config)
+        losses, iterations, out_of_fold[trial.number] = _cross_validate(params, data, folds, config)
         trial.set_user_attr("best_iterations", iterations)
         trial.set_user_attr("fold_log_loss", losses)
         note(f"trial {trial.number + 1}/{config.n_trials}: mean fold log loss {np.mean(losses):.5f}")
@@ -243,7 +245,8 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
                                 study_name="lightgbm_time_folds")
     study.optimize(objective, n_trials=config.n_trials)
     best = _lgb_params(study.best_params, len(classes), config.seed)
-    _, iterations, oof = _cross_validate(best, data, folds, config)
+    iterations = study.best_trial.user_attrs["best_iterations"]
+    oof = out_of_fold[study.best_trial.number]
 
     covered = ~np.isnan(oof.reshape(len(labels), -1)).any(axis=1)
     temperature, calibration = _calibrate(oof[covered], labels[covered], config.min_calibration_gain)

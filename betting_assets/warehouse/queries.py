@@ -139,16 +139,22 @@ def odds_for_events(conn: Connection, event_ids: list[str], start: datetime, end
                                       normalized_odds.c.snapshot_time < end))
 
 
-def stored_features(conn: Connection, sports: list[str], start: datetime, end: datetime,
-                    columns: list[str]) -> pl.DataFrame:
-    """Feature rows of events starting in [start, end), the JSON values spread into columns."""
-    rows = conn.execute(
+def stored_features(conn: Connection, sports: list[str], columns: list[str], start: datetime | None = None,
+                    end: datetime | None = None) -> pl.DataFrame:
+    """Feature rows of events starting in [start, end) (open where None), the JSON values
+    spread into columns."""
+    query = (
         select(features.c.event_id, features.c.decision_time, features.c.sport_key, features.c.commence_time,
                features.c.home_team, features.c.away_team, features.c.three_way, features.c.sharp_book_used,
                features.c["values"])
-        .where(features.c.sport_key.in_(sports), features.c.commence_time >= start, features.c.commence_time < end)
+        .where(features.c.sport_key.in_(sports))
         .order_by(features.c.decision_time, features.c.event_id)
-    ).all()
+    )
+    if start is not None:
+        query = query.where(features.c.commence_time >= start)
+    if end is not None:
+        query = query.where(features.c.commence_time < end)
+    rows = conn.execute(query).all()
     info = {"event_id": pl.String, "decision_time": _UTC, "sport_key": pl.String, "commence_time": _UTC,
             "home_team": pl.String, "away_team": pl.String, "three_way": pl.Boolean, "sharp_book_used": pl.String}
     head = pl.DataFrame([tuple(r)[:-1] for r in rows], schema=info, orient="row")

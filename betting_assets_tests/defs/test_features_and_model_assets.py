@@ -4,6 +4,8 @@ model asset trains, logs to MLflow and reports the gate."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from betting_assets.defs.features.assets import features
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.modelling.assets import trained_model
 from betting_assets.defs.resources import MlflowResource
-from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS, build_features
+from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import data_quality_log, events
@@ -73,24 +75,20 @@ def test_features_of_a_real_day_pass_the_leakage_guard(engine: Engine, ingested:
 
 def test_features_that_peek_past_the_decision_time_fail_the_guard_and_block_the_model(
         engine: Engine, ingested: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def leaky(engine_, sport, start, end, config):  # type: ignore[no-untyped-def]
-        """Builds at kick-off (the closing prices) but files the rows under the decision time."""
-        fixtures = feature_store._fixtures(engine_, sport, start, end)
-        from betting_assets.warehouse import queries
+    real_build = feature_store.build_days
 
-        with engine_.connect() as conn:
-            odds = queries.odds_for_events(conn, fixtures["event_id"].to_list(), start - config.lookback, end)
-            results = queries.finished_before(conn, [sport], end)
-        frame = build_features(odds, fixtures, results, feature_store.FeatureConfig(decision_hours=(0.0,)))
-        frame = frame.with_columns(decision_time=pl.col("commence_time") - timedelta(hours=1))
+    def leaky(engine_, sport, days, config):  # type: ignore[no-untyped-def]
+        """Builds at kick-off (the closing prices) but files the rows under the decision time."""
+        at_kickoff = real_build(engine_, sport, days, dataclasses.replace(config, decision_hours=(0.0,)))
+        frame = at_kickoff.frame.with_columns(decision_time=pl.col("commence_time") - timedelta(hours=1))
         with engine_.begin() as conn:
             writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, "leaky")
-        return feature_store.FeatureBuild(frame, frame.height, odds.height, results.height)
+        return feature_store.FeatureBuild(frame, at_kickoff.odds_rows)
 
-    monkeypatch.setattr(feature_store, "build_day", leaky)
+    monkeypatch.setattr(feature_store, "build_days", leaky)
     resources = {**ingested, "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")}
     result = materialize([features, trained_model], resources=resources, partition_key=DAY,
-                         instance=DagsterInstance.ephemeral(), raise_on_error=False, selection=[features, trained_model])
+                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert _checks(result) == {"no_lookahead": False}
     assert "trained_model" not in _materialized(result)
     with engine.connect() as conn:

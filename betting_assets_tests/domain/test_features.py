@@ -83,7 +83,7 @@ def test_features_reflect_the_market_and_the_table(season) -> None:  # type: ign
     assert frame["disp_home"].max() < 0.05
     # a strong side by rating is favoured by the market too
     assert np.corrcoef(frame["elo_prob_home"].to_numpy(), frame["sharp_mult_home"].to_numpy())[0, 1] > 0.6
-    # Elo, form and rest exist for teams with history; a two-way event has no draw columns
+    # form exists for every team with history
     assert frame.filter(pl.col("played_home") > 0)["form_gd_home"].null_count() == 0
 
 

@@ -41,7 +41,7 @@ def test_a_planted_signal_is_recovered_out_of_time() -> None:
     assert model.importance()["feature"][0] == "form_gd_home"
 
 
-def test_the_market_prior_is_used_and_not_lost(tmp_path: Path) -> None:
+def test_the_market_prior_is_used_and_a_noisy_market_is_beaten() -> None:
     frame = simulated_rows(900, seed=4, market_noise=0.3)
     train, test = frame.head(700), frame.tail(200)
     model = train_model(train, train["label"].to_numpy(), three_way=True, config=FAST)

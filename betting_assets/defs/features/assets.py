@@ -1,6 +1,9 @@
 """The features asset: a sport-day's events at each decision time, and the blocking guard that
 proves no feature saw data from after its decision time."""
 
+from collections import defaultdict
+from datetime import datetime
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -48,14 +51,16 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
     config = feature_store.feature_config(settings)
     engine = warehouse.engine()
     days: list[SportDay] = sorted((parse_key(k) for k in context.partition_keys), key=lambda d: (d.sport_key, d.day))
+    by_sport: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for day in days:
+        by_sport[day.sport_key].append((day.start, day.end))
     built: list[pl.DataFrame] = []
     odds_rows = 0
-    for index, day in enumerate(days, start=1):
-        result = feature_store.build_day(engine, day.sport_key, day.start, day.end, config)
+    for sport, spans in by_sport.items():
+        result = feature_store.build_days(engine, sport, spans, config)
         built.append(result.frame)
         odds_rows += result.odds_rows
-        if index % 50 == 0 or index == len(days):
-            context.log.info(f"features: {index}/{len(days)} partitions, {sum(f.height for f in built)} rows")
+        context.log.info(f"features: {sport}, {len(spans)} days, {result.frame.height} rows")
     frame = pl.concat(built) if built else pl.DataFrame()
     checked, mismatches = _leakage_guard(context, engine, days, frame, config, settings.data_quality_mode)
     passed = mismatches.is_empty()

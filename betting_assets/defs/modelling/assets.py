@@ -3,16 +3,18 @@ MLflow, registered, and promoted to ``champion`` only past the gate."""
 
 import base64
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.resources import MlflowResource, WarehouseResource
-from betting_assets.modelling.pipeline import ModelOutcome, fit_and_log, warehouse_training_frame
-from betting_assets.modelling.train import TrainConfig
 from betting_assets.settings import get_settings
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from betting_assets.modelling.pipeline import ModelOutcome
 
 GROUP = "modelling"
 
@@ -38,6 +40,10 @@ def _day(text: str | None) -> datetime | None:
 )
 def trained_model(context: AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource,
                   mlflow: MlflowResource) -> MaterializeResult:
+    # imported here: LightGBM, Optuna and MLflow would add ~2 s to every load of the definitions
+    from betting_assets.modelling.pipeline import fit_and_log, warehouse_training_frame
+    from betting_assets.modelling.train import TrainConfig
+
     settings = get_settings()
     frame = warehouse_training_frame(warehouse.engine(), settings.sports, settings.model_decision_hours,
                                      _day(config.train_from or settings.model_train_from))
@@ -46,7 +52,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
                       metadata={"sports": ", ".join(settings.sports)})
     train_config = TrainConfig(n_trials=config.n_trials or settings.model_trials, n_folds=settings.model_folds)
     tracker = mlflow.tracker()
-    outcomes: list[ModelOutcome] = []
+    outcomes: "list[ModelOutcome]" = []
     for three_way in (True, False):
         if frame.filter(pl.col("three_way") == three_way).is_empty():
             continue
@@ -71,7 +77,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
     return MaterializeResult(metadata=metadata)
 
 
-def _summary(outcomes: list[ModelOutcome]) -> str:
+def _summary(outcomes: "list[ModelOutcome]") -> str:
     lines = ["| model | version | alias | train | test from | test events | log loss | sharp log loss | Brier |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for o in outcomes:
