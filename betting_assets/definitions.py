@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from betting_assets.defs.backtesting.assets import BACKTESTING_ASSETS, BACKTESTING_JOBS, BACKTESTING_SENSORS
 from betting_assets.defs.features.assets import FEATURE_ASSETS
 from betting_assets.defs.ingestion.assets import INGESTION_ASSETS
 from betting_assets.defs.ingestion.freshness import odds_freshness
@@ -12,10 +13,10 @@ from betting_assets.defs.modelling.assets import MODELLING_ASSETS
 from betting_assets.defs.resources import default_resources
 
 defs = Definitions(
-    assets=[*INGESTION_ASSETS, *FEATURE_ASSETS, *MODELLING_ASSETS],
+    assets=[*INGESTION_ASSETS, *FEATURE_ASSETS, *MODELLING_ASSETS, *BACKTESTING_ASSETS],
     asset_checks=[odds_freshness],
-    jobs=INGESTION_JOBS,
-    sensors=INGESTION_SENSORS,
+    jobs=[*INGESTION_JOBS, *BACKTESTING_JOBS],
+    sensors=[*INGESTION_SENSORS, *BACKTESTING_SENSORS],
     schedules=INGESTION_SCHEDULES,
     resources=default_resources(),
 )

@@ -73,10 +73,28 @@ class Settings(BaseSettings):
     model_decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
     mlflow_artifact_root: str | None = Field(
         default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
+    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest, and the bankroll "
+                            "bet slips are sized against.")
+    kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
+    flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
+    stake_percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")
+    min_stake: float = Field(default=1.0, ge=0, description="Bets sized below this are not made.")
+    max_stake: float | None = Field(default=50.0, description="Largest single stake; none when unset.")
+    max_day_fraction: float = Field(default=0.25, gt=0, le=1,
+                                    description="Bets decided on one day together stake at most this share of the bankroll.")
+    min_edge: float = Field(default=0.02, description="Smallest expected value per unit (p·d − 1) worth a bet.")
+    arb_min_margin: float = Field(default=0.0, ge=0, description="An arbitrage's book sum must be below 1 − this.")
+    backtest_strategies: CsvList = Field(
+        default_factory=lambda: ["flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"],
+        description="Registered strategies the backtests asset replays.")
+    backtest_from: str | None = Field(default=None, description="First kick-off day of a backtest; the champion's "
+                                      "out-of-time start when the model strategy runs and this is unset.")
+    backtest_to: str | None = Field(default=None, description="Kick-off day a backtest stops before.")
     scores_poll_minutes: int = 10
     fetch_retry_minutes: int = 10
 
-    _split = field_validator("sports", "regions", "markets", "bookmakers", "decision_hours", mode="before")(_csv)
+    _split = field_validator("sports", "regions", "markets", "bookmakers", "decision_hours", "backtest_strategies",
+                             mode="before")(_csv)
 
     @property
     def home_dir(self) -> Path:

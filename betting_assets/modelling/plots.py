@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 
-def _png(figure: plt.Figure) -> bytes:
+def png_bytes(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=110)
@@ -38,7 +38,7 @@ def calibration_png(model_table: pl.DataFrame, market_table: pl.DataFrame | None
         axis.set_ylim(0, 1)
         axis.legend(loc="upper left")
     figure.suptitle(title)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
@@ -47,4 +47,4 @@ def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
     axis.barh(head["feature"].to_list(), head["gain"].to_list())
     axis.set_xlabel("total gain")
     axis.set_title("LightGBM feature importance")
-    return _png(figure)
+    return png_bytes(figure)

@@ -45,6 +45,14 @@ class GateDecision:
     champion_log_loss: float | None = None
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    run_id: str
+    test_from: str | None
+
+
 @dataclass
 class TrainingRecord:
     run_id: str
@@ -146,6 +154,31 @@ class Tracker:
 
     def load(self, name: str, alias: str = CHAMPION) -> Any:
         return mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+
+    def load_version(self, ref: ModelRef) -> Any:
+        """The exact version an alias pointed to when ``ref`` was read, even if it moved since."""
+        return mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+
+    def champion(self, name: str, alias: str = CHAMPION) -> ModelRef | None:
+        """The version behind an alias, its run, and the first day it was not trained on."""
+        try:
+            version = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+        tags = self.client.get_run(version.run_id).data.tags
+        return ModelRef(name=name, version=str(version.version), run_id=version.run_id,
+                        test_from=tags.get("betting/test_from"))
+
+    def log_backtest(self, run_id: str, prefix: str, metrics: dict[str, Any], equity_png: bytes,
+                     files: dict[str, str]) -> None:
+        """Adds a backtest of the model's strategy to the model's own training run."""
+        numbers = {f"{prefix}_{k}": float(v) for k, v in metrics.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        for key, value in numbers.items():
+            self.client.log_metric(run_id, key, value)
+        self.client.log_image(run_id, _image(equity_png), f"backtest/{prefix}_equity.png")
+        for name, text in files.items():
+            self.client.log_text(run_id, text, f"backtest/{name}")
 
     def alias_version(self, name: str, alias: str = CHAMPION) -> str | None:
         try:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.timeutil import parse_utc
-from betting_assets.warehouse.tables import events, features, fetch_log, normalized_odds, odds_snapshots
+from betting_assets.warehouse.tables import bet_slips, events, features, fetch_log, normalized_odds, odds_snapshots
 
 _UTC = pl.Datetime("us", "UTC")
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -161,3 +161,20 @@ def stored_features(conn: Connection, sports: list[str], columns: list[str], sta
     values = pl.DataFrame([[r[-1].get(c) for c in columns] for r in rows],
                           schema={c: pl.Float64 for c in columns}, orient="row")
     return pl.concat([head, values], how="horizontal")
+
+
+def at_decision(conn: Connection, now: datetime, hours: float, sports: list[str]) -> pl.DataFrame:
+    """Scheduled events whose decision time (kick-off minus ``hours``) has come and that have
+    not started."""
+    return events_frame(conn, and_(events.c.sport_key.in_(sports), events.c.status == "scheduled",
+                                   events.c.commence_time > now,
+                                   events.c.commence_time <= now + timedelta(hours=hours)))
+
+
+def slips_frame(conn: Connection, condition: Any = None) -> pl.DataFrame:
+    query = select(bet_slips).order_by(bet_slips.c.slip_id)
+    if condition is not None:
+        query = query.where(condition)
+    result = conn.execute(query)
+    return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
+                        infer_schema_length=None)

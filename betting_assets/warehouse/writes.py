@@ -21,6 +21,7 @@ from psycopg2.errors import UniqueViolation
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
 from betting_assets.warehouse.tables import (
+    bet_slips,
     data_quality_log,
     events,
     features,
@@ -342,6 +343,24 @@ def replace_features(conn: Connection, frame: pl.DataFrame, info: list[str], val
         conn.execute(delete(features).where(features.c.event_id.in_(event_ids)))
     conn.execute(features.insert(), records)
     return len(records)
+
+
+def propose_slips(conn: Connection, frame: pl.DataFrame, created_at: datetime | None = None,
+                  run_id: str | None = None) -> list[str]:
+    """Inserts slips as ``proposed``; a slip whose idempotency key is already stored is left as
+    it is (the unique constraint decides, so two runs at once cannot both insert it). Returns
+    the keys this call inserted."""
+    if frame.is_empty():
+        return []
+    keys = frame["idempotency_key"].to_list()
+    before = set(conn.execute(select(bet_slips.c.idempotency_key)
+                              .where(bet_slips.c.idempotency_key.in_(keys))).scalars())
+    created = created_at or utcnow()
+    columns = [c.name for c in bet_slips.columns if c.name not in ("slip_id", "status", "created_at", "run_id")]
+    records = [{**row, "status": "proposed", "created_at": created, "run_id": run_id}
+               for row in frame.select(columns).iter_rows(named=True)]
+    conn.execute(_insert(conn, bet_slips).on_conflict_do_nothing(index_elements=["idempotency_key"]), records)
+    return [k for k in keys if k not in before]
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

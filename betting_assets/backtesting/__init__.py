@@ -1,0 +1,1 @@
+"""Backtests and bet slips between the warehouse, the model registry and ``domain``."""

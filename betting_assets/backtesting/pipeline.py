@@ -1,0 +1,112 @@
+"""Backtests between the warehouse, the model registry and the engine: history read from the
+warehouse, the champion's probabilities on stored features, strategies configured from
+settings, and the model strategy's result logged to the champion's MLflow run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, and_
+
+from betting_assets.domain import strategies as registry
+from betting_assets.domain.backtest import StrategyRun
+from betting_assets.domain.features import FEATURE_COLUMNS
+from betting_assets.domain.staking import Sizing
+from betting_assets.modelling.registry import ModelRef, Tracker, model_name
+from betting_assets.settings import Settings
+from betting_assets.warehouse import queries
+from betting_assets.warehouse.tables import events as events_table
+
+MODEL_STRATEGY = "model_value"
+_SIDES = {"p_home": "home", "p_draw": "draw", "p_away": "away"}
+
+
+def sizing_for(settings: Settings, method: str) -> Sizing:
+    return Sizing(method=method, kelly_fraction=settings.kelly_fraction,  # type: ignore[arg-type]
+                  flat_stake=settings.flat_stake, percent=settings.stake_percent, min_stake=settings.min_stake,
+                  max_stake=settings.max_stake, max_day_fraction=settings.max_day_fraction)
+
+
+def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] | None = None,
+                  min_edge: float | None = None) -> list[StrategyRun]:
+    """The named strategies with their default sizing (or the one given per name), the edge
+    and margin thresholds from settings."""
+    runs = []
+    for name in names:
+        params: dict[str, Any] = {}
+        if name in ("sharp_value", MODEL_STRATEGY):
+            params["min_edge"] = settings.min_edge if min_edge is None else min_edge
+        if name == "arbitrage":
+            params["min_margin"] = settings.arb_min_margin
+        strategy = registry.create(name, **params)
+        method = (sizing or {}).get(name) or strategy.default_sizing
+        runs.append(StrategyRun(strategy, sizing_for(settings, method)))
+    return runs
+
+
+def long_probabilities(probs: pl.DataFrame, rows: pl.DataFrame, ref: ModelRef | None = None) -> pl.DataFrame:
+    """A model's wide output (``p_home``…) beside its feature rows, as one row per side, stamped
+    with the decision time its inputs were cut at."""
+    wide = pl.concat([rows.select("event_id", pl.col("decision_time").alias("prob_time")), probs], how="horizontal")
+    long = wide.unpivot(index=["event_id", "prob_time"], on=[c for c in probs.columns if c in _SIDES],
+                        variable_name="column", value_name="prob")
+    long = long.with_columns(side=pl.col("column").replace_strict(_SIDES)).drop("column")
+    if ref is not None:
+        long = long.with_columns(model_name=pl.lit(ref.name), model_version=pl.lit(ref.version))
+    return long
+
+
+def champion_probabilities(tracker: Tracker, features: pl.DataFrame,
+                           out_of_time_only: bool = True) -> tuple[pl.DataFrame | None, list[ModelRef]]:
+    """The champion of each market kind applied to its feature rows. With ``out_of_time_only``
+    rows before the champion's out-of-time start are dropped: a backtest there would replay
+    matches the model learnt from."""
+    parts, refs = [], []
+    for three_way in (True, False):
+        rows = features.filter(pl.col("three_way") == three_way)
+        ref = tracker.champion(model_name(three_way))
+        if rows.is_empty() or ref is None:
+            continue
+        if out_of_time_only and ref.test_from:
+            rows = rows.filter(pl.col("commence_time") >= datetime.fromisoformat(ref.test_from))
+        if rows.is_empty():
+            continue
+        model = tracker.load_version(ref)
+        inputs = model.metadata.get_input_schema().input_names()
+        probs = pl.from_pandas(model.predict(rows.select(inputs).to_pandas()))
+        parts.append(long_probabilities(probs, rows, ref))
+        refs.append(ref)
+    return (pl.concat(parts) if parts else None), refs
+
+
+@dataclass
+class History:
+    odds: pl.DataFrame
+    events: pl.DataFrame
+    features: pl.DataFrame
+
+
+def warehouse_history(engine: Engine, sports: list[str], start: datetime | None, end: datetime | None,
+                      decision_hours: float, lookback: timedelta) -> History:
+    """Events kicking off in [start, end), their normalised odds from ``lookback`` before, and
+    their stored features at the decision time."""
+    condition = events_table.c.sport_key.in_(sports)
+    if start is not None:
+        condition = and_(condition, events_table.c.commence_time >= start)
+    if end is not None:
+        condition = and_(condition, events_table.c.commence_time < end)
+    with engine.connect() as conn:
+        events = queries.events_frame(conn, condition)
+        if events.is_empty():
+            return History(pl.DataFrame(), events, pl.DataFrame())
+        first, last = events["commence_time"].min(), events["commence_time"].max()
+        odds = pl.concat([queries.normalized_between(conn, sport, first - lookback, last)  # type: ignore[operator]
+                          for sport in sports])
+        features = queries.stored_features(conn, sports, FEATURE_COLUMNS, start=start, end=end)
+    features = features.filter(
+        (pl.col("commence_time") - pl.col("decision_time")) == timedelta(hours=decision_hours))
+    return History(odds, events, features)
+

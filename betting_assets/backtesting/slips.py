@@ -1,0 +1,62 @@
+"""Bet slips from the warehouse and the registry: features of the events at their decision
+time, the champion of their market kind, and the prices on offer now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import Engine
+
+from betting_assets.backtesting.pipeline import long_probabilities, sizing_for
+from betting_assets.domain import slips
+from betting_assets.domain.features import FeatureConfig, build_features
+from betting_assets.domain.market_view import offers_at
+from betting_assets.modelling.registry import ModelRef, Tracker, model_name
+from betting_assets.settings import Settings
+from betting_assets.warehouse import queries
+
+
+@dataclass
+class SlipOutcome:
+    slips: pl.DataFrame
+    events: int
+    models: list[ModelRef] = field(default_factory=list)
+    missing_models: list[str] = field(default_factory=list)
+
+
+def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime) -> SlipOutcome:
+    """Slips for the events whose decision time has come by ``now``. The model sees features cut
+    at the decision time it was trained at; the price is the best on offer now."""
+    config = FeatureConfig(decision_hours=(settings.model_decision_hours,), sharp_book=settings.sharp_book)
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
+        if due.is_empty():
+            return SlipOutcome(pl.DataFrame(), 0)
+        odds = queries.odds_for_events(conn, due["event_id"].to_list(),
+                                       due["commence_time"].min() - config.lookback, now)  # type: ignore[operator]
+        results = queries.finished_before(conn, settings.sports, now)
+    features = build_features(odds, due, results, config)
+    parts, refs, missing = [], [], []
+    for three_way in (True, False):
+        rows = features.filter(pl.col("three_way") == three_way)
+        if rows.is_empty():
+            continue
+        ref = tracker.champion(model_name(three_way))
+        if ref is None:
+            missing.append(model_name(three_way))
+            continue
+        model = tracker.load_version(ref)
+        inputs = model.metadata.get_input_schema().input_names()
+        probs = pl.from_pandas(model.predict(rows.select(inputs).to_pandas()))
+        parts.append(long_probabilities(probs, rows, ref))
+        refs.append(ref)
+    if not parts:
+        return SlipOutcome(pl.DataFrame(), due.height, refs, missing)
+    offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
+                       sharp_book=settings.sharp_book, lookback=config.lookback)
+    fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
+    proposed = slips.propose(offers, pl.concat(parts), fixtures, bankroll=settings.bankroll,
+                             sizing=sizing_for(settings, "kelly"), min_edge=settings.min_edge)
+    return SlipOutcome(proposed, due.height, refs, missing)

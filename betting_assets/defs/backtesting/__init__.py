@@ -1,0 +1,1 @@
+"""Backtests and bet slips."""

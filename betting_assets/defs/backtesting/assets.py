@@ -1,0 +1,196 @@
+"""The backtests and bet_slips assets, the job and the sensor that propose slips when events
+reach their decision time."""
+
+import base64
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    Config,
+    DefaultSensorStatus,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    asset,
+    define_asset_job,
+    sensor,
+)
+
+import polars as pl
+
+from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
+from betting_assets.settings import get_settings
+from betting_assets.warehouse import queries
+
+GROUP = "backtesting"
+SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "price", "model_prob", "edge",
+                "stake", "model_version"]
+
+
+class BacktestRunConfig(Config):
+    """Empty values take the settings (``BETTING_BACKTEST_*``, ``BETTING_MIN_EDGE``…)."""
+
+    strategies: list[str] = []
+    start: str = ""
+    end: str = ""
+    bankroll: float = 0.0
+    min_edge: float | None = None
+    sizing: dict[str, str] = {}
+
+
+def _day(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
+
+
+def _picture(png: bytes, alt: str) -> MetadataValue:
+    return MetadataValue.md(f"![{alt}](data:image/png;base64," + base64.b64encode(png).decode() + ")")
+
+
+@asset(
+    group_name=GROUP,
+    deps=["normalized_odds", "scores", "features", "trained_model"],
+    description="Registered strategies replayed over history at the decision time (prices on offer then, "
+                "results after): metrics, breakdowns, equity curves, JSON and CSV exports.",
+    kinds={"polars", "mlflow"},
+)
+def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehouse: WarehouseResource,
+              mlflow: MlflowResource) -> MaterializeResult:
+    from betting_assets.backtesting import report
+    from betting_assets.backtesting.pipeline import (
+        MODEL_STRATEGY,
+        champion_probabilities,
+        strategy_runs,
+        warehouse_history,
+    )
+    from betting_assets.domain import backtest_export
+    from betting_assets.domain.backtest import BacktestConfig, BacktestResult, run_backtest
+
+    settings = get_settings()
+    names = config.strategies or settings.backtest_strategies
+    tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
+    refs = [r for r in (tracker.champion(n) for n in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"))
+            if r is not None] if tracker else []
+    start = _day(config.start or settings.backtest_from)
+    if start is None and refs:
+        start = min(datetime.fromisoformat(r.test_from) for r in refs if r.test_from) if any(
+            r.test_from for r in refs) else None
+    end = _day(config.end or settings.backtest_to)
+    lookback = timedelta(days=30)
+    history = warehouse_history(warehouse.engine(), settings.sports, start, end, settings.model_decision_hours,
+                                lookback)
+    if history.events.is_empty():
+        raise Failure("no events in the backtest window: ingest history first",
+                      metadata={"start": str(start), "end": str(end), "sports": ", ".join(settings.sports)})
+    notes = []
+    model = None
+    if MODEL_STRATEGY in names:
+        if tracker is not None and refs:
+            model, refs = champion_probabilities(tracker, history.features)
+        if model is None:
+            names = [n for n in names if n != MODEL_STRATEGY]
+            notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
+                         "out-of-time events")
+    runs = strategy_runs(names, settings, config.sizing, config.min_edge)
+    bt_config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
+                               bankroll=config.bankroll or settings.bankroll, lookback=lookback, start=start, end=end)
+    result = run_backtest(history.odds, history.events, runs, bt_config, model=model, progress=context.log.info)
+
+    folder = settings.home_dir / "backtests" / context.run_id
+    files = report.write_exports(result, folder)
+    equity = report.equity_png(result)
+    metadata: dict[str, object] = {
+        "comparison": MetadataValue.md(report.comparison_markdown(result)),
+        "equity_curve": _picture(equity, "equity curves"),
+        "events": history.events.height,
+        "window": MetadataValue.text(f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else
+                                     f"{start or 'all'} .. {end or 'latest'}"),
+        "decision_hours": settings.model_decision_hours,
+        "exports": MetadataValue.path(str(folder)),
+        "result_json": MetadataValue.path(str(files["result.json"])),
+    }
+    for strategy in result.strategies:
+        metadata[f"{strategy.name}_by_market"] = markdown_table(strategy.breakdowns["market"], digits=4)
+    if notes:
+        metadata["notes"] = MetadataValue.md("\n".join(f"- {n}" for n in notes))
+    if model is not None and tracker is not None:
+        mine = BacktestResult(config=result.config, strategies=[result.strategy(MODEL_STRATEGY)])
+        picture = report.equity_png(mine, f"{MODEL_STRATEGY}: bankroll by day")
+        csv = backtest_export.to_csv(mine)
+        for ref in refs:
+            tracker.log_backtest(ref.run_id, "backtest", mine.strategies[0].metrics, picture,
+                                 {"result.json": backtest_export.to_json(mine), "bets.csv": csv["bets.csv"],
+                                  "comparison.md": report.comparison_markdown(result)})
+        metadata["model_versions"] = MetadataValue.md("\n".join(
+            f"- {r.name} v{r.version} (run {r.run_id}, out of time from {r.test_from})" for r in refs))
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    group_name=GROUP,
+    deps=["trained_model", "normalized_odds", "scores"],
+    description="Proposals for events whose decision time has come: the champion's probabilities against the "
+                "best price on offer, Kelly-sized; one per event, market, outcome and model version.",
+    kinds={"polars", "sql"},
+)
+def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
+              clock: ClockResource) -> MaterializeResult:
+    from betting_assets.backtesting.slips import proposals
+
+    settings = get_settings()
+    now = clock.now()
+    engine = warehouse.engine()
+    outcome = proposals(engine, mlflow.tracker(), settings, now)
+    if outcome.missing_models and not outcome.models:
+        raise Failure("no champion model in the registry: materialise trained_model first",
+                      metadata={"models": ", ".join(outcome.missing_models), "tracking_uri": mlflow.uri()})
+    inserted: list[str] = []
+    if not outcome.slips.is_empty():
+        from betting_assets.warehouse import writes
+
+        with engine.begin() as conn:
+            inserted = writes.propose_slips(conn, outcome.slips, created_at=now, run_id=context.run_id)
+    context.log.info(f"bet_slips at {now:%Y-%m-%d %H:%M}: {outcome.events} events at their decision time, "
+                     f"{outcome.slips.height} slips above the minimum edge, {len(inserted)} new")
+    return MaterializeResult(metadata={
+        "now": MetadataValue.text(now.isoformat()),
+        "events_at_decision": outcome.events,
+        "slips": outcome.slips.height,
+        "new_slips": len(inserted),
+        "already_proposed": outcome.slips.height - len(inserted),
+        "bankroll": settings.bankroll,
+        "min_edge": settings.min_edge,
+        "models": MetadataValue.md("\n".join(f"- {r.name} v{r.version}" for r in outcome.models) or "none"),
+        "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
+        else MetadataValue.md("no slip above the minimum edge"),
+    })
+
+
+propose_bets = define_asset_job("propose_bets", selection=AssetSelection.assets(bet_slips),
+                                description="Bet slips for the events at their decision time.")
+run_backtests = define_asset_job("run_backtests", selection=AssetSelection.assets(backtests))
+
+
+@sensor(job=propose_bets, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+        description="Requests bet slips whenever the set of events at their decision time changes.")
+def slips_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
+                 clock: ClockResource) -> RunRequest | SkipReason:
+    settings = get_settings()
+    now = clock.now()
+    with warehouse.connect() as conn:
+        due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
+    if due.is_empty():
+        return SkipReason(f"no event at its decision time at {now:%Y-%m-%d %H:%M}")
+    ids = sorted(due["event_id"].to_list())
+    key = hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
+    return RunRequest(run_key=f"slips:{key}", tags={"betting/events_at_decision": str(len(ids))})
+
+
+BACKTESTING_ASSETS = [backtests, bet_slips]
+BACKTESTING_JOBS = [propose_bets, run_backtests]
+BACKTESTING_SENSORS = [slips_sensor]

@@ -1,0 +1,62 @@
+"""Bet slips: the champion model's probabilities against the best price on offer now.
+
+A slip is a proposal, not a bet: the placement job re-checks the price and the risk rules
+before anything is sent. Its idempotency key (event, market, outcome, point, model version)
+is what keeps a re-run from proposing, and later placing, the same bet twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
+from betting_assets.domain.strategies import best_prices
+
+SLIP_COLUMNS = ["idempotency_key", "event_id", "sport_key", "commence_time", "decision_time", "home_team",
+                "away_team", "market", "side", "point", "bookmaker", "price", "price_time", "model_name",
+                "model_version", "model_prob", "fair_prob", "edge", "kelly", "stake", "bankroll", "rationale"]
+
+
+def idempotency_key(event_id: str, market: str, side: str, point: float, model_name: str, version: str) -> str:
+    return f"{event_id}|{market}|{side}|{point:g}|{model_name}@{version}"
+
+
+def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *, bankroll: float,
+            sizing: Sizing, min_edge: float) -> pl.DataFrame:
+    """``offers``: prices on offer now in the market-view shape (with the sharp ``fair``);
+    ``probs``: event_id, side, prob, model_name, model_version; ``fixtures``: event_id,
+    sport_key, commence_time, decision_time, home_team, away_team. One slip per outcome whose
+    edge at the best price reaches ``min_edge``, sized by Kelly against ``bankroll`` with the
+    slips sharing the day's allowance."""
+    best = best_prices(offers, ("h2h",))
+    priced = (best.drop("decision_time").join(probs, on=["event_id", "side"], how="inner")
+              .with_columns(edge=pl.col("prob") * pl.col("price") - 1.0)
+              .filter(pl.col("edge") >= min_edge)
+              .join(fixtures.select("event_id", "decision_time", "home_team", "away_team"), on="event_id")
+              .sort("commence_time", "event_id", "side"))
+    if priced.is_empty():
+        return pl.DataFrame(schema={c: pl.String for c in SLIP_COLUMNS})
+    full = kelly(priced["prob"].to_numpy(), priced["price"].to_numpy())
+    a, b = linear_terms(sizing, full)
+    ones = np.ones(priced.height)
+    stake = compound(np.array([0, priced.height]), a, b, ones, ones, np.zeros(priced.height),
+                     np.ones(priced.height, dtype=int), sizing, bankroll).group_stake
+    slips = priced.with_columns(kelly=pl.Series(full), stake=pl.Series(np.round(stake, 2)),
+                                bankroll=pl.lit(float(bankroll))).filter(pl.col("stake") > 0)
+    return slips.with_columns(
+        idempotency_key=pl.struct("event_id", "market", "side", "point", "model_name", "model_version").map_elements(
+            lambda r: idempotency_key(r["event_id"], r["market"], r["side"], r["point"], r["model_name"],
+                                      r["model_version"]), return_dtype=pl.String),
+        rationale=pl.format(
+            "{} v{}: p({})={} vs best {} at {} (implied {}){}; edge {}%; Kelly {}% × {} of {} → stake {}",
+            "model_name", "model_version", "side", pl.col("prob").round(4), "price", "bookmaker",
+            (1.0 / pl.col("price")).round(4),
+            pl.when(pl.col("fair").is_not_null()).then(pl.format("; sharp fair {}", pl.col("fair").round(4)))
+            .otherwise(pl.lit("")),
+            (pl.col("edge") * 100).round(2), (pl.col("kelly") * 100).round(2), pl.lit(sizing.kelly_fraction),
+            pl.lit(bankroll), "stake"),
+        price_time=pl.col("snapshot_time"),
+        fair_prob=pl.col("fair"),
+        model_prob=pl.col("prob"),
+    ).select(SLIP_COLUMNS)

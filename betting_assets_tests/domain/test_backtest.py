@@ -1,0 +1,170 @@
+"""The backtest engine on simulated markets: a planted mispricing is found (positive ROI and
+CLV) and a fair market yields nothing; an arbitrage locks its profit whatever the result;
+prices from after the decision time, stale or invented prices and late model probabilities
+are refused; the result survives a JSON round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+import polars as pl
+import pytest
+
+from betting_assets.domain import backtest_export, strategies
+from betting_assets.domain.backtest import BacktestConfig, LookAheadError, StrategyRun, run_backtest
+from betting_assets.domain.market_view import MarketView
+from betting_assets.domain.staking import Sizing
+from betting_assets.domain.strategies import as_bets
+from betting_assets_tests.domain.market_sim import simulated_market
+
+FLAT = Sizing(method="flat", flat_stake=10.0, max_stake=None, max_day_fraction=1.0)
+CONFIG = BacktestConfig(decision_hours=1.0, bankroll=100_000.0)
+
+
+def _model(probs: pl.DataFrame, events: pl.DataFrame, lead: timedelta = timedelta(hours=1)) -> pl.DataFrame:
+    return probs.join(events.select("event_id", (pl.col("commence_time") - lead).alias("prob_time")), on="event_id")
+
+
+def _runs(*names: str, sizing: Sizing = FLAT) -> list[StrategyRun]:
+    return [StrategyRun(strategies.create(n), sizing) for n in names]
+
+
+def test_a_planted_mispricing_is_found_with_positive_roi_and_clv() -> None:
+    odds, events, probs = simulated_market(3000, seed=5, mispricing=0.10)
+    result = run_backtest(odds, events, _runs("sharp_value", "model_value"), CONFIG, model=_model(probs, events))
+    value, model = (result.strategy(n).metrics for n in ("sharp_value", "model_value"))
+    assert value["bets"] == 3000 and model["bets"] == 3000
+    assert value["avg_edge"] == pytest.approx(0.10, abs=1e-4)
+    assert value["clv"] == pytest.approx(0.10, abs=1e-4)      # the sharp close prices the truth
+    assert value["roi"] > 0.03 and model["roi"] > 0.03 and model["clv"] > 0.09
+    assert set(result.strategy("sharp_value").bets["bookmaker"].unique()) == {"softa"}
+
+
+def test_a_fair_market_offers_nothing() -> None:
+    odds, events, probs = simulated_market(500, seed=6)
+    result = run_backtest(odds, events, _runs("sharp_value", "model_value", "flat_home") + [
+        StrategyRun(strategies.create("arbitrage"), Sizing(method="percent"))], CONFIG, model=_model(probs, events))
+    assert [s.metrics["bets"] for s in result.strategies] == [0, 0, 500, 0]
+    # betting every home side at the best price pays the sharp margin: CLV 1/1.02 - 1
+    assert result.strategy("flat_home").metrics["clv"] == pytest.approx(1 / 1.02 - 1, abs=1e-5)
+
+
+def _arb_market() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Three matches on one day with the same prices, ending home, draw and away. Best prices
+    2.3 (A), 4.0 (B), 4.4 (C): their inverse sum is 0.91205, so 9.64 % is locked."""
+    prices = {"a": (2.3, 3.3, 3.0), "b": (2.0, 4.0, 3.2), "c": (2.1, 3.4, 4.4), "pinnacle": (2.2, 3.5, 3.6)}
+    kick = datetime(2024, 3, 2, 15, tzinfo=timezone.utc)
+    rows = [(f"m{i}", book, "h2h", side, 0.0, kick + timedelta(hours=i) - timedelta(hours=20), p, True)
+            for i in range(3) for book, ps in prices.items() for side, p in zip(("home", "draw", "away"), ps)]
+    odds = pl.DataFrame(rows, schema=["event_id", "bookmaker", "market", "side", "point", "snapshot_time",
+                                      "price_decimal", "is_valid"], orient="row").with_columns(
+        pl.col("snapshot_time").dt.replace_time_zone("UTC"))
+    events = pl.DataFrame({"event_id": ["m0", "m1", "m2"], "sport_key": ["soccer_x"] * 3,
+                           "commence_time": [kick + timedelta(hours=i) for i in range(3)], "status": ["final"] * 3,
+                           "home_score": [2, 1, 0], "away_score": [0, 1, 3]})
+    return odds, events
+
+
+def test_an_arbitrage_is_found_and_its_profit_locked_whatever_the_result() -> None:
+    odds, events = _arb_market()
+    sizing = Sizing(method="percent", percent=0.01, min_stake=0.0, max_stake=None)
+    result = run_backtest(odds, events, [StrategyRun(strategies.create("arbitrage"), sizing)],
+                          BacktestConfig(bankroll=1000.0))
+    bets = result.strategy("arbitrage").bets
+    assert bets.height == 9
+    assert set(bets.select("side", "bookmaker").unique().iter_rows()) == {("home", "a"), ("draw", "b"), ("away", "c")}
+    locked = 10.0 * (1 / (1 / 2.3 + 1 / 4.0 + 1 / 4.4) - 1)
+    per_match = bets.group_by("event_id").agg(pl.col("stake").sum(), pl.col("profit").sum()).sort("event_id")
+    assert per_match["stake"].to_list() == pytest.approx([10.0] * 3)
+    assert per_match["profit"].to_list() == pytest.approx([locked] * 3)
+    assert result.strategy("arbitrage").metrics["max_drawdown"] == 0.0
+
+
+@dataclass
+class Peeking:
+    """Takes each match's closing prices: what a backtest must never allow."""
+
+    name: str
+    odds: pl.DataFrame
+    how: str = "late"
+    default_sizing: ClassVar[str] = "flat"
+    sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
+
+    def params(self) -> dict[str, Any]:
+        return {"how": self.how}
+
+    def select(self, view: MarketView) -> pl.DataFrame:
+        if self.how == "late":
+            late = self.odds.filter(pl.col("bookmaker") == "softb", pl.col("side") == "home")
+            late = late.filter(pl.col("snapshot_time") == pl.col("snapshot_time").max().over("event_id"))
+            return as_bets(late.rename({"price_decimal": "price"}).with_columns(line=pl.lit(0.0)),
+                           pl.lit(None, pl.Float64), pl.lit(None))
+        if self.how == "stale":
+            early = self.odds.filter(pl.col("bookmaker") == "softb", pl.col("side") == "home")
+            early = early.filter(pl.col("snapshot_time") == pl.col("snapshot_time").min().over("event_id"))
+            return as_bets(early.rename({"price_decimal": "price"}).with_columns(line=pl.lit(0.0)),
+                           pl.lit(None, pl.Float64), pl.lit(None))
+        offered = view.offers.filter(pl.col("side") == "home", pl.col("bookmaker") == "softb")
+        return as_bets(offered.with_columns(pl.col("price") + 0.5), pl.lit(None, pl.Float64), pl.lit(None))
+
+
+@pytest.mark.parametrize(("how", "reason"), [("late", "price from after the decision time"),
+                                             ("stale", "price not on offer at the decision time"),
+                                             ("invented", "price not on offer at the decision time")])
+def test_the_engine_refuses_prices_it_should_not_see(how: str, reason: str) -> None:
+    odds, events, _ = simulated_market(20, seed=7)
+    with pytest.raises(LookAheadError, match=reason):
+        run_backtest(odds, events, [StrategyRun(Peeking("peek", odds, how), FLAT)], CONFIG)
+
+
+def test_model_probabilities_from_after_the_decision_are_refused() -> None:
+    odds, events, probs = simulated_market(20, seed=8)
+    late = _model(probs, events, lead=timedelta(minutes=30))
+    with pytest.raises(LookAheadError, match="after their decision time"):
+        run_backtest(odds, events, _runs("model_value"), CONFIG, model=late)
+
+
+def test_a_new_strategy_is_a_class_and_a_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass
+    class Draws:
+        name: str
+        default_sizing: ClassVar[str] = "flat"
+        sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
+
+        def params(self) -> dict[str, Any]:
+            return {}
+
+        def select(self, view: MarketView) -> pl.DataFrame:
+            best = strategies.best_prices(view.offers, ("h2h",)).filter(pl.col("side") == "draw")
+            return as_bets(best, pl.col("fair"), pl.col("fair_time"))
+
+    monkeypatch.setitem(strategies._REGISTRY, "flat_draw", Draws)
+    odds, events, _ = simulated_market(50, seed=9)
+    result = run_backtest(odds, events, _runs("flat_draw"), CONFIG)
+    assert result.strategy("flat_draw").metrics["bets"] == 50
+    with pytest.raises(KeyError, match="unknown strategy 'nope'"):
+        strategies.create("nope")
+
+
+def test_sizing_a_strategy_cannot_use_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be sized by kelly"):
+        StrategyRun(strategies.create("arbitrage"), Sizing(method="kelly"))
+
+
+def test_json_round_trip_and_csv_exports() -> None:
+    odds, events, probs = simulated_market(300, seed=10, mispricing=0.05)
+    result = run_backtest(odds, events, _runs("sharp_value", "flat_favourite", "model_value",
+                                              sizing=Sizing()), CONFIG, model=_model(probs, events))
+    text = backtest_export.to_json(result)
+    again = backtest_export.from_json(text)
+    assert again.equals(result) and backtest_export.to_json(again) == text
+    assert BacktestConfig.from_dict(again.config) == CONFIG
+    files = backtest_export.to_csv(result)
+    bets = pl.read_csv(files["bets.csv"].encode())
+    assert bets.height == sum(s.bets.height for s in result.strategies)
+    comparison = pl.read_csv(files["comparison.csv"].encode())
+    assert comparison["strategy"].to_list() == ["sharp_value", "flat_favourite", "model_value"]
+    with pytest.raises(ValueError, match="not a backtest export"):
+        backtest_export.from_json('{"format": "other"}')

@@ -1,0 +1,105 @@
+"""Settlement (wins, pushes, voids, Asian quarter lines) and sizing (Kelly, caps, the shared
+daily bankroll), each against figures worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from betting_assets.domain.settlement import RESULTS, settle
+from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
+
+
+def _settle(rows: list[tuple[str, str, float, float, int, int, str, bool]]) -> list[tuple[float, str]]:
+    market, side, point, price, home, away, status, three = (np.array(c, dtype=object) for c in zip(*rows))
+    ret, code = settle(market, side, point.astype(float), price.astype(float), home.astype(float),
+                       away.astype(float), status, three.astype(bool))
+    return [(float(r), RESULTS[c]) for r, c in zip(ret, code)]
+
+
+def test_match_results_pushes_and_voids() -> None:
+    got = _settle([
+        ("h2h", "home", 0, 2.0, 2, 1, "final", True),
+        ("h2h", "home", 0, 2.0, 1, 1, "final", True),     # a draw loses a home bet in 1X2
+        ("h2h", "draw", 0, 3.4, 1, 1, "final", True),
+        ("h2h", "away", 0, 1.9, 100, 100, "final", False),  # a tie in a two-way market is a push
+        ("totals", "over", 2.5, 1.9, 2, 1, "final", True),
+        ("totals", "under", 2.5, 1.9, 2, 1, "final", True),
+        ("totals", "over", 2.0, 1.9, 1, 1, "final", True),  # exactly on the line: push
+        ("spreads", "away", 1.0, 2.0, 1, 0, "final", True),  # +1 and lost by 1: push
+        ("h2h", "home", 0, 2.0, 0, 0, "cancelled", True),
+        ("h2h", "home", 0, 2.0, 0, 0, "postponed", True),
+    ])
+    assert got == [(2.0, "win"), (0.0, "loss"), (3.4, "win"), (1.0, "push"), (1.9, "win"), (0.0, "loss"),
+                   (1.0, "push"), (1.0, "push"), (1.0, "void"), (1.0, "void")]
+
+
+def test_an_unfinished_event_stays_open() -> None:
+    ret, code = settle(np.array(["h2h"]), np.array(["home"]), np.array([0.0]), np.array([2.0]),
+                       np.array([np.nan]), np.array([np.nan]), np.array(["live"], dtype=object), np.array([True]))
+    assert np.isnan(ret[0]) and RESULTS[code[0]] == "open"
+
+
+def test_asian_quarter_lines_split_the_stake() -> None:
+    got = _settle([
+        ("spreads", "home", -0.25, 1.9, 1, 1, "final", True),   # half on 0 (push), half on -0.5 (loss)
+        ("spreads", "away", 0.25, 2.0, 1, 1, "final", True),    # half on 0 (push), half on +0.5 (win)
+        ("spreads", "home", -0.75, 1.9, 2, 1, "final", True),   # half on -0.5 (win), half on -1 (push)
+        ("spreads", "home", -0.75, 1.9, 3, 1, "final", True),   # both halves win
+        ("spreads", "home", -0.75, 1.9, 1, 1, "final", True),   # both halves lose
+        ("totals", "over", 2.25, 1.8, 1, 1, "final", True),     # 2 goals: push on 2, loss on 2.5
+        ("totals", "over", 2.75, 1.8, 2, 1, "final", True),     # 3 goals: win on 2.5, push on 3
+        ("totals", "under", 2.75, 2.1, 2, 1, "final", True),    # loss on 2.5, push on 3
+    ])
+    assert got == [(0.5, "half_loss"), (1.5, "half_win"), (1.45, "half_win"), (1.9, "win"), (0.0, "loss"),
+                   (0.5, "half_loss"), (1.4, "half_win"), (0.5, "half_loss")]
+
+
+def test_kelly_fraction() -> None:
+    assert kelly(0.5, 2.2) == pytest.approx((0.5 * 2.2 - 1) / 1.2)
+    assert kelly(0.25, 3.0) == 0.0          # no edge, no stake
+    assert kelly(np.nan, 3.0) == 0.0        # no probability, no stake
+    a, b = linear_terms(Sizing(kelly_fraction=0.25), np.array([0.08]))
+    assert a[0] == 0.0 and b[0] == pytest.approx(0.02)
+
+
+def test_sizing_refuses_settings_that_could_stake_more_than_the_bankroll() -> None:
+    with pytest.raises(ValueError, match="max_day_fraction 1.5"):
+        Sizing(max_day_fraction=1.5)
+    with pytest.raises(ValueError, match="max_stake 1 is below min_stake 5"):
+        Sizing(min_stake=5, max_stake=1)
+
+
+def test_compounding_caps_and_the_shared_daily_bankroll() -> None:
+    """Day 0: three Kelly bets on 1,000 want 100, 300 and 0.5; the cap cuts 300 to 250, the
+    0.5 is below the minimum stake, and 100 + 250 exceeds the day's 30 % (300), so both scale by
+    300/350. Day 1 starts before day 0's bets settle, so it sees 1,000 - 300 of cash. Day 2
+    sees the results: +150 % on the first, a loss on the second."""
+    sizing = Sizing(method="percent", percent=0.1, min_stake=1.0, max_stake=250.0, max_day_fraction=0.3)
+    b = np.array([0.1, 0.3, 0.0005, 0.1, 0.1])
+    out = compound(day_bounds=np.array([0, 3, 4, 5]), a=np.zeros(5), b=b, max_leg=np.ones(5), min_leg=np.ones(5),
+                   gain=np.array([1.5, -1.0, 0.0, 0.0, 0.0]), release_day=np.array([2, 2, 2, 3, 3]),
+                   sizing=sizing, bankroll=1000.0)
+    first, second = 100 * 300 / 350, 250 * 300 / 350
+    assert out.group_stake[:3] == pytest.approx([first, second, 0.0])
+    assert out.cash[:2] == pytest.approx([1000.0, 700.0])
+    assert out.group_stake[3] == pytest.approx(70.0)
+    cash2 = 1000 + 1.5 * first - second - 70.0
+    assert out.cash[2] == pytest.approx(cash2)
+    assert out.group_stake[4] == pytest.approx(0.1 * cash2)
+
+
+def test_legs_of_a_group_keep_their_shares_under_the_cap() -> None:
+    """A group whose largest leg holds 60 % is capped so that leg stakes at most max_stake."""
+    sizing = Sizing(method="flat", flat_stake=200.0, min_stake=1.0, max_stake=60.0, max_day_fraction=1.0)
+    out = compound(np.array([0, 1]), *linear_terms(sizing, np.zeros(1)), max_leg=np.array([0.6]),
+                   min_leg=np.array([0.4]), gain=np.zeros(1), release_day=np.array([1]), sizing=sizing,
+                   bankroll=1000.0)
+    assert out.group_stake[0] == pytest.approx(100.0)
+
+
+def test_a_ruined_bankroll_stakes_nothing() -> None:
+    sizing = Sizing(method="flat", flat_stake=100.0, max_stake=None, max_day_fraction=1.0)
+    out = compound(np.array([0, 1, 2]), *linear_terms(sizing, np.zeros(2)), max_leg=np.ones(2), min_leg=np.ones(2),
+                   gain=np.array([-1.0, 0.5]), release_day=np.array([1, 2]), sizing=sizing, bankroll=100.0)
+    assert list(out.group_stake) == [100.0, 0.0] and list(out.cash) == [100.0, 0.0]
