@@ -168,6 +168,70 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
 
 
 @main.group()
+def backtest() -> None:
+    """Backtests outside Dagster, on football-data files."""
+
+
+@backtest.command("run")
+@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="football-data.co.uk CSV file or folder.")
+@click.option("--test-from", required=True, help="First kick-off day replayed; the model trains on earlier matches.")
+@click.option("--trials", default=30, show_default=True, type=int, help="Optuna trials for the model strategy.")
+@click.option("--strategies", default="", help="Comma-separated registered strategies; the settings' list when empty.")
+@click.option("--sizing", "sizing_text", default="",
+              help="Per-strategy sizing overrides, e.g. sharp_value=flat,model_value=kelly.")
+@click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for result.json, the CSVs and equity.png.")
+def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizing_text: str,
+                 export: Path | None) -> None:
+    """Trains the model on the files' matches before --test-from, then replays every strategy on
+    the rest at the model's decision time and prints the comparison."""
+    from datetime import datetime, timezone
+
+    from betting_assets.backtesting import report
+    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, strategy_runs
+    from betting_assets.domain.backtest import BacktestConfig, run_backtest
+    from betting_assets.domain.features import FeatureConfig, build_features
+    from betting_assets.modelling.pipeline import fit_and_log, labelled
+    from betting_assets.modelling.train import TrainConfig
+    from betting_assets.sources.football_data import quotes_as_odds, read_football_data
+
+    settings = get_settings()
+    names = [n for n in strategies.split(",") if n] or settings.backtest_strategies
+    sizing = dict(part.split("=", 1) for part in sizing_text.split(",") if "=" in part)
+    cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
+    files = read_football_data(data)
+    odds = quotes_as_odds(files)
+    events = files.events.with_columns(status=pl.when(pl.col("home_score").is_not_null() & pl.col("away_score")
+                                                      .is_not_null()).then(pl.lit("final")).otherwise(pl.lit("scheduled")))
+    hours = settings.model_decision_hours
+    model = None
+    if MODEL_STRATEGY in names:
+        features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(hours,)))
+        outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
+                              config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
+        click.echo(f"model: trained on {outcome.train_events} matches before {test_from}, out-of-time log loss "
+                   f"{outcome.oot['log_loss']:.5f} (sharp {outcome.oot.get('market_log_loss', float('nan')):.5f})")
+        rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
+        probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
+                             orient="row")
+        model = long_probabilities(probs, rows)
+    config = BacktestConfig(decision_hours=hours, sharp_book=settings.sharp_book, bankroll=settings.bankroll,
+                            start=cut)
+    result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model,
+                          progress=click.echo)
+    click.echo(report.comparison_markdown(result))
+    for strategy in result.strategies:
+        m = strategy.metrics
+        roi = "nan" if m["roi"] is None else f"{m['roi'] * 100:.2f}"
+        clv = "nan" if m["clv"] is None else f"{m['clv'] * 100:.2f}"
+        print(f"figure backtest_{strategy.name}: {m['bets']} bets, ROI {roi} %, mean CLV {clv} %")
+    if export is not None:
+        written = report.write_exports(result, export)
+        click.echo(f"exported {', '.join(sorted(written))} to {export}")
+
+
+@main.group()
 def db() -> None:
     """Warehouse migrations (Alembic)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -16,19 +16,15 @@ from sqlalchemy import Engine, select
 
 from betting_assets import feature_store
 from betting_assets.defs.features.assets import features
-from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.modelling.assets import trained_model
 from betting_assets.defs.resources import MlflowResource
 from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS
-from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import data_quality_log, events
 from betting_assets.warehouse.tables import features as features_table
-from betting_assets.warehouse.tables import odds_snapshots as odds_snapshots_table
-from betting_assets_tests.defs.conftest import set_sandbox
+from betting_assets_tests.defs.conftest import DAY
 from betting_assets_tests.modelling.conftest import simulated_rows
 
-DAY = "soccer_epl|2023-08-12"
 
 
 def _checks(result) -> dict[str, bool]:  # type: ignore[no-untyped-def]
@@ -37,22 +33,6 @@ def _checks(result) -> dict[str, bool]:  # type: ignore[no-untyped-def]
 
 def _materialized(result) -> set[str]:  # type: ignore[no-untyped-def]
     return {m.asset_key.path[-1] for m in result.get_asset_materialization_events()}
-
-
-@pytest.fixture
-def ingested(engine: Engine, sandbox: SandboxServer, resources: dict[str, object]) -> dict[str, object]:
-    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
-    done = materialize([odds_snapshots, normalized_odds, scores], resources=resources, partition_key=DAY,
-                       instance=DagsterInstance.ephemeral(), raise_on_error=False)
-    assert done.success
-    # the day's fetches returned envelopes stamped on earlier days: derive those partitions too,
-    # as a backfill in date order does (features read normalised rows over a lookback window)
-    with engine.connect() as conn:
-        days = {d.date() for d in conn.execute(select(odds_snapshots_table.c.as_of)).scalars()}
-    for day in sorted(days - {date(2023, 8, 12)}):
-        assert materialize([normalized_odds], resources=resources, partition_key=f"soccer_epl|{day.isoformat()}",
-                           instance=DagsterInstance.ephemeral()).success
-    return resources
 
 
 def test_features_of_a_real_day_pass_the_leakage_guard(engine: Engine, ingested: dict[str, object]) -> None:

