@@ -21,7 +21,7 @@ import polars as pl
 from betting_assets.domain import betting_metrics as metrics
 from betting_assets.domain.devig import Method
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
-from betting_assets.domain.settlement import RESULTS, settle
+from betting_assets.domain.settlement import RESULTS, settle_frame
 from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
 from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 
@@ -136,18 +136,13 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
             settle_delay: timedelta = timedelta(hours=3)) -> Execution:
     """Sizes, settles and scores candidate bets (``CANDIDATE_COLUMNS``). Bets of one group (the
     legs of an arbitrage) must share an event and a decision time."""
-    c = candidates.select(CANDIDATE_COLUMNS).sort("decision_time", "event_id", "market", "line", "side",
-                                                  "bookmaker", maintain_order=True)
+    c = _in_decision_order(candidates.select(CANDIDATE_COLUMNS))
     n = c.height
     if n == 0:
         return _scored(pl.DataFrame(schema=LEDGER_SCHEMA), bankroll)
     price = c["price"].to_numpy()
-    ret, code = settle(c["market"].to_numpy(), c["side"].to_numpy(), c["point"].fill_null(0.0).to_numpy(),
-                       price, c["home_score"].cast(pl.Float64).to_numpy(),
-                       c["away_score"].cast(pl.Float64).to_numpy(), c["status"].fill_null("").to_numpy(),
-                       c["three_way"].fill_null(False).to_numpy())
-    key = c.select(pl.when(pl.col("group").is_null()).then(pl.int_range(n, dtype=pl.Int64))
-                   .otherwise(pl.col("group").rank("dense").cast(pl.Int64) + n).alias("key"))["key"].to_numpy()
+    ret, code = settle_frame(c)
+    key = _group_keys(c["group"])
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     size = np.diff(np.append(starts, n))
     leg_group = np.repeat(np.arange(len(starts)), size)
@@ -183,6 +178,24 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
         profit=pl.Series(stake * (ret - 1.0)).fill_nan(None),
     ).filter(pl.Series(placed))
     return _scored(ledger.select(list(LEDGER_SCHEMA)).cast(LEDGER_SCHEMA), bankroll)
+
+
+def _group_keys(group: pl.Series) -> np.ndarray:
+    """Each row's group as an integer: its own row number when it has no group, else the row
+    number of the group's first leg."""
+    key = np.arange(group.len(), dtype=np.int64)
+    rows = np.flatnonzero(group.is_not_null().to_numpy())
+    if rows.size:
+        _, first, inverse = np.unique(group.gather(rows).to_numpy().astype(str), return_index=True,
+                                      return_inverse=True)
+        key[rows] = rows[first][inverse]
+    return key
+
+
+def _in_decision_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Bets by decision time, ties in the order given, the legs of a group together."""
+    order = np.lexsort((_group_keys(frame["group"]), frame["decision_time"].dt.epoch("us").to_numpy()))
+    return frame[order]
 
 
 def _scored(ledger: pl.DataFrame, bankroll: float) -> Execution:

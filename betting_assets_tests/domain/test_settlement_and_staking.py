@@ -4,16 +4,17 @@ daily bankroll), each against figures worked out by hand."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from betting_assets.domain.settlement import RESULTS, settle
+from betting_assets.domain.settlement import RESULTS, settle_frame
 from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
 
 
 def _settle(rows: list[tuple[str, str, float, float, int, int, str, bool]]) -> list[tuple[float, str]]:
-    market, side, point, price, home, away, status, three = (np.array(c, dtype=object) for c in zip(*rows))
-    ret, code = settle(market, side, point.astype(float), price.astype(float), home.astype(float),
-                       away.astype(float), status, three.astype(bool))
+    frame = pl.DataFrame(rows, schema=["market", "side", "point", "price", "home_score", "away_score", "status",
+                                       "three_way"], orient="row")
+    ret, code = settle_frame(frame)
     return [(float(r), RESULTS[c]) for r, c in zip(ret, code)]
 
 
@@ -35,9 +36,8 @@ def test_match_results_pushes_and_voids() -> None:
 
 
 def test_an_unfinished_event_stays_open() -> None:
-    ret, code = settle(np.array(["h2h"]), np.array(["home"]), np.array([0.0]), np.array([2.0]),
-                       np.array([np.nan]), np.array([np.nan]), np.array(["live"], dtype=object), np.array([True]))
-    assert np.isnan(ret[0]) and RESULTS[code[0]] == "open"
+    (ret, result), = _settle([("h2h", "home", 0.0, 2.0, None, None, "live", True)])  # type: ignore[list-item]
+    assert np.isnan(ret) and result == "open"
 
 
 def test_asian_quarter_lines_split_the_stake() -> None:
