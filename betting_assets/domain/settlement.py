@@ -40,7 +40,8 @@ def settle(market: np.ndarray, side: np.ndarray, point: np.ndarray, price: np.nd
            away: np.ndarray, void: np.ndarray, final: np.ndarray, three_way: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return per unit staked and a result code (an index into ``RESULTS``) for each bet.
     ``void``: the event was cancelled or postponed (stake back); ``final``: it finished. A bet on
-    an event neither void nor final with two scores stays open (return NaN)."""
+    an event neither void nor final with two scores, or in a market or side coded -1, stays
+    open (return NaN)."""
     home = np.asarray(home, dtype=float)
     away = np.asarray(away, dtype=float)
     point = np.nan_to_num(np.asarray(point, dtype=float))
@@ -63,7 +64,8 @@ def settle(market: np.ndarray, side: np.ndarray, point: np.ndarray, price: np.nd
     code = np.select(
         [ret == 0.0, ret < 1.0, ret == 1.0, ret < price],
         [_CODE[LOSS], _CODE[HALF_LOSS], _CODE[PUSH], _CODE[HALF_WIN]], _CODE[WIN])
-    final = np.asarray(final, dtype=bool) & np.isfinite(home) & np.isfinite(away)
+    known = (market >= 0) & (side >= 0)  # a market or side these rules do not cover stays open
+    final = np.asarray(final, dtype=bool) & np.isfinite(home) & np.isfinite(away) & known
     ret = np.where(void, 1.0, np.where(final, ret, np.nan))
     code = np.where(void, _CODE[VOID], np.where(final, code, _CODE[OPEN]))
     return ret, code

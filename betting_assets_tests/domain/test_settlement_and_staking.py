@@ -35,9 +35,10 @@ def test_match_results_pushes_and_voids() -> None:
                    (1.0, "push"), (1.0, "push"), (1.0, "void"), (1.0, "void")]
 
 
-def test_an_unfinished_event_stays_open() -> None:
-    (ret, result), = _settle([("h2h", "home", 0.0, 2.0, None, None, "live", True)])  # type: ignore[list-item]
-    assert np.isnan(ret) and result == "open"
+def test_an_unfinished_event_or_an_unknown_market_stays_open() -> None:
+    got = _settle([("h2h", "home", 0.0, 2.0, None, None, "live", True),  # type: ignore[list-item]
+                   ("h2h_lay", "home", 0.0, 2.0, 2, 0, "final", True)])
+    assert all(np.isnan(ret) and result == "open" for ret, result in got)
 
 
 def test_asian_quarter_lines_split_the_stake() -> None:
