@@ -59,16 +59,19 @@ def long_probabilities(probs: pl.DataFrame, rows: pl.DataFrame, ref: ModelRef | 
     return long
 
 
-def champion_probabilities(tracker: Tracker, features: pl.DataFrame,
-                           out_of_time_only: bool = True) -> tuple[pl.DataFrame | None, list[ModelRef]]:
-    """The champion of each market kind applied to its feature rows. With ``out_of_time_only``
-    rows before the champion's out-of-time start are dropped: a backtest there would replay
-    matches the model learnt from."""
-    parts, refs = [], []
+def champion_probabilities(tracker: Tracker, features: pl.DataFrame, out_of_time_only: bool = True
+                           ) -> tuple[pl.DataFrame | None, list[ModelRef], list[str]]:
+    """The champion of each market kind applied to its feature rows, the versions used, and
+    the kinds with rows but no champion. With ``out_of_time_only`` rows before the champion's
+    out-of-time start are dropped: a backtest there would replay matches the model learnt from."""
+    parts, refs, missing = [], [], []
     for three_way in (True, False):
         rows = features.filter(pl.col("three_way") == three_way)
+        if rows.is_empty():
+            continue
         ref = tracker.champion(model_name(three_way))
-        if rows.is_empty() or ref is None:
+        if ref is None:
+            missing.append(model_name(three_way))
             continue
         if out_of_time_only and ref.test_from:
             rows = rows.filter(pl.col("commence_time") >= datetime.fromisoformat(ref.test_from))
@@ -79,7 +82,7 @@ def champion_probabilities(tracker: Tracker, features: pl.DataFrame,
         probs = pl.from_pandas(model.predict(rows.select(inputs).to_pandas()))
         parts.append(long_probabilities(probs, rows, ref))
         refs.append(ref)
-    return (pl.concat(parts) if parts else None), refs
+    return (pl.concat(parts) if parts else None), refs, missing
 
 
 @dataclass

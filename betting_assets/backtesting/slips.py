@@ -9,11 +9,11 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.backtesting.pipeline import long_probabilities, sizing_for
+from betting_assets.backtesting.pipeline import champion_probabilities, sizing_for
 from betting_assets.domain import slips
 from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.domain.market_view import offers_at
-from betting_assets.modelling.registry import ModelRef, Tracker, model_name
+from betting_assets.modelling.registry import ModelRef, Tracker
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
 
@@ -38,25 +38,12 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
                                        due["commence_time"].min() - config.lookback, now)  # type: ignore[operator]
         results = queries.finished_before(conn, settings.sports, now)
     features = build_features(odds, due, results, config)
-    parts, refs, missing = [], [], []
-    for three_way in (True, False):
-        rows = features.filter(pl.col("three_way") == three_way)
-        if rows.is_empty():
-            continue
-        ref = tracker.champion(model_name(three_way))
-        if ref is None:
-            missing.append(model_name(three_way))
-            continue
-        model = tracker.load_version(ref)
-        inputs = model.metadata.get_input_schema().input_names()
-        probs = pl.from_pandas(model.predict(rows.select(inputs).to_pandas()))
-        parts.append(long_probabilities(probs, rows, ref))
-        refs.append(ref)
-    if not parts:
+    probs, refs, missing = champion_probabilities(tracker, features, out_of_time_only=False)
+    if probs is None:
         return SlipOutcome(pl.DataFrame(), due.height, refs, missing)
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
                        sharp_book=settings.sharp_book, lookback=config.lookback)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
-    proposed = slips.propose(offers, pl.concat(parts), fixtures, bankroll=settings.bankroll,
+    proposed = slips.propose(offers, probs, fixtures, bankroll=settings.bankroll,
                              sizing=sizing_for(settings, "kelly"), min_edge=settings.min_edge)
     return SlipOutcome(proposed, due.height, refs, missing)

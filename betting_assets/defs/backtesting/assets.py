@@ -91,7 +91,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     model = None
     if MODEL_STRATEGY in names:
         if tracker is not None and refs:
-            model, refs = champion_probabilities(tracker, history.features)
+            model, refs, _ = champion_probabilities(tracker, history.features)
         if model is None:
             names = [n for n in names if n != MODEL_STRATEGY]
             notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
