@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import polars as pl
 
 from betting_assets.domain import backtest_export
 from betting_assets.domain.backtest import BacktestResult
@@ -69,9 +68,3 @@ def write_exports(result: BacktestResult, folder: Path) -> dict[str, Path]:
     written["equity.png"].write_bytes(equity_png(result))
     return written
 
-
-def preview(result: BacktestResult, name: str, limit: int = 10) -> pl.DataFrame:
-    """The first bets of a strategy, with the columns a person checks first."""
-    bets = result.strategy(name).bets
-    return bets.select("decision_time", "event_id", "market", "side", "point", "bookmaker", "price", "prob", "edge",
-                       "stake", "result", "profit", "clv").head(limit)

@@ -22,8 +22,6 @@ import numpy as np
 import polars as pl
 
 ANNUAL_DAYS = 365
-LEDGER_COLUMNS = ["decision_time", "settle_time", "market", "bookmaker", "price", "stake", "profit", "result",
-                  "edge", "clv"]
 EQUITY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date, "bets_settled": pl.Int64, "profit": pl.Float64,
                                          "equity": pl.Float64, "drawdown": pl.Float64}
 BREAKDOWN_SCHEMA: dict[str, pl.DataType] = {"key": pl.String, "bets": pl.Int64, "turnover": pl.Float64,

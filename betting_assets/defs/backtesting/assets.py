@@ -3,7 +3,7 @@ reach their decision time."""
 
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -24,6 +24,7 @@ from dagster import (
 import polars as pl
 
 from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.modelling.assets import day_start
 from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries
@@ -42,10 +43,6 @@ class BacktestRunConfig(Config):
     bankroll: float = 0.0
     min_edge: float | None = None
     sizing: dict[str, str] = {}
-
-
-def _day(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
 
 
 def _picture(png: bytes, alt: str) -> MetadataValue:
@@ -76,11 +73,11 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
     refs = [r for r in (tracker.champion(n) for n in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"))
             if r is not None] if tracker else []
-    start = _day(config.start or settings.backtest_from)
+    start = day_start(config.start or settings.backtest_from)
     if start is None and refs:
         start = min(datetime.fromisoformat(r.test_from) for r in refs if r.test_from) if any(
             r.test_from for r in refs) else None
-    end = _day(config.end or settings.backtest_to)
+    end = day_start(config.end or settings.backtest_to)
     lookback = timedelta(days=30)
     history = warehouse_history(warehouse.engine(), settings.sports, start, end, settings.model_decision_hours,
                                 lookback)

@@ -27,7 +27,8 @@ class TrainingConfig(Config):
     train_from: str = ""
 
 
-def _day(text: str | None) -> datetime | None:
+def day_start(text: str | None) -> datetime | None:
+    """A run-config or settings day (ISO) as UTC midnight; empty means no bound."""
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
 
 
@@ -46,7 +47,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
 
     settings = get_settings()
     frame = warehouse_training_frame(warehouse.engine(), settings.sports, settings.model_decision_hours,
-                                     _day(config.train_from or settings.model_train_from))
+                                     day_start(config.train_from or settings.model_train_from))
     if frame.is_empty():
         raise Failure("no labelled feature rows: materialise features for finished events first",
                       metadata={"sports": ", ".join(settings.sports)})
@@ -57,7 +58,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         if frame.filter(pl.col("three_way") == three_way).is_empty():
             continue
         outcomes.append(fit_and_log(
-            frame, three_way=three_way, test_from=_day(config.test_from or settings.model_test_from),
+            frame, three_way=three_way, test_from=day_start(config.test_from or settings.model_test_from),
             config=train_config, tracker=tracker, context={"dagster_run_id": context.run_id},
             progress=context.log.info))
     metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
