@@ -21,7 +21,7 @@ import polars as pl
 from betting_assets.domain import betting_metrics as metrics
 from betting_assets.domain.devig import Method
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
-from betting_assets.domain.settlement import RESULTS, settle_frame
+from betting_assets.domain.settlement import RESULTS, SETTLE_COLUMNS, settle_frame
 from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
 from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 
@@ -135,67 +135,117 @@ class Execution:
 def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
             settle_delay: timedelta = timedelta(hours=3)) -> Execution:
     """Sizes, settles and scores candidate bets (``CANDIDATE_COLUMNS``). Bets of one group (the
-    legs of an arbitrage) must share an event and a decision time."""
-    c = _in_decision_order(candidates.select(CANDIDATE_COLUMNS))
-    n = c.height
-    if n == 0:
+    legs of an arbitrage) must share an event and a decision time.
+
+    Only the numbers every candidate needs are read for all of them. A group that can never
+    get a stake (no edge under Kelly, or a cap below the minimum stake) is dropped before
+    anything is settled, and only the staked bets are gathered into the ledger, so strings are
+    touched for the few rather than the million."""
+    c = candidates.select(CANDIDATE_COLUMNS)
+    if c.height == 0:
         return _scored(pl.DataFrame(schema=LEDGER_SCHEMA), bankroll)
-    price = c["price"].to_numpy()
-    ret, code = settle_frame(c)
-    key = _group_keys(c["group"])
-    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-    size = np.diff(np.append(starts, n))
-    leg_group = np.repeat(np.arange(len(starts)), size)
-    weight = c["weight"].to_numpy()
     decision_us = c["decision_time"].dt.epoch("us").to_numpy()
-    commence_us = c["commence_time"].dt.epoch("us").to_numpy()
+    days, first_decision = _day_starts(decision_us)
+    units = _units(c, decision_us, sizing, int(settle_delay.total_seconds() * 1e6))
 
-    day_of_group = decision_us[starts] // _US_PER_DAY
-    day_bounds = np.append(np.flatnonzero(np.concatenate([[True], day_of_group[1:] != day_of_group[:-1]])),
-                           len(starts))
-    first_decision = decision_us[starts][day_bounds[:-1]]
-    is_open = np.maximum.reduceat(np.isnan(ret).astype(np.int8), starts) > 0
-    gain = np.where(is_open, 0.0, np.add.reduceat(weight * np.nan_to_num(ret), starts) - 1.0)
-    settle_us = np.maximum.reduceat(commence_us, starts) + int(settle_delay.total_seconds() * 1e6)
-    release = np.where(is_open, len(first_decision), np.searchsorted(first_decision, settle_us, side="left"))
-    group_kelly = np.where(size == 1, kelly(c["prob"].fill_null(np.nan).to_numpy()[starts], price[starts]), 0.0)
-    a, b = linear_terms(sizing, group_kelly)
-    run = compound(day_bounds, a, b, np.maximum.reduceat(weight, starts), np.minimum.reduceat(weight, starts),
-                   gain, release, sizing, bankroll)
+    ret, code = settle_frame(c.select(SETTLE_COLUMNS)[units.leg_row])
+    is_open = np.bincount(units.leg_unit, np.isnan(ret), minlength=units.size) > 0
+    gain = np.bincount(units.leg_unit, units.leg_weight * np.nan_to_num(ret), minlength=units.size) - 1.0
+    gain[is_open] = 0.0
+    release = np.where(is_open, len(days), np.searchsorted(first_decision, units.settle_us, side="left"))
+    day_number = np.zeros(days[-1] - days[0] + 1, dtype=np.int64)
+    day_number[days - days[0]] = np.arange(len(days))
+    unit_day = day_number[units.decision_us // _US_PER_DAY - days[0]]
+    day_bounds = np.searchsorted(unit_day, np.arange(len(days) + 1), side="left")
+    run = compound(day_bounds, units.a, units.b, units.max_leg, units.min_leg, gain, release, sizing, bankroll)
 
-    stake = run.group_stake[leg_group] * weight
-    day_index = np.repeat(np.arange(len(first_decision)), np.diff(day_bounds))
-    cash = run.cash[day_index][leg_group]
-    placed = stake > 0
-    settle_leg = np.repeat(settle_us, size)
-    ledger = c.with_columns(
-        settle_time=pl.Series(settle_leg, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+    leg_stake = run.group_stake[units.leg_unit] * units.leg_weight
+    staked = np.flatnonzero(leg_stake > 0)
+    staked = staked[np.lexsort((units.lead[units.leg_unit[staked]], decision_us[units.leg_row[staked]]))]
+    unit = units.leg_unit[staked]
+    stake, unit_return = leg_stake[staked], ret[staked]
+    ledger = c[units.leg_row[staked]].with_columns(
+        settle_time=pl.Series(units.settle_us[unit], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
         clv=pl.col("price") * pl.col("p_close") - 1.0,
-        bankroll=pl.Series(cash),
+        bankroll=pl.Series(run.cash[unit_day[unit]]),
         stake=pl.Series(stake),
-        result=pl.Series(np.asarray(RESULTS, dtype=object)[code], dtype=pl.String),
-        unit_return=pl.Series(ret).fill_nan(None),
-        profit=pl.Series(stake * (ret - 1.0)).fill_nan(None),
-    ).filter(pl.Series(placed))
+        result=pl.Series(code[staked], dtype=pl.UInt8).replace_strict(dict(enumerate(RESULTS)),
+                                                                         return_dtype=pl.String),
+        unit_return=pl.Series(unit_return).fill_nan(None),
+        profit=pl.Series(stake * (unit_return - 1.0)).fill_nan(None),
+    )
     return _scored(ledger.select(list(LEDGER_SCHEMA)).cast(LEDGER_SCHEMA), bankroll)
 
 
-def _group_keys(group: pl.Series) -> np.ndarray:
-    """Each row's group as an integer: its own row number when it has no group, else the row
-    number of the group's first leg."""
-    key = np.arange(group.len(), dtype=np.int64)
-    rows = np.flatnonzero(group.is_not_null().to_numpy())
-    if rows.size:
-        _, first, inverse = np.unique(group.gather(rows).to_numpy().astype(str), return_index=True,
+@dataclass
+class _Units:
+    """Groups that may get a stake, in day order (a single bet is a group of one), and their
+    legs: ``leg_row`` indexes the candidates, ``leg_unit`` the groups."""
+    lead: np.ndarray
+    decision_us: np.ndarray
+    settle_us: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    max_leg: np.ndarray
+    min_leg: np.ndarray
+    leg_row: np.ndarray
+    leg_unit: np.ndarray
+    leg_weight: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.lead)
+
+
+def _day_starts(decision_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The days with a decision and each day's first decision, over every candidate: a result
+    counts from the first day that starts after it settled, whether or not that day stakes."""
+    firsts = (pl.DataFrame({"t": decision_us}).group_by(day=pl.col("t") // _US_PER_DAY)
+              .agg(pl.col("t").min()).sort("day"))
+    return firsts["day"].to_numpy(), firsts["t"].to_numpy()
+
+
+def _units(c: pl.DataFrame, decision_us: np.ndarray, sizing: Sizing, delay_us: int) -> _Units:
+    grouped = c["group"].is_not_null().to_numpy()
+    price = c["price"].to_numpy()
+    if sizing.method == "kelly":
+        edge = c["prob"].to_numpy() * price - 1.0  # a null probability is NaN: no edge
+        lead = np.flatnonzero((edge > 0) & ~grouped)
+        unit_kelly = edge[lead] / (price[lead] - 1.0)
+    else:
+        lead = np.flatnonzero(~grouped)
+        unit_kelly = np.zeros(len(lead))
+    weight = c["weight"].to_numpy()
+    commence_us = c["commence_time"].dt.epoch("us").to_numpy()
+    max_leg = min_leg = weight[lead]
+    settle_us = commence_us[lead]
+    leg_row, leg_unit = lead, np.arange(len(lead))
+    rows = np.flatnonzero(grouped)
+    if rows.size and sizing.method != "kelly":  # Kelly needs one probability; a group has none of its own
+        _, first, inverse = np.unique(c["group"].gather(rows).to_numpy().astype(str), return_index=True,
                                       return_inverse=True)
-        key[rows] = rows[first][inverse]
-    return key
-
-
-def _in_decision_order(frame: pl.DataFrame) -> pl.DataFrame:
-    """Bets by decision time, ties in the order given, the legs of a group together."""
-    order = np.lexsort((_group_keys(frame["group"]), frame["decision_time"].dt.epoch("us").to_numpy()))
-    return frame[order]
+        by_group = np.argsort(inverse, kind="stable")
+        starts = np.flatnonzero(np.concatenate([[True], np.diff(inverse[by_group]) != 0]))
+        legs = rows[by_group]
+        leg_row = np.concatenate([leg_row, legs])
+        leg_unit = np.concatenate([leg_unit, len(lead) + inverse[by_group]])
+        lead = np.concatenate([lead, rows[first]])
+        unit_kelly = np.concatenate([unit_kelly, np.zeros(len(first))])
+        max_leg = np.concatenate([max_leg, np.maximum.reduceat(weight[legs], starts)])
+        min_leg = np.concatenate([min_leg, np.minimum.reduceat(weight[legs], starts)])
+        settle_us = np.concatenate([settle_us, np.maximum.reduceat(commence_us[legs], starts)])
+    a, b = linear_terms(sizing, unit_kelly)
+    can_stake = (a > 0) | (b > 0)
+    if sizing.max_stake is not None:
+        can_stake &= sizing.max_stake / max_leg * min_leg >= sizing.min_stake
+    keep = np.flatnonzero(can_stake)
+    keep = keep[np.argsort(decision_us[lead[keep]] // _US_PER_DAY, kind="stable")]
+    renumber = np.full(len(lead), -1)
+    renumber[keep] = np.arange(len(keep))
+    kept_leg = np.flatnonzero(can_stake[leg_unit])
+    return _Units(lead=lead[keep], decision_us=decision_us[lead[keep]], settle_us=settle_us[keep] + delay_us,
+                  a=a[keep], b=b[keep], max_leg=max_leg[keep], min_leg=min_leg[keep], leg_row=leg_row[kept_leg],
+                  leg_unit=renumber[leg_unit[kept_leg]], leg_weight=weight[leg_row[kept_leg]])
 
 
 def _scored(ledger: pl.DataFrame, bankroll: float) -> Execution:

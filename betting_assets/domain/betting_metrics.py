@@ -110,18 +110,22 @@ def summarise(ledger: pl.DataFrame, curve: pl.DataFrame, bankroll: float) -> dic
 
 def breakdown(ledger: pl.DataFrame, by: str) -> pl.DataFrame:
     """Bets, turnover, profit, ROI, hit rate and CLV per market, bookmaker or month."""
-    key = pl.col("decision_time").dt.strftime("%Y-%m") if by == "month" else pl.col(by)
+    month = by == "month"
+    # times are UTC, so the naive clock is the same and truncates faster than a zoned one
+    key = pl.col("decision_time").dt.replace_time_zone(None).dt.truncate("1mo") if month else pl.col(by)
     settled = ledger.filter(pl.col("profit").is_not_null())
     if settled.is_empty():
         return pl.DataFrame(schema=BREAKDOWN_SCHEMA)
     decided = ~pl.col("result").is_in(["push", "void"])
-    return (
+    table = (
         settled.group_by(key.alias("key"))
         .agg(bets=pl.len().cast(pl.Int64), turnover=pl.col("stake").sum(), profit=pl.col("profit").sum(),
              hit_rate=(pl.col("profit") > 0).filter(decided).mean().cast(pl.Float64), clv=pl.col("clv").mean())
         .with_columns(roi=pl.col("profit") / pl.col("turnover"))
-        .select(list(BREAKDOWN_SCHEMA)).sort("key")
     )
+    if month:  # formatted after grouping: a few months rather than every bet
+        table = table.with_columns(pl.col("key").dt.strftime("%Y-%m"))
+    return table.select(list(BREAKDOWN_SCHEMA)).sort("key")
 
 
 def _mean(series: pl.Series) -> float | None:

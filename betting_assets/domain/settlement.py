@@ -15,6 +15,9 @@ WIN, HALF_WIN, PUSH, HALF_LOSS, LOSS, VOID, OPEN = "win", "half_win", "push", "h
 VOID_STATUSES = ("cancelled", "postponed")
 RESULTS = (LOSS, HALF_LOSS, PUSH, HALF_WIN, WIN, VOID, OPEN)
 _CODE = {name: i for i, name in enumerate(RESULTS)}
+# return per unit staked = _PER_PRICE[code] × price + _FIXED[code]: a half win is half at the price, half back
+_PER_PRICE = np.array([0.0, 0.0, 0.0, 0.5, 1.0, 0.0, np.nan])
+_FIXED = np.array([0.0, 0.5, 1.0, 0.5, 0.0, 1.0, np.nan])
 
 
 MARKET_CODES = {"h2h": 0, "spreads": 1, "totals": 2}
@@ -41,34 +44,28 @@ def settle(market: np.ndarray, side: np.ndarray, point: np.ndarray, price: np.nd
     """Return per unit staked and a result code (an index into ``RESULTS``) for each bet.
     ``void``: the event was cancelled or postponed (stake back); ``final``: it finished. A bet on
     an event neither void nor final with two scores, or in a market or side coded -1, stays
-    open (return NaN)."""
+    open (return NaN): these rules do not cover it.
+
+    A quarter line is two half stakes on the lines 0.25 either side; with whole scores its
+    margin is never 0 and only a margin of ±0.25 splits the halves (one decided, one pushed),
+    so the result is the margin's sign, halved where that margin is ±0.25."""
     home = np.asarray(home, dtype=float)
     away = np.asarray(away, dtype=float)
     point = np.nan_to_num(np.asarray(point, dtype=float))
     price = np.asarray(price, dtype=float)
-    three_way = np.asarray(three_way, dtype=bool)
+    m = margins(market, side, point, home, away, np.asarray(three_way, dtype=bool))
     quarter = (np.abs(np.round(point * 4)) % 2 == 1) & (market != 0)
-
-    def unit(m: np.ndarray) -> np.ndarray:
-        return np.where(m > 0, price, np.where(m == 0, 1.0, 0.0))
-
-    ret = unit(margins(market, side, point, home, away, three_way))
-    q = np.flatnonzero(quarter)
-    if q.size:
-        args = (market[q], side[q])
-        rest = (home[q], away[q], three_way[q])
-        m_low, m_high = margins(*args, point[q] - 0.25, *rest), margins(*args, point[q] + 0.25, *rest)
-        p = price[q]
-        ret[q] = 0.5 * np.where(m_low > 0, p, np.where(m_low == 0, 1.0, 0.0)) + 0.5 * np.where(
-            m_high > 0, p, np.where(m_high == 0, 1.0, 0.0))
-    code = np.select(
-        [ret == 0.0, ret < 1.0, ret == 1.0, ret < price],
-        [_CODE[LOSS], _CODE[HALF_LOSS], _CODE[PUSH], _CODE[HALF_WIN]], _CODE[WIN])
-    known = (market >= 0) & (side >= 0)  # a market or side these rules do not cover stays open
-    final = np.asarray(final, dtype=bool) & np.isfinite(home) & np.isfinite(away) & known
-    ret = np.where(void, 1.0, np.where(final, ret, np.nan))
-    code = np.where(void, _CODE[VOID], np.where(final, code, _CODE[OPEN]))
+    final = np.asarray(final, dtype=bool) & np.isfinite(m) & (market >= 0) & (side >= 0)
+    m = np.where(final, m, 0.0)
+    full = ~quarter | (np.abs(m) > 0.25)
+    code = (2 + np.sign(m) * (1 + full)).astype(np.int8)
+    code[~final] = _CODE[OPEN]
+    code[np.asarray(void, dtype=bool)] = _CODE[VOID]
+    ret = _PER_PRICE[code] * price + _FIXED[code]
     return ret, code
+
+
+SETTLE_COLUMNS = ["market", "side", "point", "price", "home_score", "away_score", "status", "three_way"]
 
 
 def settle_frame(bets: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

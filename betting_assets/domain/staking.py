@@ -101,9 +101,9 @@ def compound(day_bounds: np.ndarray, a: np.ndarray, b: np.ndarray, max_leg: np.n
         outstanding -= stake_due[day]
         cash = bankroll + settled - outstanding
         cash_by_day[day] = cash
-        if cash <= 0:
-            continue
         s, e = day_bounds[day], day_bounds[day + 1]
+        if cash <= 0 or s == e:
+            continue
         raw = np.minimum(a[s:e] + b[s:e] * cash, cap[s:e])
         low = min_leg[s:e]
         raw[(raw * low < sizing.min_stake) | (raw <= 0)] = 0.0
@@ -112,8 +112,12 @@ def compound(day_bounds: np.ndarray, a: np.ndarray, b: np.ndarray, max_leg: np.n
         if total > limit:
             raw *= limit / total
             raw[raw * low < sizing.min_stake] = 0.0
+        placed = np.flatnonzero(raw)
+        if placed.size == 0:
+            continue
         stake[s:e] = raw
-        np.add.at(profit_due, release[s:e], raw * gain[s:e])
-        np.add.at(stake_due, release[s:e], raw)
+        raw, due = raw[placed], release[s + placed]
+        np.add.at(profit_due, due, raw * gain[s + placed])
+        np.add.at(stake_due, due, raw)
         outstanding += raw.sum()
     return Compounded(group_stake=stake, cash=cash_by_day)
