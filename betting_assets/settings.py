@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     breaker_cooldown_s: float = 60.0
     credit_reserve: int = Field(default=50, description="Never spend credits below this.")
     mlflow_tracking_uri: str | None = None
-    betting_mode: BettingMode = BettingMode.PAPER
+    mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
+                              "also needs the exchange broker and its credentials.")
     data_quality_mode: str = Field(default="flag", pattern="^(flag|reject)$")
     clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
                        description="Where sensors read the time: the provider's clock is the sandbox's.")
@@ -90,6 +91,35 @@ class Settings(BaseSettings):
     backtest_from: str | None = Field(default=None, description="First kick-off day of a backtest; the champion's "
                                       "out-of-time start when the model strategy runs and this is unset.")
     backtest_to: str | None = Field(default=None, description="Kick-off day a backtest stops before.")
+    broker: str = Field(default="paper", pattern="^(paper|exchange)$",
+                        description="Where placed bets go: paper (fills at the price on offer) or the exchange.")
+    exchange_url: str = Field(default="http://127.0.0.1:8765",
+                              description="Base URL of a Betfair-shaped exchange (the sandbox's fake one by default).")
+    exchange_app_key: SecretStr | None = Field(default=None, description="Exchange application key (X-Application).")
+    exchange_session_token: SecretStr | None = Field(default=None,
+                                                     description="Exchange session token (X-Authentication).")
+    exchange_timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
+                                      "left pending and reconciled later.")
+    price_tolerance: float = Field(default=0.02, ge=0, description="Refuse a slip whose price fell by more than "
+                                   "this share since it was proposed.")
+    risk_min_odds: float = Field(default=1.2, gt=1, description="Refuse prices below this.")
+    risk_max_odds: float = Field(default=15.0, gt=1, description="Refuse prices above this.")
+    risk_max_stake_fraction: float = Field(default=0.05, gt=0, le=1,
+                                           description="Largest stake as a share of the bankroll.")
+    risk_max_event_exposure: float = Field(default=0.10, gt=0, le=1,
+                                           description="Open stakes on one event, as a share of the bankroll.")
+    risk_max_day_exposure: float = Field(default=0.25, gt=0, le=1,
+                                         description="Stakes placed in one UTC day, as a share of the bankroll.")
+    risk_daily_loss_limit: float = Field(default=0.10, gt=0, le=1, description="Stop for the day once settled "
+                                         "losses reach this share of the day's starting bankroll.")
+    risk_max_drawdown: float = Field(default=0.25, gt=0, le=1,
+                                     description="Stop once the bankroll is this far below its peak.")
+    risk_max_consecutive_losses: int = Field(default=8, gt=0, description="Stop after this many losses in a row.")
+    risk_max_bets_per_minute: int = Field(default=30, gt=0, description="Rate limit on placements.")
+    kill_switch: bool = Field(default=False, description="Stops all placement.")
+    kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
+                                          "KILL under the home when unset.")
+    alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
     scores_poll_minutes: int = 10
     fetch_retry_minutes: int = 10
 
@@ -119,6 +149,10 @@ class Settings(BaseSettings):
         return (self.home_dir / "mlartifacts").as_uri()
 
     @property
+    def kill_file(self) -> Path:
+        return self.kill_switch_file or self.home_dir / "KILL"
+
+    @property
     def uses_provider_clock(self) -> bool:
         if self.clock == "auto":
             return self.odds_api_key.get_secret_value() == SANDBOX_API_KEY
@@ -129,6 +163,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["odds_api_key"] = "********" if self.odds_api_key.get_secret_value() else ""
         data["database_url"] = mask_url(self.warehouse_url)
+        for name in ("exchange_app_key", "exchange_session_token"):
+            data[name] = "********" if getattr(self, name) else None
         return data
 
 

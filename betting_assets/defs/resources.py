@@ -118,12 +118,15 @@ class MlflowResource(ConfigurableResource):
 
 
 def default_resources() -> dict[str, object]:
+    from betting_assets.defs.placement.jobs import BrokerResource
+
     return {
         "warehouse": WarehouseResource(database_url=_env("BETTING_DATABASE_URL")),
         "odds_api": OddsApiResource(api_key=_env("BETTING_ODDS_API_KEY"),
                                     base_url=_env("BETTING_ODDS_API_BASE_URL")),
         "clock": ClockResource(source=_env("BETTING_CLOCK")),
         "mlflow": MlflowResource(tracking_uri=_env("BETTING_MLFLOW_TRACKING_URI")),
+        "broker": BrokerResource(),
     }
 
 

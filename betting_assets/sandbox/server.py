@@ -1,5 +1,6 @@
-"""The sandbox HTTP server: The Odds API v4 routes, credit arithmetic, a settable clock and
-fault injection, served by uvicorn (a real socket, so clients exercise real HTTP)."""
+"""The sandbox HTTP server: The Odds API v4 routes, credit arithmetic, a settable clock, fault
+injection and a fake Betfair-shaped exchange, served by uvicorn (a real socket, so clients
+exercise real HTTP)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from starlette.routing import Route
 from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, KNOWN_MARKETS
 from betting_assets.domain.timeutil import format_utc as iso
 from betting_assets.domain.timeutil import parse_utc as _parse_date
+from betting_assets.sandbox.exchange import FakeExchange, exchange_routes
 from betting_assets.sandbox.market import Market, bookmakers_for
 
 HISTORICAL_MULTIPLIER = 10
@@ -88,6 +90,7 @@ class SandboxState:
         self.rng = random.Random(0)
         self.requests = 0
         self.lock = threading.Lock()
+        self.exchange = FakeExchange()
 
     def set_faults(self, faults: Faults) -> None:
         with self.lock:
@@ -284,6 +287,7 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/sandbox/quota", quota, methods=["GET", "POST"]),
+        *exchange_routes(state.exchange),
     ])
 
 

@@ -1,0 +1,169 @@
+"""The ``place_bets`` op job, its broker resource, the failure alert and the sensor that
+launches one run per ``bet_slips`` materialisation."""
+
+from typing import Any
+
+import httpx
+from dagster import (
+    AssetKey,
+    Config,
+    DefaultSensorStatus,
+    EventLogEntry,
+    Failure,
+    HookContext,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    RunRequest,
+    SensorEvaluationContext,
+    asset_sensor,
+    failure_hook,
+    job,
+    op,
+)
+from dagster import ConfigurableResource
+
+from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.resources import ClockResource, WarehouseResource
+from betting_assets.placement import service
+from betting_assets.placement.brokers import Broker
+from betting_assets.settings import get_settings
+from betting_assets.warehouse import ledger
+from betting_assets.warehouse.tables import bets
+
+
+class BrokerResource(ConfigurableResource):
+    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
+    placement that is not fully configured."""
+
+    def broker(self) -> Broker:
+        return service.broker_for(get_settings())
+
+
+class PlaceBetsConfig(Config):
+    """Empty: every proposed slip not yet in the ledger."""
+
+    slip_ids: list[int] = []
+    limit: int = 0
+
+
+def _broker(broker: BrokerResource) -> Broker:
+    try:
+        return broker.broker()
+    except service.PlacementRefused as exc:
+        raise Failure(f"placement refused: {exc}") from exc
+
+
+def _report(context: OpExecutionContext, outcome: service.Outcome) -> None:
+    if outcome.counts:
+        context.log.info(", ".join(f"{k}: {v}" for k, v in sorted(outcome.counts.items())))
+        for row in outcome.rows:
+            if row["reason"]:
+                context.log.info(f"slip {row['slip']} ({row['event']} {row['side']}): {row['outcome']}: {row['reason']}")
+
+
+@op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the broker's record.")
+def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+                      clock: ClockResource) -> dict:  # type: ignore[type-arg]
+    outcome = service.reconcile(warehouse.engine(), _broker(broker), clock.now(), get_settings().min_stake)
+    _report(context, outcome)
+    return outcome.counts
+
+
+@op(ins={"after": In(Nothing)}, out=Out(list), description="Proposed slips not yet in the ledger, with the "
+    "price each bookmaker offers now.")
+def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
+               broker: BrokerResource, clock: ClockResource) -> list:  # type: ignore[type-arg]
+    rows = service.candidate_rows(warehouse.engine(), get_settings(), _broker(broker).name, clock.now(),
+                                  context.run_id, config.slip_ids or None, config.limit or None)
+    context.log.info(f"{len(rows)} proposed slips to place")
+    return rows
+
+
+@op(out=Out(list), description="Refuses slips whose market closed or whose price fell beyond the tolerance.")
+def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+                   rows: list) -> list:  # type: ignore[type-arg]
+    outcome = service.Outcome()
+    fresh, refused = service.recheck_rows(rows, service.limits_from(get_settings()), clock.now(), outcome)
+    ledger.record_rejections(warehouse.engine(), refused)
+    _report(context, outcome)
+    return fresh
+
+
+@op(out=Out(list), description="The pre-trade controls; every rejection is written with its reasons.")
+def risk_gate(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+              rows: list) -> list:  # type: ignore[type-arg]
+    settings = get_settings()
+    outcome = service.Outcome()
+    passed, rejected = service.gate_rows(warehouse.engine(), rows, service.limits_from(settings), settings.bankroll,
+                                         clock.now(), service.kill_reason(settings), outcome)
+    ledger.record_rejections(warehouse.engine(), rejected)
+    _report(context, outcome)
+    return passed
+
+
+@op(out=Out(dict), description="Claims each bet in the ledger (pending), then calls the broker and records "
+    "its answer.")
+def place_orders(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+                 clock: ClockResource, rows: list) -> dict:  # type: ignore[type-arg]
+    outcome = service.Outcome()
+    service.place(warehouse.engine(), _broker(broker), rows, clock.now(), outcome, get_settings().min_stake)
+    _report(context, outcome)
+    return {"counts": outcome.counts, "rows": outcome.rows}
+
+
+@op(description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons.")
+def record_run(context: OpExecutionContext, warehouse: WarehouseResource, reconciled: dict,  # type: ignore[type-arg]
+               placed: dict) -> Output[dict]:  # type: ignore[type-arg]
+    with warehouse.connect() as conn:
+        mine = ledger.frame(conn, bets.c.run_id == context.run_id)
+        totals = ledger.counts_by_status(conn)
+    counts = {**{f"reconciled_{k}": v for k, v in reconciled.items()},
+              **dict(mine.group_by("status").len().iter_rows())}
+    return Output(counts, metadata={
+        **{k: MetadataValue.int(v) for k, v in counts.items()},
+        "ledger": MetadataValue.json(totals),
+        "orders": markdown_table(mine.select("slip_id", "event_id", "side", "bookmaker", "requested_price", "price",
+                                             "stake", "status", "reasons"), limit=25)
+        if mine.height else MetadataValue.md("nothing this run"),
+    })
+
+
+@failure_hook
+def alert_on_failure(context: HookContext) -> None:
+    """Logs the failure and, when ``BETTING_ALERT_WEBHOOK_URL`` is set, posts it there."""
+    message = f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}"
+    context.log.error(message)
+    url = get_settings().alert_webhook_url
+    if not url:
+        return
+    body: dict[str, Any] = {"text": message, "job": "place_bets", "op": context.op.name, "run_id": context.run_id,
+                            "error": str(context.op_exception)}
+    try:
+        httpx.post(url, json=body, timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        context.log.error(f"the alert webhook {url} failed: {exc}")
+
+
+@job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → risk "
+     "gate → place (two-phase ledger) → record.", tags={"betting/stage": "placement"})
+def place_bets() -> None:
+    reconciled = reconcile_pending()
+    rows = load_slips(after=reconciled)
+    placed = place_orders(risk_gate(recheck_prices(rows)))
+    record_run(reconciled, placed)
+
+
+@asset_sensor(asset_key=AssetKey("bet_slips"), job=place_bets, minimum_interval_seconds=30,
+              default_status=DefaultSensorStatus.STOPPED,
+              description="One place_bets run per bet_slips materialisation (the run key is that run's id).")
+def placement_sensor(context: SensorEvaluationContext, asset_event: EventLogEntry) -> RunRequest:
+    return RunRequest(run_key=f"bet_slips:{asset_event.run_id}",
+                      tags={"betting/slips_run": asset_event.run_id})
+
+
+PLACEMENT_JOBS = [place_bets]
+PLACEMENT_SENSORS = [placement_sensor]

@@ -1,0 +1,176 @@
+"""Pre-trade risk controls: every order passes them before it reaches a broker.
+
+An order that fails a control is rejected with every reason that applies, so the record says
+all that was wrong rather than the first thing checked. Account-level stops (kill switch,
+daily loss, drawdown, losing streak) reject everything; order-level controls (odds, edge,
+stake, exposure, rate) look at one order against what the book already holds, and an accepted
+order counts towards the exposure of the orders gated after it in the same batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import polars as pl
+
+RATE_WINDOW = timedelta(minutes=1)
+OPEN_STATUSES = ("pending", "placed")
+"""ledger statuses whose stake is at risk until the bet settles"""
+STAKED_STATUSES = ("pending", "placed", "settled")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    min_odds: float = 1.2
+    max_odds: float = 15.0
+    min_edge: float = 0.02
+    min_stake: float = 1.0
+    max_stake: float | None = 50.0
+    max_stake_fraction: float = 0.05
+    max_event_exposure: float = 0.10
+    max_day_exposure: float = 0.25
+    daily_loss_limit: float = 0.10
+    max_drawdown: float = 0.25
+    max_consecutive_losses: int = 8
+    max_bets_per_minute: int = 30
+    price_tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class Order:
+    key: str
+    event_id: str
+    price: float
+    stake: float
+    edge: float
+
+
+@dataclass
+class Book:
+    """What the account holds when the gate runs; fractions are of ``bankroll``."""
+
+    bankroll: float
+    peak: float
+    day_start: float
+    day_pnl: float = 0.0
+    day_staked: float = 0.0
+    event_exposure: dict[str, float] = field(default_factory=dict)
+    consecutive_losses: int = 0
+    recent: list[datetime] = field(default_factory=list)
+    kill_switch: str | None = None
+    """why placement is switched off, if it is"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    order: Order
+    reasons: tuple[str, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.reasons
+
+
+def account_stops(book: Book, limits: RiskLimits) -> list[str]:
+    reasons = []
+    if book.kill_switch:
+        reasons.append(f"kill switch: {book.kill_switch}")
+    if book.day_start > 0 and -book.day_pnl >= limits.daily_loss_limit * book.day_start:
+        reasons.append(f"daily loss limit: lost {-book.day_pnl:.2f} today, limit "
+                       f"{limits.daily_loss_limit:.0%} of {book.day_start:.2f}")
+    if book.peak > 0 and (book.peak - book.bankroll) / book.peak >= limits.max_drawdown:
+        reasons.append(f"drawdown: bankroll {book.bankroll:.2f} is "
+                       f"{(book.peak - book.bankroll) / book.peak:.1%} below its peak {book.peak:.2f}, "
+                       f"limit {limits.max_drawdown:.0%}")
+    if book.consecutive_losses >= limits.max_consecutive_losses:
+        reasons.append(f"losing streak: {book.consecutive_losses} losses in a row, "
+                       f"limit {limits.max_consecutive_losses}")
+    if book.bankroll <= 0:
+        reasons.append(f"no bankroll left ({book.bankroll:.2f})")
+    return reasons
+
+
+def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) -> list[str]:
+    reasons = []
+    if not limits.min_odds <= order.price <= limits.max_odds:
+        reasons.append(f"odds {order.price} outside [{limits.min_odds}, {limits.max_odds}]")
+    if order.edge < limits.min_edge:
+        reasons.append(f"edge {order.edge:.2%} below the minimum {limits.min_edge:.2%}")
+    if order.stake < limits.min_stake:
+        reasons.append(f"stake {order.stake:.2f} below the minimum {limits.min_stake:.2f}")
+    if limits.max_stake is not None and order.stake > limits.max_stake:
+        reasons.append(f"stake {order.stake:.2f} above the cap {limits.max_stake:.2f}")
+    if order.stake > limits.max_stake_fraction * book.bankroll:
+        reasons.append(f"stake {order.stake:.2f} above {limits.max_stake_fraction:.0%} of the bankroll "
+                       f"{book.bankroll:.2f}")
+    on_event = book.event_exposure.get(order.event_id, 0.0)
+    if on_event + order.stake > limits.max_event_exposure * book.bankroll:
+        reasons.append(f"event exposure {on_event + order.stake:.2f} above {limits.max_event_exposure:.0%} "
+                       f"of the bankroll")
+    if book.day_staked + order.stake > limits.max_day_exposure * book.bankroll:
+        reasons.append(f"day exposure {book.day_staked + order.stake:.2f} above {limits.max_day_exposure:.0%} "
+                       f"of the bankroll")
+    recent = [t for t in book.recent if now - t < RATE_WINDOW]
+    if len(recent) >= limits.max_bets_per_minute:
+        reasons.append(f"rate limit: {len(recent)} bets in the last minute, limit {limits.max_bets_per_minute}")
+    return reasons
+
+
+def gate(orders: list[Order], book: Book, limits: RiskLimits, now: datetime) -> list[Verdict]:
+    """Verdicts in order; each accepted order is added to a copy of the book first, so a batch
+    cannot together exceed what one order may not."""
+    held = replace(book, event_exposure=dict(book.event_exposure), recent=list(book.recent))
+    stops = account_stops(held, limits)
+    verdicts = []
+    for order in orders:
+        reasons = stops + order_problems(order, held, limits, now)
+        if not reasons:
+            held.event_exposure[order.event_id] = held.event_exposure.get(order.event_id, 0.0) + order.stake
+            held.day_staked += order.stake
+            held.recent.append(now)
+        verdicts.append(Verdict(order, tuple(reasons)))
+    return verdicts
+
+
+def recheck(proposed_price: float, offered_price: float | None, commence_time: datetime, now: datetime,
+            tolerance: float) -> str | None:
+    """Why a slip can no longer be placed as proposed, or None. A better price is no reason
+    to refuse; a worse one beyond the tolerance is."""
+    if commence_time <= now:
+        return f"market closed: the event started at {commence_time:%Y-%m-%d %H:%M}"
+    if offered_price is None:
+        return "market closed: the bookmaker no longer offers this line"
+    fall = (proposed_price - offered_price) / proposed_price
+    if fall > tolerance:
+        return f"price moved from {proposed_price} to {offered_price} ({-fall:+.1%}, tolerance {tolerance:.0%})"
+    return None
+
+
+def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime, kill_switch: str | None = None) -> Book:
+    """The book from ledger rows (event_id, status, stake, placed_at, settled_at, profit). The
+    bankroll moves only when a bet settles; stakes still open count as exposure."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    settled = ledger.filter(pl.col("status") == "settled").sort("settled_at")
+    profits = settled["profit"].fill_null(0.0).to_list()
+    equity, peak, before_today = start_bankroll, start_bankroll, start_bankroll
+    for when, profit in zip(settled["settled_at"].to_list(), profits):
+        equity += profit
+        peak = max(peak, equity)
+        if when < day:
+            before_today = equity
+    streak = 0
+    for profit in reversed(profits):
+        if profit < 0:
+            streak += 1
+        elif profit > 0:
+            break
+    open_rows = ledger.filter(pl.col("status").is_in(OPEN_STATUSES))
+    exposure = dict(open_rows.group_by("event_id").agg(pl.col("stake").sum()).iter_rows())
+    staked = ledger.filter(pl.col("status").is_in(STAKED_STATUSES) & pl.col("placed_at").is_not_null())
+    today = staked.filter(pl.col("placed_at") >= day)
+    return Book(
+        bankroll=equity, peak=peak, day_start=before_today, day_pnl=equity - before_today,
+        day_staked=float(today["stake"].sum()), event_exposure=exposure, consecutive_losses=streak,
+        recent=staked.filter(pl.col("placed_at") > now - RATE_WINDOW)["placed_at"].to_list(),
+        kill_switch=kill_switch)

@@ -1,0 +1,219 @@
+"""Placing proposed slips: reconcile what a previous run left pending, re-check each price
+against what is on offer now, pass the risk gate, then claim-place-record one bet at a time.
+
+Each step writes before the next may act: a rejection is in the ledger before the run moves
+on, and a bet is claimed (pending, committed) before its broker is called, so a crash at any
+point leaves either nothing or a pending row that the next run settles with the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+from betting_assets.domain.market_view import offers_at
+from betting_assets.domain.risk import Order, RiskLimits, book_from_ledger, gate, recheck
+from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
+from betting_assets.settings import BettingMode, Settings
+from betting_assets.warehouse import ledger, queries
+from betting_assets.warehouse.tables import bets
+
+QUOTE_LOOKBACK = timedelta(days=3)
+
+
+class PlacementRefused(RuntimeError):
+    """The settings do not allow placement as asked (live mode, credentials)."""
+
+
+def limits_from(settings: Settings) -> RiskLimits:
+    return RiskLimits(
+        min_odds=settings.risk_min_odds, max_odds=settings.risk_max_odds, min_edge=settings.min_edge,
+        min_stake=settings.min_stake, max_stake=settings.max_stake, max_stake_fraction=settings.risk_max_stake_fraction,
+        max_event_exposure=settings.risk_max_event_exposure, max_day_exposure=settings.risk_max_day_exposure,
+        daily_loss_limit=settings.risk_daily_loss_limit, max_drawdown=settings.risk_max_drawdown,
+        max_consecutive_losses=settings.risk_max_consecutive_losses,
+        max_bets_per_minute=settings.risk_max_bets_per_minute, price_tolerance=settings.price_tolerance)
+
+
+def kill_reason(settings: Settings) -> str | None:
+    if settings.kill_switch:
+        return "BETTING_KILL_SWITCH is set"
+    if settings.kill_file.exists():
+        return f"the kill file {settings.kill_file} exists"
+    return None
+
+
+def broker_for(settings: Settings) -> Broker:
+    """Paper unless live placement is asked for in full: the live mode, the exchange broker and
+    its credentials. Anything in between is refused with what is missing."""
+    live = settings.mode == BettingMode.LIVE
+    if settings.broker == "paper":
+        if live:
+            raise PlacementRefused("BETTING_MODE=live places real money and needs a real broker: set "
+                                   "BETTING_BROKER=exchange with its credentials, or BETTING_MODE=paper")
+        return PaperBroker()
+    missing = [name for name in ("exchange_app_key", "exchange_session_token")
+               if not (getattr(settings, name) and getattr(settings, name).get_secret_value())]
+    if not live:
+        raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
+                               f"(now {settings.mode.value})")
+    if missing:
+        raise PlacementRefused("live placement needs " + " and ".join(f"BETTING_{m.upper()}" for m in missing))
+    return ExchangeBroker(settings.exchange_url, settings.exchange_app_key.get_secret_value(),  # type: ignore[union-attr]
+                          settings.exchange_session_token.get_secret_value(),  # type: ignore[union-attr]
+                          settings.exchange_timeout_s)
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """one line per slip handled: what happened and why"""
+
+    def add(self, what: str, row: dict[str, Any] | None = None, reason: str | None = None) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+        if row is not None:
+            self.rows.append({"slip": row.get("slip_id"), "event": row["event_id"], "side": row["side"],
+                              "bookmaker": row["bookmaker"], "price": row["requested_price"],
+                              "stake": row["requested_stake"], "outcome": what, "reason": reason or ""})
+
+
+def _fill_values(fill: Fill, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": fill.status, "broker_bet_id": fill.broker_bet_id, "reasons": fill.reason,
+                              "updated_at": now}
+    if fill.status == "placed":
+        values.update(price=fill.price, stake=fill.matched, placed_at=now)
+    return values
+
+
+def _request(row: dict[str, Any], min_fill: float) -> OrderRequest:
+    return OrderRequest(customer_ref=row["customer_ref"], event_id=row["event_id"], market=row["market"],
+                        side=row["side"], point=row["point"], price=row["requested_price"],
+                        stake=row["requested_stake"], min_fill=min_fill)
+
+
+def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, outcome: Outcome,
+          min_fill: float) -> None:
+    fill = broker.place(_request(row, min_fill))
+    if fill.status == "unknown":
+        outcome.add("unknown", row, fill.reason)
+        return
+    ledger.finish(engine, row["idempotency_key"], _fill_values(fill, now))
+    outcome.add(fill.status, row, fill.reason)
+
+
+def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1.0) -> Outcome:
+    """Pending rows from runs that stopped mid-way: the broker's record decides. An order the
+    broker never saw is sent now (under the same reference) unless its market has closed."""
+    outcome = Outcome()
+    with engine.connect() as conn:
+        pending = ledger.frame(conn, bets.c.status == "pending")
+    if pending.is_empty():
+        return outcome
+    known = broker.lookup(pending["customer_ref"].to_list())
+    for row in pending.iter_rows(named=True):
+        fill = known.get(row["customer_ref"])
+        if fill is not None:
+            ledger.finish(engine, row["idempotency_key"], _fill_values(fill, now))
+            outcome.add(f"reconciled_{fill.status}", row, fill.reason)
+        elif row["commence_time"] <= now:
+            ledger.finish(engine, row["idempotency_key"], {"status": "failed", "updated_at": now,
+                                                            "reasons": "never reached the broker before the event started"})
+            outcome.add("failed", row, "never reached the broker before the event started")
+        else:
+            _send(engine, broker, row, now, outcome, min_fill)
+    return outcome
+
+
+def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetime, run_id: str | None,
+                   slip_ids: list[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Unclaimed proposed slips as ledger rows, each with the price on offer now (None when
+    the bookmaker no longer quotes the line)."""
+    with engine.connect() as conn:
+        slips = ledger.unclaimed_slips(conn, slip_ids, limit)
+        if slips.is_empty():
+            return []
+        ids = slips["event_id"].unique().to_list()
+        cut = now + timedelta(microseconds=1)  # a snapshot taken at this very moment is on offer now
+        odds = queries.odds_for_events(conn, ids, now - QUOTE_LOOKBACK, cut)
+    cuts = slips.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
+        decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
+    offered = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=QUOTE_LOOKBACK).select(
+        "event_id", "market", "side", "point", "bookmaker", pl.col("price").alias("price_now"))
+    priced = slips.join(offered, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
+    return [{
+        "idempotency_key": s["idempotency_key"], "customer_ref": ledger.customer_ref(s["idempotency_key"]),
+        "slip_id": s["slip_id"], "broker": broker, "event_id": s["event_id"], "sport_key": s["sport_key"],
+        "commence_time": s["commence_time"], "market": s["market"], "side": s["side"], "point": s["point"],
+        "bookmaker": s["bookmaker"], "requested_price": s["price"], "requested_stake": s["stake"],
+        "edge": s["edge"], "model_version": s["model_version"], "model_prob": s["model_prob"],
+        "price_now": s["price_now"], "created_at": now, "updated_at": now, "run_id": run_id,
+    } for s in priced.iter_rows(named=True)]
+
+
+LEDGER_FIELDS = [c.name for c in bets.columns if c.name not in ("bet_id", "status")]
+
+
+def _ledger_row(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {k: v for k, v in {**row, **changes}.items() if k in LEDGER_FIELDS}
+
+
+def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime,
+                 outcome: Outcome) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows still on offer at an acceptable price (taken at today's price, edge recomputed),
+    and the refused ones as ledger rows with the reason."""
+    fresh, refused = [], []
+    for row in rows:
+        reason = recheck(row["requested_price"], row["price_now"], row["commence_time"], now, limits.price_tolerance)
+        if reason:
+            refused.append(_ledger_row(row, reasons=reason))
+            outcome.add("refused", row, reason)
+            continue
+        price = row["price_now"]
+        fresh.append({**row, "requested_price": price, "edge": row["model_prob"] * price - 1.0})
+    return fresh, refused
+
+
+def gate_rows(engine: Engine, rows: list[dict[str, Any]], limits: RiskLimits, start_bankroll: float, now: datetime,
+              kill: str | None, outcome: Outcome) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The risk gate over the book as the ledger has it now."""
+    with engine.connect() as conn:
+        book = book_from_ledger(ledger.frame(conn), start_bankroll, now, kill)
+    orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"])
+              for r in rows]
+    passed, rejected = [], []
+    for row, verdict in zip(rows, gate(orders, book, limits, now)):
+        if verdict.accepted:
+            passed.append(_ledger_row(row))
+        else:
+            reason = "; ".join(verdict.reasons)
+            rejected.append(_ledger_row(row, reasons=reason))
+            outcome.add("rejected", row, reason)
+    return passed, rejected
+
+
+def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datetime, outcome: Outcome,
+          min_fill: float = 1.0) -> None:
+    for row in rows:
+        if not ledger.claim(engine, row):
+            outcome.add("already_claimed", row, "another run holds this slip")
+            continue
+        _send(engine, broker, row, now, outcome, min_fill)
+
+
+def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datetime, run_id: str | None = None,
+                  slip_ids: list[int] | None = None, limit: int | None = None) -> Outcome:
+    """The whole pass outside Dagster (the job runs the same steps as ops)."""
+    outcome = reconcile(engine, broker, now, settings.min_stake)
+    limits = limits_from(settings)
+    rows = candidate_rows(engine, settings, broker.name, now, run_id, slip_ids, limit)
+    fresh, refused = recheck_rows(rows, limits, now, outcome)
+    ledger.record_rejections(engine, refused)
+    passed, rejected = gate_rows(engine, fresh, limits, settings.bankroll, now, kill_reason(settings), outcome)
+    ledger.record_rejections(engine, rejected)
+    place(engine, broker, passed, now, outcome, settings.min_stake)
+    return outcome

@@ -1,0 +1,119 @@
+"""The bets ledger: two-phase writes and the bankroll history.
+
+A bet exists in the ledger before any broker hears of it: ``claim`` inserts the row as
+``pending`` in its own transaction, and only the run whose insert went in may call the
+broker. The unique idempotency key makes that a database decision, so two runs at once, a
+retried op or a re-launched run cannot both claim one slip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Engine, and_, func, select, update
+
+from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets
+from betting_assets.warehouse.writes import _insert
+
+FINAL_STATUSES = ("placed", "lapsed", "rejected", "failed", "settled")
+
+
+def customer_ref(key: str) -> str:
+    """The reference the broker sees: 32 characters, as the Betfair API allows."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def claim(engine: Engine, row: dict[str, Any]) -> bool:
+    """Inserts a pending row and commits it; False when the key is already in the ledger."""
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            _insert(conn, bets).values(**row, status="pending").on_conflict_do_nothing(
+                index_elements=["idempotency_key"]).returning(bets.c.bet_id)).first()
+    return inserted is not None
+
+
+def record_rejections(engine: Engine, rows: list[dict[str, Any]]) -> int:
+    """Rejected slips: written once, never sent."""
+    if not rows:
+        return 0
+    with engine.begin() as conn:
+        done = conn.execute(_insert(conn, bets).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                            .returning(bets.c.slip_id), [{**r, "status": "rejected"} for r in rows]).all()
+        _mark_slips(conn, [s for (s,) in done if s is not None], "rejected")
+    return len(done)
+
+
+def finish(engine: Engine, key: str, values: dict[str, Any]) -> bool:
+    """Moves a pending row to its final state; a row already final is left alone."""
+    with engine.begin() as conn:
+        result = conn.execute(update(bets).where(and_(bets.c.idempotency_key == key, bets.c.status == "pending"))
+                              .values(**values).returning(bets.c.slip_id)).first()
+        if result is not None and result[0] is not None:
+            _mark_slips(conn, [result[0]], values["status"])
+    return result is not None
+
+
+def _mark_slips(conn: Connection, slip_ids: list[int], status: str) -> None:
+    if slip_ids:
+        conn.execute(update(bet_slips).where(bet_slips.c.slip_id.in_(slip_ids)).values(status=status))
+
+
+def frame(conn: Connection, condition: Any = None) -> pl.DataFrame:
+    query = select(bets).order_by(bets.c.bet_id)
+    if condition is not None:
+        query = query.where(condition)
+    return pl.DataFrame([tuple(r) for r in conn.execute(query).all()], schema=LEDGER_SCHEMA, orient="row")
+
+
+LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    c.name: {"Float": pl.Float64, "UtcDateTime": pl.Datetime("us", "UTC"), "BigInteger": pl.Int64}.get(
+        type(c.type).__name__, pl.String) for c in bets.columns}
+
+
+def unclaimed_slips(conn: Connection, slip_ids: list[int] | None = None, limit: int | None = None) -> pl.DataFrame:
+    """Proposed slips with no ledger row yet, oldest first."""
+    query = (select(bet_slips).where(bet_slips.c.status == "proposed")
+             .where(~select(bets.c.bet_id).where(bets.c.idempotency_key == bet_slips.c.idempotency_key).exists())
+             .order_by(bet_slips.c.slip_id))
+    if slip_ids:
+        query = query.where(bet_slips.c.slip_id.in_(slip_ids))
+    if limit:
+        query = query.limit(limit)
+    result = conn.execute(query)
+    return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
+                        infer_schema_length=None)
+
+
+def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankroll: float, now: datetime) -> int:
+    """Settles placed bets and appends the bankroll after each, in settlement order. A bet
+    settled by another run meanwhile is skipped (the update only touches placed rows)."""
+    count = 0
+    with engine.begin() as conn:
+        last = conn.execute(select(bankroll_history.c.bankroll).order_by(bankroll_history.c.entry_id.desc())
+                            .limit(1)).scalar_one_or_none()
+        bankroll = start_bankroll if last is None else last
+        for row in settled:
+            bet_id = row.pop("bet_id")
+            done = conn.execute(update(bets).where(and_(bets.c.bet_id == bet_id, bets.c.status == "placed"))
+                                .values(**row, status="settled", settled_at=now, updated_at=now)).rowcount
+            if not done:
+                continue
+            bankroll += row["profit"]
+            conn.execute(bankroll_history.insert().values(
+                recorded_at=now, bet_id=bet_id, change=row["profit"], bankroll=bankroll,
+                note=f"bet {bet_id} {row['result']}"))
+            count += 1
+    return count
+
+
+def bankroll_frame(conn: Connection) -> pl.DataFrame:
+    result = conn.execute(select(bankroll_history).order_by(bankroll_history.c.entry_id))
+    return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
+                        infer_schema_length=None)
+
+
+def counts_by_status(conn: Connection) -> dict[str, int]:
+    return dict(conn.execute(select(bets.c.status, func.count()).group_by(bets.c.status)).all())  # type: ignore[arg-type]

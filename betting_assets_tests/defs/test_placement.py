@@ -1,0 +1,281 @@
+"""The place_bets job and settled_bets on a real EPL day: slips priced from the stored odds,
+placed through the gate on a real Dagster instance, crashes and concurrent runs, settlement."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from sqlalchemy import Engine, func, select, update
+
+from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots
+from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.placement.jobs import BrokerResource, place_bets, placement_sensor
+from betting_assets.domain.market_view import offers_at
+from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
+from betting_assets.domain.strategies import best_prices
+from betting_assets.placement import service
+from betting_assets.placement.brokers import Broker, Fill, OrderRequest, PaperBroker
+from betting_assets.sandbox.server import SandboxServer
+from betting_assets.settings import get_settings
+from betting_assets.warehouse import ledger, queries, writes
+from betting_assets.warehouse.tables import bet_slips, bets, events
+from betting_assets_tests.defs.conftest import DAY, set_sandbox
+
+NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer, home: Path) -> pl.DataFrame:
+    """The odds of 12 August 2023 as on offer at 13:20, and one slip per 14:00 match on its
+    best home price, its model probability set 5 % above that price's implied one."""
+    set_sandbox(sandbox, "clock", {"now": NOW.isoformat()})
+    assert materialize([odds_snapshots, normalized_odds], resources=resources, partition_key=DAY,
+                       instance=DagsterInstance.ephemeral()).success
+    return _propose(engine, NOW)
+
+
+def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05) -> pl.DataFrame:
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, now, 1.0, ["soccer_epl"])
+        odds = queries.odds_for_events(conn, due["event_id"].to_list(), now - timedelta(days=3), now + timedelta(seconds=1))
+    cuts = due.select("event_id", "sport_key", "commence_time",
+                      decision_time=pl.lit(now + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
+    best = best_prices(offers_at(odds, cuts, sharp_book="pinnacle"), ("h2h",)).filter(pl.col("side") == "home")
+    slips = best.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
+        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=(1 + edge) / pl.col("price"),
+        fair_prob=pl.col("fair"), edge=pl.lit(edge), kelly=pl.lit(0.01), stake=pl.lit(stake), bankroll=pl.lit(1000.0),
+        rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"), decision_time=pl.lit(now).cast(
+            pl.Datetime("us", "UTC")))
+    slips = slips.with_columns(idempotency_key=pl.Series([
+        idempotency_key(r["event_id"], r["market"], r["side"], r["point"], "test_model", "1")
+        for r in slips.iter_rows(named=True)])).select(SLIP_COLUMNS)
+    with engine.begin() as conn:
+        writes.propose_slips(conn, slips, created_at=now)
+    return slips
+
+
+def _bets(engine: Engine) -> pl.DataFrame:
+    with engine.connect() as conn:
+        return ledger.frame(conn)
+
+
+def _run(resources: dict[str, object], broker: BrokerResource | None = None,
+         instance: DagsterInstance | None = None):  # type: ignore[no-untyped-def]
+    return place_bets.execute_in_process(resources={**resources, "broker": broker or BrokerResource()},
+                                         instance=instance or DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def test_place_bets_places_each_slip_once_and_records_every_refusal(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, sandbox: SandboxServer) -> None:
+    """Four 14:00 matches: three pass the gate; one is refused because its bookmaker's price was
+    cut since it was proposed. A second run finds nothing left to do."""
+    moved = priced.row(0, named=True)
+    with engine.begin() as conn:  # as if proposed at a price 10 % above the one now on offer
+        conn.execute(update(bet_slips).where(bet_slips.c.idempotency_key == moved["idempotency_key"])
+                     .values(price=round(moved["price"] * 1.1, 2)))
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(resources, instance=instance)
+        assert result.success
+        summary = result.output_for_node("record_run")
+        assert summary == {"placed": priced.height - 1, "rejected": 1}
+
+    placed = _bets(engine)
+    assert placed.height == priced.height
+    refused = placed.filter(pl.col("status") == "rejected")
+    assert refused["reasons"][0].startswith(f"price moved from {round(moved['price'] * 1.1, 2)} to {moved['price']}")
+    ok = placed.filter(pl.col("status") == "placed")
+    assert ok["price"].to_list() == ok["requested_price"].to_list() and (ok["stake"] == 20.0).all()
+    assert ok["placed_at"].to_list() == [NOW] * ok.height and set(ok["broker"]) == {"paper"}
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(bet_slips.c.idempotency_key, bet_slips.c.status)).all())
+    assert sorted(statuses.values()) == ["placed"] * ok.height + ["rejected"]
+
+    again = _run(resources)
+    assert again.success and again.output_for_node("record_run") == {}
+    assert _bets(engine).height == priced.height
+
+
+def test_the_gate_rejects_with_reasons_and_the_kill_switch_stops_everything(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
+        home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "KILL").write_text("stop\n")
+    assert _run(resources).success
+    rows = _bets(engine)
+    assert set(rows["status"]) == {"rejected"} and rows.height == priced.height
+    assert all(r.startswith("kill switch: the kill file") for r in rows["reasons"])
+
+
+class _CrashBeforeBroker(Broker):
+    """The process dies after the ledger row is committed and before the broker hears of it."""
+
+    name = "paper"
+
+    def __init__(self, after: int) -> None:
+        self.left = after
+        self.inner = PaperBroker()
+
+    def place(self, order: OrderRequest) -> Fill:
+        if self.left == 0:
+            raise RuntimeError("simulated crash between the ledger write and the broker call")
+        self.left -= 1
+        return self.inner.place(order)
+
+    def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
+        return self.inner.lookup(customer_refs)
+
+
+class _CrashingBrokerResource(BrokerResource):
+    after: int = 1
+
+    def broker(self) -> Broker:
+        return _CrashBeforeBroker(self.after)
+
+
+def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exactly_one_bet(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
+        sandbox: SandboxServer, tmp_path: Path) -> None:
+    hook = _Webhook()
+    monkeypatch.setenv("BETTING_ALERT_WEBHOOK_URL", hook.url)
+    get_settings.cache_clear()
+    try:
+        crashed = _run(resources, _CrashingBrokerResource(after=1))
+    finally:
+        hook.stop()
+    assert not crashed.success
+    assert hook.received and "simulated crash" in hook.received[0]["error"]   # the failure hook alerted
+    after_crash = _bets(engine)
+    assert after_crash["status"].to_list() == ["placed", "pending"]          # one done, one claimed, two untouched
+
+    rerun = _run(resources)
+    assert rerun.success
+    assert rerun.output_for_node("reconcile_pending") == {"placed": 1}
+    assert rerun.output_for_node("record_run") == {"reconciled_placed": 1, "placed": priced.height - 2}
+    final = _bets(engine)
+    assert final.height == priced.height and set(final["status"]) == {"placed"}
+    assert final["idempotency_key"].n_unique() == priced.height
+
+
+def test_two_runs_at_once_place_each_slip_once(engine: Engine, resources: dict[str, object],
+                                               priced: pl.DataFrame) -> None:
+    outcomes: list[service.Outcome] = []
+    settings = get_settings().model_copy(update={"risk_max_bets_per_minute": 100})
+
+    def run() -> None:
+        outcomes.append(service.run_placement(engine, PaperBroker(), settings, NOW))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    placed = [o.counts.get("placed", 0) for o in outcomes]
+    assert sum(placed) == priced.height, outcomes
+    with engine.connect() as conn:
+        per_key = conn.execute(select(bets.c.idempotency_key, func.count()).group_by(bets.c.idempotency_key)).all()
+    assert len(per_key) == priced.height and {n for _, n in per_key} == {1}
+
+
+def test_live_mode_is_refused_without_its_settings(engine: Engine, resources: dict[str, object],
+                                                   priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BETTING_MODE", "live")
+    get_settings.cache_clear()
+    result = _run(resources)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "BETTING_MODE=live places real money and needs a real broker" in str(failure.event_specific_data)
+    monkeypatch.setenv("BETTING_BROKER", "exchange")
+    get_settings.cache_clear()
+    result = _run(resources)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "live placement needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN" in str(
+        failure.event_specific_data)
+    assert _bets(engine).is_empty()
+
+
+def test_settled_bets_after_the_games(engine: Engine, resources: dict[str, object], priced: pl.DataFrame,
+                                      sandbox: SandboxServer) -> None:
+    assert _run(resources).success
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events).where(events.c.status == "final")).scalar() == 0
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    from betting_assets.defs.ingestion.assets import scores
+
+    assert materialize([scores, odds_snapshots, normalized_odds], resources=resources, partition_key=DAY,
+                       instance=DagsterInstance.ephemeral()).success
+    done = materialize([settled_bets], resources=resources, instance=DagsterInstance.ephemeral())
+    assert done.success
+    rows = _bets(engine)
+    assert set(rows["status"]) == {"settled"}
+    with engine.connect() as conn:
+        finals = queries.events_frame(conn, events.c.event_id.in_(rows["event_id"].to_list()))
+    expected = rows.join(finals, on="event_id", how="left", maintain_order="left").select(
+        pl.when(pl.col("home_score") > pl.col("away_score")).then(pl.col("stake") * (pl.col("price") - 1))
+        .otherwise(-pl.col("stake"))).to_series()
+    assert rows["profit"].to_list() == pytest.approx(expected.to_list())
+    assert rows["p_close"].is_not_null().all()
+    (event,) = [m for m in done.get_asset_materialization_events() if m.asset_key == AssetKey("settled_bets")]
+    meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    assert meta["settled_now"] == rows.height and meta["profit"] == pytest.approx(sum(expected))
+    assert meta["bankroll"] == pytest.approx(get_settings().bankroll + sum(expected))
+    assert "data:image/png;base64," in meta["bankroll_curve"]
+    again = materialize([settled_bets], resources=resources, instance=DagsterInstance.ephemeral())
+    assert again.success
+    with engine.connect() as conn:
+        assert len(ledger.bankroll_frame(conn)) == rows.height
+
+
+def test_the_sensor_requests_one_run_per_slips_materialisation(resources: dict[str, object]) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        from dagster import AssetMaterialization
+
+        instance.report_runless_asset_event(AssetMaterialization("bet_slips"))
+        with build_sensor_context(instance=instance) as context:
+            first = placement_sensor.evaluate_tick(context)
+            (request,) = first.run_requests
+            assert request.run_key.startswith("bet_slips:")
+            context.update_cursor(first.cursor)
+            assert not placement_sensor.evaluate_tick(context).run_requests   # nothing new since
+
+
+class _Webhook:
+    """A real HTTP endpoint that records what the failure hook posts."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        received: list[dict[str, object]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alert"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
