@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks import backtest_engine, features_asof, normalize_store, sensor_tick
+from benchmarks import backtest_engine, features_asof, normalize_store, placement, sensor_tick
 
 
 def main() -> None:
@@ -57,6 +57,14 @@ def main() -> None:
     print(f"backtest engine: {r['candidates']:,.0f} candidate bets ({r['bets']:,.0f} staked) in {r['project_s']:.2f} s; "
           f"per-bet Python loop {r['loop_s']:.1f} s; identical stakes, metrics and breakdowns", flush=True)
     figures.append(f"figure backtest_engine_vs_loop: {r['ratio']:.1f} x (goal >= 100)")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = placement.run(pg_url, Path(tmp))
+    print(f"placement on PostgreSQL: {r['slips']:,.0f} slips through re-check, gate, paper broker and ledger in "
+          f"{r['seconds']:.2f} s; after {r['crashes']:.0f} crashes in 20 cycles and a final run: {r['placed']:,.0f} "
+          f"placed, {r['pending']:.0f} pending, {r['missing']:.0f} slips without a bet", flush=True)
+    figures.append(f"figure placement_duplicates_after_crashes: {r['duplicates'] + r['missing']:.0f} bets "
+                   "(goal == 0)")
+    figures.append(f"figure placement_slips_per_s_postgresql: {r['rate']:.0f} slips/s (goal >= 10)")
     for line in figures:
         print(line)
 

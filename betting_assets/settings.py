@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     model_decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
     mlflow_artifact_root: str | None = Field(
         default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
-    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest, and the bankroll "
-                            "bet slips are sized against.")
+    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest and of the bets "
+                            "ledger; slips are sized against it plus the settled P&L.")
     kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
     flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
     stake_percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")

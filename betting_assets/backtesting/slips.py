@@ -15,7 +15,7 @@ from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.domain.market_view import offers_at
 from betting_assets.modelling.registry import ModelRef, Tracker
 from betting_assets.settings import Settings
-from betting_assets.warehouse import queries
+from betting_assets.warehouse import ledger, queries
 
 
 @dataclass
@@ -28,7 +28,8 @@ class SlipOutcome:
 
 def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime) -> SlipOutcome:
     """Slips for the events whose decision time has come by ``now``. The model sees features cut
-    at the decision time it was trained at; the price is the best on offer now."""
+    at the decision time it was trained at; the price is the best on offer now; stakes are sized
+    against the bankroll after the last settled bet."""
     config = FeatureConfig(decision_hours=(settings.model_decision_hours,), sharp_book=settings.sharp_book)
     with engine.connect() as conn:
         due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
@@ -37,6 +38,7 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
         odds = queries.odds_for_events(conn, due["event_id"].to_list(),
                                        due["commence_time"].min() - config.lookback, now)  # type: ignore[operator]
         results = queries.finished_before(conn, settings.sports, now)
+        bankroll = ledger.current_bankroll(conn, settings.bankroll)
     features = build_features(odds, due, results, config)
     probs, refs, missing = champion_probabilities(tracker, features, out_of_time_only=False)
     if probs is None:
@@ -44,6 +46,6 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
                        sharp_book=settings.sharp_book, lookback=config.lookback)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
-    proposed = slips.propose(offers, probs, fixtures, bankroll=settings.bankroll,
+    proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll,
                              sizing=sizing_for(settings, "kelly"), min_edge=settings.min_edge)
     return SlipOutcome(proposed, due.height, refs, missing)

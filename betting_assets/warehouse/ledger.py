@@ -92,9 +92,7 @@ def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankr
     settled by another run meanwhile is skipped (the update only touches placed rows)."""
     count = 0
     with engine.begin() as conn:
-        last = conn.execute(select(bankroll_history.c.bankroll).order_by(bankroll_history.c.entry_id.desc())
-                            .limit(1)).scalar_one_or_none()
-        bankroll = start_bankroll if last is None else last
+        bankroll = current_bankroll(conn, start_bankroll)
         for row in settled:
             bet_id = row.pop("bet_id")
             done = conn.execute(update(bets).where(and_(bets.c.bet_id == bet_id, bets.c.status == "placed"))
@@ -113,6 +111,13 @@ def bankroll_frame(conn: Connection) -> pl.DataFrame:
     result = conn.execute(select(bankroll_history).order_by(bankroll_history.c.entry_id))
     return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
                         infer_schema_length=None)
+
+
+def current_bankroll(conn: Connection, start: float) -> float:
+    """The bankroll after the last settlement; ``start`` before any."""
+    last = conn.execute(select(bankroll_history.c.bankroll).order_by(bankroll_history.c.entry_id.desc())
+                        .limit(1)).scalar_one_or_none()
+    return start if last is None else float(last)
 
 
 def counts_by_status(conn: Connection) -> dict[str, int]:

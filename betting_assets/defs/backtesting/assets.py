@@ -160,7 +160,7 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
         "slips": outcome.slips.height,
         "new_slips": len(inserted),
         "already_proposed": outcome.slips.height - len(inserted),
-        "bankroll": settings.bankroll,
+        "bankroll": float(outcome.slips["bankroll"][0]) if outcome.slips.height else settings.bankroll,
         "min_edge": settings.min_edge,
         "models": MetadataValue.md("\n".join(f"- {r.name} v{r.version}" for r in outcome.models) or "none"),
         "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
