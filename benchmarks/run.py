@@ -62,8 +62,8 @@ def main() -> None:
     print(f"placement on PostgreSQL: {r['slips']:,.0f} slips through re-check, gate, paper broker and ledger in "
           f"{r['seconds']:.2f} s; after {r['crashes']:.0f} crashes in 20 cycles and a final run: {r['placed']:,.0f} "
           f"placed, {r['pending']:.0f} pending, {r['missing']:.0f} slips without a bet", flush=True)
-    figures.append(f"figure placement_duplicates_after_crashes: {r['duplicates'] + r['missing']:.0f} bets "
-                   "(goal == 0)")
+    figures.append(f"figure placement_duplicate_or_lost_bets_after_crashes: {r['duplicates'] + r['missing']:.0f} "
+                   "slips (goal == 0)")
     figures.append(f"figure placement_slips_per_s_postgresql: {r['rate']:.0f} slips/s (goal >= 10)")
     for line in figures:
         print(line)

@@ -22,7 +22,7 @@ from betting_assets.domain import betting_metrics as metrics
 from betting_assets.domain.devig import Method
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
 from betting_assets.domain.settlement import RESULTS, SETTLE_COLUMNS, settle_frame
-from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
+from betting_assets.domain.staking import Sizing, compound, linear_terms
 from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 
 LEDGER_SCHEMA: dict[str, pl.DataType] = {

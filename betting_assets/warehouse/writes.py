@@ -259,19 +259,19 @@ def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None 
     """Moves known events along scheduled → live → final; never moves a final event back."""
     now = now or utcnow()
     changed = 0
-    for update in updates:
+    for score in updates:
         values: dict[str, Any] = {"updated_at": now}
-        if update.status == "final":
-            values.update(status="final", completed=True, home_score=update.home_score,
-                          away_score=update.away_score, scores_last_update=update.last_update)
-        elif update.status == "live":
-            values.update(status="live", home_score=update.home_score, away_score=update.away_score,
-                          scores_last_update=update.last_update)
+        if score.status == "final":
+            values.update(status="final", completed=True, home_score=score.home_score,
+                          away_score=score.away_score, scores_last_update=score.last_update)
+        elif score.status == "live":
+            values.update(status="live", home_score=score.home_score, away_score=score.away_score,
+                          scores_last_update=score.last_update)
         else:
             continue
         result = conn.execute(
             events.update()
-            .where(events.c.event_id == update.event_id, events.c.status != "final")
+            .where(events.c.event_id == score.event_id, events.c.status != "final")
             .values(values)
         )
         changed += result.rowcount

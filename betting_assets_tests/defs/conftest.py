@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,9 +13,18 @@ from sqlalchemy import Engine, select
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
 from betting_assets.sandbox.server import SandboxServer
+from betting_assets.settings import get_settings
 from betting_assets.warehouse.tables import odds_snapshots as odds_snapshots_table
 
 DAY = "soccer_epl|2023-08-12"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -34,14 +34,6 @@ KICK_OFF_14 = {"Bournemouth", "Brighton", "Everton", "Sheffield United"}
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path / "home"
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def mlflow_resource(tmp_path: Path) -> MlflowResource:
     return MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")
 

@@ -30,14 +30,6 @@ NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path / "home"
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer, home: Path) -> pl.DataFrame:
     """The odds of 12 August 2023 as on offer at 13:20, and one slip per 14:00 match on its
     best home price, its model probability set 5 % above that price's implied one."""
@@ -108,9 +100,8 @@ def test_place_bets_places_each_slip_once_and_records_every_refusal(
     assert _bets(engine).height == priced.height
 
 
-def test_the_gate_rejects_with_reasons_and_the_kill_switch_stops_everything(
-        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
-        home: Path) -> None:
+def test_the_kill_file_stops_all_placement_and_every_slip_is_recorded_as_rejected(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "KILL").write_text("stop\n")
     assert _run(resources).success
@@ -146,8 +137,7 @@ class _CrashingBrokerResource(BrokerResource):
 
 
 def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exactly_one_bet(
-        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
-        sandbox: SandboxServer, tmp_path: Path) -> None:
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     hook = _Webhook()
     monkeypatch.setenv("BETTING_ALERT_WEBHOOK_URL", hook.url)
     get_settings.cache_clear()

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from betting_assets.domain.features import FEATURE_COLUMNS, FeatureConfig, build_features
+from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
 DAY = datetime(2024, 3, 30, tzinfo=timezone.utc)

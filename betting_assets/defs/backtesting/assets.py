@@ -21,8 +21,6 @@ from dagster import (
     sensor,
 )
 
-import polars as pl
-
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.modelling.assets import day_start
 from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
