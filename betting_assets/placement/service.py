@@ -8,6 +8,7 @@ point leaves either nothing or a pending row that the next run settles with the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -197,8 +198,14 @@ def gate_rows(engine: Engine, rows: list[dict[str, Any]], limits: RiskLimits, st
 
 
 def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datetime, outcome: Outcome,
-          min_fill: float = 1.0) -> None:
+          min_fill: float = 1.0, kill: Callable[[], str | None] | None = None) -> None:
+    """``kill`` is asked before each bet, so a kill switch thrown mid-batch stops the rest (they
+    stay proposed for a later run)."""
     for row in rows:
+        stop = kill() if kill is not None else None
+        if stop:
+            outcome.add("stopped", row, f"kill switch: {stop}")
+            continue
         if not ledger.claim(engine, row):
             outcome.add("already_claimed", row, "another run holds this slip")
             continue
@@ -215,5 +222,5 @@ def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datet
     ledger.record_rejections(engine, refused)
     passed, rejected = gate_rows(engine, fresh, limits, settings.bankroll, now, kill_reason(settings), outcome)
     ledger.record_rejections(engine, rejected)
-    place(engine, broker, passed, now, outcome, settings.min_stake)
+    place(engine, broker, passed, now, outcome, settings.min_stake, lambda: kill_reason(settings))
     return outcome

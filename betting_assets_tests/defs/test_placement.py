@@ -269,3 +269,27 @@ class _Webhook:
         self.server.shutdown()
         self.server.server_close()
 
+
+
+def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources: dict[str, object],
+                                                       priced: pl.DataFrame, home: Path) -> None:
+    settings = get_settings()
+    limits = service.limits_from(settings)
+    fresh, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
+                                    service.Outcome())
+    passed, _ = service.gate_rows(engine, fresh, limits, settings.bankroll, NOW, None, service.Outcome())
+    outcome = service.Outcome()
+
+    def thrown_after_the_first_bet() -> str | None:
+        if outcome.counts.get("placed"):
+            settings.kill_file.parent.mkdir(parents=True, exist_ok=True)
+            settings.kill_file.touch()
+        return service.kill_reason(settings)
+
+    service.place(engine, PaperBroker(), passed, NOW, outcome, kill=thrown_after_the_first_bet)
+    assert outcome.counts == {"placed": 1, "stopped": priced.height - 1}
+    with engine.connect() as conn:
+        left = queries.slips_frame(conn, bet_slips.c.status == "proposed")
+    assert left.height == priced.height - 1 and _bets(engine).height == 1
+    settings.kill_file.unlink()
+    assert _run(resources).success and set(_bets(engine)["status"]) == {"placed"}

@@ -110,7 +110,9 @@ def risk_gate(context: OpExecutionContext, warehouse: WarehouseResource, clock: 
 def place_orders(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
                  clock: ClockResource, rows: list) -> dict:  # type: ignore[type-arg]
     outcome = service.Outcome()
-    service.place(warehouse.engine(), _broker(broker), rows, clock.now(), outcome, get_settings().min_stake)
+    settings = get_settings()
+    service.place(warehouse.engine(), _broker(broker), rows, clock.now(), outcome, settings.min_stake,
+                  lambda: service.kill_reason(settings))
     _report(context, outcome)
     return {"counts": outcome.counts, "rows": outcome.rows}
 
