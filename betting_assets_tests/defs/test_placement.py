@@ -71,18 +71,21 @@ def _run(resources: dict[str, object], broker: BrokerResource | None = None,
 
 
 def test_place_bets_places_each_slip_once_and_records_every_refusal(
-        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, sandbox: SandboxServer) -> None:
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, tmp_path: Path) -> None:
     """Four 14:00 matches: three pass the gate; one is refused because its bookmaker's price was
     cut since it was proposed. A second run finds nothing left to do."""
     moved = priced.row(0, named=True)
     with engine.begin() as conn:  # as if proposed at a price 10 % above the one now on offer
         conn.execute(update(bet_slips).where(bet_slips.c.idempotency_key == moved["idempotency_key"])
                      .values(price=round(moved["price"] * 1.1, 2)))
-    with DagsterInstance.ephemeral() as instance:
+    (tmp_path / "dagster").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:   # run storage on disk
         result = _run(resources, instance=instance)
         assert result.success
         summary = result.output_for_node("record_run")
         assert summary == {"placed": priced.height - 1, "rejected": 1}
+        stored = instance.get_run_by_id(result.run_id)
+        assert stored is not None and stored.job_name == "place_bets" and stored.is_success
 
     placed = _bets(engine)
     assert placed.height == priced.height
