@@ -7,6 +7,7 @@ export BETTING_HOME ?= $(CURDIR)/.betting_home
 export DAGSTER_HOME ?= $(BETTING_HOME)/dagster
 SANDBOX_PORT ?= 8765
 DAGSTER_PORT ?= 3000
+MLFLOW_PORT ?= 5000
 
 .PHONY: demo test bench dev install clean
 
@@ -32,7 +33,8 @@ dev: $(STAMP)
 	$(BIN)/betting db upgrade
 	@bash -c 'set -m; \
 	  $(BIN)/betting sandbox serve --data betting_assets/data --port $(SANDBOX_PORT) & sandbox=$$!; \
-	  trap "kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BETTING_HOME)/mlflow.sqlite --port $(MLFLOW_PORT) & mlflow=$$!; \
+	  trap "kill -- -$$sandbox -$$mlflow 2>/dev/null; wait $$sandbox $$mlflow 2>/dev/null" EXIT INT TERM; \
 	  BETTING_ODDS_API_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/dagster dev -w workspace.yaml -p $(DAGSTER_PORT)'
 
 clean:

@@ -61,15 +61,21 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
 @click.option("--to", "end", default=None, help="Last day of history to pull (ISO date).")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None,
               help="Also write the summary's figures as JSON.")
-def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None) -> None:
-    """Start the sandbox, pull history through the client into the warehouse, summarise."""
+@click.option("--trials", type=int, default=10, show_default=True, help="Optuna trials of the demo's training.")
+@click.option("--ingest-only", is_flag=True, help="Stop after pulling history into the warehouse.")
+def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None, trials: int,
+         ingest_only: bool) -> None:
+    """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
+    features, model, backtests, slips, paper bets and their settlement; summarise."""
     from betting_assets.demo import parse_day, print_summary, run_demo, write_summary_json
+    from betting_assets.demo_pipeline import DemoStageFailed
 
     console = Console()
     settings: Settings = get_settings()
     try:
-        summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console)
-    except (FileNotFoundError, ValueError) as exc:
+        summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console,
+                           ingest_only=ingest_only, trials=trials)
+    except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary, console)
     if summary_json:

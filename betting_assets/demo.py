@@ -1,8 +1,11 @@
-"""The end-to-end demo on the embedded default: sandbox → client → warehouse → summary."""
+"""The end-to-end demo on the embedded default: sandbox → client → warehouse, then the asset
+graph through Dagster (``demo_pipeline``) → summary."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,14 +19,14 @@ from sqlalchemy import Engine, func, select
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.ingestion import Collector, IngestResult
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
-from betting_assets.settings import SANDBOX_API_KEY, Settings
+from betting_assets.settings import SANDBOX_API_KEY, Settings, get_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse import migrate
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
-DEFAULT_WINDOW = timedelta(days=45)
+DEFAULT_WINDOW = timedelta(days=90)
 
 
 @dataclass
@@ -45,22 +48,26 @@ class DemoSummary:
     credits_remaining: int | None = None
     quality_findings: int = 0
     warehouse: str = ""
+    mlflow: str = ""
+    pipeline: dict[str, Any] = field(default_factory=dict)
+    """figures of the Dagster stages (``PipelineFigures``); empty with ``ingest_only``"""
 
 
 def run_demo(settings: Settings, data: str | None = None, start: datetime | None = None,
-             end: datetime | None = None, console: Console | None = None) -> DemoSummary:
+             end: datetime | None = None, console: Console | None = None, ingest_only: bool = False,
+             trials: int = 10) -> DemoSummary:
     console = console or Console()
     spec = data or str(BUNDLED_DATA)
     console.print(f"[bold]Loading market[/] from {spec}")
     market = load_market(spec)
     sports = [s["key"] for s in market.sports()]
     start = start or market.first_time()
-    end = end or start + DEFAULT_WINDOW
+    end = end or _default_end(market, sports, start)
     engine = make_engine(settings.warehouse_url)
     migrate.upgrade(engine)
     state = SandboxState(market, now=end + timedelta(days=3), api_key=SANDBOX_API_KEY)
     summary = DemoSummary(data=spec, window_start=start.isoformat(), window_end=end.isoformat(), sports=sports,
-                          warehouse=engine.url.render_as_string(hide_password=True))
+                          warehouse=engine.url.render_as_string(hide_password=True), mlflow=settings.tracking_uri)
     with SandboxServer(state) as server:
         console.print(f"Sandbox provider on {server.url} (clock {state.now:%Y-%m-%d %H:%M} UTC)")
         client = OddsApiClient(server.url, SANDBOX_API_KEY, credit_reserve=settings.credit_reserve)
@@ -88,9 +95,36 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
                     cursor += timedelta(days=3)
                 progress.advance(task)
         client.close()
+        if not ingest_only:
+            # the asset partitions are the configured sports: make them the market's before loading them
+            os.environ["BETTING_SPORTS"] = ",".join(sports)
+            get_settings.cache_clear()
+            from betting_assets.demo_pipeline import run_pipeline
+
+            began: list[float] = []
+
+            def step(text: str) -> None:
+                if began:
+                    console.print(f"  [green]done[/] in {time.perf_counter() - began[-1]:.1f} s")
+                began.append(time.perf_counter())
+                console.print(f"[bold cyan]→[/] {text}")
+
+            figures = run_pipeline(settings, engine, server, state, sports, start, end, step, trials=trials)
+            step("summary")
+            summary.pipeline = asdict(figures)
     _fill_summary(engine, summary)
     engine.dispose()
     return summary
+
+
+def _default_end(market: Any, sports: list[str], start: datetime) -> datetime:
+    """``DEFAULT_WINDOW`` of history, cut short when the data ends sooner so that a week of
+    games is left to bet on live."""
+    kick_offs = [e["commence_time"] for sport in sports for e in market.events(sport, start)]
+    if not kick_offs:
+        return start + DEFAULT_WINDOW
+    last = require_utc(max(kick_offs), "kick-off")
+    return min(start + DEFAULT_WINDOW, max(start + timedelta(days=14), last - timedelta(days=8)))
 
 
 def _fill_summary(engine: Engine, summary: DemoSummary) -> None:
@@ -117,6 +151,8 @@ def _fill_summary(engine: Engine, summary: DemoSummary) -> None:
 def print_summary(summary: DemoSummary, console: Console) -> None:
     table = Table(title="betting_assets demo", show_header=False)
     for key, value in asdict(summary).items():
+        if key == "pipeline":
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v:,}" for k, v in sorted(value.items()))
         elif isinstance(value, list):
@@ -125,7 +161,41 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             value = f"{value:,}"
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
-    console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
+    figures = summary.pipeline
+    if figures:
+        model = Table(title="model against the market, out of time", show_header=False)
+        for key, value in sorted(figures["model"].items()):
+            model.add_row(key.replace("_", " "), f"{value:.5f}" if "loss" in key else f"{value:,.0f}")
+        console.print(model)
+        backtest = Table(title="backtests over the out-of-time window")
+        for column in ("strategy", "bets", "ROI", "mean CLV", "profit"):
+            backtest.add_column(column, justify="left" if column == "strategy" else "right")
+        for row in figures["strategies"]:
+            backtest.add_row(row["strategy"], f"{row['bets']:,}", _pct(row["roi"]), _pct(row["mean_clv"]),
+                             f"{row['profit']:,.2f}")
+        console.print(backtest)
+        bets = Table(title="checks, and live: slips, paper bets, settlement", show_header=False)
+        bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
+        for key in ("checks_passed", "checks_failed", "slips", "bets_placed", "bets_rejected", "bets_settled"):
+            bets.add_row(key.replace("_", " "), f"{figures[key]:,}")
+        if figures["failed_checks"]:
+            names = sorted(set(figures["failed_checks"]))
+            bets.add_row("failed checks", ", ".join(f"{n} ×{figures['failed_checks'].count(n)}" for n in names))
+        bets.add_row("P&L", f"{figures['pnl']:,.2f}")
+        bets.add_row("ROI", _pct(figures["roi"]))
+        bets.add_row("mean CLV", _pct(figures["mean_clv"]))
+        console.print(bets)
+        console.print("Browse what was just made:\n"
+                      f"  Dagster UI: DAGSTER_HOME={figures['dagster_home']} .venv/bin/dagster dev "
+                      "-m betting_assets.definitions  (or make dev), then http://127.0.0.1:3000 → Runs\n"
+                      "  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
+                      f"{summary.mlflow} --port 5000, then http://127.0.0.1:5000 → Models")
+    if not summary.data.startswith("sim:"):
+        console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2%}"
 
 
 def write_summary_json(summary: DemoSummary, path: Path) -> None:

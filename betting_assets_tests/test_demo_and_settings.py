@@ -5,7 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from betting_assets.settings import Settings
 
@@ -18,32 +21,73 @@ def test_secrets_never_show_in_reprs_or_public_settings() -> None:
     assert "super-secret-key" not in shown and "pw-secret" not in shown
 
 
-def test_betting_demo_cli_runs_end_to_end_and_writes_the_summary(tmp_path: Path) -> None:
-    env = {**os.environ, "BETTING_HOME": str(tmp_path / "home")}
+def _demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:  # type: ignore[type-arg]
+    home = tmp_path / "home"
+    env = {**os.environ, "BETTING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    env.pop("BETTING_SPORTS", None)
     summary = tmp_path / "summary.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "betting_assets.cli", "demo", "--from", "2023-08-10", "--to", "2023-08-25",
-         "--summary-json", str(summary)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(summary.read_text())
+    done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "demo", *args, "--summary-json", str(summary)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, json.loads(summary.read_text())
+
+
+def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(tmp_path: Path) -> None:
+    """Two months of the bundled EPL and Bundesliga: ingest, features, model, backtests, then
+    slips on the first match day after the history, paper bets, scores, settlement."""
+    from dagster import DagsterInstance, RunsFilter
+    from sqlalchemy import create_engine, text
+
+    done, figures = _demo(tmp_path, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3")
     assert figures["sports"] == ["soccer_epl", "soccer_germany_bundesliga"]
-    assert figures["odds_rows"] > 1000 and figures["final_events"] > 10
-    assert figures["credits_used"] > 0 and figures["failed_calls"] == 0
-    assert set(figures["rows_by_market"]) == {"h2h", "totals", "spreads"}
-    assert "football-data.co.uk" in done.stdout
+    assert figures["odds_rows"] > 1000 and figures["final_events"] > 10 and figures["failed_calls"] == 0
+    run = figures["pipeline"]
+    assert run["model"]["3way_events"] > 0
+    assert 0.5 < run["model"]["3way_model_log_loss_priced"] < 1.5 and 0.5 < run["model"]["3way_market_log_loss"] < 1.5
+    assert [s["strategy"] for s in run["strategies"]] == [
+        "flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"]
+    assert run["live_times"] and run["checks_passed"] > 0
+    assert run["checks_failed"] == len(run["failed_checks"])
+    assert run["slips"] == run["bets_placed"] + run["bets_rejected"]       # every slip was decided
+    assert run["bets_settled"] == run["bets_placed"]                       # and every bet settled after the games
+
+    warehouse = create_engine(f"sqlite:///{tmp_path / 'home' / 'warehouse.sqlite'}")
+    with warehouse.connect() as conn:
+        stored = dict(conn.execute(text("select status, count(*) from bets group by status")).all())
+        profit = conn.execute(text("select coalesce(sum(profit), 0) from bets")).scalar()
+        last = conn.execute(text("select bankroll from bankroll_history order by entry_id desc limit 1")).scalar()
+    warehouse.dispose()
+    assert stored.get("settled", 0) == run["bets_settled"] and stored.get("rejected", 0) == run["bets_rejected"]
+    assert profit == pytest.approx(run["pnl"])
+    if run["bets_settled"]:
+        assert last == pytest.approx(1000.0 + run["pnl"])
+    with DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+        placements = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
+        assert len(placements) == len(run["live_times"]) and all(r.is_success for r in placements)
+    assert "mlflow ui --backend-store-uri" in done.stdout and "football-data.co.uk" in done.stdout
 
 
-def test_demo_accepts_a_simulated_market(tmp_path: Path) -> None:
-    from datetime import timedelta
+def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
+    from betting_assets.sandbox.server import load_market
 
+    start = load_market("sim:1:basketball_nba").first_time().date() + timedelta(days=6)
+    _, figures = _demo(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
+                       "--to", (start + timedelta(days=14)).isoformat(), "--trials", "3")
+    assert figures["sports"] == ["basketball_nba"] and figures["final_events"] > 0
+    run = figures["pipeline"]
+    assert "2way_market_log_loss" in run["model"] and run["live_times"]
+    assert run["slips"] == run["bets_placed"] + run["bets_rejected"] and run["bets_settled"] == run["bets_placed"]
+
+
+def test_demo_ingest_only_accepts_a_simulated_market(tmp_path: Path) -> None:
     from betting_assets.demo import run_demo
     from betting_assets.sandbox.server import load_market
 
     start = load_market("sim:1:basketball_nba").first_time() + timedelta(days=6)
     summary = run_demo(Settings(home=tmp_path), data="sim:1:basketball_nba", start=start,
-                       end=start + timedelta(days=2))
+                       end=start + timedelta(days=2), ingest_only=True)
     assert summary.sports == ["basketball_nba"] and summary.odds_rows > 0 and summary.final_events > 0
+    assert summary.pipeline == {}
 
 
 def test_definitions_read_the_key_from_the_environment_not_from_config(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,218 @@
+"""The demo after ingestion, through Dagster on the project's instance: features → train and
+register → backtests → bet slips on a live match day → paper placement → the clock moves past
+the games → scores → settlement. Everything runs as materialisations and a ``place_bets`` run,
+so the Dagster UI shows exactly what the demo made."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from betting_assets.sandbox.server import SandboxServer, SandboxState
+from betting_assets.settings import SANDBOX_API_KEY, Settings
+
+DECISION_LEAD = timedelta(minutes=40)
+EARLY_LOOK = timedelta(minutes=90)
+"""odds are fetched before the decision time too, as the fetch sensor would have"""
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class DemoStageFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class PipelineFigures:
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+    model: dict[str, float] = field(default_factory=dict)
+    strategies: list[dict[str, Any]] = field(default_factory=list)
+    live_times: list[str] = field(default_factory=list)
+    slips: int = 0
+    bets_placed: int = 0
+    bets_rejected: int = 0
+    bets_settled: int = 0
+    pnl: float = 0.0
+    roi: float | None = None
+    mean_clv: float | None = None
+    dagster_home: str = ""
+
+
+def _instance(settings: Settings):  # type: ignore[no-untyped-def]
+    """The project's Dagster instance (``DAGSTER_HOME``, else ``dagster`` under the home), so the
+    UI opened on it shows the demo's runs."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home_dir / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    return DagsterInstance.get()
+
+
+def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, state: SandboxState, sports: list[str],
+                 start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10) -> PipelineFigures:
+    """``start``..``end`` is the ingested history; the live day is the first match day after it."""
+    from dagster import materialize
+
+    from betting_assets.defs.backtesting.assets import backtests, bet_slips
+    from betting_assets.defs.features.assets import features
+    from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+    from betting_assets.defs.ingestion.partitions import partition_key
+    from betting_assets.defs.modelling.assets import trained_model
+    from betting_assets.defs.placement.assets import settled_bets
+    from betting_assets.defs.placement.jobs import BrokerResource, place_bets
+    from betting_assets.defs.resources import ClockResource, MlflowResource, OddsApiResource, WarehouseResource
+
+    resources = {
+        "warehouse": WarehouseResource(database_url=settings.warehouse_url),
+        "odds_api": OddsApiResource(base_url=server.url, api_key=SANDBOX_API_KEY),
+        "clock": ClockResource(source="provider", base_url=server.url),
+        "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
+        "broker": BrokerResource(),
+    }
+    instance = _instance(settings)
+    figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"])
+    results = []
+
+    def run(assets: list[Any], run_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        result = materialize(assets, resources=resources, instance=instance, raise_on_error=False,
+                             run_config={**(run_config or {}), **QUIET}, **kwargs)
+        if not result.success:
+            failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+            error = failure.event_specific_data.error if failure else None
+            raise DemoStageFailed(f"{', '.join(a.key.to_user_string() for a in assets)} failed in run "
+                                  f"{result.run_id}: {error.message.strip() if error else 'see the run in the UI'}")
+        results.append(result)
+        return result
+
+    days = [(start + timedelta(days=i)).date() for i in range((end - start).days + 1)]
+    for sport in sports:
+        step(f"features: {sport}, {len(days)} days in one run")
+        run([features], tags={"dagster/asset_partition_range_start": str(partition_key(sport, days[0])),
+                              "dagster/asset_partition_range_end": str(partition_key(sport, days[-1]))})
+    test_from = start + (end - start) * 2 / 3
+    step(f"train and register: {trials} Optuna trials, out of time from {test_from:%Y-%m-%d}")
+    run([trained_model], run_config={"ops": {"trained_model": {"config": {
+        "n_trials": trials, "test_from": test_from.date().isoformat()}}}})
+    figures.model = _champion_metrics(settings)
+    step("backtests of every strategy over the out-of-time window")
+    done = run([backtests], run_config={"ops": {"backtests": {"config": {
+        "start": test_from.date().isoformat(), "end": end.date().isoformat()}}}})
+    figures.strategies = _strategies(settings, done.run_id)
+
+    moments = _live_kick_offs(state, sports, end)
+    if not moments:
+        step("no match in the week after the history: no live day to bet on")
+    for kick_off in moments:
+        now = kick_off - DECISION_LEAD
+        step(f"live {now:%a %Y-%m-%d}: odds at {kick_off - EARLY_LOOK:%H:%M} and {now:%H:%M}, slips and paper "
+             f"bets for {kick_off:%H:%M} UTC")
+        for moment in (kick_off - EARLY_LOOK, now):
+            _set_clock(server, moment)
+            for sport in sports:
+                run([odds_snapshots, normalized_odds], partition_key=str(partition_key(sport, now.date())))
+        run([bet_slips])
+        placed = place_bets.execute_in_process(resources=resources, instance=instance, raise_on_error=False,
+                                               run_config=QUIET)
+        if not placed.success:
+            raise DemoStageFailed(f"place_bets failed in run {placed.run_id}: see it in the Dagster UI")
+        figures.live_times.append(now.isoformat())
+    if moments:
+        after = moments[-1] + timedelta(days=1)
+        _set_clock(server, after)
+        step(f"clock moved to {after:%Y-%m-%d %H:%M} UTC: scores, then settlement")
+        for sport in sports:
+            for day in sorted({m.date() for m in moments}):
+                run([scores], partition_key=str(partition_key(sport, day)))
+        run([settled_bets])
+    figures.checks_passed, figures.failed_checks = _checks(results)
+    figures.checks_failed = len(figures.failed_checks)
+    _bet_figures(engine, figures)
+    return figures
+
+
+def _set_clock(server: SandboxServer, when: datetime) -> None:
+    httpx.post(f"{server.url}/sandbox/clock", json={"now": when.isoformat()}).raise_for_status()
+
+
+def _live_kick_offs(state: SandboxState, sports: list[str], after: datetime, most: int = 4,
+                    least_games: int = 3) -> list[datetime]:
+    """The busiest kick-off times (``least_games`` or more) over the first three days of games
+    that start a day or more after the history (so their odds are not stored yet): the moments
+    the slips sensor would act on."""
+    counts: dict[datetime, int] = {}
+    for sport in sports:
+        for event in state.market.events(sport, after + timedelta(days=1)):
+            when = datetime.fromisoformat(event["commence_time"].replace("Z", "+00:00"))
+            counts[when] = counts.get(when, 0) + 1
+    if not counts:
+        return []
+    first = min(counts)
+    window = {t: n for t, n in counts.items() if t < first + timedelta(days=3)}
+    busy = [t for t in sorted(window) if window[t] >= least_games] or [max(sorted(window), key=window.__getitem__)]
+    return busy[:most]
+
+
+def _checks(results: list[Any]) -> tuple[int, list[str]]:
+    """Checks passed, and the failed ones as ``asset.check`` (one entry per evaluation)."""
+    passed, failed = 0, []
+    for result in results:
+        for event in result.all_events:
+            if event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if evaluation.passed:
+                    passed += 1
+                else:
+                    failed.append(f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name}")
+    return passed, failed
+
+
+def _champion_metrics(settings: Settings) -> dict[str, float]:
+    from betting_assets.modelling.registry import Tracker
+
+    tracker = Tracker(settings.tracking_uri, settings.artifact_root, "betting_assets")
+    out: dict[str, float] = {}
+    for name in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"):
+        ref = tracker.champion(name)
+        if ref is None:
+            continue
+        metrics = tracker.client.get_run(ref.run_id).data.metrics
+        kind = name.rsplit("_", 1)[-1]
+        for key in ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss", "oot_log_loss"):
+            if key in metrics:
+                out[f"{kind}_{key.removeprefix('oot_')}"] = metrics[key]
+        out[f"{kind}_champion_version"] = float(ref.version)
+    return out
+
+
+def _strategies(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    from betting_assets.domain.backtest_export import from_json
+
+    path = settings.home_dir / "backtests" / run_id / "result.json"
+    result = from_json(path.read_text(encoding="utf-8"))
+    return [{"strategy": s.name, "bets": s.metrics["bets"], "roi": s.metrics["roi"], "mean_clv": s.metrics["clv"],
+             "profit": s.metrics["profit"]} for s in result.strategies]
+
+
+def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
+    from betting_assets.placement.settle import summary
+    from betting_assets.warehouse import ledger
+    from betting_assets.warehouse.tables import bet_slips
+
+    with engine.connect() as conn:
+        figures.slips = conn.scalar(select(func.count()).select_from(bet_slips)) or 0
+        bets = ledger.frame(conn)
+    figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
+    figures.bets_rejected = bets.filter(bets["status"] == "rejected").height
+    done = summary(bets)
+    figures.bets_settled = int(done["settled_bets"] or 0)
+    figures.pnl = float(done["profit"] or 0.0)
+    figures.roi = done["roi"]  # type: ignore[assignment]
+    figures.mean_clv = done["mean_clv"]  # type: ignore[assignment]
