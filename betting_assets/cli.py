@@ -8,6 +8,7 @@ import click
 import polars as pl
 from rich.console import Console
 
+from betting_assets.domain.timeutil import require_utc
 from betting_assets.settings import Settings, get_settings
 
 
@@ -235,6 +236,32 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     if export is not None:
         written = report.write_exports(result, export)
         click.echo(f"exported {', '.join(sorted(written))} to {export}")
+
+
+@main.command()
+@click.option("--at", "at", default=None, help="Report as of this time (ISO); now by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of tables.")
+@click.option("--no-registry", is_flag=True, help="Skip the MLflow registry (champion models).")
+def status(at: str | None, as_json: bool, no_registry: bool) -> None:
+    """Pipeline health, data quality, storage, champion models, open bets and bankroll."""
+    import json
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    from betting_assets.status import collect, render
+    from betting_assets.warehouse.engine import make_engine
+
+    settings = get_settings()
+    now = require_utc(at, "--at") if at else datetime.now(timezone.utc)
+    engine = make_engine(settings.warehouse_url)
+    try:
+        report = collect(engine, settings, now, with_registry=not no_registry)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+    else:
+        render(report, Console())
 
 
 @main.group()

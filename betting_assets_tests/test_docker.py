@@ -1,0 +1,74 @@
+"""The docker files cannot be run here (no engine), so they are held to the package: services,
+commands, ports, settings names and the files the image copies."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from betting_assets.cli import main
+from betting_assets.defs.ingestion.assets import PROVIDER_TAGS
+from betting_assets.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKER = REPO / "docker"
+IMAGE_SERVICES = {"migrate", "code", "webserver", "daemon"}
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((DOCKER / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_compose_has_every_service_with_health_checks_and_ordered_start() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"postgres", "mlflow", *IMAGE_SERVICES}
+    for name, service in services.items():
+        assert name == "migrate" or "healthcheck" in service, name
+    assert services["code"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
+    assert services["daemon"]["depends_on"]["code"]["condition"] == "service_healthy"
+    assert {"postgres-data", "mlflow-artifacts", "betting-home"} <= set(_compose()["volumes"])
+
+
+def test_commands_exist_in_the_package() -> None:
+    services = _compose()["services"]
+    scripts = Path(sys.executable).parent
+    for name in IMAGE_SERVICES:
+        command = services[name]["command"]
+        assert shutil.which(command[0], path=str(scripts)), f"{name}: {command[0]} is not installed"
+        assert services[name]["image"] == "betting-assets:latest"
+    assert CliRunner().invoke(main, ["db", "upgrade", "--help"]).exit_code == 0
+    code = services["code"]["command"]
+    assert code[code.index("-m") + 1] == "betting_assets.definitions"
+    port = code[code.index("-p") + 1]
+    workspace = yaml.safe_load((DOCKER / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert (server["host"], str(server["port"])) == ("code", port)
+    for name in ("webserver", "daemon"):
+        assert "/opt/dagster/home/workspace.yaml" in services[name]["command"]
+
+
+def test_environment_names_are_settings_the_package_reads() -> None:
+    fields = set(Settings.model_fields)
+    env = _compose()["services"]["code"]["environment"]
+    for name in env:
+        if name.startswith("BETTING_"):
+            assert name.removeprefix("BETTING_").lower() in fields, f"{name} is not a setting"
+    assert {"DAGSTER_PG_URL", "DAGSTER_HOME", "BETTING_DATABASE_URL", "BETTING_ODDS_API_KEY"} <= set(env)
+    assert env["BETTING_DATABASE_URL"].startswith("postgresql+psycopg2://")
+
+
+def test_the_image_copies_files_that_exist_and_the_instance_limits_the_provider() -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.M):
+        for part in source.split():
+            assert (REPO / part).exists(), f"COPY {part}: missing"
+    instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    assert instance["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
+    (limit,) = instance["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {limit["key"]: limit["value"]} == PROVIDER_TAGS and limit["limit"] == 1
