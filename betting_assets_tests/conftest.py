@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -87,3 +91,30 @@ def sandbox(bundled_market) -> Iterator[SandboxServer]:  # type: ignore[no-untyp
     state = SandboxState(bundled_market, api_key="test-key")
     with SandboxServer(state) as server:
         yield server
+
+
+@dataclass
+class DemoRun:
+    done: subprocess.CompletedProcess[str]
+    figures: dict[str, Any]
+    home: Path
+
+
+def run_demo_cli(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``betting demo`` in its own process and home (and Dagster instance under it)."""
+    home = workdir / "home"
+    env = {**os.environ, "BETTING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    env.pop("BETTING_SPORTS", None)
+    summary = workdir / "summary.json"
+    done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "demo", *args, "--summary-json", str(summary)],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, json.loads(summary.read_text())
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Two months of the bundled sample through the whole demo, once per test session."""
+    workdir = tmp_path_factory.mktemp("demo")
+    done, figures = run_demo_cli(workdir, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3")
+    return DemoRun(done, figures, workdir / "home")

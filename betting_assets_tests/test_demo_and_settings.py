@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from betting_assets.settings import Settings
+from betting_assets_tests.conftest import DemoRun, run_demo_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,24 +22,13 @@ def test_secrets_never_show_in_reprs_or_public_settings() -> None:
     assert "super-secret-key" not in shown and "pw-secret" not in shown
 
 
-def _demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:  # type: ignore[type-arg]
-    home = tmp_path / "home"
-    env = {**os.environ, "BETTING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    env.pop("BETTING_SPORTS", None)
-    summary = tmp_path / "summary.json"
-    done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "demo", *args, "--summary-json", str(summary)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done, json.loads(summary.read_text())
-
-
-def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(tmp_path: Path) -> None:
+def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(demo_run: DemoRun) -> None:
     """Two months of the bundled EPL and Bundesliga: ingest, features, model, backtests, then
     slips on the first match day after the history, paper bets, scores, settlement."""
     from dagster import DagsterInstance, RunsFilter
     from sqlalchemy import create_engine, text
 
-    done, figures = _demo(tmp_path, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3")
+    done, figures, home = demo_run.done, demo_run.figures, demo_run.home
     assert figures["sports"] == ["soccer_epl", "soccer_germany_bundesliga"]
     assert figures["odds_rows"] > 1000 and figures["final_events"] > 10 and figures["failed_calls"] == 0
     run = figures["pipeline"]
@@ -51,7 +41,7 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(t
     assert run["slips"] == run["bets_placed"] + run["bets_rejected"]       # every slip was decided
     assert run["bets_settled"] == run["bets_placed"]                       # and every bet settled after the games
 
-    warehouse = create_engine(f"sqlite:///{tmp_path / 'home' / 'warehouse.sqlite'}")
+    warehouse = create_engine(f"sqlite:///{home / 'warehouse.sqlite'}")
     with warehouse.connect() as conn:
         stored = dict(conn.execute(text("select status, count(*) from bets group by status")).all())
         profit = conn.execute(text("select coalesce(sum(profit), 0) from bets")).scalar()
@@ -61,7 +51,7 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(t
     assert profit == pytest.approx(run["pnl"])
     if run["bets_settled"]:
         assert last == pytest.approx(1000.0 + run["pnl"])
-    with DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
         placements = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
         assert len(placements) == len(run["live_times"]) and all(r.is_success for r in placements)
     assert "mlflow ui --backend-store-uri" in done.stdout and "football-data.co.uk" in done.stdout
@@ -71,7 +61,7 @@ def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
     from betting_assets.sandbox.server import load_market
 
     start = load_market("sim:1:basketball_nba").first_time().date() + timedelta(days=6)
-    _, figures = _demo(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
+    _, figures = run_demo_cli(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
                        "--to", (start + timedelta(days=14)).isoformat(), "--trials", "3")
     assert figures["sports"] == ["basketball_nba"] and figures["final_events"] > 0
     run = figures["pipeline"]
