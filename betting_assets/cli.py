@@ -64,8 +64,10 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
               help="Also write the summary's figures as JSON.")
 @click.option("--trials", type=int, default=10, show_default=True, help="Optuna trials of the demo's training.")
 @click.option("--ingest-only", is_flag=True, help="Stop after pulling history into the warehouse.")
+@click.option("--test-from", default=None, help="Hold out the history from this day (e.g. a season's start); "
+              "the last third by default.")
 def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None, trials: int,
-         ingest_only: bool) -> None:
+         ingest_only: bool, test_from: str | None) -> None:
     """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
     features, model, backtests, slips, paper bets and their settlement; summarise."""
     from betting_assets.demo import parse_day, print_summary, run_demo, write_summary_json
@@ -75,7 +77,7 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
     settings: Settings = get_settings()
     try:
         summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console,
-                           ingest_only=ingest_only, trials=trials)
+                           ingest_only=ingest_only, trials=trials, test_from=parse_day(test_from))
     except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary, console)

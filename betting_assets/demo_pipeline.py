@@ -57,8 +57,11 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, state: SandboxState, sports: list[str],
-                 start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10) -> PipelineFigures:
-    """``start``..``end`` is the ingested history; the live day is the first match day after it."""
+                 start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10,
+                 test_from: datetime | None = None) -> PipelineFigures:
+    """``start``..``end`` is the ingested history, of which the model is trained on what comes
+    before ``test_from`` (the last third when not given; a season's start to hold out a season);
+    the live moments come after it."""
     from dagster import materialize
 
     from betting_assets.defs.backtesting.assets import backtests, bet_slips
@@ -97,7 +100,10 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
         step(f"features: {sport}, {len(days)} days in one run")
         run([features], tags={"dagster/asset_partition_range_start": str(partition_key(sport, days[0])),
                               "dagster/asset_partition_range_end": str(partition_key(sport, days[-1]))})
-    test_from = start + (end - start) * 2 / 3
+    test_from = test_from or start + (end - start) * 2 / 3
+    if not start < test_from < end:
+        raise DemoStageFailed(f"--test-from {test_from:%Y-%m-%d} must fall inside the history "
+                              f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
     step(f"train and register: {trials} Optuna trials, out of time from {test_from:%Y-%m-%d}")
     run([trained_model], run_config={"ops": {"trained_model": {"config": {
         "n_trials": trials, "test_from": test_from.date().isoformat()}}}})

@@ -51,3 +51,22 @@ def test_status_reports_fetch_health_quality_storage_and_bets(engine: Engine) ->
     shown = console.export_text()
     assert "67%" in shown and "899 remaining" in shown and "market_complete" in shown
     assert "1 open (12.50 staked)" in shown and "no champion yet" in shown
+
+
+def test_the_status_command_prints_json(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from betting_assets.cli import main
+    from betting_assets.settings import get_settings
+
+    monkeypatch.setenv("BETTING_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(main, ["status", "--json", "--no-registry", "--at", NOW.isoformat()])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output)
+    assert figures["now"] == NOW.isoformat() and figures["events"] == 0 and figures["bankroll"] == 1000.0

@@ -38,7 +38,7 @@ def _order(ref: str = "ref-1", price: float = 2.07, stake: float = 20.0) -> Orde
 
 @pytest.fixture
 def exchange(sandbox: SandboxServer) -> ExchangeBroker:
-    return ExchangeBroker(sandbox.url, DEFAULT_APP_KEY, DEFAULT_SESSION, timeout_s=0.5)
+    return ExchangeBroker(sandbox.url, DEFAULT_APP_KEY, DEFAULT_SESSION, timeout_s=10.0)
 
 
 def test_each_answer_of_the_exchange(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
@@ -62,7 +62,7 @@ def test_each_answer_of_the_exchange(exchange: ExchangeBroker, sandbox: SandboxS
 
 
 def test_a_wrong_session_is_an_error_not_a_rejected_bet(sandbox: SandboxServer) -> None:
-    broker = ExchangeBroker(sandbox.url, DEFAULT_APP_KEY, "expired-token", timeout_s=2.0)
+    broker = ExchangeBroker(sandbox.url, DEFAULT_APP_KEY, "expired-token", timeout_s=10.0)
     with pytest.raises(BrokerError, match="INVALID_SESSION_INFORMATION"):
         broker.place(_order())
     assert _orders(sandbox) == []
@@ -73,14 +73,15 @@ def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
     """The exchange takes the order but answers after the client gave up: the row stays
     pending; reconciliation asks the exchange by reference and records the matched bet,
     without sending it again."""
-    _script(sandbox, "timeout:2")
+    _script(sandbox, "timeout:4")
+    impatient = ExchangeBroker(sandbox.url, DEFAULT_APP_KEY, DEFAULT_SESSION, timeout_s=1.0)
     row = {"idempotency_key": "ev1|h2h|home|0|m@1", "customer_ref": ledger.customer_ref("ev1|h2h|home|0|m@1"),
            "broker": "exchange", "event_id": "ev1", "sport_key": "soccer_epl",
            "commence_time": NOW + timedelta(hours=1), "market": "h2h", "side": "home", "point": 0.0,
            "bookmaker": "betfair_ex_uk", "requested_price": 2.1, "requested_stake": 20.0, "edge": 0.05,
            "created_at": NOW, "updated_at": NOW}
     outcome = service.Outcome()
-    service.place(engine, exchange, [row], NOW, outcome)
+    service.place(engine, impatient, [row], NOW, outcome)
     assert outcome.counts == {"unknown": 1}
     with engine.connect() as conn:
         assert ledger.frame(conn)["status"].to_list() == ["pending"]
