@@ -183,14 +183,9 @@ def _checks(results: list[Any]) -> tuple[int, list[str]]:
 def _champion_metrics(settings: Settings) -> dict[str, float]:
     from betting_assets.modelling.registry import Tracker
 
-    tracker = Tracker(settings.tracking_uri, settings.artifact_root, "betting_assets")
     out: dict[str, float] = {}
-    for name in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"):
-        ref = tracker.champion(name)
-        if ref is None:
-            continue
-        metrics = tracker.client.get_run(ref.run_id).data.metrics
-        kind = name.rsplit("_", 1)[-1]
+    for ref, metrics in Tracker(settings.tracking_uri, settings.artifact_root).champions():
+        kind = ref.name.rsplit("_", 1)[-1]
         for key in ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss", "oot_log_loss"):
             if key in metrics:
                 out[f"{kind}_{key.removeprefix('oot_')}"] = metrics[key]

@@ -95,17 +95,10 @@ def _database_bytes(engine: Engine, conn: Any) -> int | None:
 def _champions(settings: Settings) -> list[dict[str, Any]]:
     from betting_assets.modelling.registry import Tracker
 
-    tracker = Tracker(settings.tracking_uri, settings.artifact_root, "betting_assets")
-    out = []
-    for name in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"):
-        ref = tracker.champion(name)
-        if ref is None:
-            continue
-        metrics = tracker.client.get_run(ref.run_id).data.metrics
-        out.append({"model": name, "version": ref.version, "out_of_time_from": ref.test_from,
-                    "log_loss": metrics.get("oot_model_log_loss_priced"),
-                    "market_log_loss": metrics.get("oot_market_log_loss")})
-    return out
+    tracker = Tracker(settings.tracking_uri, settings.artifact_root)
+    return [{"model": ref.name, "version": ref.version, "out_of_time_from": ref.test_from,
+             "log_loss": metrics.get("oot_model_log_loss_priced"), "market_log_loss": metrics.get("oot_market_log_loss")}
+            for ref, metrics in tracker.champions()]
 
 
 def render(report: StatusReport, console: Console) -> None:

@@ -142,10 +142,10 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
         (run, *_) = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
     page = _see(browser, f"{url}/runs/{run.run_id}", "place_bets", "record_run", "risk_gate",
                 shot="place_bets_run.png")
-    assert "Success" in page or "success" in page.lower()
+    assert "Success" in page
 
 
 def test_the_mlflow_ui_shows_the_registered_model_and_its_champion(uis: dict[str, str], browser: Any) -> None:
     page = _see(browser, f"{uis['mlflow']}/#/models/betting_assets_h2h_3way", "betting_assets_h2h_3way",
                 "champion", shot="mlflow_registered_model.png")
-    assert "Version 1" in page or "version 1" in page.lower()
+    assert "Version 1" in page

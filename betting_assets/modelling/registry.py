@@ -32,6 +32,9 @@ def model_name(three_way: bool) -> str:
     return "betting_assets_h2h_3way" if three_way else "betting_assets_h2h_2way"
 
 
+MODEL_NAMES = (model_name(True), model_name(False))
+
+
 @dataclass
 class GateDecision:
     name: str
@@ -168,6 +171,15 @@ class Tracker:
         tags = self.client.get_run(version.run_id).data.tags
         return ModelRef(name=name, version=str(version.version), run_id=version.run_id,
                         test_from=tags.get("betting/test_from"))
+
+    def champions(self) -> list[tuple[ModelRef, dict[str, float]]]:
+        """Each market kind's champion with its run's metrics (``oot_*`` are out of time)."""
+        found = []
+        for name in MODEL_NAMES:
+            ref = self.champion(name)
+            if ref is not None:
+                found.append((ref, dict(self.client.get_run(ref.run_id).data.metrics)))
+        return found
 
     def log_backtest(self, run_id: str, prefix: str, metrics: dict[str, Any], equity_png: bytes,
                      files: dict[str, str]) -> None:

@@ -15,10 +15,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
+from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets
 from betting_assets.warehouse.writes import _insert
-
-FINAL_STATUSES = ("placed", "lapsed", "rejected", "failed", "settled")
 
 
 def customer_ref(key: str) -> str:
@@ -75,16 +74,11 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 
 def unclaimed_slips(conn: Connection, slip_ids: list[int] | None = None, limit: int | None = None) -> pl.DataFrame:
     """Proposed slips with no ledger row yet, oldest first."""
-    query = (select(bet_slips).where(bet_slips.c.status == "proposed")
-             .where(~select(bets.c.bet_id).where(bets.c.idempotency_key == bet_slips.c.idempotency_key).exists())
-             .order_by(bet_slips.c.slip_id))
+    condition = and_(bet_slips.c.status == "proposed",
+                     ~select(bets.c.bet_id).where(bets.c.idempotency_key == bet_slips.c.idempotency_key).exists())
     if slip_ids:
-        query = query.where(bet_slips.c.slip_id.in_(slip_ids))
-    if limit:
-        query = query.limit(limit)
-    result = conn.execute(query)
-    return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
-                        infer_schema_length=None)
+        condition = and_(condition, bet_slips.c.slip_id.in_(slip_ids))
+    return queries.slips_frame(conn, condition, limit)
 
 
 def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankroll: float, now: datetime) -> int:
@@ -108,9 +102,7 @@ def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankr
 
 
 def bankroll_frame(conn: Connection) -> pl.DataFrame:
-    result = conn.execute(select(bankroll_history).order_by(bankroll_history.c.entry_id))
-    return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
-                        infer_schema_length=None)
+    return queries.result_frame(conn, select(bankroll_history).order_by(bankroll_history.c.entry_id))
 
 
 def current_bankroll(conn: Connection, start: float) -> float:

@@ -171,10 +171,17 @@ def at_decision(conn: Connection, now: datetime, hours: float, sports: list[str]
                                    events.c.commence_time <= now + timedelta(hours=hours)))
 
 
-def slips_frame(conn: Connection, condition: Any = None) -> pl.DataFrame:
+def slips_frame(conn: Connection, condition: Any = None, limit: int | None = None) -> pl.DataFrame:
     query = select(bet_slips).order_by(bet_slips.c.slip_id)
     if condition is not None:
         query = query.where(condition)
+    if limit:
+        query = query.limit(limit)
+    return result_frame(conn, query)
+
+
+def result_frame(conn: Connection, query: Any) -> pl.DataFrame:
+    """A query's rows with the types polars infers from all of them (for tables read whole)."""
     result = conn.execute(query)
     return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
                         infer_schema_length=None)

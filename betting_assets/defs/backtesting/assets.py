@@ -65,12 +65,12 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     )
     from betting_assets.domain import backtest_export
     from betting_assets.domain.backtest import BacktestConfig, BacktestResult, run_backtest
+    from betting_assets.modelling.registry import MODEL_NAMES
 
     settings = get_settings()
     names = config.strategies or settings.backtest_strategies
     tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
-    refs = [r for r in (tracker.champion(n) for n in ("betting_assets_h2h_3way", "betting_assets_h2h_2way"))
-            if r is not None] if tracker else []
+    refs = [r for r in (tracker.champion(n) for n in MODEL_NAMES) if r is not None] if tracker else []
     start = day_start(config.start or settings.backtest_from)
     if start is None and refs:
         start = min(datetime.fromisoformat(r.test_from) for r in refs if r.test_from) if any(

@@ -105,21 +105,21 @@ def risk_gate(context: OpExecutionContext, warehouse: WarehouseResource, clock: 
     return passed
 
 
-@op(out=Out(dict), description="Claims each bet in the ledger (pending), then calls the broker and records "
+@op(out=Out(Nothing), description="Claims each bet in the ledger (pending), then calls the broker and records "
     "its answer.")
 def place_orders(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
-                 clock: ClockResource, rows: list) -> dict:  # type: ignore[type-arg]
+                 clock: ClockResource, rows: list) -> None:  # type: ignore[type-arg]
     outcome = service.Outcome()
     settings = get_settings()
     service.place(warehouse.engine(), _broker(broker), rows, clock.now(), outcome, settings.min_stake,
                   lambda: service.kill_reason(settings))
     _report(context, outcome)
-    return {"counts": outcome.counts, "rows": outcome.rows}
 
 
-@op(description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons.")
-def record_run(context: OpExecutionContext, warehouse: WarehouseResource, reconciled: dict,  # type: ignore[type-arg]
-               placed: dict) -> Output[dict]:  # type: ignore[type-arg]
+@op(ins={"placed": In(Nothing)},
+    description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons.")
+def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
+               reconciled: dict) -> Output[dict]:  # type: ignore[type-arg]
     with warehouse.connect() as conn:
         mine = ledger.frame(conn, bets.c.run_id == context.run_id)
         totals = ledger.counts_by_status(conn)
@@ -156,7 +156,7 @@ def place_bets() -> None:
     reconciled = reconcile_pending()
     rows = load_slips(after=reconciled)
     placed = place_orders(risk_gate(recheck_prices(rows)))
-    record_run(reconciled, placed)
+    record_run(reconciled, placed=placed)
 
 
 @asset_sensor(asset_key=AssetKey("bet_slips"), job=place_bets, minimum_interval_seconds=30,
