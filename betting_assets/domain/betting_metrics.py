@@ -18,8 +18,13 @@ Conventions, so every figure can be checked by hand:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
+import numba
 import numpy as np
 import polars as pl
+
+from betting_assets.domain.codes import code_strings
 
 ANNUAL_DAYS = 365
 EQUITY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date, "bets_settled": pl.Int64, "profit": pl.Float64,
@@ -32,21 +37,64 @@ METRIC_NAMES = ["bets", "open_bets", "turnover", "profit", "roi", "hit_rate", "a
                 "longest_loss_streak", "final_bankroll", "days"]
 
 
+_US_PER_DAY = 86_400_000_000
+
+
+class _Settled(NamedTuple):
+    """The settled bets of a ledger as arrays, in the ledger's (decision) order; NaN for null."""
+    stake: np.ndarray
+    profit: np.ndarray
+    price: np.ndarray
+    edge: np.ndarray
+    clv: np.ndarray
+    decided: np.ndarray
+    settle_day: np.ndarray
+    decision_us: np.ndarray
+    rows: np.ndarray
+    """their rows in the ledger"""
+    first_day: int
+    """the day of the ledger's first decision, open bets included"""
+    open_bets: int
+
+
+def _settled(ledger: pl.DataFrame) -> _Settled:
+    numbers = ledger.select(pl.col("stake", "profit", "price", "edge", "clv").cast(pl.Float64).fill_null(float("nan")))
+    stake, profit, price, edge, clv = (numbers[c].to_numpy() for c in numbers.columns)
+    rows = np.flatnonzero(~np.isnan(profit))
+    decision_us = ledger["decision_time"].dt.epoch("us").to_numpy()
+    decided = code_strings(ledger["result"], ["push", "void"], rows) < 0
+    settle_day = ledger["settle_time"].dt.epoch("us").to_numpy()[rows] // _US_PER_DAY
+    first_day = int(decision_us.min() // _US_PER_DAY) if ledger.height else 0
+    return _Settled(stake[rows], profit[rows], price[rows], edge[rows], clv[rows], decided, settle_day,
+                    decision_us[rows], rows, first_day, ledger.height - len(rows))
+
+
+def score(ledger: pl.DataFrame, bankroll: float,
+          by: tuple[str, ...] = ()) -> tuple[pl.DataFrame, dict[str, float | int | None], dict[str, pl.DataFrame]]:
+    """The equity curve, the headline figures and the breakdowns ``by`` each key, reading the
+    ledger once."""
+    settled = _settled(ledger)
+    curve = _curve(settled, bankroll)
+    return curve, _summary(settled, curve, bankroll), {key: _breakdown(ledger, settled, key) for key in by}
+
+
 def equity_curve(ledger: pl.DataFrame, bankroll: float) -> pl.DataFrame:
     """Daily equity from settled bets; open bets (null profit) are left out."""
-    settled = ledger.filter(pl.col("profit").is_not_null())
-    if settled.is_empty():
+    return _curve(_settled(ledger), bankroll)
+
+
+def _curve(settled: _Settled, bankroll: float) -> pl.DataFrame:
+    if len(settled.rows) == 0:
         return pl.DataFrame(schema=EQUITY_SCHEMA)
-    first = ledger["decision_time"].min().date()  # type: ignore[union-attr]
-    last = settled["settle_time"].max().date()  # type: ignore[union-attr]
-    days = pl.DataFrame({"day": pl.date_range(first, max(first, last), "1d", eager=True)})
-    daily = settled.group_by(pl.col("settle_time").dt.date().alias("day")).agg(
-        bets_settled=pl.len().cast(pl.Int64), profit=pl.col("profit").sum())
-    curve = days.join(daily, on="day", how="left").with_columns(
-        pl.col("bets_settled").fill_null(0), pl.col("profit").fill_null(0.0)).sort("day")
-    curve = curve.with_columns(equity=bankroll + pl.col("profit").cum_sum())
-    peak = pl.max_horizontal(pl.col("equity").cum_max(), pl.lit(bankroll))
-    return curve.with_columns(drawdown=(peak - pl.col("equity")) / peak).select(list(EQUITY_SCHEMA))
+    offset = settled.settle_day - settled.first_day
+    days = max(int(offset.max()), 0) + 1
+    profit = np.bincount(offset, settled.profit, minlength=days)
+    equity = bankroll + np.cumsum(profit)
+    peak = np.maximum(np.maximum.accumulate(equity), bankroll)
+    return pl.DataFrame({
+        "day": pl.Series(np.arange(settled.first_day, settled.first_day + days, dtype=np.int32)).cast(pl.Date),
+        "bets_settled": np.bincount(offset, minlength=days).astype(np.int64), "profit": profit, "equity": equity,
+        "drawdown": (peak - equity) / peak}, schema=EQUITY_SCHEMA)
 
 
 def daily_returns(curve: pl.DataFrame, bankroll: float) -> np.ndarray:
@@ -71,10 +119,12 @@ def longest_streaks(profits: np.ndarray) -> tuple[int, int]:
 
 def summarise(ledger: pl.DataFrame, curve: pl.DataFrame, bankroll: float) -> dict[str, float | int | None]:
     """The headline figures of one strategy; ``ledger`` holds its staked bets in decision order."""
-    settled = ledger.filter(pl.col("profit").is_not_null())
-    stake, profit = settled["stake"].to_numpy(), settled["profit"].to_numpy()
+    return _summary(_settled(ledger), curve, bankroll)
+
+
+def _summary(settled: _Settled, curve: pl.DataFrame, bankroll: float) -> dict[str, float | int | None]:
+    stake, profit = settled.stake, settled.profit
     turnover, total = float(stake.sum()), float(profit.sum())
-    decided = settled.filter(~pl.col("result").is_in(["push", "void"]))
     returns = daily_returns(curve, bankroll)
     final = float(curve["equity"][-1]) if curve.height else bankroll
     drawdown = float(curve["drawdown"].max()) if curve.height else 0.0  # type: ignore[arg-type]
@@ -83,18 +133,18 @@ def summarise(ledger: pl.DataFrame, curve: pl.DataFrame, bankroll: float) -> dic
     growth = None
     if curve.height and final > 0:
         growth = (final / bankroll) ** (ANNUAL_DAYS / curve.height) - 1.0
-    clv = settled["clv"].drop_nulls()
+    decided = settled.decided
     return {
-        "bets": settled.height,
-        "open_bets": ledger.height - settled.height,
+        "bets": len(stake),
+        "open_bets": settled.open_bets,
         "turnover": turnover,
         "profit": total,
         "roi": total / turnover if turnover > 0 else None,
-        "hit_rate": float((decided["profit"] > 0).mean()) if decided.height else None,  # type: ignore[arg-type]
-        "avg_odds": _mean(settled["price"]),
-        "avg_edge": _mean(settled["edge"]),
-        "clv": _mean(clv),
-        "clv_bets": clv.len(),
+        "hit_rate": float((profit[decided] > 0).mean()) if decided.any() else None,
+        "avg_odds": _mean(settled.price),
+        "avg_edge": _mean(settled.edge),
+        "clv": _mean(settled.clv),
+        "clv_bets": int((~np.isnan(settled.clv)).sum()),
         "sharpe": _ratio(returns.mean(), returns.std(ddof=1)) if returns.size > 1 else None,
         "sortino": _ratio(returns.mean(), math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2))))
         if returns.size else None,
@@ -110,31 +160,102 @@ def summarise(ledger: pl.DataFrame, curve: pl.DataFrame, bankroll: float) -> dic
 
 def breakdown(ledger: pl.DataFrame, by: str) -> pl.DataFrame:
     """Bets, turnover, profit, ROI, hit rate and CLV per market, bookmaker or month."""
-    month = by == "month"
-    # times are UTC, so the naive clock is the same and truncates faster than a zoned one
-    key = pl.col("decision_time").dt.replace_time_zone(None).dt.truncate("1mo") if month else pl.col(by)
-    settled = ledger.filter(pl.col("profit").is_not_null())
-    if settled.is_empty():
+    return _breakdown(ledger, _settled(ledger), by)
+
+
+def _breakdown(ledger: pl.DataFrame, settled: _Settled, by: str) -> pl.DataFrame:
+    if len(settled.rows) == 0:
         return pl.DataFrame(schema=BREAKDOWN_SCHEMA)
-    decided = ~pl.col("result").is_in(["push", "void"])
-    table = (
-        settled.group_by(key.alias("key"))
-        .agg(bets=pl.len().cast(pl.Int64), turnover=pl.col("stake").sum(), profit=pl.col("profit").sum(),
-             hit_rate=(pl.col("profit") > 0).filter(decided).mean().cast(pl.Float64), clv=pl.col("clv").mean())
-        .with_columns(roi=pl.col("profit") / pl.col("turnover"))
-    )
-    if month:  # formatted after grouping: a few months rather than every bet
-        table = table.with_columns(pl.col("key").dt.strftime("%Y-%m"))
-    return table.select(list(BREAKDOWN_SCHEMA)).sort("key")
+    if by == "month":
+        day = settled.decision_us // _US_PER_DAY - settled.first_day  # months of the few days, not of every bet
+        days = np.flatnonzero(np.bincount(day))
+        month_of_day = np.zeros(days[-1] + 1, dtype=np.int64)
+        month_of_day[days] = (days + settled.first_day).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        months = np.unique(month_of_day[days])
+        renumber = np.zeros(months[-1] - months[0] + 1, dtype=np.int64)
+        renumber[months - months[0]] = np.arange(len(months))
+        code = renumber[month_of_day[day] - months[0]]
+        labels = pl.Series([str(m) for m in months.astype("datetime64[M]")], dtype=pl.String)
+    else:
+        keys = ledger[by]
+        code, labels = _group(keys if len(settled.rows) == len(keys) else keys.gather(settled.rows))
+    count, turnover, profit, decided, won, clv_count, clv_sum = _sums(code, len(labels), settled.stake,
+                                                                      settled.profit, settled.decided, settled.clv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table = pl.DataFrame({
+            "key": labels, "bets": count, "turnover": turnover, "profit": profit, "roi": profit / turnover,
+            "hit_rate": _where(decided > 0, won / decided), "clv": _where(clv_count > 0, clv_sum / clv_count)},
+            schema=BREAKDOWN_SCHEMA)
+    return table.sort("key")
 
 
-def _mean(series: pl.Series) -> float | None:
-    value = series.drop_nulls().mean()
-    return float(value) if value is not None else None  # type: ignore[arg-type]
+@numba.njit(cache=True, nogil=True)
+def _sums(code: np.ndarray, groups: int, stake: np.ndarray, profit: np.ndarray, decided: np.ndarray,
+          clv: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per group: bets, turnover, profit, decided bets, decided bets won, bets with a CLV and its sum."""
+    counts = np.zeros((4, groups), dtype=np.int64)
+    count, won, decided_count, clv_count = counts[0], counts[1], counts[2], counts[3]
+    sums = np.zeros((3, groups))
+    turnover, total, clv_sum = sums[0], sums[1], sums[2]
+    for i in range(len(code)):
+        g = code[i]
+        count[g] += 1
+        turnover[g] += stake[i]
+        total[g] += profit[i]
+        decided_count[g] += decided[i]
+        won[g] += decided[i] & (profit[i] > 0)
+        known = not np.isnan(clv[i])
+        clv_count[g] += known
+        clv_sum[g] += clv[i] if known else 0.0
+    return count, turnover, total, decided_count, won, clv_count, clv_sum
+
+
+def _where(defined: np.ndarray, values: np.ndarray) -> pl.Series:
+    """``values`` with null where they are not defined."""
+    return pl.Series(values, dtype=pl.Float64).scatter(np.flatnonzero(~defined), None)
+
+
+def _group(keys: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Each value's group and the groups' values, by a hash of each value; checked value by value
+    afterwards, and on a collision (two values, one hash) grouped by polars instead."""
+    code, first = _first_of_each(keys.hash(seed=0).to_numpy())
+    labels = keys.gather(first)
+    if keys.eq_missing(labels.gather(code)).all():
+        return code, labels
+    labels = keys.unique(maintain_order=True)
+    code = keys.to_frame("key").join(labels.to_frame("key").with_row_index("code"), on="key", how="left",
+                                     nulls_equal=True, maintain_order="left")["code"].to_numpy().astype(np.int64)
+    return code, labels
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_of_each(hashed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open addressing over the hashes: each value's group, and the first row of each group."""
+    size = 16
+    while size < 2 * len(hashed):
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)
+    code = np.empty(len(hashed), dtype=np.int64)
+    first = np.empty(len(hashed), dtype=np.int64)
+    groups = 0
+    for i in range(len(hashed)):
+        slot = hashed[i] & np.uint64(size - 1)
+        while slots[slot] != -1 and hashed[first[slots[slot]]] != hashed[i]:
+            slot = (slot + np.uint64(1)) & np.uint64(size - 1)
+        if slots[slot] == -1:
+            slots[slot] = groups
+            first[groups] = i
+            groups += 1
+        code[i] = slots[slot]
+    return code, first[:groups].copy()
+
+
+def _mean(values: np.ndarray) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if known.size else None
 
 
 def _ratio(mean: float, spread: float) -> float | None:
     if not np.isfinite(spread) or spread <= 0:
         return None
     return float(mean / spread * math.sqrt(ANNUAL_DAYS))
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
+from betting_assets.domain.staking import Sizing, kelly, linear_terms, size_day
 from betting_assets.domain.strategies import best_prices
 
 SLIP_COLUMNS = ["idempotency_key", "event_id", "sport_key", "commence_time", "decision_time", "home_team",
@@ -40,8 +40,7 @@ def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *
     full = kelly(priced["prob"].to_numpy(), priced["price"].to_numpy())
     a, b = linear_terms(sizing, full)
     ones = np.ones(priced.height)
-    stake = compound(np.array([0, priced.height]), a, b, ones, ones, np.zeros(priced.height),
-                     np.ones(priced.height, dtype=int), sizing, bankroll).group_stake
+    stake = size_day(a, b, ones, ones, sizing, bankroll)
     slips = priced.with_columns(kelly=pl.Series(full), stake=pl.Series(np.round(stake, 2)),
                                 bankroll=pl.lit(float(bankroll))).filter(pl.col("stake") > 0)
     return slips.with_columns(

@@ -3,9 +3,8 @@
 Bets are sized in groups: a single bet is a group of one, an arbitrage is a group whose legs
 keep fixed shares of the group's stake so the locked profit survives every cap. Bets decided
 on the same day share the bankroll: each is sized against the cash at the start of the day,
-and together they never take more than ``max_day_fraction`` of it. A result adds to the cash
-only from the first day that starts after the bet has settled, so nothing is staked from
-winnings that were not yet known.
+and together they never take more than ``max_day_fraction`` of it (``size_day``; the backtest
+engine carries the cash from day to day).
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numba
 import numpy as np
 
 Method = Literal["kelly", "flat", "percent"]
@@ -64,60 +64,48 @@ def linear_terms(sizing: Sizing, group_kelly: np.ndarray) -> tuple[np.ndarray, n
     """A group's stake before caps is ``a + b × bankroll``; ``group_kelly`` is f* per group
     (zero for a group with no probability)."""
     n = len(group_kelly)
+    none = np.broadcast_to(0.0, n)  # a term that is the same for every group takes no memory
     if sizing.method == "flat":
-        return np.full(n, sizing.flat_stake), np.zeros(n)
+        return np.broadcast_to(sizing.flat_stake, n), none
     if sizing.method == "percent":
-        return np.zeros(n), np.full(n, sizing.percent)
-    return np.zeros(n), sizing.kelly_fraction * np.asarray(group_kelly, dtype=float)
+        return none, np.broadcast_to(sizing.percent, n)
+    return none, sizing.kelly_fraction * np.asarray(group_kelly, dtype=float)
 
 
-@dataclass
-class Compounded:
-    group_stake: np.ndarray
-    cash: np.ndarray
-    """cash at the start of each day, after the results known by then"""
-
-
-def compound(day_bounds: np.ndarray, a: np.ndarray, b: np.ndarray, max_leg: np.ndarray, min_leg: np.ndarray,
-             gain: np.ndarray, release_day: np.ndarray, sizing: Sizing, bankroll: float) -> Compounded:
-    """Stakes per group, day by day, with groups sorted by day.
-
-    ``day_bounds``: offsets of each day's groups (length days + 1); ``max_leg``/``min_leg``: the
-    largest and smallest leg share in the group (1 for a single bet); ``gain``: profit per unit
-    of group stake once settled (0 for an open bet); ``release_day``: the day from which the
-    result counts (``days`` or more for never). Vectorised within a day, sequential across days
-    because each day's stakes depend on the results before it.
-    """
-    days = len(day_bounds) - 1
-    cap = np.full(len(a), np.inf) if sizing.max_stake is None else sizing.max_stake / max_leg
+def size_day(a: np.ndarray, b: np.ndarray, max_leg: np.ndarray, min_leg: np.ndarray, sizing: Sizing,
+             cash: float) -> np.ndarray:
+    """Stakes of one day's groups against ``cash``: ``a + b × cash`` each, capped so that no leg
+    stakes more than ``max_stake``, nothing below the minimum stake, and together at most
+    ``max_day_fraction`` of the cash. ``max_leg``/``min_leg``: the largest and smallest leg
+    share in each group (1 for a single bet)."""
     stake = np.zeros(len(a))
-    cash_by_day = np.zeros(days)
-    profit_due = np.zeros(days + 1)
-    stake_due = np.zeros(days + 1)
-    release = np.minimum(release_day, days)
-    settled, outstanding = 0.0, 0.0
-    for day in range(days):
-        settled += profit_due[day]
-        outstanding -= stake_due[day]
-        cash = bankroll + settled - outstanding
-        cash_by_day[day] = cash
-        s, e = day_bounds[day], day_bounds[day + 1]
-        if cash <= 0 or s == e:
-            continue
-        raw = np.minimum(a[s:e] + b[s:e] * cash, cap[s:e])
-        low = min_leg[s:e]
-        raw[(raw * low < sizing.min_stake) | (raw <= 0)] = 0.0
-        total = raw.sum()
-        limit = sizing.max_day_fraction * cash
-        if total > limit:
-            raw *= limit / total
-            raw[raw * low < sizing.min_stake] = 0.0
-        placed = np.flatnonzero(raw)
-        if placed.size == 0:
-            continue
-        stake[s:e] = raw
-        raw, due = raw[placed], release[s + placed]
-        np.add.at(profit_due, due, raw * gain[s + placed])
-        np.add.at(stake_due, due, raw)
-        outstanding += raw.sum()
-    return Compounded(group_stake=stake, cash=cash_by_day)
+    if cash > 0:
+        size_day_in_place(0, len(a), np.asarray(a, dtype=float), np.asarray(b, dtype=float), caps(sizing, max_leg),
+                  np.asarray(min_leg, dtype=float), cash, float(sizing.min_stake), float(sizing.max_day_fraction),
+                  stake)
+    return stake
+
+
+def caps(sizing: Sizing, max_leg: np.ndarray) -> np.ndarray:
+    """The largest group stake that keeps every leg within ``max_stake``."""
+    max_leg = np.asarray(max_leg, dtype=float)
+    return np.full(len(max_leg), np.inf) if sizing.max_stake is None else sizing.max_stake / max_leg
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def size_day_in_place(start: int, end: int, a: np.ndarray, b: np.ndarray, cap: np.ndarray, min_leg: np.ndarray,
+                      cash: float, min_stake: float, max_day_fraction: float, stake: np.ndarray) -> None:
+    """``size_day`` for the groups ``start:end``, written into ``stake``."""
+    total = 0.0
+    for i in range(start, end):
+        raw = min(a[i] + b[i] * cash, cap[i])
+        if raw * min_leg[i] < min_stake or raw <= 0:
+            raw = 0.0
+        stake[i] = raw
+        total += raw
+    limit = max_day_fraction * cash
+    if total > limit:
+        scale = limit / total
+        for i in range(start, end):
+            raw = stake[i] * scale
+            stake[i] = 0.0 if raw * min_leg[i] < min_stake else raw

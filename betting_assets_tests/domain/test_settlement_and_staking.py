@@ -3,12 +3,16 @@ daily bankroll), each against figures worked out by hand."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
 import numpy as np
 import polars as pl
 import pytest
 
 from betting_assets.domain.settlement import RESULTS, settle_frame
-from betting_assets.domain.staking import Sizing, compound, kelly, linear_terms
+from betting_assets.domain.backtest import execute
+from betting_assets.domain.staking import Sizing, kelly, linear_terms, size_day
 
 
 def _settle(rows: list[tuple[str, str, float, float, int, int, str, bool]]) -> list[tuple[float, str]]:
@@ -71,36 +75,66 @@ def test_sizing_refuses_settings_that_could_stake_more_than_the_bankroll() -> No
         Sizing(min_stake=5, max_stake=1)
 
 
+DAY0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def _bets(*specs: dict[str, Any]) -> pl.DataFrame:
+    """Candidate bets on one-match events; each spec gives the decision day and hour, and
+    whatever differs from a won home bet at 2.0 that kicks off an hour after the decision."""
+    rows = []
+    for n, spec in enumerate(specs):
+        decision = DAY0 + timedelta(days=spec.pop("day"), hours=spec.pop("hour", 12))
+        row = {"event_id": f"e{n}", "market": "h2h", "side": "home", "point": 0.0, "line": 0.0, "bookmaker": "book",
+               "price": 2.0, "snapshot_time": decision - timedelta(hours=1), "prob": None, "prob_time": decision,
+               "edge": None, "group": None, "weight": 1.0, "sport_key": "soccer_test",
+               "commence_time": decision + timedelta(hours=1), "decision_time": decision, "three_way": True,
+               "home_score": 1.0, "away_score": 0.0, "status": "final", "p_close": None, **spec}
+        rows.append(row)
+    return pl.DataFrame(rows, schema_overrides={"prob": pl.Float64, "edge": pl.Float64, "group": pl.String,
+                                                "p_close": pl.Float64})
+
+
 def test_compounding_caps_and_the_shared_daily_bankroll() -> None:
-    """Day 0: three Kelly bets on 1,000 want 100, 300 and 0.5; the cap cuts 300 to 250, the
-    0.5 is below the minimum stake, and 100 + 250 exceeds the day's 30 % (300), so both scale by
-    300/350. Day 1 starts before day 0's bets settle, so it sees 1,000 - 300 of cash. Day 2
-    sees the results: +150 % on the first, a loss on the second."""
-    sizing = Sizing(method="percent", percent=0.1, min_stake=1.0, max_stake=250.0, max_day_fraction=0.3)
-    b = np.array([0.1, 0.3, 0.0005, 0.1, 0.1])
-    out = compound(day_bounds=np.array([0, 3, 4, 5]), a=np.zeros(5), b=b, max_leg=np.ones(5), min_leg=np.ones(5),
-                   gain=np.array([1.5, -1.0, 0.0, 0.0, 0.0]), release_day=np.array([2, 2, 2, 3, 3]),
-                   sizing=sizing, bankroll=1000.0)
+    """Day 0: three full-Kelly bets on 1,000 want 100, 300 and 0.5; the cap cuts 300 to 250,
+    the 0.5 is below the minimum stake, and 100 + 250 exceeds the day's 30 % (300), so both
+    scale by 300/350. Day 1 starts before day 0's bets settle, so it sees 1,000 - 300 of cash.
+    Day 2 sees the results: +150 % on the first, a loss on the second."""
+    sizing = Sizing(method="kelly", kelly_fraction=1.0, min_stake=1.0, max_stake=250.0, max_day_fraction=0.3)
+    settles_on_day_1 = DAY0 + timedelta(days=1, hours=13)
+    candidates = _bets(
+        {"day": 0, "price": 2.5, "prob": 0.46, "commence_time": settles_on_day_1},          # f = 0.1, wins
+        {"day": 0, "prob": 0.65, "away_score": 2.0, "commence_time": settles_on_day_1},    # f = 0.3, loses
+        {"day": 0, "prob": 0.50025, "commence_time": settles_on_day_1},                     # f = 0.0005
+        {"day": 1, "hour": 10, "prob": 0.55, "status": "scheduled", "home_score": None},   # f = 0.1, open
+        {"day": 2, "hour": 10, "prob": 0.55},                                               # f = 0.1
+    )
+    ledger = execute(candidates, sizing, 1000.0).ledger
     first, second = 100 * 300 / 350, 250 * 300 / 350
-    assert out.group_stake[:3] == pytest.approx([first, second, 0.0])
-    assert out.cash[:2] == pytest.approx([1000.0, 700.0])
-    assert out.group_stake[3] == pytest.approx(70.0)
     cash2 = 1000 + 1.5 * first - second - 70.0
-    assert out.cash[2] == pytest.approx(cash2)
-    assert out.group_stake[4] == pytest.approx(0.1 * cash2)
+    assert ledger["event_id"].to_list() == ["e0", "e1", "e3", "e4"]
+    assert ledger["stake"].to_list() == pytest.approx([first, second, 70.0, 0.1 * cash2])
+    assert ledger["bankroll"].to_list() == pytest.approx([1000.0, 1000.0, 700.0, cash2])
+    assert ledger["result"].to_list() == ["win", "loss", "open", "win"]
 
 
 def test_legs_of_a_group_keep_their_shares_under_the_cap() -> None:
     """A group whose largest leg holds 60 % is capped so that leg stakes at most max_stake."""
     sizing = Sizing(method="flat", flat_stake=200.0, min_stake=1.0, max_stake=60.0, max_day_fraction=1.0)
-    out = compound(np.array([0, 1]), *linear_terms(sizing, np.zeros(1)), max_leg=np.array([0.6]),
-                   min_leg=np.array([0.4]), gain=np.zeros(1), release_day=np.array([1]), sizing=sizing,
-                   bankroll=1000.0)
-    assert out.group_stake[0] == pytest.approx(100.0)
+    legs = _bets({"day": 0, "group": "g", "weight": 0.6}, {"day": 0, "group": "g", "weight": 0.4, "side": "away"})
+    ledger = execute(legs.with_columns(event_id=pl.lit("e0")), sizing, 1000.0).ledger
+    assert ledger["stake"].to_list() == pytest.approx([60.0, 40.0])
+    assert ledger["profit"].sum() == pytest.approx(60.0 * 1.0 - 40.0)
 
 
 def test_a_ruined_bankroll_stakes_nothing() -> None:
     sizing = Sizing(method="flat", flat_stake=100.0, max_stake=None, max_day_fraction=1.0)
-    out = compound(np.array([0, 1, 2]), *linear_terms(sizing, np.zeros(2)), max_leg=np.ones(2), min_leg=np.ones(2),
-                   gain=np.array([-1.0, 0.5]), release_day=np.array([1, 2]), sizing=sizing, bankroll=100.0)
-    assert list(out.group_stake) == [100.0, 0.0] and list(out.cash) == [100.0, 0.0]
+    done = execute(_bets({"day": 0, "away_score": 3.0}, {"day": 1}), sizing, 100.0)
+    assert done.ledger["event_id"].to_list() == ["e0"]
+    assert done.metrics["final_bankroll"] == 0.0
+
+
+def test_slips_of_one_moment_share_the_allowance() -> None:
+    sizing = Sizing(method="kelly", kelly_fraction=1.0, min_stake=1.0, max_stake=None, max_day_fraction=0.2)
+    stakes = size_day(np.zeros(2), np.array([0.15, 0.25]), np.ones(2), np.ones(2), sizing, 1000.0)
+    assert list(stakes) == pytest.approx([150 * 200 / 400, 250 * 200 / 400])
+    assert not size_day(np.zeros(1), np.array([0.1]), np.ones(1), np.ones(1), sizing, 0.0).any()
