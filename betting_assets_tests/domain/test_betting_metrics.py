@@ -72,3 +72,10 @@ def test_no_bets_gives_empty_figures_not_errors(ledger: pl.DataFrame) -> None:
     empty = ledger.clear()
     m = summarise(empty, equity_curve(empty, 1000.0), 1000.0)
     assert m["bets"] == 0 and m["roi"] is None and m["sharpe"] is None and m["final_bankroll"] == 1000.0
+
+
+def test_breakdowns_stay_right_when_two_keys_share_a_hash(ledger: pl.DataFrame,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    honest = {r["key"]: r["profit"] for r in breakdown(ledger, "bookmaker").iter_rows(named=True)}
+    monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series([7] * len(self), dtype=pl.UInt64))
+    assert {r["key"]: r["profit"] for r in breakdown(ledger, "bookmaker").iter_rows(named=True)} == honest

@@ -138,3 +138,17 @@ def test_slips_of_one_moment_share_the_allowance() -> None:
     stakes = size_day(np.zeros(2), np.array([0.15, 0.25]), np.ones(2), np.ones(2), sizing, 1000.0)
     assert list(stakes) == pytest.approx([150 * 200 / 400, 250 * 200 / 400])
     assert not size_day(np.zeros(1), np.array([0.1]), np.ones(1), np.ones(1), sizing, 0.0).any()
+
+
+def test_singles_and_groups_of_one_day_share_it_in_decision_order() -> None:
+    """A single decided later than a group is listed after it; both are sized from the same cash."""
+    sizing = Sizing(method="flat", flat_stake=100.0, min_stake=1.0, max_stake=None, max_day_fraction=0.5)
+    candidates = pl.concat([
+        _bets({"day": 0, "hour": 15}),
+        _bets({"day": 0, "hour": 9, "group": "g", "weight": 0.5},
+              {"day": 0, "hour": 9, "group": "g", "weight": 0.5, "side": "away"}).with_columns(event_id=pl.lit("e9")),
+    ])
+    ledger = execute(candidates, sizing, 300.0).ledger
+    assert ledger["event_id"].to_list() == ["e9", "e9", "e0"]
+    assert ledger["stake"].to_list() == pytest.approx([37.5, 37.5, 75.0])  # 100 + 100 scaled to half of 300
+    assert ledger["result"].to_list() == ["win", "loss", "win"]
