@@ -1,5 +1,5 @@
-"""One million candidate bets through the backtest engine: the project's vectorised
-``execute`` (settlement, day-by-day Kelly sizing on a shared bankroll, metrics, breakdowns)
+"""One million candidate bets through the backtest engine: the project's ``execute``, column
+passes and compiled loops (settlement, day-by-day Kelly sizing on a shared bankroll, metrics, breakdowns)
 against a per-bet Python loop that applies the same rules one bet at a time. Both must agree
 on every stake, profit and metric before the ratio is printed."""
 
