@@ -211,7 +211,9 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
         figures.slips = conn.scalar(select(func.count()).select_from(bet_slips)) or 0
         bets = ledger.frame(conn)
     figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
-    figures.bets_rejected = bets.filter(bets["status"] == "rejected").height
+    placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]
+    figures.bets_rejected = bets.filter((bets["status"] == "rejected") & ~bets["slip_id"].is_in(placed_slips.implode())
+                                        )["slip_id"].n_unique()   # slips refused every time asked, not refusals
     done = summary(bets)
     figures.bets_settled = int(done["settled_bets"] or 0)
     figures.pnl = float(done["profit"] or 0.0)

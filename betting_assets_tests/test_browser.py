@@ -140,7 +140,7 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
          shot="normalized_odds_checks.png")
     with DagsterInstance.from_config(str(demo_run.home / "dagster")) as instance:
         (run, *_) = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
-    page = _see(browser, f"{url}/runs/{run.run_id}", "place_bets", "record_run", "risk_gate",
+    page = _see(browser, f"{url}/runs/{run.run_id}", "place_bets", "record_run", "gate_and_place",
                 shot="place_bets_run.png")
     assert "Success" in page
 

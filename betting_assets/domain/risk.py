@@ -18,6 +18,7 @@ RATE_WINDOW = timedelta(minutes=1)
 OPEN_STATUSES = ("pending", "placed")
 """ledger statuses whose stake is at risk until the bet settles"""
 STAKED_STATUSES = ("pending", "placed", "settled")
+MARKET_CLOSED = "market closed"
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,9 @@ def recheck(proposed_price: float, offered_price: float | None, commence_time: d
     """Why a slip can no longer be placed as proposed, or None. A better price is no reason
     to refuse; a worse one beyond the tolerance is."""
     if commence_time <= now:
-        return f"market closed: the event started at {commence_time:%Y-%m-%d %H:%M}"
+        return f"{MARKET_CLOSED}: the event started at {commence_time:%Y-%m-%d %H:%M}"
     if offered_price is None:
-        return "market closed: the bookmaker no longer offers this line"
+        return f"{MARKET_CLOSED}: the bookmaker no longer offers this line"
     fall = (proposed_price - offered_price) / proposed_price
     if fall > tolerance:
         return f"price moved from {proposed_price} to {offered_price} ({-fall:+.1%}, tolerance {tolerance:.0%})"

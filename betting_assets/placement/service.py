@@ -4,6 +4,12 @@ against what is on offer now, pass the risk gate, then claim-place-record one be
 Each step writes before the next may act: a rejection is in the ledger before the run moves
 on, and a bet is claimed (pending, committed) before its broker is called, so a crash at any
 point leaves either nothing or a pending row that the next run settles with the broker.
+
+Reconciling, gating and placing hold the bankroll lock (``warehouse.locks``): the gate's book
+and the claims it leads to are one step, so runs at once behave as some serial order of them
+and no interleaving can break a cap. A slip refused by the gate or by a price move stays
+proposed (the refusal is a ledger row of its own), because the next run, with a fixed setting
+or a better price, may place it; only a closed market ends a slip.
 """
 
 from __future__ import annotations
@@ -13,17 +19,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import uuid
+
 import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
-from betting_assets.domain.risk import Order, RiskLimits, book_from_ledger, gate, recheck
+from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings
-from betting_assets.warehouse import ledger, queries
+from betting_assets.warehouse import ledger, locks, queries
 from betting_assets.warehouse.tables import bets
 
 QUOTE_LOOKBACK = timedelta(days=3)
+BANKROLL_LOCK = "bankroll"
 
 
 class PlacementRefused(RuntimeError):
@@ -111,10 +120,16 @@ def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1
     """Pending rows from runs that stopped mid-way: the broker's record decides. An order the
     broker never saw is sent now (under the same reference) unless its market has closed."""
     outcome = Outcome()
+    with locks.named_lock(engine, BANKROLL_LOCK):
+        _reconcile(engine, broker, now, min_fill, outcome)
+    return outcome
+
+
+def _reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float, outcome: Outcome) -> None:
     with engine.connect() as conn:
         pending = ledger.frame(conn, bets.c.status == "pending")
     if pending.is_empty():
-        return outcome
+        return
     known = broker.lookup(pending["customer_ref"].to_list())
     for row in pending.iter_rows(named=True):
         fill = known.get(row["customer_ref"])
@@ -127,7 +142,6 @@ def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1
             outcome.add("failed", row, "never reached the broker before the event started")
         else:
             _send(engine, broker, row, now, outcome, min_fill)
-    return outcome
 
 
 def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetime, run_id: str | None,
@@ -163,38 +177,63 @@ def _ledger_row(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in {**row, **changes}.items() if k in LEDGER_FIELDS}
 
 
-def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime,
-                 outcome: Outcome) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows still on offer at an acceptable price (taken at today's price, edge recomputed),
-    and the refused ones as ledger rows with the reason."""
-    fresh, refused = [], []
+def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, outcome: Outcome,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows still on offer at an acceptable price (taken at today's price, edge recomputed);
+    rows whose market has closed (final); rows whose price fell too far (a later run may find
+    it back). Refusals come as ledger rows with the reason."""
+    fresh, closed, moved = [], [], []
     for row in rows:
         reason = recheck(row["requested_price"], row["price_now"], row["commence_time"], now, limits.price_tolerance)
         if reason:
-            refused.append(_ledger_row(row, reasons=reason))
+            (closed if reason.startswith(MARKET_CLOSED) else moved).append(_ledger_row(row, reasons=reason))
             outcome.add("refused", row, reason)
             continue
         price = row["price_now"]
         fresh.append({**row, "requested_price": price, "edge": row["model_prob"] * price - 1.0})
-    return fresh, refused
+    return fresh, closed, moved
 
 
-def gate_rows(engine: Engine, rows: list[dict[str, Any]], limits: RiskLimits, start_bankroll: float, now: datetime,
-              kill: str | None, outcome: Outcome) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The risk gate over the book as the ledger has it now."""
-    with engine.connect() as conn:
-        book = book_from_ledger(ledger.frame(conn), start_bankroll, now, kill)
-    orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"])
-              for r in rows]
-    passed, rejected = [], []
-    for row, verdict in zip(rows, gate(orders, book, limits, now)):
-        if verdict.accepted:
-            passed.append(_ledger_row(row))
-        else:
-            reason = "; ".join(verdict.reasons)
-            rejected.append(_ledger_row(row, reasons=reason))
-            outcome.add("rejected", row, reason)
-    return passed, rejected
+def record_refusals(engine: Engine, closed: list[dict[str, Any]], moved: list[dict[str, Any]], attempt: str) -> None:
+    ledger.record_rejections(engine, closed)
+    ledger.record_rejections(engine, moved, attempt=attempt)
+
+
+def attempt_tag(run_id: str | None) -> str:
+    """Names one placement attempt in the keys of its refusals: the Dagster run (so a retried
+    op writes nothing twice), or a fresh id outside Dagster."""
+    return run_id or uuid.uuid4().hex[:16]
+
+
+def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], limits: RiskLimits,
+                   start_bankroll: float, now: datetime, kill: Callable[[], str | None], outcome: Outcome,
+                   attempt: str, min_fill: float = 1.0) -> None:
+    """The risk gate over the book as the ledger has it, then a claim and a broker call per
+    accepted order, all under the bankroll lock. Rows another run claimed since they were
+    loaded are left out before gating, so they are neither placed nor counted twice."""
+    with locks.named_lock(engine, BANKROLL_LOCK):
+        with engine.connect() as conn:
+            book_rows = ledger.frame(conn)
+        held = set(book_rows["idempotency_key"].to_list())
+        mine = []
+        for row in rows:
+            if row["idempotency_key"] in held:
+                outcome.add("already_claimed", row, "another run holds this slip")
+            else:
+                mine.append(row)
+        book = book_from_ledger(book_rows, start_bankroll, now, kill())
+        orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"])
+                  for r in mine]
+        passed, rejected = [], []
+        for row, verdict in zip(mine, gate(orders, book, limits, now)):
+            if verdict.accepted:
+                passed.append(_ledger_row(row))
+            else:
+                reason = "; ".join(verdict.reasons)
+                rejected.append(_ledger_row(row, reasons=reason))
+                outcome.add("rejected", row, reason)
+        ledger.record_rejections(engine, rejected, attempt=attempt)
+        place(engine, broker, passed, now, outcome, min_fill, kill)
 
 
 def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datetime, outcome: Outcome,
@@ -217,10 +256,10 @@ def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datet
     """The whole pass outside Dagster (the job runs the same steps as ops)."""
     outcome = reconcile(engine, broker, now, settings.min_stake)
     limits = limits_from(settings)
+    attempt = attempt_tag(run_id)
     rows = candidate_rows(engine, settings, broker.name, now, run_id, slip_ids, limit)
-    fresh, refused = recheck_rows(rows, limits, now, outcome)
-    ledger.record_rejections(engine, refused)
-    passed, rejected = gate_rows(engine, fresh, limits, settings.bankroll, now, kill_reason(settings), outcome)
-    ledger.record_rejections(engine, rejected)
-    place(engine, broker, passed, now, outcome, settings.min_stake, lambda: kill_reason(settings))
+    fresh, closed, moved = recheck_rows(rows, limits, now, outcome)
+    record_refusals(engine, closed, moved, attempt)
+    gate_and_place(engine, broker, fresh, limits, settings.bankroll, now, lambda: kill_reason(settings), outcome,
+                   attempt, settings.min_stake)
     return outcome

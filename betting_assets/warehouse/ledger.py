@@ -34,14 +34,27 @@ def claim(engine: Engine, row: dict[str, Any]) -> bool:
     return inserted is not None
 
 
-def record_rejections(engine: Engine, rows: list[dict[str, Any]]) -> int:
-    """Rejected slips: written once, never sent."""
+def attempt_key(key: str, attempt: str) -> str:
+    """The ledger key of one refused attempt at a slip: unique per attempt, so it never blocks
+    the slip's own key from a later claim."""
+    tagged = f"{key}|refused@{attempt}"
+    return tagged if len(tagged) <= 255 else hashlib.sha256(tagged.encode()).hexdigest()
+
+
+def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str | None = None) -> int:
+    """Rejected slips, never sent. Without ``attempt`` the refusal is final: it takes the
+    slip's own key and the slip is marked rejected. With it, the refusal is recorded under a
+    key of that attempt and the slip stays proposed for a later run."""
     if not rows:
         return 0
+    if attempt is not None:
+        rows = [{**r, "idempotency_key": attempt_key(r["idempotency_key"], attempt),
+                 "customer_ref": customer_ref(attempt_key(r["idempotency_key"], attempt))} for r in rows]
     with engine.begin() as conn:
         done = conn.execute(_insert(conn, bets).on_conflict_do_nothing(index_elements=["idempotency_key"])
                             .returning(bets.c.slip_id), [{**r, "status": "rejected"} for r in rows]).all()
-        _mark_slips(conn, [s for (s,) in done if s is not None], "rejected")
+        if attempt is None:
+            _mark_slips(conn, [s for (s,) in done if s is not None], "rejected")
     return len(done)
 
 

@@ -96,11 +96,12 @@ def test_place_bets_places_each_slip_once_and_records_every_refusal(
     assert ok["placed_at"].to_list() == [NOW] * ok.height and set(ok["broker"]) == {"paper"}
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(bet_slips.c.idempotency_key, bet_slips.c.status)).all())
-    assert sorted(statuses.values()) == ["placed"] * ok.height + ["rejected"]
+    assert sorted(statuses.values()) == ["placed"] * ok.height + ["proposed"]   # a price may come back
 
-    again = _run(resources)
-    assert again.success and again.output_for_node("record_run") == {}
-    assert _bets(engine).height == priced.height
+    again = _run(resources)       # the placed slips are done; the moved one is refused again, nothing placed
+    assert again.success and again.output_for_node("record_run") == {"rejected": 1}
+    after = _bets(engine)
+    assert after.height == priced.height + 1 and after.filter(pl.col("status") == "placed").height == ok.height
 
 
 def test_the_kill_file_stops_all_placement_and_every_slip_is_recorded_as_rejected(
@@ -111,6 +112,10 @@ def test_the_kill_file_stops_all_placement_and_every_slip_is_recorded_as_rejecte
     rows = _bets(engine)
     assert set(rows["status"]) == {"rejected"} and rows.height == priced.height
     assert all(r.startswith("kill switch: the kill file") for r in rows["reasons"])
+    (home / "KILL").unlink()       # a refusal caused by a setting leaves the slip placeable once it is lifted
+    assert _run(resources).success
+    placed = _bets(engine).filter(pl.col("status") == "placed")
+    assert placed.height == priced.height and placed["slip_id"].n_unique() == priced.height
 
 
 class _CrashBeforeBroker(Broker):
@@ -162,24 +167,89 @@ def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exa
     assert final["idempotency_key"].n_unique() == priced.height
 
 
-def test_two_runs_at_once_place_each_slip_once(engine: Engine, resources: dict[str, object],
-                                               priced: pl.DataFrame) -> None:
-    outcomes: list[service.Outcome] = []
-    settings = get_settings().model_copy(update={"risk_max_bets_per_minute": 100})
+def _concurrent(target, args: list[tuple]) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """Runs ``target`` once per argument tuple, all released together by a barrier."""
+    barrier = threading.Barrier(len(args))
+    results: list[object] = [None] * len(args)
+    errors: list[BaseException] = []
 
-    def run() -> None:
-        outcomes.append(service.run_placement(engine, PaperBroker(), settings, NOW))
+    def one(index: int, call_args: tuple) -> None:  # type: ignore[type-arg]
+        barrier.wait()
+        try:
+            results[index] = target(*call_args)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=one, args=(i, a)) for i, a in enumerate(args)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    placed = [o.counts.get("placed", 0) for o in outcomes]
-    assert sum(placed) == priced.height, outcomes
+    assert not errors, errors
+    return results
+
+
+def _caps_held(engine: Engine, settings) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """Every cap the gate enforces holds over the whole ledger, and every slip is either placed
+    once or still proposed with its refusal on record: none lost, none doubled."""
+    rows = _bets(engine)
+    live = rows.filter(pl.col("status").is_in(["pending", "placed"]))
+    bankroll = settings.bankroll
+    assert live["stake"].sum() <= settings.risk_max_day_exposure * bankroll + 1e-9
+    per_event = live.group_by("event_id").agg(pl.col("stake").sum())["stake"]
+    assert per_event.is_empty() or per_event.max() <= settings.risk_max_event_exposure * bankroll + 1e-9
+    assert (live["stake"] <= settings.risk_max_stake_fraction * bankroll + 1e-9).all()
+    assert live["idempotency_key"].n_unique() == live.height
     with engine.connect() as conn:
-        per_key = conn.execute(select(bets.c.idempotency_key, func.count()).group_by(bets.c.idempotency_key)).all()
-    assert len(per_key) == priced.height and {n for _, n in per_key} == {1}
+        slips = queries.slips_frame(conn, None, None)
+    placed_slips = set(live["slip_id"].to_list())
+    refused_slips = set(rows.filter(pl.col("status") == "rejected")["slip_id"].to_list())
+    for slip in slips.iter_rows(named=True):
+        if slip["slip_id"] in placed_slips:
+            assert slip["status"] == "placed"
+        else:
+            assert slip["status"] == "proposed" and slip["slip_id"] in refused_slips, slip
+    return live
+
+
+@pytest.mark.parametrize("split", ["same slips", "disjoint slips"])
+def test_runs_at_once_never_exceed_a_cap_and_end_as_a_serial_order_would(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame, split: str) -> None:
+    """Four slips of 20 against a day cap of 50 (5 % of 1,000): one run after another places two
+    and refuses two; four runs at once, over the same slips or each over its own, must too."""
+    settings = get_settings().model_copy(update={"risk_max_day_exposure": 0.05, "risk_max_bets_per_minute": 100})
+    with engine.connect() as conn:
+        ids = queries.slips_frame(conn, None, None)["slip_id"].to_list()
+    chosen = [ids] * 4 if split == "same slips" else [[i] for i in ids]
+    outcomes = _concurrent(lambda only: service.run_placement(engine, PaperBroker(), settings, NOW, slip_ids=only),
+                           [(only,) for only in chosen])
+    live = _caps_held(engine, settings)
+    assert live.height == 2 and sum(o.counts.get("placed", 0) for o in outcomes) == 2
+
+
+def test_place_bets_jobs_at_once_hold_the_day_cap(engine: Engine, resources: dict[str, object],
+                                                  priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BETTING_RISK_MAX_DAY_EXPOSURE", "0.05")
+    get_settings.cache_clear()
+    results = _concurrent(lambda: _run(resources), [(), (), ()])
+    assert all(r.success for r in results)
+    live = _caps_held(engine, get_settings())
+    assert live.height == 2
+
+
+def test_a_negative_limit_is_refused_by_the_run_config(engine: Engine, resources: dict[str, object],
+                                                       priced: pl.DataFrame) -> None:
+    result = place_bets.execute_in_process(
+        resources={**resources, "broker": BrokerResource()}, instance=DagsterInstance.ephemeral(),
+        raise_on_error=False, run_config={"ops": {"load_slips": {"config": {"limit": -1}}}})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "greater than or equal to 1" in str(failure.event_specific_data)
+    assert _bets(engine).is_empty()
+    limited = place_bets.execute_in_process(
+        resources={**resources, "broker": BrokerResource()}, instance=DagsterInstance.ephemeral(),
+        run_config={"ops": {"load_slips": {"config": {"limit": 1}}}})
+    assert limited.success and _bets(engine).height == 1
 
 
 def test_live_mode_is_refused_without_its_settings(engine: Engine, resources: dict[str, object],
@@ -278,9 +348,8 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
                                                        priced: pl.DataFrame, home: Path) -> None:
     settings = get_settings()
     limits = service.limits_from(settings)
-    fresh, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
-                                    service.Outcome())
-    passed, _ = service.gate_rows(engine, fresh, limits, settings.bankroll, NOW, None, service.Outcome())
+    fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
+                                       service.Outcome())
     outcome = service.Outcome()
 
     def thrown_after_the_first_bet() -> str | None:
@@ -289,7 +358,8 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
             settings.kill_file.touch()
         return service.kill_reason(settings)
 
-    service.place(engine, PaperBroker(), passed, NOW, outcome, kill=thrown_after_the_first_bet)
+    service.gate_and_place(engine, PaperBroker(), fresh, limits, settings.bankroll, NOW, thrown_after_the_first_bet,
+                           outcome, "test")
     assert outcome.counts == {"placed": 1, "stopped": priced.height - 1}
     with engine.connect() as conn:
         left = queries.slips_frame(conn, bet_slips.c.status == "proposed")

@@ -25,6 +25,7 @@ from dagster import (
     op,
 )
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.resources import ClockResource, WarehouseResource
@@ -44,10 +45,10 @@ class BrokerResource(ConfigurableResource):
 
 
 class PlaceBetsConfig(Config):
-    """Empty: every proposed slip not yet in the ledger."""
+    """Unset: every proposed slip not yet in the ledger."""
 
-    slip_ids: list[int] = []
-    limit: int = 0
+    slip_ids: list[int] | None = Field(default=None, description="only these slips")
+    limit: int | None = Field(default=None, ge=1, description="at most this many slips, oldest first")
 
 
 def _broker(broker: BrokerResource) -> Broker:
@@ -78,41 +79,32 @@ def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource,
 def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
                broker: BrokerResource, clock: ClockResource) -> list:  # type: ignore[type-arg]
     rows = service.candidate_rows(warehouse.engine(), get_settings(), _broker(broker).name, clock.now(),
-                                  context.run_id, config.slip_ids or None, config.limit or None)
+                                  context.run_id, config.slip_ids or None, config.limit)
     context.log.info(f"{len(rows)} proposed slips to place")
     return rows
 
 
-@op(out=Out(list), description="Refuses slips whose market closed or whose price fell beyond the tolerance.")
+@op(out=Out(list), description="Refuses slips whose market closed (final) or whose price fell beyond the "
+    "tolerance (the slip stays proposed).")
 def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
                    rows: list) -> list:  # type: ignore[type-arg]
     outcome = service.Outcome()
-    fresh, refused = service.recheck_rows(rows, service.limits_from(get_settings()), clock.now(), outcome)
-    ledger.record_rejections(warehouse.engine(), refused)
+    fresh, closed, moved = service.recheck_rows(rows, service.limits_from(get_settings()), clock.now(), outcome)
+    service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
     _report(context, outcome)
     return fresh
 
 
-@op(out=Out(list), description="The pre-trade controls; every rejection is written with its reasons.")
-def risk_gate(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
-              rows: list) -> list:  # type: ignore[type-arg]
+@op(out=Out(Nothing), description="Under the bankroll lock: the pre-trade controls over the ledger's book "
+    "(every rejection written with its reasons), then each accepted bet claimed in the ledger (pending) "
+    "and sent to the broker, its answer recorded.")
+def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+                   clock: ClockResource, rows: list) -> None:  # type: ignore[type-arg]
     settings = get_settings()
     outcome = service.Outcome()
-    passed, rejected = service.gate_rows(warehouse.engine(), rows, service.limits_from(settings), settings.bankroll,
-                                         clock.now(), service.kill_reason(settings), outcome)
-    ledger.record_rejections(warehouse.engine(), rejected)
-    _report(context, outcome)
-    return passed
-
-
-@op(out=Out(Nothing), description="Claims each bet in the ledger (pending), then calls the broker and records "
-    "its answer.")
-def place_orders(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
-                 clock: ClockResource, rows: list) -> None:  # type: ignore[type-arg]
-    outcome = service.Outcome()
-    settings = get_settings()
-    service.place(warehouse.engine(), _broker(broker), rows, clock.now(), outcome, settings.min_stake,
-                  lambda: service.kill_reason(settings))
+    service.gate_and_place(warehouse.engine(), _broker(broker), rows, service.limits_from(settings), settings.bankroll,
+                           clock.now(), lambda: service.kill_reason(settings), outcome,
+                           service.attempt_tag(context.run_id), settings.min_stake)
     _report(context, outcome)
 
 
@@ -151,11 +143,11 @@ def alert_on_failure(context: HookContext) -> None:
 
 
 @job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → risk "
-     "gate → place (two-phase ledger) → record.", tags={"betting/stage": "placement"})
+     "gate and place (one run at a time per bankroll, two-phase ledger) → record.", tags={"betting/stage": "placement"})
 def place_bets() -> None:
     reconciled = reconcile_pending()
     rows = load_slips(after=reconciled)
-    placed = place_orders(risk_gate(recheck_prices(rows)))
+    placed = gate_and_place(recheck_prices(rows))
     record_run(reconciled, placed=placed)
 
 
