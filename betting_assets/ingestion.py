@@ -7,26 +7,30 @@ rebuilt from the raw table. Dagster assets and the CLI both call this module.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import polars as pl
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds
 from betting_assets.domain.scores import ScoreUpdate, parse_scores
 from betting_assets.domain.tiers import PlannedFetch, plan_fetches, tier_name
-from betting_assets.domain.timeutil import parse_utc
+from betting_assets.domain.timeutil import format_utc, parse_utc
 from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import queries, writes
+from betting_assets.warehouse.transactions import in_transaction
 from betting_assets.warehouse.tables import events as events_table
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds"}
 DEFAULT_LEAD = timedelta(days=14)
 WARMUP = timedelta(days=3)
+COVERAGE_LOOKBACK = timedelta(days=14)
+"""how far before a day a stored historical answer may be stamped and still answer for it"""
 POSTPONEMENT = timedelta(days=1)
 LIVE_STATES = ("scheduled", "postponed", "cancelled")
 
@@ -36,7 +40,7 @@ def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) ->
     optionally of some events only."""
     frames: list[pl.DataFrame] = []
     findings: list[Finding] = []
-    for snap in snapshots:
+    for snap in quality.current_snapshots(snapshots):
         events = snap.payload.get("data") if snap.source == "historical" else snap.payload
         if event_ids is not None and isinstance(events, list):
             events = [e for e in events if isinstance(e, dict) and e.get("id") in event_ids]
@@ -51,6 +55,7 @@ def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) ->
 class IngestResult:
     snapshots: int = 0
     duplicate_snapshots: int = 0
+    incomplete_snapshots: int = 0
     rows: int = 0
     invalid_rows: int = 0
     events: int = 0
@@ -65,7 +70,8 @@ class IngestResult:
     status_changes: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "IngestResult") -> "IngestResult":
-        for name in ("snapshots", "duplicate_snapshots", "rows", "invalid_rows", "events", "findings", "credits"):
+        for name in ("snapshots", "duplicate_snapshots", "incomplete_snapshots", "rows", "invalid_rows", "events",
+                     "findings", "credits"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.as_of.extend(other.as_of)
@@ -97,10 +103,13 @@ class Collector:
         self.bookmakers = bookmakers or None
         self.quality_mode = quality_mode
         self.last_fetch_id: int | None = None
+        self.credits_charged = 0
+        """credits the provider's headers say this collector's calls cost, failed ones included"""
         client.observer = self._log_attempt
 
     def _log_attempt(self, attempt: Attempt) -> None:
         keep_body = attempt.error is not None or attempt.endpoint not in _RAW_KEPT_IN_SNAPSHOTS
+        self.credits_charged += attempt.quota.last or 0
         record = writes.FetchRecord(
             endpoint=attempt.endpoint, sport_key=attempt.sport_key, url=attempt.url, params=attempt.params,
             requested_at=attempt.requested_at, status_code=attempt.status_code, ok=attempt.error is None,
@@ -173,20 +182,23 @@ class Collector:
         if not normalized.events.is_empty():
             hours = (normalized.events["commence_time"].min() - as_of).total_seconds() / 3600.0
         tier = tier or tier_name(hours)
+        missing = quality.required_fields(normalized.findings, 0).findings
         with self.engine.begin() as conn:
             snapshot_id, inserted = writes.store_snapshot(
                 conn, payload=payload, sport_key=sport, source=source, as_of=as_of,
                 fetched_at=response.requested_at, odds_format=self.odds_format, fetch_id=self.last_fetch_id,
                 fetch_tier=tier, hours_to_commence=hours, regions=",".join(self.regions),
                 markets=",".join(self.markets), quota=response.quota.as_dict(),
-                event_count=len(events) if isinstance(events, list) else 0,
+                event_count=len(events) if isinstance(events, list) else 0, complete=not missing,
             )
         result = IngestResult(snapshots=int(inserted), duplicate_snapshots=int(not inserted),
+                              incomplete_snapshots=int(bool(missing)),
                               credits=response.quota.last or 0, as_of=[as_of], snapshot_ids=[snapshot_id],
                               bookmakers=set(normalized.rows["bookmaker"].unique().to_list()),
                               tiers={tier or "none": 1})
         rows = normalized.rows.with_columns(snapshot_id=snapshot_id)
-        with self.engine.begin() as conn:
+
+        def derive_rows(conn: Connection) -> None:
             result.events = writes.upsert_events(conn, normalized.events, seen_at=response.requested_at)
             writes.touch_last_odds(conn, normalized.events["event_id"].to_list(), as_of)
             if not derive:
@@ -196,14 +208,15 @@ class Collector:
                     found = [replace(f, snapshot_id=snapshot_id) for o in outcomes for f in o.findings]
                     result.findings = writes.record_findings(conn, found, source="odds:raw",
                                                              fetch_id=self.last_fetch_id)
-                return result
+                return
+            kept = rows.filter(rows["is_valid"]) if self.quality_mode == "reject" else rows
             result.invalid_rows = rows.filter(~rows["is_valid"]).height
-            if self.quality_mode == "reject":
-                rows = rows.filter(rows["is_valid"])
-            result.rows = writes.write_normalized(conn, rows)
+            result.rows = writes.write_normalized(conn, kept)
             if inserted:
                 result.findings = writes.record_findings(conn, normalized.findings, source=f"odds:{source}",
                                                          snapshot_id=snapshot_id, fetch_id=self.last_fetch_id)
+
+        in_transaction(self.engine, derive_rows)
         return result
 
     def rebuild(self, sport: str, start: datetime, end: datetime) -> RebuildResult:
@@ -240,16 +253,13 @@ class Collector:
         within a minute of it) costs nothing."""
         schedule: dict[str, datetime] = {}
         for moment in (start - warmup, start):
-            response = self.client.historical_events(sport, moment)
-            frame = normalize_odds([{**e, "bookmakers": []} for e in (response.data.get("data") or [])
-                                    if isinstance(e, dict)], moment)
-            with self.engine.begin() as conn:
-                writes.upsert_events(conn, frame.events, seen_at=moment)
+            frame = self._fixtures_at(sport, moment)
+            in_transaction(self.engine, lambda conn, f=frame, m=moment: writes.upsert_events(conn, f.events, seen_at=m))
             schedule.update(dict(frame.events.select("event_id", "commence_time").iter_rows()))
         plans = [p for p in plan_fetches([(k - lead, k) for k in schedule.values()], start - warmup, end)
                  if p.at >= start]
         with self.engine.connect() as conn:
-            covered = queries.snapshot_coverage(conn, sport, start - timedelta(days=2), end)
+            covered = queries.snapshot_coverage(conn, sport, start - COVERAGE_LOOKBACK, end)
         total = IngestResult()
         for plan in plans:
             if any(since <= plan.at < until for since, until in covered):
@@ -259,11 +269,35 @@ class Collector:
             result, envelope = self.historical_odds(sport, plan.at, tier=plan.tier, derive=False)
             total.add(result)
             stamp, following = parse_utc(envelope.get("timestamp")), parse_utc(envelope.get("next_timestamp"))
-            if stamp is not None:
+            if stamp is not None and not result.incomplete_snapshots and not result.errors:
                 covered.append((stamp, following or datetime.max.replace(tzinfo=timezone.utc)))
             if progress:
                 progress(plan, "fetched")
         return total
+
+    def _fixtures_at(self, sport: str, moment: datetime) -> Any:
+        """The fixture list as it was at ``moment``, normalised: from the fetch log when a
+        whole answer was bought before (history does not change), else from the provider. An
+        answer with an event missing a required field is recorded and never reused."""
+        with self.engine.connect() as conn:
+            body = queries.stored_answer(conn, "historical_events", sport, format_utc(moment))
+        if body is not None:
+            try:
+                stored = self._fixture_frame(json.loads(body).get("data"), moment)
+                if not quality.required_fields(stored.findings, 0).findings:
+                    return stored
+            except (ValueError, AttributeError):
+                pass
+        frame = self._fixture_frame(self.client.historical_events(sport, moment).data.get("data"), moment)
+        if frame.findings:
+            in_transaction(self.engine, lambda conn: writes.record_findings(
+                conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id))
+        return frame
+
+    @staticmethod
+    def _fixture_frame(listed: Any, moment: datetime) -> Any:
+        return normalize_odds([{**e, "bookmakers": []} for e in (listed if isinstance(listed, list) else [])
+                               if isinstance(e, dict)], moment)
 
     def import_results(self, results: pl.DataFrame, start: datetime, end: datetime) -> int:
         """Final scores for events in [start, end) from a results source (football-data files),
@@ -272,13 +306,12 @@ class Collector:
         window = results.filter((pl.col("commence_time") >= start) & (pl.col("commence_time") < end)
                                 & pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null())
         updates = [
-            ScoreUpdate(event_id=r["event_id"], sport_key=r["sport_key"], commence_time=None, home_team=r["home_team"],
+            ScoreUpdate(event_id=r["event_id"], sport_key=r["sport_key"], commence_time=r["commence_time"], home_team=r["home_team"],
                         away_team=r["away_team"], status="final", completed=True, home_score=int(r["home_score"]),
                         away_score=int(r["away_score"]), last_update=r.get("ends_at"))
             for r in window.iter_rows(named=True)
         ]
-        with self.engine.begin() as conn:
-            return writes.apply_scores(conn, updates)
+        return in_transaction(self.engine, lambda conn: writes.apply_scores(conn, updates))
 
     def _malformed(self, sport: str, exc: MalformedResponseError) -> IngestResult:
         finding = Finding("malformed_response", "error", str(exc), context={"url": exc.url})
@@ -294,9 +327,13 @@ class Collector:
         except MalformedResponseError as exc:
             return self._malformed(sport, exc)
         updates, findings = parse_scores(response.data)
-        with self.engine.begin() as conn:
+
+        def apply(conn: Connection) -> int:
             changed = writes.apply_scores(conn, updates)
             writes.record_findings(conn, findings, source=f"scores:{sport}", fetch_id=self.last_fetch_id)
+            return changed
+
+        changed = in_transaction(self.engine, apply)
         return IngestResult(events=changed, findings=len(findings), credits=response.quota.last or 0)
 
     def discover_events(self, sport: str, now: datetime | None = None) -> IngestResult:

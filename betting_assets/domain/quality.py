@@ -178,6 +178,25 @@ def required_fields(findings: list[Finding], checked: int) -> CheckOutcome:
     return CheckOutcome("required_fields", checked, [f for f in findings if f.check in wanted])
 
 
+def current_snapshots(snapshots: list[Any]) -> list[Any]:
+    """The snapshots that answer for their time (rows with ``sport_key``, ``source``,
+    ``as_of``, ``complete``): an incomplete response is left out once a complete one answers
+    for the same sport, source and time, so its gaps never shadow the complete rows."""
+    complete = {(s.sport_key, s.source, s.as_of) for s in snapshots if s.complete}
+    return [s for s in snapshots if s.complete or (s.sport_key, s.source, s.as_of) not in complete]
+
+
+def snapshots_complete(snapshots: list[Any]) -> CheckOutcome:
+    """The ``required_fields`` rule over what a partition holds, not over one run's fetches:
+    a stored response with a field missing fails it until a re-run has fetched it whole."""
+    current = current_snapshots(snapshots)
+    return CheckOutcome("required_fields", len(current), [
+        Finding("required_fields", "error",
+                f"the {s.source} response of {s.as_of.isoformat()} lacks required fields; "
+                "a re-run of this partition fetches it again", snapshot_id=s.snapshot_id)
+        for s in current if not s.complete])
+
+
 def duplicate_keys(findings: list[Finding], checked: int) -> CheckOutcome:
     return CheckOutcome("no_duplicate_keys", checked, [f for f in findings if f.check == "duplicate_key"])
 
@@ -198,17 +217,33 @@ def odds_freshness(events: pl.DataFrame, now: datetime, grace: float = FRESHNESS
     )
 
 
-def scores_sanity(events: pl.DataFrame) -> CheckOutcome:
-    """Scores are non-negative integers, and a final event has both."""
+RESULT_GRACE = timedelta(hours=6)
+"""how long after its start an event may go without a result before the scores check fails"""
+
+
+def scores_sanity(events: pl.DataFrame, now: datetime | None = None, grace: timedelta = RESULT_GRACE) -> CheckOutcome:
+    """Scores are non-negative integers, a final event has both, a live one has both once it
+    has any; and (given ``now``) an event that started more than ``grace`` ago has a result,
+    or is cancelled or postponed. A result missing is a failure, never a quiet pass."""
+    one_missing = pl.col("home_score").is_null() != pl.col("away_score").is_null()
+    overdue = (pl.col("status").is_in(["scheduled", "live"]) & (pl.col("commence_time") < pl.lit(now - grace))
+               if now is not None else pl.lit(False))
     bad = events.filter(
         (pl.col("home_score") < 0) | (pl.col("away_score") < 0)
         | ((pl.col("status") == "final") & (pl.col("home_score").is_null() | pl.col("away_score").is_null()))
-    )
+        | ((pl.col("status") == "live") & one_missing)
+        | overdue
+    ).with_columns(overdue=overdue)
+
+    def message(row: dict[str, Any]) -> str:
+        if row["overdue"]:
+            return (f"no result: started {row['commence_time']:%Y-%m-%d %H:%M}, still {row['status']} "
+                    f"more than {grace.total_seconds() / 3600:g} h later")
+        return f"{row['status']} event with scores {row['home_score']}–{row['away_score']}"
+
     return CheckOutcome(
         "scores_sane", events.height,
-        _findings(bad, "scores_sane", "error",
-                  lambda r: f"{r['status']} event with scores {r['home_score']}–{r['away_score']}",
-                  ["status", "home_score", "away_score", "commence_time"]),
+        _findings(bad, "scores_sane", "error", message, ["status", "home_score", "away_score", "commence_time"]),
     )
 
 

@@ -18,7 +18,7 @@ from betting_assets.domain.timeutil import parse_utc
 class ScoreUpdate:
     event_id: str
     sport_key: str | None
-    commence_time: str | None
+    commence_time: str | datetime | None
     home_team: str | None
     away_team: str | None
     status: str
@@ -49,6 +49,10 @@ def parse_scores(payload: Any) -> tuple[list[ScoreUpdate], list[Finding]]:
             continue
         event_id = item["id"]
         home, away = item.get("home_team"), item.get("away_team")
+        if not home or not away:
+            findings.append(Finding("scores_required_fields", "error", "scores item without its teams skipped: "
+                                    "its scores cannot be told apart", event_id=event_id))
+            continue
         by_team: dict[str, Any] = {}
         for entry in item.get("scores") or []:
             if isinstance(entry, dict) and "name" in entry:

@@ -62,6 +62,8 @@ class Faults:
     malformed_rate: float = 0.0
     partial_rate: float = 0.0
     seed: int = 0
+    only: str | None = None
+    """faults hit only the requests whose path ends with this (e.g. ``/odds``, ``/scores``)"""
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Faults":
@@ -74,6 +76,7 @@ class Faults:
             malformed_rate=float(doc.get("malformed_rate", 0.0)),
             partial_rate=float(doc.get("partial_rate", 0.0)),
             seed=int(doc.get("seed", 0)),
+            only=doc.get("only"),
         )
 
 
@@ -131,6 +134,8 @@ def build_app(state: SandboxState) -> Starlette:
             return _error(401, "API key is not recognized", "INVALID_KEY")
         with state.lock:
             forced: int | None = None
+            if faults.only is not None and not request.url.path.endswith(faults.only):
+                faults = Faults()
             if faults.healthy_first > 0:
                 faults.healthy_first -= 1
             elif faults.fail_next:

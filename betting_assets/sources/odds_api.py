@@ -36,6 +36,9 @@ from betting_assets.sources.errors import (
 )
 
 HISTORICAL_MULTIPLIER = 10
+RETRIED_WHEN_MALFORMED = {"sports", "events", "historical_events"}
+"""endpoints whose garbled answer is asked again at once, as an outage would be: they are free
+or cost one credit, where a charged odds or scores call is left to the step's retry policy"""
 
 
 @dataclass(frozen=True)
@@ -192,15 +195,13 @@ class OddsApiClient:
         params = self._odds_params(regions, markets, odds_format, bookmakers)
         params["date"] = _iso(date)
         cost = estimate_cost(markets, regions, bookmakers, historical=True)
-        response = self._get("historical_odds", f"/v4/historical/sports/{sport}/odds", params, sport, cost)
-        self._check_envelope(response)
-        return response
+        return self._get("historical_odds", f"/v4/historical/sports/{sport}/odds", params, sport, cost,
+                         self._check_envelope)
 
     def historical_events(self, sport: str, date: datetime | str) -> ApiResponse:
         params = {"date": _iso(date), "dateFormat": "iso"}
-        response = self._get("historical_events", f"/v4/historical/sports/{sport}/events", params, sport, 1)
-        self._check_envelope(response)
-        return response
+        return self._get("historical_events", f"/v4/historical/sports/{sport}/events", params, sport, 1,
+                         self._check_envelope)
 
     # -- mechanics -----------------------------------------------------------------------
 
@@ -254,19 +255,23 @@ class OddsApiClient:
         return backoff
 
     def _get(self, endpoint: str, path: str, params: dict[str, Any], sport: str | None,
-             cost: int) -> ApiResponse:
+             cost: int, validate: Callable[[ApiResponse], None] | None = None) -> ApiResponse:
         self._guard_credits(cost)
         counter = {"n": 0}
 
         def attempt() -> ApiResponse:
             counter["n"] += 1
             self.breaker.before_call()
-            return self._attempt(endpoint, path, params, sport, counter["n"], cost)
+            response = self._attempt(endpoint, path, params, sport, counter["n"], cost)
+            if validate is not None:
+                validate(response)
+            return response
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, OddsApiError) and e.retryable),
+            retry=retry_if_exception(lambda e: isinstance(e, OddsApiError) and (e.retryable or (
+                isinstance(e, MalformedResponseError) and endpoint in RETRIED_WHEN_MALFORMED))),
             sleep=self._sleep,
             reraise=True,
         )
@@ -310,7 +315,7 @@ class OddsApiClient:
                                          status_code=response.status_code, url=public_url, body=text) from exc
         self.breaker.record_success()
         self._notify(endpoint, sport, public_url, params, requested_at, elapsed_ms, response.status_code,
-                     quota, None, None, number)
+                     quota, None, text, number)
         return ApiResponse(endpoint, sport, public_url, dict(params), response.status_code, data, text, quota,
                            elapsed_ms, number, requested_at, cost, dict(response.headers))
 

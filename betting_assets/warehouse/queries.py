@@ -75,17 +75,44 @@ def snapshots_between(conn: Connection, sport: str, start: datetime, end: dateti
     ).all())
 
 
+def snapshot_heads(conn: Connection, sport: str, start: datetime, end: datetime) -> list[Any]:
+    """The stored snapshots of [start, end) without their payloads."""
+    columns = [c for c in odds_snapshots.columns if c.name != "payload"]
+    return list(conn.execute(
+        select(*columns).where(
+            odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end
+        ).order_by(odds_snapshots.c.as_of, odds_snapshots.c.snapshot_id)
+    ).all())
+
+
+def stored_answer(conn: Connection, endpoint: str, sport: str, date: str) -> str | None:
+    """The body of the latest successful call to a historical ``endpoint`` for this sport and
+    date, as the fetch log kept it. History does not change, so its answer need not be bought
+    twice."""
+    if conn.dialect.name == "postgresql":
+        asked = fetch_log.c.params.op("->>")("date")
+    else:
+        asked = func.json_extract(fetch_log.c.params, "$.date")
+    return conn.execute(
+        select(fetch_log.c.body).where(
+            fetch_log.c.endpoint == endpoint, fetch_log.c.sport_key == sport, fetch_log.c.ok.is_(True),
+            fetch_log.c.body.is_not(None), asked == date,
+        ).order_by(fetch_log.c.fetch_id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
 def snapshot_coverage(conn: Connection, sport: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """For each stored snapshot, the span of time it answers for: a historical envelope until
-    its ``next_timestamp`` (asking again in between returns the same bytes), a live one for a
-    minute."""
+    """For each complete stored snapshot, the span of time it answers for: a historical
+    envelope until its ``next_timestamp`` (asking again in between returns the same bytes), a
+    live one for a minute. An incomplete one answers for nothing, so it is fetched again."""
     if conn.dialect.name == "postgresql":
         following = odds_snapshots.c.payload.op("->>")("next_timestamp")
     else:
         following = func.json_extract(odds_snapshots.c.payload, "$.next_timestamp")
     rows = conn.execute(
         select(odds_snapshots.c.as_of, odds_snapshots.c.source, following).where(
-            odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end
+            odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end,
+            odds_snapshots.c.complete.is_(True),
         ).order_by(odds_snapshots.c.as_of)
     ).all()
     spans = []

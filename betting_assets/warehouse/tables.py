@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 from betting_assets.warehouse.types import JsonDocument, UtcDateTime
@@ -95,6 +96,7 @@ odds_snapshots = Table(
     Column("requests_last", Integer),
     Column("payload_sha256", String(64), nullable=False),
     Column("payload", JsonDocument, nullable=False),
+    Column("complete", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("sport_key", "source", "as_of", "payload_sha256"),
     Index(None, "sport_key", "as_of"),
 )
@@ -139,6 +141,8 @@ data_quality_log = Table(
     Column("bookmaker", String(64)),
     Column("market", String(64)),
     Column("context", JsonDocument),
+    Column("fingerprint", String(64)),
+    UniqueConstraint("fingerprint"),
     Index(None, "check_name", "recorded_at"),
     Index(None, "snapshot_id"),
 )

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import polars as pl
-from sqlalchemy import Connection, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from psycopg2.errors import UniqueViolation
 
@@ -87,9 +87,11 @@ def store_snapshot(
     markets: str | None = None,
     quota: dict[str, int | None] | None = None,
     event_count: int | None = None,
+    complete: bool = True,
 ) -> tuple[int, bool]:
     """Appends a raw payload; returns (snapshot_id, inserted). A repeat of the same payload
-    for the same sport, source and time returns the stored id and writes nothing."""
+    for the same sport, source and time returns the stored id and writes nothing. An
+    incomplete payload (a required field missing) is kept whole but answers for nothing."""
     digest = payload_digest(payload)
     quota = quota or {}
     row = {
@@ -109,6 +111,7 @@ def store_snapshot(
         "requests_last": quota.get("last"),
         "payload_sha256": digest,
         "payload": payload,
+        "complete": complete,
     }
     stmt = (
         _insert(conn, odds_snapshots)
@@ -140,8 +143,9 @@ def upsert_events(conn: Connection, frame: pl.DataFrame, seen_at: datetime | Non
         {**row, "first_seen_at": seen_at, "updated_at": seen_at}
         for row in frame.select(
             "event_id", "sport_key", "sport_title", "commence_time", "home_team", "away_team"
-        ).iter_rows(named=True)
+        ).unique("event_id", keep="last", maintain_order=True).sort("event_id").iter_rows(named=True)
     ]
+    lock_events(conn, events.c.event_id.in_([r["event_id"] for r in rows]))
     stmt = _insert(conn, events)
     stmt = stmt.on_conflict_do_update(
         index_elements=["event_id"],
@@ -224,6 +228,17 @@ def _natural_key() -> list[str]:
     return [c.name for c in normalized_odds.primary_key.columns]
 
 
+def finding_fingerprint(row: dict[str, Any]) -> str:
+    """What makes a finding the same finding: its check, its source, what it is about (the
+    snapshot, else the event, else the fetch) and its key and message. Checking the same data
+    again finds the same fingerprints and records nothing new."""
+    subject = (f"s{row['snapshot_id']}" if row["snapshot_id"] is not None else
+               f"e{row['event_id']}" if row["event_id"] is not None else f"f{row['fetch_id']}")
+    parts = [row["check_name"], row["source"] or "", subject, row["bookmaker"] or "", row["market"] or "",
+             row["message"], json.dumps(row["context"], sort_keys=True, default=str)]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
 def record_findings(
     conn: Connection,
     findings: Iterable[Finding],
@@ -233,6 +248,7 @@ def record_findings(
     fetch_id: int | None = None,
     recorded_at: datetime | None = None,
 ) -> int:
+    """Appends findings not already recorded (by fingerprint); returns how many were new."""
     recorded_at = recorded_at or utcnow()
     rows = [
         {
@@ -250,32 +266,67 @@ def record_findings(
         }
         for f in findings
     ]
-    if rows:
-        conn.execute(data_quality_log.insert(), rows)
-    return len(rows)
+    unique = {finding_fingerprint(r): r for r in rows}
+    if not unique:
+        return 0
+    stmt = _insert(conn, data_quality_log).on_conflict_do_nothing(index_elements=["fingerprint"])
+    done = conn.execute(stmt.returning(data_quality_log.c.finding_id),
+                        [{**r, "fingerprint": k} for k, r in unique.items()]).all()
+    return len(done)
+
+
+def lock_events(conn: Connection, condition: Any) -> dict[str, str]:
+    """Takes the row locks of the events matching ``condition`` in event-id order (PostgreSQL)
+    and returns their statuses by id. Every writer of ``events`` that touches several rows
+    locks them this way first, so two transactions never wait on each other in opposite
+    orders (SQLite has one writer at a time and needs no row locks)."""
+    query = select(events.c.event_id, events.c.status).where(condition).order_by(events.c.event_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return dict(conn.execute(query).all())  # type: ignore[arg-type]
 
 
 def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None = None) -> int:
-    """Moves known events along scheduled → live → final; never moves a final event back."""
+    """Moves events along scheduled → live → final; never moves a final event back. An event
+    the warehouse does not know yet is created from the scores item (its teams, sport and
+    start), so a result is never dropped because the odds were not collected first. Returns
+    how many events changed."""
     now = now or utcnow()
-    changed = 0
-    for score in updates:
-        values: dict[str, Any] = {"updated_at": now}
-        if score.status == "final":
-            values.update(status="final", completed=True, home_score=score.home_score,
-                          away_score=score.away_score, scores_last_update=score.last_update)
-        elif score.status == "live":
-            values.update(status="live", home_score=score.home_score, away_score=score.away_score,
-                          scores_last_update=score.last_update)
-        else:
-            continue
-        result = conn.execute(
-            events.update()
-            .where(events.c.event_id == score.event_id, events.c.status != "final")
-            .values(values)
-        )
-        changed += result.rowcount
-    return changed
+    latest = {u.event_id: u for u in updates if u.status in ("final", "live")}
+    if not latest:
+        return 0
+    ids = sorted(latest)
+    creatable = [
+        {"event_id": u.event_id, "sport_key": u.sport_key, "sport_title": None, "commence_time": start,
+         "home_team": u.home_team, "away_team": u.away_team, "first_seen_at": now, "updated_at": now}
+        for u in (latest[i] for i in ids)
+        if u.sport_key and u.home_team and u.away_team and (start := _as_utc(u.commence_time)) is not None]
+    if creatable:
+        conn.execute(_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"]), creatable)
+    before = lock_events(conn, events.c.event_id.in_(ids))
+    final = [{"eid": i, "home": latest[i].home_score, "away": latest[i].away_score, "seen": latest[i].last_update}
+             for i in ids if latest[i].status == "final" and before.get(i, "final") != "final"]
+    live = [{"eid": i, "home": latest[i].home_score, "away": latest[i].away_score, "seen": latest[i].last_update}
+            for i in ids if latest[i].status == "live" and before.get(i, "final") != "final"]
+    if final:
+        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != "final").values(
+            status="final", completed=True, home_score=bindparam("home"), away_score=bindparam("away"),
+            scores_last_update=bindparam("seen"), updated_at=now), final)
+    if live:
+        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != "final").values(
+            status="live", home_score=bindparam("home"), away_score=bindparam("away"),
+            scores_last_update=bindparam("seen"), updated_at=now), live)
+    return len(final) + len(live)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        from betting_assets.domain.timeutil import parse_utc
+
+        return parse_utc(value)
+    return None
 
 
 def touch_last_odds(conn: Connection, event_ids: list[str], as_of: datetime) -> int:
@@ -283,26 +334,24 @@ def touch_last_odds(conn: Connection, event_ids: list[str], as_of: datetime) -> 
     make the sensor think a live event was just fetched)."""
     if not event_ids:
         return 0
-    result = conn.execute(
-        update(events)
-        .where(events.c.event_id.in_(bindparam("ids", expanding=True)),
-               or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))
-        .values(last_odds_at=as_of),
-        {"ids": sorted(set(event_ids))},
-    )
+    behind = and_(events.c.event_id.in_(sorted(set(event_ids))),
+                  or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))
+    ids = list(lock_events(conn, behind))
+    if not ids:
+        return 0
+    result = conn.execute(update(events).where(events.c.event_id.in_(ids)).values(last_odds_at=as_of))
     return int(result.rowcount)
 
 
 def touch_sport(conn: Connection, sport: str, as_of: datetime) -> int:
     """A live odds call answers for every upcoming event of its sport, priced or not yet: all
     of them count as fetched, or an event no bookmaker prices yet would be due at every tick."""
-    result = conn.execute(
-        update(events)
-        .where(events.c.sport_key == sport, events.c.status.in_(["scheduled", "postponed"]),
-               events.c.commence_time > as_of,
-               or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))
-        .values(last_odds_at=as_of)
-    )
+    ids = list(lock_events(conn, and_(
+        events.c.sport_key == sport, events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > as_of,
+        or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))))
+    if not ids:
+        return 0
+    result = conn.execute(update(events).where(events.c.event_id.in_(ids)).values(last_odds_at=as_of))
     return int(result.rowcount)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse.tables import normalized_odds, odds_snapshots
+from betting_assets_tests.conftest import BUNDLED
 from betting_assets_tests.defs.conftest import set_sandbox
 
 BIN = Path(sys.executable).parent
@@ -25,7 +26,7 @@ def _env(db_url: str, sandbox: SandboxServer, home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "BETTING_DATABASE_URL": db_url, "BETTING_ODDS_API_BASE_URL": sandbox.url,
             "BETTING_ODDS_API_KEY": "test-key", "BETTING_CLOCK": "provider", "BETTING_HOME": str(home),
-            "DAGSTER_HOME": str(home)}
+            "DAGSTER_HOME": str(home), "BETTING_RESULTS_DATA": str(BUNDLED)}
 
 
 def _counts(engine: Engine) -> tuple[int, int]:

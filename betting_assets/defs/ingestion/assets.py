@@ -8,11 +8,13 @@ from datetime import timedelta
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    Backoff,
     BackfillPolicy,
     Config,
     Failure,
     MaterializeResult,
     MetadataValue,
+    RetryPolicy,
     asset,
 )
 from sqlalchemy import select
@@ -32,8 +34,11 @@ from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
 
 PARTITIONS = ingestion_partitions()
 SCORES_WINDOW = timedelta(days=3)
+PARTITION_LOOKBACK = timedelta(days=2)
 GROUP = "ingestion"
 PROVIDER_TAGS = {"betting/provider": "odds_api"}
+PROVIDER_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL)
+"""a provider answer that could not be read fails the step; the step is asked again twice"""
 
 
 def _days(context: AssetExecutionContext) -> list[SportDay]:
@@ -51,6 +56,7 @@ class OddsConfig(Config):
     description="Upcoming events per sport, discovered through the provider's free events endpoint.",
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
+    retry_policy=PROVIDER_RETRY,
 )
 def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource) -> MaterializeResult:
@@ -84,6 +90,7 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
                 "historical snapshots at the times the tiered sensor would have fetched.",
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
+    retry_policy=PROVIDER_RETRY,
 )
 def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
                    odds_api: OddsApiResource, clock: ClockResource) -> MaterializeResult:
@@ -94,7 +101,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
     for index, day in enumerate(days, start=1):
         if day.start > now:
             raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
-                          "from the future")
+                          "from the future", allow_retries=False)
         live = config.mode == "live" or (config.mode == "auto" and day.end > now)
         if live:
             result = collector.live_odds(day.sport_key, now=now, derive=False)
@@ -104,8 +111,9 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
             result = collector.backfill_day(day.sport_key, day.start, min(day.end, now), progress=progress)
         total.add(result)
         context.log.info(f"[{index}/{len(days)}] {day.sport_key} {day.day} ({'live' if live else 'history'}): "
-                         f"{result.snapshots} new snapshots, {result.credits} credits")
+                         f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
     with warehouse.connect() as conn:
+        held = _partition_snapshots(conn, days, set(total.snapshot_ids))
         stored = conn.execute(
             select(snapshots_table.c.as_of, snapshots_table.c.source, snapshots_table.c.fetch_tier,
                    snapshots_table.c.hours_to_commence, snapshots_table.c.event_count,
@@ -118,15 +126,21 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
         "as_of", "source", "tier", "hours_to_start", "events", "credits", "remaining"])
     mode = get_settings().data_quality_mode
     outcomes = {o.name: o for o in total.outcomes}
+    outcomes["required_fields"] = complete = quality.snapshots_complete(held)
+    if total.errors:
+        raise Failure(f"{len(total.errors)} provider answers could not be read (kept in fetch_log and "
+                      f"data_quality_log; {collector.credits_charged} credits charged): " + "; ".join(total.errors[:3]),
+                      metadata={"credits_charged": collector.credits_charged})
     results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in checks.RAW_SPECS]
     return MaterializeResult(
         metadata={
             "dagster/row_count": total.snapshots,
             "snapshots_new": total.snapshots,
             "snapshots_already_stored": total.duplicate_snapshots,
+            "snapshots_incomplete": complete.errors,
             "events": preview["events"].max() if not preview.is_empty() else 0,
             "bookmakers": len(total.bookmakers),
-            "credits_spent": total.credits,
+            "credits_spent": collector.credits_charged,
             "credits_remaining": remaining if remaining is not None else MetadataValue.null(),
             "fetches_by_tier": MetadataValue.json(total.tiers),
             "preview": markdown_table(preview, limit=12),
@@ -138,6 +152,18 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
         },
         check_results=results,
     )
+
+
+def _partition_snapshots(conn, days: list[SportDay], fetched: set[int]) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """The snapshots the partition holds (stamped on its days) and those this run fetched
+    (a historical answer may be stamped a little earlier), judged with their neighbours so a
+    complete re-fetch of the same time counts."""
+    held = []
+    for day in days:
+        heads = queries.snapshot_heads(conn, day.sport_key, day.start - PARTITION_LOOKBACK, day.end)
+        current = {s.snapshot_id for s in quality.current_snapshots(heads)}
+        held.extend(s for s in heads if s.snapshot_id in current and (s.as_of >= day.start or s.snapshot_id in fetched))
+    return held
 
 
 @asset(
@@ -194,12 +220,14 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     check_specs=checks.specs("scores", {"scores_sane": "Scores are non-negative integers; a final "
-                                                       "event has both."}),
+                                                       "event has both; an event that started more than 6 h "
+                                                       "ago has its result."}),
     description="Results and the event lifecycle (scheduled, live, final, cancelled, postponed) for "
                 "the events starting in the partition. The provider's scores endpoint reaches three "
                 "days back; older history takes final scores from BETTING_RESULTS_DATA.",
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
+    retry_policy=PROVIDER_RETRY,
 )
 def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource) -> MaterializeResult:
@@ -209,13 +237,15 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     by_sport: dict[str, list[SportDay]] = defaultdict(list)
     for day in _days(context):
         by_sport[day.sport_key].append(day)
-    updated = credits = 0
+    updated = 0
     results_frame: pl.DataFrame | None = None
     unresolved: list[str] = []
+    errors: list[str] = []
     for sport, days in by_sport.items():
         if any(d.end > now - SCORES_WINDOW and d.start <= now for d in days):
             result = collector.scores(sport, days_from=3)
-            updated, credits = updated + result.events, credits + result.credits
+            updated += result.events
+            errors.extend(result.errors)
         old = [d for d in days if d.end <= now - SCORES_WINDOW]
         if old and settings.results_data is not None:
             if results_frame is None:
@@ -226,13 +256,17 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
                 updated += collector.import_results(results_frame, day.start, day.end)
         elif old:
             unresolved.extend(f"{d.sport_key} {d.day}" for d in old)
+    if errors:
+        raise Failure(f"the scores answer could not be read ({collector.credits_charged} credits charged; the body "
+                      "is kept in fetch_log): " + "; ".join(errors[:3]),
+                      metadata={"credits_charged": collector.credits_charged})
     if unresolved:
         context.log.warning(f"{len(unresolved)} partitions are older than the provider's scores window and "
                             "BETTING_RESULTS_DATA is not set: their results stay unknown")
     with warehouse.connect() as conn:
         frame = pl.concat([queries.events_between(conn, d.sport_key, d.start, d.end)
                            for days in by_sport.values() for d in days])
-    outcome = quality.scores_sanity(frame)
+    outcome = quality.scores_sanity(frame, now)
     with warehouse.engine().begin() as conn:
         writes.record_findings(conn, outcome.findings, source="scores")
     status = frame.group_by("status").agg(events=pl.len()).sort("status")
@@ -241,7 +275,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
             "dagster/row_count": frame.height,
             "events": frame.height,
             "updated": updated,
-            "credits_spent": credits,
+            "credits_spent": collector.credits_charged,
             "by_status": markdown_table(status),
             "without_results_source": len(unresolved),
             "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
