@@ -9,10 +9,21 @@ import polars as pl
 from rich.console import Console
 
 from betting_assets.domain.timeutil import require_utc
-from betting_assets.settings import Settings, get_settings
+from betting_assets.settings import Settings, SettingsError, get_settings
 
 
-@click.group()
+class _Group(click.Group):
+    """Settings that make no sense end any command with their one-line reason and exit 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """betting_assets command line."""
 

@@ -5,11 +5,12 @@ Secrets are ``SecretStr`` so that a repr, a log line or Dagster metadata never s
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
@@ -45,14 +46,14 @@ class Settings(BaseSettings):
     regions: CsvList = Field(default_factory=lambda: ["uk", "eu"])
     markets: CsvList = Field(default_factory=lambda: ["h2h", "totals", "spreads"])
     bookmakers: CsvList = Field(default_factory=list)
-    odds_format: str = "decimal"
-    http_timeout_s: float = 10.0
-    http_max_retries: int = 4
-    http_backoff_initial_s: float = 0.5
-    http_backoff_max_s: float = 30.0
-    breaker_failure_threshold: int = 5
-    breaker_cooldown_s: float = 60.0
-    credit_reserve: int = Field(default=50, description="Never spend credits below this.")
+    odds_format: str = Field(default="decimal", pattern="^(decimal|american)$")
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    http_max_retries: int = Field(default=4, ge=0)
+    http_backoff_initial_s: float = Field(default=0.5, ge=0)
+    http_backoff_max_s: float = Field(default=30.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, gt=0)
+    breaker_cooldown_s: float = Field(default=60.0, ge=0)
+    credit_reserve: int = Field(default=50, ge=0, description="Never spend credits below this.")
     mlflow_tracking_uri: str | None = None
     mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
                               "also needs the exchange broker and its credentials.")
@@ -66,8 +67,8 @@ class Settings(BaseSettings):
     decision_hours: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
     sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
-    model_trials: int = Field(default=30, description="Optuna trials per training run.")
-    model_folds: int = Field(default=4, description="Time-ordered cross-validation folds.")
+    model_trials: int = Field(default=30, gt=0, description="Optuna trials per training run.")
+    model_folds: int = Field(default=4, ge=2, description="Time-ordered cross-validation folds.")
     model_test_from: str | None = Field(
         default=None, description="First day of the out-of-time evaluation; the last fifth of events when unset.")
     model_train_from: str | None = Field(default=None, description="First day of training data; all when unset.")
@@ -80,7 +81,7 @@ class Settings(BaseSettings):
     flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
     stake_percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")
     min_stake: float = Field(default=1.0, ge=0, description="Bets sized below this are not made.")
-    max_stake: float | None = Field(default=50.0, description="Largest single stake; none when unset.")
+    max_stake: float | None = Field(default=50.0, gt=0, description="Largest single stake; none when unset.")
     max_day_fraction: float = Field(default=0.25, gt=0, le=1,
                                     description="Bets decided on one day together stake at most this share of the bankroll.")
     min_edge: float = Field(default=0.02, description="Smallest expected value per unit (p·d − 1) worth a bet.")
@@ -120,11 +121,60 @@ class Settings(BaseSettings):
     kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
                                           "KILL under the home when unset.")
     alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
-    scores_poll_minutes: int = 10
-    fetch_retry_minutes: int = 10
+    scores_poll_minutes: int = Field(default=10, gt=0)
+    fetch_retry_minutes: int = Field(default=10, gt=0)
 
     _split = field_validator("sports", "regions", "markets", "bookmakers", "decision_hours", "backtest_strategies",
                              mode="before")(_csv)
+
+    @field_validator("history_start", "model_test_from", "model_train_from", "backtest_from", "backtest_to")
+    @classmethod
+    def _a_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a day as YYYY-MM-DD") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                backend = make_url(value.get_secret_value()).get_backend_name()
+            except ArgumentError:
+                raise ValueError("not a database URL, e.g. postgresql+psycopg2://user:password@host:5432/name "
+                                 "or sqlite:///path/warehouse.sqlite") from None
+            if backend not in ("sqlite", "postgresql"):
+                raise ValueError(f"the warehouse runs on sqlite or postgresql, not {backend}")
+        return value
+
+    @field_validator("sports", "regions", "markets")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one value")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        if self.risk_min_odds >= self.risk_max_odds:
+            raise ValueError(f"BETTING_RISK_MIN_ODDS ({self.risk_min_odds:g}) must be below BETTING_RISK_MAX_ODDS "
+                             f"({self.risk_max_odds:g})")
+        if self.max_stake is not None and self.min_stake > self.max_stake:
+            raise ValueError(f"BETTING_MIN_STAKE ({self.min_stake:g}) must not exceed BETTING_MAX_STAKE "
+                             f"({self.max_stake:g})")
+        if self.http_backoff_initial_s > self.http_backoff_max_s:
+            raise ValueError(f"BETTING_HTTP_BACKOFF_INITIAL_S ({self.http_backoff_initial_s:g}) must not exceed "
+                             f"BETTING_HTTP_BACKOFF_MAX_S ({self.http_backoff_max_s:g})")
+        if self.backtest_from and self.backtest_to and self.backtest_from >= self.backtest_to:
+            raise ValueError(f"BETTING_BACKTEST_FROM ({self.backtest_from}) must be before BETTING_BACKTEST_TO "
+                             f"({self.backtest_to})")
+        return self
 
     @property
     def home_dir(self) -> Path:
@@ -177,6 +227,34 @@ def mask_url(url: str) -> str:
         return "<unparseable url>"
 
 
+SECRET_FIELDS = {"database_url", "odds_api_key", "exchange_app_key", "exchange_session_token"}
+
+
+class SettingsError(ValueError):
+    """Settings that make no sense, said in one line naming each variable."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line for all the problems: ``BETTING_NAME=value: why`` (never a secret's value)."""
+    parts = []
+    for item in error.errors():
+        why = str(item["msg"]).removeprefix("Value error, ")
+        if not item["loc"]:
+            parts.append(why)
+            continue
+        name = str(item["loc"][0])
+        shown = "" if name in SECRET_FIELDS or isinstance(item.get("input"), dict) else f"={item.get('input')}"
+        parts.append(f"BETTING_{name.upper()}{shown}: {why}")
+    return "; ".join(parts)
+
+
+def load_settings(**values: object) -> Settings:
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(f"invalid settings: {describe(exc)}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -1,0 +1,55 @@
+"""Settings that make no sense are refused when they load, in one line naming the variable,
+never with a traceback or a secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from betting_assets.settings import SettingsError, load_settings
+
+BAD = [
+    ({"BETTING_MAX_STAKE": "-10"}, "BETTING_MAX_STAKE=-10: Input should be greater than 0"),
+    ({"BETTING_RISK_MIN_ODDS": "20"}, "BETTING_RISK_MIN_ODDS (20) must be below BETTING_RISK_MAX_ODDS (15)"),
+    ({"BETTING_MIN_STAKE": "80"}, "BETTING_MIN_STAKE (80) must not exceed BETTING_MAX_STAKE (50)"),
+    ({"BETTING_HTTP_TIMEOUT_S": "-1"}, "BETTING_HTTP_TIMEOUT_S=-1: Input should be greater than 0"),
+    ({"BETTING_EXCHANGE_TIMEOUT_S": "0"}, "BETTING_EXCHANGE_TIMEOUT_S=0: Input should be greater than 0"),
+    ({"BETTING_HISTORY_START": "yesterday"}, "BETTING_HISTORY_START=yesterday: 'yesterday' is not a day as YYYY-MM-DD"),
+    ({"BETTING_DATABASE_URL": "postgres//u:hunter2@db"}, "BETTING_DATABASE_URL: not a database URL"),
+    ({"BETTING_DATABASE_URL": "mysql://u:hunter2@db/x"}, "BETTING_DATABASE_URL: the warehouse runs on sqlite or postgresql"),
+    ({"BETTING_SPORTS": ""}, "BETTING_SPORTS=: needs at least one value"),
+    ({"BETTING_ODDS_FORMAT": "fractional"}, "BETTING_ODDS_FORMAT=fractional"),
+]
+
+
+@pytest.mark.parametrize(("env", "said"), BAD, ids=[next(iter(e)) + "=" + next(iter(e.values())) for e, _ in BAD])
+def test_nonsense_is_refused_at_load_naming_the_variable(env: dict[str, str], said: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert said in message and "\n" not in message and "hunter2" not in message
+
+
+def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    env = {**os.environ, "BETTING_HOME": str(tmp_path), "BETTING_RISK_MIN_ODDS": "20", "BETTING_MAX_STAKE": "-10"}
+    done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "status"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid settings: BETTING_MAX_STAKE=-10: Input should be greater than 0"]
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_sensible_settings_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BETTING_DATABASE_URL", "postgresql+psycopg2://u:pw@127.0.0.1:5432/x")
+    monkeypatch.setenv("BETTING_MAX_STAKE", "25")
+    monkeypatch.setenv("BETTING_HISTORY_START", "2023-08-01")
+    settings = load_settings()
+    assert settings.max_stake == 25 and settings.history_start == "2023-08-01"
