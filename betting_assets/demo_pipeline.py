@@ -145,7 +145,8 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
 
 
 def _set_clock(server: SandboxServer, when: datetime) -> None:
-    httpx.post(f"{server.url}/sandbox/clock", json={"now": when.isoformat()}).raise_for_status()
+    httpx.post(f"{server.url}/sandbox/clock", json={"now": when.isoformat()},
+               headers={"x-api-key": server.state.api_key or ""}).raise_for_status()
 
 
 def _live_kick_offs(state: SandboxState, sports: list[str], after: datetime, most: int = 4,

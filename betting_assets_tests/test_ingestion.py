@@ -28,7 +28,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 def _set(server: SandboxServer, path: str, doc: dict) -> None:  # type: ignore[type-arg]
-    httpx.post(f"{server.url}/sandbox/{path}", json=doc).raise_for_status()
+    httpx.post(f"{server.url}/sandbox/{path}", json=doc, headers={"x-api-key": "test-key"}).raise_for_status()
 
 
 def test_backfill_then_scores_fill_the_warehouse_idempotently(engine: Engine, sandbox: SandboxServer,

@@ -17,6 +17,8 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -282,7 +284,16 @@ def build_app(state: SandboxState) -> Starlette:
         return JSONResponse({"remaining": state.remaining, "used": state.used,
                              "historical_allowed": state.historical_allowed, "requests": state.requests})
 
-    return Starlette(routes=[
+    async def control_needs_the_key(request: Request, call_next: Any) -> Response:
+        """With a key set, only its holder may move the clock, inject faults, set the quota or
+        script the exchange; reading them stays open, as the sensors read the clock."""
+        if (state.api_key is not None and request.url.path.startswith("/sandbox/") and request.method != "GET"
+                and (request.query_params.get("apiKey") or request.headers.get("x-api-key")) != state.api_key):
+            return _error(401, "the sandbox's control endpoints need its API key (apiKey= or x-api-key)",
+                          "INVALID_KEY")
+        return await call_next(request)  # type: ignore[no-any-return]
+
+    return Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=control_needs_the_key)], routes=[
         route("/v4/sports", sports),
         route("/v4/sports/{sport}/events", events),
         route("/v4/sports/{sport}/odds", odds),

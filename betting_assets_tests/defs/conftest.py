@@ -17,6 +17,7 @@ from betting_assets.settings import get_settings
 from betting_assets.warehouse.tables import odds_snapshots as odds_snapshots_table
 
 DAY = "soccer_epl|2023-08-12"
+_KEY = {"x-api-key": "test-key"}
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def resources(engine: Engine, db_url: str, sandbox: SandboxServer) -> dict[str, 
 
 
 def set_sandbox(server: SandboxServer, path: str, doc: dict) -> dict:  # type: ignore[type-arg]
-    response = httpx.post(f"{server.url}/sandbox/{path}", json=doc)
+    response = httpx.post(f"{server.url}/sandbox/{path}", json=doc, headers=_KEY)
     response.raise_for_status()
     return response.json()
 

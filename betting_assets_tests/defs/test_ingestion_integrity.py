@@ -196,3 +196,16 @@ def test_odds_and_scores_writing_events_at_once_never_deadlock(
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(events).where(events.c.status == "final")) > 0
         assert _count(engine, snapshots_table) > 0
+
+
+def test_a_reversed_partition_range_fails_saying_so(engine: Engine, sandbox: SandboxServer,
+                                                    resources: dict[str, object]) -> None:
+    from dagster import DagsterInstance, materialize
+
+    reversed_range = {"dagster/asset_partition_range_start": "soccer_epl|2023-08-13",
+                      "dagster/asset_partition_range_end": "soccer_epl|2023-08-11"}
+    done = materialize([odds_snapshots], resources=resources, instance=DagsterInstance.ephemeral(),
+                       tags=reversed_range, raise_on_error=False)
+    assert not done.success
+    assert "soccer_epl|2023-08-13...soccer_epl|2023-08-11 selects no partition" in _failure(done)
+    assert _count(engine, snapshots_table) == 0

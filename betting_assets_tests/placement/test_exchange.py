@@ -22,7 +22,8 @@ NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
 
 
 def _script(sandbox: SandboxServer, *actions: str) -> dict:  # type: ignore[type-arg]
-    response = httpx.post(f"{sandbox.url}/sandbox/exchange", json={"script": list(actions), "reset": True})
+    response = httpx.post(f"{sandbox.url}/sandbox/exchange", json={"script": list(actions), "reset": True},
+                          headers={"x-api-key": "test-key"})
     response.raise_for_status()
     return response.json()
 

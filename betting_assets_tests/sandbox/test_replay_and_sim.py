@@ -78,3 +78,18 @@ def test_sharp_book_is_closer_to_the_truth_than_retail() -> None:
                .group_by("bookmaker").agg(m=pl.col("q").mean() - 1))
     by_book = dict(margins.iter_rows())
     assert by_book["pinnacle"] < min(v for k, v in by_book.items() if k != "pinnacle")
+
+
+def test_with_a_key_the_control_endpoints_need_it(sandbox) -> None:  # type: ignore[no-untyped-def]
+    before = httpx.get(f"{sandbox.url}/sandbox/clock").json()            # reading stays open
+    for path, doc in (("clock", {"advance_seconds": 3600}), ("faults", {"fail_next": [500]}),
+                      ("quota", {"remaining": 0}), ("exchange", {"script": ["reject"]})):
+        refused = httpx.post(f"{sandbox.url}/sandbox/{path}", json=doc)
+        assert refused.status_code == 401 and refused.json()["error_code"] == "INVALID_KEY", path
+        wrong = httpx.post(f"{sandbox.url}/sandbox/{path}", json=doc, headers={"x-api-key": "guess"})
+        assert wrong.status_code == 401, path
+    assert httpx.delete(f"{sandbox.url}/sandbox/faults").status_code == 401
+    assert httpx.get(f"{sandbox.url}/sandbox/clock").json() == before    # nothing moved
+    assert httpx.get(f"{sandbox.url}/sandbox/quota").json()["remaining"] > 0
+    moved = httpx.post(f"{sandbox.url}/sandbox/clock", json={"advance_seconds": 3600}, params={"apiKey": "test-key"})
+    assert moved.status_code == 200 and moved.json() != before

@@ -42,7 +42,7 @@ def _client(server: SandboxServer, key: str = "test-key", **kw) -> OddsApiClient
 
 
 def _control(server: SandboxServer, path: str, doc: dict) -> None:  # type: ignore[type-arg]
-    httpx.post(f"{server.url}/sandbox/{path}", json=doc).raise_for_status()
+    httpx.post(f"{server.url}/sandbox/{path}", json=doc, headers={"x-api-key": "test-key"}).raise_for_status()
 
 
 def test_odds_and_quota_headers(sandbox: SandboxServer) -> None:

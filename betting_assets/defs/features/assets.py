@@ -19,7 +19,7 @@ import polars as pl
 
 from betting_assets import feature_store
 from betting_assets.defs.ingestion.assets import PARTITIONS
-from betting_assets.defs.ingestion.partitions import SportDay, parse_key
+from betting_assets.defs.ingestion.partitions import SportDay, run_days
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.domain.features import FEATURE_COLUMNS
@@ -50,7 +50,7 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
     settings = get_settings()
     config = feature_store.feature_config(settings)
     engine = warehouse.engine()
-    days: list[SportDay] = sorted((parse_key(k) for k in context.partition_keys), key=lambda d: (d.sport_key, d.day))
+    days: list[SportDay] = run_days(context)
     by_sport: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for day in days:
         by_sport[day.sport_key].append((day.start, day.end))

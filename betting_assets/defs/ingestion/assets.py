@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from betting_assets import expectations
 from betting_assets.defs.ingestion import checks
-from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, parse_key
+from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, run_days
 from betting_assets.defs.metadata import column_schema, markdown_table
 from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
 from betting_assets.domain import quality
@@ -39,10 +39,6 @@ GROUP = "ingestion"
 PROVIDER_TAGS = {"betting/provider": "odds_api"}
 PROVIDER_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL)
 """a provider answer that could not be read fails the step; the step is asked again twice"""
-
-
-def _days(context: AssetExecutionContext) -> list[SportDay]:
-    return sorted((parse_key(k) for k in context.partition_keys), key=lambda d: (d.sport_key, d.day))
 
 
 class OddsConfig(Config):
@@ -97,7 +93,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
     collector = odds_api.collector(warehouse.engine())
     now = clock.now()
     total = IngestResult()
-    days = _days(context)
+    days = run_days(context)
     for index, day in enumerate(days, start=1):
         if day.start > now:
             raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
@@ -183,7 +179,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     outcomes: list[quality.CheckOutcome] = []
     frames: list[pl.DataFrame] = []
     snapshots = rows = rejected = 0
-    for day in _days(context):
+    for day in run_days(context):
         rebuilt = collector.rebuild(day.sport_key, day.start, day.end)
         outcomes = quality.merge(outcomes, rebuilt.outcomes)
         snapshots, rows, rejected = snapshots + rebuilt.snapshots, rows + rebuilt.rows, rejected + rebuilt.rejected
@@ -235,7 +231,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     collector = odds_api.collector(warehouse.engine())
     now = clock.now()
     by_sport: dict[str, list[SportDay]] = defaultdict(list)
-    for day in _days(context):
+    for day in run_days(context):
         by_sport[day.sport_key].append(day)
     updated = 0
     results_frame: pl.DataFrame | None = None

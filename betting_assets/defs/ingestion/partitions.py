@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from dagster import DailyPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
+from dagster import (
+    AssetExecutionContext,
+    DailyPartitionsDefinition,
+    Failure,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+)
 
 from betting_assets.settings import get_settings
 
@@ -54,3 +61,15 @@ def parse_key(key: str) -> SportDay:
         return SportDay(dims[SPORT_DIMENSION], date.fromisoformat(dims[DATE_DIMENSION]))
     sport, day = key.split("|")
     return SportDay(sport, date.fromisoformat(day))
+
+
+def run_days(context: AssetExecutionContext) -> list[SportDay]:
+    """The sport-days a run covers, sport by sport in date order. A range that selects none
+    (its start after its end, or another sport's days) fails the run saying so, instead of
+    succeeding with nothing done."""
+    keys = context.partition_keys
+    if not keys:
+        span = context.partition_key_range
+        raise Failure(f"the partition range {span.start}...{span.end} selects no partition: its start must not "
+                      "be after its end, and both ends must name the same sport", allow_retries=False)
+    return sorted((parse_key(k) for k in keys), key=lambda d: (d.sport_key, d.day))
