@@ -40,17 +40,22 @@ def _fixtures(engine: Engine, sport: str, start: datetime, end: datetime) -> pl.
 
 def build_days(engine: Engine, sport: str, days: list[tuple[datetime, datetime]], config: FeatureConfig) -> FeatureBuild:
     """Features of the events starting on the given days, built in one pass (the rating
-    history is read and replayed once, not per day) and written to the warehouse."""
+    history is read and replayed once, not per day). Nothing is written: rows are published
+    only once the leakage guard has passed them."""
     start, end = min(d[0] for d in days), max(d[1] for d in days)
     on_days = pl.any_horizontal([pl.col("commence_time").is_between(a, b, closed="left") for a, b in days])
     fixtures = _fixtures(engine, sport, start, end).filter(on_days)
     with engine.connect() as conn:
         odds = queries.odds_for_events(conn, fixtures["event_id"].to_list(), start - config.lookback, end)
         results = queries.finished_before(conn, [sport], end)
-    frame = build_features(odds, fixtures, results, config)
+    return FeatureBuild(frame=build_features(odds, fixtures, results, config), odds_rows=odds.height)
+
+
+def publish(engine: Engine, frame: pl.DataFrame) -> int:
+    """Replaces the stored rows of these events with ``frame``: the step that makes audited
+    features visible to the model, the backtests and the slips."""
     with engine.begin() as conn:
-        writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, FEATURE_VERSION)
-    return FeatureBuild(frame=frame, odds_rows=odds.height)
+        return writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, FEATURE_VERSION)
 
 
 def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config: FeatureConfig,

@@ -53,16 +53,24 @@ def test_features_of_a_real_day_pass_the_leakage_guard(engine: Engine, ingested:
         assert len(conn.execute(select(features_table.c.event_id)).all()) == 6
 
 
-def test_features_that_peek_past_the_decision_time_fail_the_guard_and_block_the_model(
+def _stored(engine: Engine) -> set[tuple]:  # type: ignore[type-arg]
+    with engine.connect() as conn:
+        return {(e, d, v, str(sorted(values.items()))) for e, d, v, values in conn.execute(select(
+            features_table.c.event_id, features_table.c.decision_time, features_table.c.feature_version,
+            features_table.c["values"])).all()}
+
+
+def test_features_that_peek_past_the_decision_time_fail_the_guard_are_never_published(
         engine: Engine, ingested: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert materialize([features], resources=ingested, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    audited = _stored(engine)
+    assert len(audited) == 6
     real_build = feature_store.build_days
 
     def leaky(engine_, sport, days, config):  # type: ignore[no-untyped-def]
         """Builds at kick-off (the closing prices) but files the rows under the decision time."""
         at_kickoff = real_build(engine_, sport, days, dataclasses.replace(config, decision_hours=(0.0,)))
         frame = at_kickoff.frame.with_columns(decision_time=pl.col("commence_time") - timedelta(hours=1))
-        with engine_.begin() as conn:
-            writes.replace_features(conn, frame, INFO_COLUMNS, FEATURE_COLUMNS, "leaky")
         return feature_store.FeatureBuild(frame, at_kickoff.odds_rows)
 
     monkeypatch.setattr(feature_store, "build_days", leaky)
@@ -75,6 +83,8 @@ def test_features_that_peek_past_the_decision_time_fail_the_guard_and_block_the_
         logged = conn.execute(select(data_quality_log.c.check_name, data_quality_log.c.event_id)
                               .where(data_quality_log.c.check_name == "no_lookahead")).all()
     assert logged and all(event_id for _, event_id in logged)
+    # what the model, the backtests and the slips read in a later run is what passed the guard, unchanged
+    assert _stored(engine) == audited
 
 
 def test_model_asset_trains_logs_and_reports_the_gate(engine: Engine, db_url: str, tmp_path: Path) -> None:

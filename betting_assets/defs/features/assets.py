@@ -38,7 +38,8 @@ PREVIEW = ["event_id", "decision_time", "home_team", "away_team", "sharp_mult_ho
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     deps=["normalized_odds", "scores"],
-    description="One row per event and decision time, from odds and results known strictly before it.",
+    description="One row per event and decision time, from odds and results known strictly before it; "
+                "published to the warehouse only when the leakage guard passes.",
     kinds={"polars", "sql"},
     check_specs=[AssetCheckSpec(
         "no_lookahead", asset="features", blocking=True,
@@ -64,7 +65,10 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
     frame = pl.concat(built) if built else pl.DataFrame()
     checked, mismatches = _leakage_guard(context, engine, days, frame, config, settings.data_quality_mode)
     passed = mismatches.is_empty()
+    published = feature_store.publish(engine, frame) if passed and frame.height else 0
     if not passed:
+        context.log.error(f"no_lookahead failed: {frame.height} rows not published; the rows stored before stay "
+                          "as they were")
         with engine.begin() as conn:
             writes.record_findings(conn, [
                 Finding("no_lookahead", "error", f"{r['feature']} stored {r['stored']} but {r['from_raw']} "
@@ -74,6 +78,7 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
     coverage = {c: round(1 - frame[c].null_count() / frame.height, 3) for c in FEATURE_COLUMNS} if frame.height else {}
     yield MaterializeResult(metadata={
         "rows": frame.height,
+        "published": published,
         "events": frame["event_id"].n_unique() if frame.height else 0,
         "odds_rows_read": odds_rows,
         "decision_hours": MetadataValue.text(", ".join(str(h) for h in config.decision_hours)),
