@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 dev: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/betting instance init
 	$(BIN)/betting db upgrade
 	@bash -c 'set -m; \
 	  $(BIN)/betting sandbox serve --data betting_assets/data --port $(SANDBOX_PORT) & sandbox=$$!; \

@@ -304,5 +304,26 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"downgraded to {revision}")
 
 
+@main.group()
+def instance() -> None:
+    """The Dagster instance the project runs on."""
+
+
+@instance.command("init")
+@click.argument("home", required=False, type=click.Path(file_okay=False, path_type=Path))
+def instance_init(home: Path | None) -> None:
+    """Gives HOME (default: $DAGSTER_HOME, else dagster under the project home) the embedded
+    configuration: one provider call at a time across all runs. An existing dagster.yaml is
+    kept."""
+    import os
+
+    from betting_assets.dagster_home import prepare
+
+    target = home or Path(os.environ.get("DAGSTER_HOME") or get_settings().home_dir / "dagster")
+    existed = (target / "dagster.yaml").exists()
+    config = prepare(target)
+    click.echo(f"{config} {'kept as it was' if existed else 'written'}")
+
+
 if __name__ == "__main__":
     main()

@@ -51,8 +51,9 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
     UI opened on it shows the demo's runs."""
     from dagster import DagsterInstance
 
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home_dir / "dagster")))
-    home.mkdir(parents=True, exist_ok=True)
+    from betting_assets.dagster_home import prepare
+
+    prepare(Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home_dir / "dagster"))))
     return DagsterInstance.get()
 
 

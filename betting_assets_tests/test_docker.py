@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 
 from betting_assets.cli import main
-from betting_assets.defs.ingestion.assets import PROVIDER_TAGS
 from betting_assets.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,5 +69,8 @@ def test_the_image_copies_files_that_exist_and_the_instance_limits_the_provider(
             assert (REPO / part).exists(), f"COPY {part}: missing"
     instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
     assert instance["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
-    (limit,) = instance["run_coordinator"]["config"]["tag_concurrency_limits"]
-    assert {limit["key"]: limit["value"]} == PROVIDER_TAGS and limit["limit"] == 1
+    assert instance["concurrency"]["pools"] == {"default_limit": 1}     # the provider's pool, one op at a time
+    assert instance["concurrency"]["runs"]["max_concurrent_runs"] == 4
+    from betting_assets.dagster_home import EMBEDDED_CONFIG
+
+    assert yaml.safe_load(EMBEDDED_CONFIG)["concurrency"]["pools"] == {"default_limit": 1}

@@ -88,3 +88,39 @@ def test_job_backfill_runs_per_partition_through_the_queue_and_daemon(
                                                                       "soccer_epl|2023-08-13"]
     snapshots, rows = _counts(engine)
     assert snapshots >= 4 and rows > 500
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_runs_launched_together_never_call_the_provider_at_the_same_time(
+        engine: Engine, db_url: str, sandbox: SandboxServer, tmp_path: Path) -> None:
+    """Two CLI runs at once, each of the provider's assets for its own day, on the embedded
+    instance: the pool lets one provider step run at a time; the other waits, then succeeds."""
+    from dagster import DagsterEventType, EventRecordsFilter
+
+    from betting_assets.dagster_home import prepare
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-20T00:00:00Z"})
+    set_sandbox(sandbox, "faults", {"latency_ms": 150})
+    home = tmp_path / "home"
+    prepare(home)
+    with DagsterInstance.from_config(str(home)) as instance:    # storage created once, before both runs
+        instance.get_runs()
+    env = _env(db_url, sandbox, home)
+    runs = [subprocess.Popen(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "betting_assets.definitions",
+         "--select", "odds_snapshots", "--partition", f"soccer_epl|2023-08-{day}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for day in (12, 13)]
+    for run in runs:
+        _, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err[-3000:]
+    with DagsterInstance.from_config(str(home)) as instance:
+        spans = {}
+        for kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS):
+            for record in instance.get_event_records(EventRecordsFilter(event_type=kind)):
+                entry = record.event_log_entry
+                if entry.step_key == "odds_snapshots":
+                    spans.setdefault(entry.run_id, {})[kind] = entry.timestamp
+    assert len(spans) == 2
+    (a_start, a_end), (b_start, b_end) = sorted(
+        (s[DagsterEventType.STEP_START], s[DagsterEventType.STEP_SUCCESS]) for s in spans.values())
+    assert a_end <= b_start, f"provider steps overlapped: {a_start}-{a_end} and {b_start}-{b_end}"

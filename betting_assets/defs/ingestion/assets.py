@@ -20,6 +20,7 @@ from dagster import (
 from sqlalchemy import select
 
 from betting_assets import expectations
+from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs.ingestion import checks
 from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, run_days
 from betting_assets.defs.metadata import column_schema, markdown_table
@@ -53,6 +54,7 @@ class OddsConfig(Config):
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
     retry_policy=PROVIDER_RETRY,
+    pool=PROVIDER_POOL,
 )
 def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource) -> MaterializeResult:
@@ -87,6 +89,7 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
     retry_policy=PROVIDER_RETRY,
+    pool=PROVIDER_POOL,
 )
 def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
                    odds_api: OddsApiResource, clock: ClockResource) -> MaterializeResult:
@@ -224,6 +227,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
     retry_policy=PROVIDER_RETRY,
+    pool=PROVIDER_POOL,
 )
 def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource) -> MaterializeResult:

@@ -1,0 +1,36 @@
+"""The embedded Dagster instance's configuration (``make demo``, ``make dev``, the README's
+backfills): Dagster's SQLite storage under ``DAGSTER_HOME`` with the same provider limit as
+production, so runs launched together never call the odds provider at the same time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PROVIDER_POOL = "odds_api"
+"""the concurrency pool of every asset and op that calls the odds provider"""
+
+EMBEDDED_CONFIG = f"""\
+# Written by betting_assets (betting instance init). Storage: Dagster's SQLite files here.
+concurrency:
+  # every asset or op that calls the odds provider is in the pool {PROVIDER_POOL} (the only
+  # pool): one of them at a time across all runs, as its credits and rate limits are shared
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare(home: Path) -> Path:
+    """Creates ``home`` with the embedded configuration unless it already has a dagster.yaml,
+    which is left as it is (a user's or production's own)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_CONFIG, encoding="utf-8")
+    return config
+
+
+if __name__ == "__main__":
+    print(prepare(Path(sys.argv[1])))
