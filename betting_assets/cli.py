@@ -12,15 +12,26 @@ from betting_assets.domain.timeutil import require_utc
 from betting_assets.settings import Settings, SettingsError, get_settings
 
 
+class UserError(click.ClickException):
+    """A mistake in what the user gave: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 class _Group(click.Group):
-    """Settings that make no sense end any command with their one-line reason and exit 2."""
+    """Settings that make no sense, or a data file that cannot be read as meant, end any
+    command with their one-line reason and exit 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from betting_assets.sources.football_data import FootballDataError
+
         try:
             return super().invoke(ctx)
-        except SettingsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
+        except (SettingsError, FootballDataError) as exc:
+            raise UserError(str(exc)) from None
 
 
 @click.group(cls=_Group)
@@ -52,7 +63,7 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
     try:
         market = load_market(data)
     except (FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     state = SandboxState(market, now=parse_day(clock), api_key=api_key, quota=quota)
     server = SandboxServer(state, host=host, port=port).start()
     console.print(f"sandbox on {server.url}  clock {state.now.isoformat()}  sports "
@@ -90,7 +101,7 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
         summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console,
                            ingest_only=ingest_only, trials=trials, test_from=parse_day(test_from))
     except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     print_summary(summary, console)
     if summary_json:
         write_summary_json(summary, summary_json)

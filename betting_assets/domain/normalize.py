@@ -17,6 +17,7 @@ import polars as pl
 
 from betting_assets.domain.catalog import KNOWN_BOOKMAKERS, KNOWN_MARKETS
 from betting_assets.domain.odds import (
+    MAX_DECIMAL,
     MIN_DECIMAL,
     american_to_decimal_expr,
     decimal_to_american_expr,
@@ -246,6 +247,7 @@ def _validate(frame: pl.DataFrame, snapshot_time: datetime, odds_format: str, sn
             .when(pl.lit(american) & (price_in.abs() < 100)).then(pl.lit("american_out_of_range"))
             .when(decimal < MIN_DECIMAL).then(pl.lit("price_below_minimum"))
             .when(~price_in.is_finite()).then(pl.lit("non_finite_price"))
+            .when(decimal > MAX_DECIMAL).then(pl.lit("price_above_maximum"))
             .otherwise(None)
         ),
     )

@@ -10,6 +10,8 @@ import math
 import polars as pl
 
 MIN_DECIMAL = 1.01
+MAX_DECIMAL = 1000.0
+"""the top of the exchange ladder: no bookmaker offers more; a larger number is a feed error"""
 MIN_ABS_AMERICAN = 100.0
 
 
@@ -35,6 +37,8 @@ def decimal_to_american(decimal: float) -> float:
 def check_decimal(decimal: float) -> float:
     if decimal is None or not math.isfinite(decimal) or decimal < MIN_DECIMAL:
         raise InvalidPrice(f"decimal price {decimal!r} must be >= {MIN_DECIMAL}")
+    if decimal > MAX_DECIMAL:
+        raise InvalidPrice(f"decimal price {decimal!r} is implausible (above {MAX_DECIMAL:g})")
     return decimal
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from betting_assets.domain.normalize import side_expr
-from betting_assets.domain.odds import MIN_DECIMAL
+from betting_assets.domain.odds import MAX_DECIMAL, MIN_DECIMAL
 
 DIV_TO_SPORT: dict[str, tuple[str, str]] = {
     "E0": ("soccer_epl", "EPL"),
@@ -92,8 +92,17 @@ def csv_files(path: Path) -> list[Path]:
     return [path]
 
 
+class FootballDataError(ValueError):
+    """A file that cannot be read as it is meant: one line naming the file, the row (the line
+    in the file) and the column, and nothing is stored from it."""
+
+
+QUOTE_KEY = ["event_id", "snapshot_time", "bookmaker", "market", "outcome", "point"]
+
+
 def read_football_data(path: Path | str) -> FootballData:
     parts = [read_file(p) for p in csv_files(Path(path))]
+    _refuse_conflicts(parts)
     skipped: dict[str, int] = {}
     for part in parts:
         for key, value in part.skipped.items():
@@ -108,21 +117,121 @@ def read_football_data(path: Path | str) -> FootballData:
     )
 
 
+def _refuse_conflicts(parts: list[FootballData]) -> None:
+    """The same match in two files is one event; with two different prices for one quote it is
+    a contradiction no reader should settle by keeping whichever came first."""
+    if len(parts) < 2:
+        return
+    quotes = pl.concat([p.quotes.with_columns(file=pl.lit(p.files[0])) for p in parts if not p.quotes.is_empty()])
+    clash = quotes.group_by(QUOTE_KEY).agg(pl.col("price").n_unique().alias("prices"), pl.col("price"),
+                                           pl.col("file")).filter(pl.col("prices") > 1)
+    if clash.height:
+        row = clash.sort(QUOTE_KEY).row(0, named=True)
+        raise FootballDataError(
+            f"{row['file'][0]} and {row['file'][1]}: the same match (event {row['event_id'][:8]}) quotes "
+            f"{row['bookmaker']} {row['market']} {row['outcome']} at {row['price'][0]} and {row['price'][1]}")
+
+
+def _decoded(path: Path) -> bytes:
+    """The file as UTF-8. football-data's older files are Windows-1252 (``Burnl\xe9y`` would
+    otherwise come out mangled); bytes no code page defines are read as Latin-1."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+        return raw
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252").encode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1").encode("utf-8")
+
+
+_SLASHED = r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$"
+_ISO = r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$"
+
+
+def _match_dates(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
+    """The match date, the file's format told from the file itself: the source's DD/MM/YY(YY),
+    or ISO, or MM/DD/YY(YY) when some second part is over 12 (no month is). A date no format
+    reads, or a file that mixes day-first and month-first, is refused naming its row."""
+    text = raw["Date"]
+    iso = text.str.contains(_ISO)
+    slashed = text.str.extract_groups(_SLASHED)
+    first, second = slashed.struct.field("1").cast(pl.Int32), slashed.struct.field("2").cast(pl.Int32)
+    unreadable = ~iso & slashed.struct.field("1").is_null()
+    if unreadable.any():
+        _refuse(path, raw.filter(unreadable), "Date", "is not a date (DD/MM/YYYY, DD/MM/YY or YYYY-MM-DD)")
+    day_first_rows, month_first_rows = int((first > 12).sum()), int((second > 12).sum())
+    if day_first_rows and month_first_rows:
+        if day_first_rows >= month_first_rows:
+            _refuse(path, raw.filter(second > 12), "Date", "is month-first, while other rows are day-first")
+        _refuse(path, raw.filter(first > 12), "Date", "is day-first, while other rows are month-first")
+    month_first = month_first_rows > 0
+    day, month = ("2", "1") if month_first else ("1", "2")
+    year = pl.col("_y").cast(pl.Int32)
+    canonical = pl.when(pl.col("Date").str.contains(_ISO)).then(pl.col("Date").str.strip_chars()).otherwise(
+        pl.format("{}-{}-{}", pl.when(year < 100).then(year + 2000).otherwise(year),
+                  pl.col("_m").str.zfill(2), pl.col("_d").str.zfill(2)))
+    parsed = raw.with_columns(
+        _d=pl.col("Date").str.extract(_SLASHED, int(day)), _m=pl.col("Date").str.extract(_SLASHED, int(month)),
+        _y=pl.col("Date").str.extract(_SLASHED, 3),
+    ).with_columns(_date=canonical.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+    impossible = parsed.filter(pl.col("_date").is_null())
+    if impossible.height:
+        _refuse(path, impossible, "Date", "is not a day of the calendar")
+    # event ids hash the date as the source writes it, so ids stay those of earlier reads; a
+    # file in another format names the same match by the source's own spelling of its day
+    as_source = pl.when(pl.lit(not month_first) & pl.col("Date").str.contains(_SLASHED)).then(
+        pl.col("Date").str.strip_chars()).otherwise(pl.col("_date").dt.strftime("%d/%m/%Y"))
+    return parsed.select(pl.col("_date"), as_source.alias("_id_date"))
+
+
+def _refuse(path: Path, bad: pl.DataFrame, column: str, why: str) -> None:
+    row = bad.row(0, named=True)
+    more = f" (and {bad.height - 1} more rows)" if bad.height > 1 else ""
+    raise FootballDataError(f"{path.name}: row {row['_row']}, column {column}: {row[column]!r} {why}{more}")
+
+
+def _price_columns(columns: list[str]) -> list[str]:
+    wanted = set()
+    for c in ("", "C"):
+        wanted |= {f"{p}{c}{o}" for p in H2H_BOOKS for o in "HDA"}
+        wanted |= {f"{p}{c}{o}" for p in TOTALS_BOOKS for o in (">2.5", "<2.5")}
+        wanted |= {f"{p}{c}{o}" for p in SPREADS_BOOKS for o in ("AHH", "AHA")}
+    return [c for c in columns if c in wanted]
+
+
 def read_file(path: Path) -> FootballData:
-    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True)
+    raw = pl.read_csv(_decoded(path), infer_schema=False, truncate_ragged_lines=True)
     raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
     required = ["Div", "Date", "HomeTeam", "AwayTeam"]
     missing = [c for c in required if c not in raw.columns]
     if missing:
-        raise ValueError(f"{path.name}: not a football-data.co.uk file, missing columns {missing}")
-    raw = raw.filter(pl.col("Div").is_not_null() & pl.col("HomeTeam").is_not_null()
-                     & pl.col("AwayTeam").is_not_null() & pl.col("Date").is_not_null())
+        raise FootballDataError(f"{path.name}: not a football-data.co.uk file, missing columns {missing}")
+    raw = raw.with_columns(_row=pl.int_range(2, pl.len() + 2)).filter(
+        pl.col("Div").is_not_null() & pl.col("HomeTeam").is_not_null() & pl.col("AwayTeam").is_not_null()
+        & pl.col("Date").is_not_null())
+    if raw.is_empty():
+        raise FootballDataError(f"{path.name}: no matches in the file (a header and nothing else)")
+    for column in _price_columns(raw.columns):
+        value = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+        bad = raw.filter(value.is_not_null() & (~value.is_finite() | (value > MAX_DECIMAL)))
+        if bad.height:
+            _refuse(path, bad, column, f"is not a plausible price (above {MAX_DECIMAL:g})")
     if "Time" not in raw.columns:
         raw = raw.with_columns(Time=pl.lit("15:00"))
-    date = pl.coalesce(
-        pl.col("Date").str.strptime(pl.Date, "%d/%m/%Y", strict=False),
-        pl.col("Date").str.strptime(pl.Date, "%d/%m/%y", strict=False),
-    )
+    raw = pl.concat([raw, _match_dates(path, raw)], how="horizontal")
+    twice = raw.filter(pl.struct("Div", "_date", "HomeTeam", "AwayTeam").is_duplicated())
+    if twice.height:
+        distinct = twice.drop("_row").unique(maintain_order=True)
+        if distinct.select("Div", "_date", "HomeTeam", "AwayTeam").is_duplicated().any():
+            first = twice.row(0, named=True)
+            rows = twice.filter((pl.col("HomeTeam") == first["HomeTeam"]) & (pl.col("AwayTeam") == first["AwayTeam"])
+                                & (pl.col("_date") == first["_date"]))["_row"].to_list()
+            raise FootballDataError(f"{path.name}: rows {rows[0]} and {rows[1]}: {first['HomeTeam']} v "
+                                    f"{first['AwayTeam']} on {first['_date']} twice, with different values")
+        raw = raw.unique(["Div", "_date", "HomeTeam", "AwayTeam"], keep="first", maintain_order=True)
+    date = pl.col("_date")
     local = (date.cast(pl.Datetime("us")) + pl.col("Time").fill_null("15:00").str.strptime(
         pl.Time, "%H:%M", strict=False).fill_null(pl.time(15)).cast(pl.Duration("us")))
     frame = raw.with_columns(
@@ -149,7 +258,7 @@ def read_file(path: Path) -> FootballData:
                                                           non_existent="null").dt.convert_time_zone("UTC"),
             pl.col("commence_time") - LATEST_PREMATCH_LEAD),
         closing_time=pl.col("commence_time") - CLOSING_LEAD,
-        event_id=pl.concat_str([pl.col("Div"), pl.col("Date"), pl.col("HomeTeam"), pl.col("AwayTeam")],
+        event_id=pl.concat_str([pl.col("Div"), pl.col("_id_date"), pl.col("HomeTeam"), pl.col("AwayTeam")],
                                separator="|").map_elements(_event_digest, return_dtype=pl.String),
     )
     divs = frame["Div"].unique().to_list()

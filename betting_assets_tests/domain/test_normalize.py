@@ -50,6 +50,17 @@ def test_bad_prices_are_flagged_not_dropped_and_do_not_stop_the_rest() -> None:
     assert sum(f.check == "price_valid" for f in result.findings) == 3
 
 
+def test_an_implausible_price_is_flagged_by_the_normaliser_itself() -> None:
+    event = _event()
+    outcomes = event["bookmakers"][0]["markets"][0]["outcomes"]
+    outcomes[0]["price"], outcomes[1]["price"] = 1e9, 1000.0            # a feed error; the ladder's top
+    result = normalize_odds([event], SNAP)
+    bad = result.rows.filter(~pl.col("is_valid"))
+    assert bad["outcome"].to_list() == ["Arsenal"] and bad["invalid_reason"].to_list() == ["price_above_maximum"]
+    assert bad["price_decimal"].to_list() == [None]
+    assert [f.message for f in result.findings if f.check == "price_valid"] == ["price above maximum for 'Arsenal'"]
+
+
 def test_american_prices_between_minus_100_and_100_are_invalid() -> None:
     event = {"id": "nba1", "sport_key": "basketball_nba", "commence_time": "2024-03-01T20:00:00Z",
              "home_team": "A", "away_team": "B",
