@@ -51,6 +51,12 @@ def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) ->
     return rows, findings
 
 
+def _logged(outcomes: list[quality.CheckOutcome], findings: list[Finding]) -> list[Finding]:
+    """Every failing rule's findings, and the normaliser's own that no rule already reports."""
+    covered = {f.check for o in outcomes for f in o.findings} | quality.NORMALIZED_CHECK_SOURCES
+    return [f for o in outcomes for f in o.findings] + [f for f in findings if f.check not in covered]
+
+
 @dataclass
 class IngestResult:
     snapshots: int = 0
@@ -212,9 +218,11 @@ class Collector:
             kept = rows.filter(rows["is_valid"]) if self.quality_mode == "reject" else rows
             result.invalid_rows = rows.filter(~rows["is_valid"]).height
             result.rows = writes.write_normalized(conn, kept)
+            result.outcomes = quality.evaluate_normalized(rows, normalized.findings, None)
             if inserted:
-                result.findings = writes.record_findings(conn, normalized.findings, source=f"odds:{source}",
-                                                         snapshot_id=snapshot_id, fetch_id=self.last_fetch_id)
+                result.findings = writes.record_findings(conn, _logged(result.outcomes, normalized.findings),
+                                                         source=f"odds:{source}", snapshot_id=snapshot_id,
+                                                         fetch_id=self.last_fetch_id)
 
         in_transaction(self.engine, derive_rows)
         return result
@@ -235,12 +243,10 @@ class Collector:
             previous = queries.previous_quotes(conn, rows["event_id"].unique().to_list(), start)
         outcomes = quality.evaluate_normalized(rows, findings, previous)
         kept, rejected = (quality.reject_rows(rows, outcomes) if self.quality_mode == "reject" else (rows, 0))
-        covered = {f.check for o in outcomes for f in o.findings} | quality.NORMALIZED_CHECK_SOURCES
-        logged = [f for o in outcomes for f in o.findings] + [f for f in findings if f.check not in covered]
         with self.engine.begin() as conn:
             writes.clear_derived(conn, ids)
             written = writes.write_normalized(conn, kept)
-            writes.record_findings(conn, logged, source="odds:normalized")
+            writes.record_findings(conn, _logged(outcomes, findings), source="odds:normalized")
         return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes)
 
     def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = DEFAULT_LEAD,

@@ -209,3 +209,26 @@ def test_a_reversed_partition_range_fails_saying_so(engine: Engine, sandbox: San
     assert not done.success
     assert "soccer_epl|2023-08-13...soccer_epl|2023-08-11 selects no partition" in _failure(done)
     assert _count(engine, snapshots_table) == 0
+
+
+def test_the_collectors_own_path_logs_every_failing_rule(engine: Engine, tmp_path: Path) -> None:
+    """The demo and the CLI backfill through the collector, not the normalized_odds asset: the
+    rules that asset's checks run must reach the data-quality log there too."""
+    from betting_assets.ingestion import Collector
+    from betting_assets.sources.odds_api import OddsApiClient
+    from betting_assets_tests.defs.test_ingestion_assets import _crafted_sandbox
+
+    with SandboxServer(_crafted_sandbox(tmp_path)) as server, OddsApiClient(server.url, "test-key") as client:
+        collector = Collector(engine, client, regions=["uk", "eu"], markets=["h2h"])
+        collector.backfill("soccer_epl", datetime(2023, 8, 11, 12, tzinfo=timezone.utc),
+                           datetime(2023, 8, 12, 12, tzinfo=timezone.utc))
+        with engine.connect() as conn:
+            logged = dict(conn.execute(select(data_quality_log.c.check_name, func.count())
+                                       .group_by(data_quality_log.c.check_name)).all())
+        assert {"overround_range", "market_complete", "price_valid", "duplicate_key"} <= set(logged)
+        collector.backfill("soccer_epl", datetime(2023, 8, 11, 12, tzinfo=timezone.utc),
+                           datetime(2023, 8, 12, 12, tzinfo=timezone.utc))
+        with engine.connect() as conn:                         # the same data again: nothing logged twice
+            again = dict(conn.execute(select(data_quality_log.c.check_name, func.count())
+                                      .group_by(data_quality_log.c.check_name)).all())
+        assert again == logged
