@@ -62,8 +62,8 @@ def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
 
     start = load_market("sim:1:basketball_nba").first_time().date() + timedelta(days=6)
     _, figures = run_demo_cli(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
-                              "--to", (start + timedelta(days=14)).isoformat(), "--trials", "3",
-                              "--test-from", (start + timedelta(days=10)).isoformat())
+                              "--to", (start + timedelta(days=9)).isoformat(), "--trials", "3",
+                              "--test-from", (start + timedelta(days=6)).isoformat())
     assert figures["sports"] == ["basketball_nba"] and figures["final_events"] > 0
     run = figures["pipeline"]
     assert "2way_market_log_loss" in run["model"] and run["live_times"]
