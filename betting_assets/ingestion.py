@@ -188,7 +188,7 @@ class Collector:
         if not normalized.events.is_empty():
             hours = (normalized.events["commence_time"].min() - as_of).total_seconds() / 3600.0
         tier = tier or tier_name(hours)
-        missing = quality.required_fields(normalized.findings, 0).findings
+        missing = quality.incomplete(normalized.rows, normalized.findings)
         with self.engine.begin() as conn:
             snapshot_id, inserted = writes.store_snapshot(
                 conn, payload=payload, sport_key=sport, source=source, as_of=as_of,

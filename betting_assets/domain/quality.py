@@ -178,6 +178,14 @@ def required_fields(findings: list[Finding], checked: int) -> CheckOutcome:
     return CheckOutcome("required_fields", checked, [f for f in findings if f.check in wanted])
 
 
+def incomplete(rows: pl.DataFrame, findings: list[Finding]) -> bool:
+    """Whether a response lost part of itself on the way: a required field missing, a price
+    included. A price that is there but wrong (below 1.01, not a number) is the provider's
+    answer, kept and flagged; a missing one is a hole a re-fetch may fill."""
+    return bool(required_fields(findings, 0).findings) or bool(
+        rows.height and (rows["invalid_reason"] == "missing_price").any())
+
+
 def current_snapshots(snapshots: list[Any]) -> list[Any]:
     """The snapshots that answer for their time (rows with ``sport_key``, ``source``,
     ``as_of``, ``complete``): an incomplete response is left out once a complete one answers

@@ -116,3 +116,20 @@ def test_fast_path_and_forgiving_walker_agree_on_real_payloads(bundled_market) -
         assert fast.rows.equals(slow.rows)
         assert fast.events.sort("event_id").equals(slow.events.sort("event_id"))
         assert fast.findings == slow.findings
+
+
+def test_a_missing_price_or_field_makes_an_answer_incomplete_a_wrong_price_does_not() -> None:
+    from betting_assets.domain.quality import incomplete
+
+    whole = normalize_odds([_event()], SNAP)
+    assert not incomplete(whole.rows, whole.findings)
+    holed = _event()
+    del holed["bookmakers"][0]["markets"][0]["outcomes"][1]["price"]      # lost on the way: fetch again
+    result = normalize_odds([holed], SNAP)
+    assert incomplete(result.rows, result.findings)
+    result = normalize_odds([_event(home_team=None)], SNAP)
+    assert incomplete(result.rows, result.findings)
+    wrong = _event()
+    wrong["bookmakers"][0]["markets"][0]["outcomes"][1]["price"] = 0.5   # the provider's answer, flagged
+    result = normalize_odds([wrong], SNAP)
+    assert not incomplete(result.rows, result.findings)
