@@ -116,6 +116,24 @@ def test_malformed_body_raises_with_the_body_kept(sandbox: SandboxServer) -> Non
     assert info.value.body and info.value.body.startswith("[")
 
 
+def test_a_garbled_free_answer_is_asked_again_a_charged_one_is_not(sandbox: SandboxServer) -> None:
+    """Sports and historical fixture lists are retried like an outage; a garbled odds answer was
+    paid for, so it goes back to the caller (and the step's retry policy) at once."""
+    attempts: list[str] = []
+    _control(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
+    _control(sandbox, "faults", {"malformed_rate": 1.0, "only": "/events"})
+    with _client(sandbox, max_retries=2, observer=lambda a: attempts.append(a.error or "ok")) as client:
+        with pytest.raises(MalformedResponseError):
+            client.historical_events("soccer_epl", DATE)
+        assert attempts == ["malformed JSON body"] * 3                      # asked again, twice
+        attempts.clear()
+        _control(sandbox, "faults", {"malformed_rate": 1.0, "only": "/odds"})
+        with pytest.raises(MalformedResponseError):
+            client.odds("soccer_epl", **ODDS)
+        assert attempts == ["malformed JSON body"]
+    _control(sandbox, "faults", {})
+
+
 def test_breaker_opens_then_half_opens_after_cooldown(sandbox: SandboxServer) -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=3, cooldown_s=60, clock=clock)
