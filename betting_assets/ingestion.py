@@ -352,7 +352,8 @@ class Collector:
         frame = normalize_odds([{**e, "bookmakers": []} for e in response.data if isinstance(e, dict)], now)
         listed = dict(frame.events.select("event_id", "commence_time").iter_rows())
         horizon = max(listed.values()) if listed else now
-        with self.engine.begin() as conn:
+
+        def apply(conn: Connection) -> tuple[int, dict[str, list[str]]]:
             known = {r.event_id: r for r in conn.execute(
                 select(events_table.c.event_id, events_table.c.commence_time, events_table.c.status).where(
                     events_table.c.sport_key == sport, events_table.c.status.in_(LIVE_STATES),
@@ -367,9 +368,14 @@ class Collector:
                     changes.setdefault("scheduled", []).append(event_id)
                 elif new is not None and abs(new - row.commence_time) > POSTPONEMENT and row.status == "scheduled":
                     changes.setdefault("postponed", []).append(event_id)
+            if changes:
+                writes.lock_events(conn, events_table.c.event_id.in_(sorted(i for ids in changes.values() for i in ids)))
             for status, ids in changes.items():
                 conn.execute(update(events_table).where(events_table.c.event_id.in_(ids))
                              .values(status=status, updated_at=response.requested_at))
             writes.record_findings(conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id)
+            return count, changes
+
+        count, changes = in_transaction(self.engine, apply)
         return IngestResult(events=count, findings=len(frame.findings),
                             status_changes={k: len(v) for k, v in changes.items()})

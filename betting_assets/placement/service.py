@@ -14,12 +14,11 @@ or a better price, may place it; only a closed market ends a slip.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-import uuid
 
 import polars as pl
 from sqlalchemy import Engine
