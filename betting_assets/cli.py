@@ -88,8 +88,10 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
 @click.option("--ingest-only", is_flag=True, help="Stop after pulling history into the warehouse.")
 @click.option("--test-from", default=None, help="Hold out the history from this day (e.g. a season's start); "
               "the last third by default.")
+@click.option("--live-moments", type=click.IntRange(min=1), default=4, show_default=True,
+              help="How many of the busiest kick-off times after the history get live odds, slips and bets.")
 def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None, trials: int,
-         ingest_only: bool, test_from: str | None) -> None:
+         ingest_only: bool, test_from: str | None, live_moments: int) -> None:
     """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
     features, model, backtests, slips, paper bets and their settlement; summarise."""
     from betting_assets.demo import parse_day, print_summary, run_demo, write_summary_json
@@ -99,7 +101,8 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
     settings: Settings = get_settings()
     try:
         summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console,
-                           ingest_only=ingest_only, trials=trials, test_from=parse_day(test_from))
+                           ingest_only=ingest_only, trials=trials, test_from=parse_day(test_from),
+                           live_moments=live_moments)
     except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
         raise UserError(str(exc)) from exc
     print_summary(summary, console)

@@ -55,7 +55,7 @@ class DemoSummary:
 
 def run_demo(settings: Settings, data: str | None = None, start: datetime | None = None,
              end: datetime | None = None, console: Console | None = None, ingest_only: bool = False,
-             trials: int = 10, test_from: datetime | None = None) -> DemoSummary:
+             trials: int = 10, test_from: datetime | None = None, live_moments: int = 4) -> DemoSummary:
     console = console or Console()
     spec = data or str(BUNDLED_DATA)
     console.print(f"[bold]Loading market[/] from {spec}")
@@ -110,7 +110,7 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
                 console.print(f"[bold cyan]→[/] {text}")
 
             figures = run_pipeline(settings, engine, server, state, sports, start, end, step, trials=trials,
-                                   test_from=test_from)
+                                   test_from=test_from, live_moments=live_moments)
             step("summary")
             summary.pipeline = asdict(figures)
     _fill_summary(engine, summary)

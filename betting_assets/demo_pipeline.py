@@ -59,7 +59,7 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
 
 def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, state: SandboxState, sports: list[str],
                  start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10,
-                 test_from: datetime | None = None) -> PipelineFigures:
+                 test_from: datetime | None = None, live_moments: int = 4) -> PipelineFigures:
     """``start``..``end`` is the ingested history, of which the model is trained on what comes
     before ``test_from`` (the last third when not given; a season's start to hold out a season);
     the live moments come after it."""
@@ -114,7 +114,7 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
         "start": test_from.date().isoformat(), "end": end.date().isoformat()}}}})
     figures.strategies = _strategies(settings, done.run_id)
 
-    moments = _live_kick_offs(state, sports, end)
+    moments = _live_kick_offs(state, sports, end, most=live_moments)
     if not moments:
         step("no match in the week after the history: no live day to bet on")
     for kick_off in moments:

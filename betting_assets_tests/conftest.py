@@ -116,5 +116,6 @@ def run_demo_cli(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """Two months of the bundled sample through the whole demo, once per test session."""
     workdir = tmp_path_factory.mktemp("demo")
-    done, figures = run_demo_cli(workdir, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3")
+    done, figures = run_demo_cli(workdir, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3",
+                                 "--live-moments", "2")
     return DemoRun(done, figures, workdir / "home")

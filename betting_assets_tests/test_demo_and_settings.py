@@ -34,7 +34,7 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     assert 0.5 < run["model"]["3way_model_log_loss_priced"] < 1.5 and 0.5 < run["model"]["3way_market_log_loss"] < 1.5
     assert [s["strategy"] for s in run["strategies"]] == [
         "flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"]
-    assert run["live_times"] and run["checks_passed"] > 0
+    assert len(run["live_times"]) == 2 and run["checks_passed"] > 0          # --live-moments 2
     assert run["checks_failed"] == len(run["failed_checks"])
     assert run["slips"] == run["bets_placed"] + run["bets_rejected"]       # every slip was decided
     assert run["bets_settled"] == run["bets_placed"]                       # and every bet settled after the games
@@ -63,7 +63,7 @@ def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
     start = load_market("sim:1:basketball_nba").first_time().date() + timedelta(days=6)
     _, figures = run_demo_cli(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
                               "--to", (start + timedelta(days=9)).isoformat(), "--trials", "3",
-                              "--test-from", (start + timedelta(days=6)).isoformat())
+                              "--test-from", (start + timedelta(days=6)).isoformat(), "--live-moments", "2")
     assert figures["sports"] == ["basketball_nba"] and figures["final_events"] > 0
     run = figures["pipeline"]
     assert "2way_market_log_loss" in run["model"] and run["live_times"]
