@@ -66,7 +66,6 @@ class IngestResult:
     invalid_rows: int = 0
     events: int = 0
     findings: int = 0
-    credits: int = 0
     errors: list[str] = field(default_factory=list)
     as_of: list[datetime] = field(default_factory=list)
     snapshot_ids: list[int] = field(default_factory=list)
@@ -77,7 +76,7 @@ class IngestResult:
 
     def add(self, other: "IngestResult") -> "IngestResult":
         for name in ("snapshots", "duplicate_snapshots", "incomplete_snapshots", "rows", "invalid_rows", "events",
-                     "findings", "credits"):
+                     "findings"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.as_of.extend(other.as_of)
@@ -199,7 +198,7 @@ class Collector:
             )
         result = IngestResult(snapshots=int(inserted), duplicate_snapshots=int(not inserted),
                               incomplete_snapshots=int(bool(missing)),
-                              credits=response.quota.last or 0, as_of=[as_of], snapshot_ids=[snapshot_id],
+                              as_of=[as_of], snapshot_ids=[snapshot_id],
                               bookmakers=set(normalized.rows["bookmaker"].unique().to_list()),
                               tiers={tier or "none": 1})
         rows = normalized.rows.with_columns(snapshot_id=snapshot_id)
@@ -340,7 +339,7 @@ class Collector:
             return changed
 
         changed = in_transaction(self.engine, apply)
-        return IngestResult(events=changed, findings=len(findings), credits=response.quota.last or 0)
+        return IngestResult(events=changed, findings=len(findings))
 
     def discover_events(self, sport: str, now: datetime | None = None) -> IngestResult:
         """Upserts the provider's fixture list and reads the lifecycle off it: a known event

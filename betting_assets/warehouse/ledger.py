@@ -48,8 +48,8 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
     if not rows:
         return 0
     if attempt is not None:
-        rows = [{**r, "idempotency_key": attempt_key(r["idempotency_key"], attempt),
-                 "customer_ref": customer_ref(attempt_key(r["idempotency_key"], attempt))} for r in rows]
+        keys = [attempt_key(r["idempotency_key"], attempt) for r in rows]
+        rows = [{**r, "idempotency_key": k, "customer_ref": customer_ref(k)} for r, k in zip(rows, keys)]
     with engine.begin() as conn:
         done = conn.execute(_insert(conn, bets).on_conflict_do_nothing(index_elements=["idempotency_key"])
                             .returning(bets.c.slip_id), [{**r, "status": "rejected"} for r in rows]).all()

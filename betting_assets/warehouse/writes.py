@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from psycopg2.errors import UniqueViolation
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
+from betting_assets.domain.timeutil import parse_utc
 from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
@@ -323,8 +324,6 @@ def _as_utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, str):
-        from betting_assets.domain.timeutil import parse_utc
-
         return parse_utc(value)
     return None
 

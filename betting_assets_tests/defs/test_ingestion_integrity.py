@@ -15,7 +15,6 @@ from sqlalchemy import Engine, func, select
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import migrate
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import data_quality_log, events, fetch_log

@@ -23,7 +23,7 @@ from betting_assets.placement.brokers import Broker, Fill, OrderRequest, PaperBr
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger, queries, writes
-from betting_assets.warehouse.tables import bet_slips, bets, events
+from betting_assets.warehouse.tables import bet_slips, events
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
 
 NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
