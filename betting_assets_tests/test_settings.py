@@ -38,7 +38,7 @@ def test_nonsense_is_refused_at_load_naming_the_variable(env: dict[str, str], sa
 
 
 def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path: Path) -> None:
-    env = {**os.environ, "BETTING_HOME": str(tmp_path), "BETTING_RISK_MIN_ODDS": "20", "BETTING_MAX_STAKE": "-10"}
+    env = {**os.environ, "BETTING_HOME": str(tmp_path), "BETTING_MAX_STAKE": "-10"}
     done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "status"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2

@@ -173,15 +173,14 @@ def _match_dates(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
         pl.format("{}-{}-{}", pl.when(year < 100).then(year + 2000).otherwise(year),
                   pl.col("_m").str.zfill(2), pl.col("_d").str.zfill(2)))
     parsed = raw.with_columns(
-        _d=pl.col("Date").str.extract(_SLASHED, int(day)), _m=pl.col("Date").str.extract(_SLASHED, int(month)),
-        _y=pl.col("Date").str.extract(_SLASHED, 3),
+        _d=slashed.struct.field(day), _m=slashed.struct.field(month), _y=slashed.struct.field("3"),
     ).with_columns(_date=canonical.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
     impossible = parsed.filter(pl.col("_date").is_null())
     if impossible.height:
         _refuse(path, impossible, "Date", "is not a day of the calendar")
     # event ids hash the date as the source writes it, so ids stay those of earlier reads; a
     # file in another format names the same match by the source's own spelling of its day
-    as_source = pl.when(pl.lit(not month_first) & pl.col("Date").str.contains(_SLASHED)).then(
+    as_source = pl.when(pl.lit(not month_first) & pl.col("_d").is_not_null()).then(
         pl.col("Date").str.strip_chars()).otherwise(pl.col("_date").dt.strftime("%d/%m/%Y"))
     return parsed.select(pl.col("_date"), as_source.alias("_id_date"))
 
