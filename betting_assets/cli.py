@@ -174,7 +174,7 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled, split_out_of_time
     from betting_assets.modelling.registry import Tracker
-    from betting_assets.modelling.train import TrainConfig
+    from betting_assets.modelling.train import TrainConfig, compare_with_market
     from betting_assets.settings import get_settings
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
@@ -191,10 +191,21 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     _, test, _ = split_out_of_time(frame.filter(pl.col("three_way")), cut)
     close, priced = closing_log_loss(closing, test, outcome.model.classes)
     click.echo(f"trained on {outcome.train_events} matches, tested on {outcome.test_events} from {test_from}; "
-               f"prior {outcome.model.prior}, {outcome.model.num_rounds} rounds")
+               f"prior {outcome.model.prior}, {outcome.model.num_rounds} rounds, {outcome.model.split_trees} trees "
+               f"split (total gain {outcome.model.total_gain:.3g})"
+               + ("; the model is its market prior alone" if outcome.model.prior_only else ""))
+    comparison = compare_with_market(outcome.model.predict(test), test["label"].to_numpy(), test,
+                                     outcome.model.classes)
+    if comparison is not None:
+        click.echo(comparison.text())
+        for method, loss in comparison.by_method.items():
+            click.echo(f"  Pinnacle pre-match, {method}: {loss:.5f}")
     click.echo(f"figure model_oot_log_loss: {outcome.oot['log_loss']:.5f}")
     click.echo(f"figure pinnacle_prematch_log_loss: {outcome.oot.get('market_log_loss', float('nan')):.5f} "
                f"({outcome.oot.get('market_events', 0):.0f} matches)")
+    if comparison is not None and comparison.gain is not None:
+        click.echo(f"figure model_gain_vs_market: {comparison.market_log_loss - comparison.model_log_loss:+.5f} "
+                   f"(95% CI {comparison.gain.low:+.5f} to {comparison.gain.high:+.5f})")
     click.echo(f"figure pinnacle_closing_log_loss: {close:.5f} ({priced} matches)")
     if outcome.record is not None:
         click.echo(f"registered {outcome.name} v{outcome.record.gate.version}: {outcome.record.gate.alias} "
@@ -216,18 +227,23 @@ def backtest() -> None:
               help="Per-strategy sizing overrides, e.g. sharp_value=flat,model_value=kelly.")
 @click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for result.json, the CSVs and equity.png.")
+@click.option("--devig", default=None,
+              help="De-vig of the sharp book for fair prices, edges and CLV: a method (multiplicative, power, shin) "
+                   "or market=method pairs; BETTING_DEVIG_METHOD by default.")
 def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizing_text: str,
-                 export: Path | None) -> None:
+                 export: Path | None, devig: str | None) -> None:
     """Trains the model on the files' matches before --test-from, then replays every strategy on
     the rest at the model's decision time and prints the comparison."""
     from datetime import datetime, timezone
 
     from betting_assets.backtesting import report
     from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, strategy_runs
+    from betting_assets.domain import claims
     from betting_assets.domain.backtest import BacktestConfig, run_backtest
+    from betting_assets.domain.devig import describe_choice, parse_choice
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import fit_and_log, labelled
-    from betting_assets.modelling.train import TrainConfig
+    from betting_assets.modelling.train import TrainConfig, compare_with_market
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
     settings = get_settings()
@@ -244,25 +260,55 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
         features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(hours,)))
         outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
                               config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
-        click.echo(f"model: trained on {outcome.train_events} matches before {test_from}, out-of-time log loss "
-                   f"{outcome.oot['log_loss']:.5f} (sharp {outcome.oot.get('market_log_loss', float('nan')):.5f})")
         rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
+        labelled_rows = labelled(rows, files.events, hours)
+        comparison = compare_with_market(outcome.model.predict(labelled_rows), labelled_rows["label"].to_numpy(),
+                                         labelled_rows, outcome.model.classes)
+        click.echo(f"model: trained on {outcome.train_events} matches before {test_from}"
+                   + (" (its market prior alone: no tree split)" if outcome.model.prior_only else "")
+                   + (f"; {comparison.text()}" if comparison else ""))
         probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
                              orient="row")
         model = long_probabilities(probs, rows)
+    method = devig or settings.devig_method
+    try:
+        parse_choice(method)
+    except ValueError as exc:
+        raise UserError(f"--devig: {exc}") from None
     config = BacktestConfig(decision_hours=hours, sharp_book=settings.sharp_book, bankroll=settings.bankroll,
-                            start=cut)
-    result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model,
-                          progress=click.echo)
-    click.echo(report.comparison_markdown(result))
-    for strategy in result.strategies:
-        m = strategy.metrics
-        roi = "nan" if m["roi"] is None else f"{m['roi'] * 100:.2f}"
-        clv = "nan" if m["clv"] is None else f"{m['clv'] * 100:.2f}"
-        print(f"figure backtest_{strategy.name}: {m['bets']} bets, ROI {roi} %, mean CLV {clv} %")
+                            start=cut, devig_method=method)
+    result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model)
+    click.echo(f"backtest from {test_from}, {settings.sharp_book} de-vigged by {describe_choice(method)}; 95% bootstrap "
+               "intervals (ROI over decision days, CLV and hit rate over bets):")
+    for line in report.summary_lines(result):
+        click.echo(f"  {line}")
+    for strategy in report.ordered(result):
+        print(f"figure backtest_{strategy.name}: {claims.strategy_line(strategy.metrics)}")
     if export is not None:
         written = report.write_exports(result, export)
         click.echo(f"exported {', '.join(sorted(written))} to {export}")
+
+
+@main.group()
+def devig() -> None:
+    """Which de-vig of the sharp book's prices to trust."""
+
+
+@devig.command("compare")
+@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="football-data.co.uk CSV file or folder.")
+@click.option("--test-from", default=None, help="First kick-off day of the sharp_value backtests (all when unset).")
+def devig_compare(data: Path, test_from: str | None) -> None:
+    """Log loss of each de-vig of the sharp book's pre-match and closing prices, calibration by
+    price band, and sharp_value backtested under each method."""
+    from betting_assets.backtesting.devig_report import compare
+    from betting_assets.sources.football_data import read_football_data
+
+    try:
+        start = require_utc(test_from, "--test-from") if test_from else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    compare(read_football_data(data), get_settings(), test_from=start, echo=click.echo)
 
 
 @main.command()

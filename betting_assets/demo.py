@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
+from betting_assets.domain.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.ingestion import Collector, IngestResult
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
@@ -164,16 +165,23 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print(table)
     figures = summary.pipeline
     if figures:
-        model = Table(title="model against the market, out of time", show_header=False)
+        console.print("[bold]What this sample shows[/]")
+        for line in figures.get("headline", []):
+            console.print(f"  • {line}", soft_wrap=True)
+        model = Table(title="model against the market, out of time (log loss; gain = market − model)",
+                      show_header=False)
         for key, value in sorted(figures["model"].items()):
-            model.add_row(key.replace("_", " "), f"{value:.5f}" if "loss" in key else f"{value:,.0f}")
+            shown = f"{value:+.5f}" if "gain_vs" in key else f"{value:.5f}" if "loss" in key else (
+                f"{value:.3g}" if key.endswith("total_gain") else f"{value:,.0f}")
+            model.add_row(key.replace("_", " "), shown)
         console.print(model)
-        backtest = Table(title="backtests over the out-of-time window")
-        for column in ("strategy", "bets", "ROI", "mean CLV", "profit"):
-            backtest.add_column(column, justify="left" if column == "strategy" else "right")
+        backtest = Table(title="backtests over the out-of-time window (95% bootstrap intervals)")
+        for column in ("strategy", "bets", "ROI", "ROI 95% CI", "days", "CLV", "CLV 95% CI", "hit rate", "reading"):
+            backtest.add_column(column, justify="left" if column in ("strategy", "reading") else "right")
         for row in figures["strategies"]:
-            backtest.add_row(row["strategy"], f"{row['bets']:,}", _pct(row["roi"]), _pct(row["mean_clv"]),
-                             f"{row['profit']:,.2f}")
+            backtest.add_row(row["strategy"], f"{row['bets']:,}", pct(row["roi"]), ci(row["roi_low"], row["roi_high"]),
+                             f"{row['bet_days']:,}", pct(row["clv"]), ci(row["clv_low"], row["clv_high"]),
+                             pct(row["hit_rate"], signed=False), row["reading"])
         console.print(backtest)
         bets = Table(title="checks, and live: slips, paper bets, settlement", show_header=False)
         bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
@@ -183,8 +191,11 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             names = sorted(set(figures["failed_checks"]))
             bets.add_row("failed checks", ", ".join(f"{n} ×{figures['failed_checks'].count(n)}" for n in names))
         bets.add_row("P&L", f"{figures['pnl']:,.2f}")
-        bets.add_row("ROI", _pct(figures["roi"]))
-        bets.add_row("mean CLV", _pct(figures["mean_clv"]))
+        settled = f"{figures['bets_settled']:,} settled bets"
+        bets.add_row("ROI", f"{pct(figures['roi'])} ({ci(figures['roi_low'], figures['roi_high'])}, {settled}): "
+                     + reading(figures["roi_low"], figures["roi_high"]))
+        bets.add_row("mean CLV", f"{pct(figures['mean_clv'])} ({ci(figures['clv_low'], figures['clv_high'])}, "
+                     f"{settled}): " + reading(figures["clv_low"], figures["clv_high"]))
         console.print(bets)
         console.print("Browse what was just made:\n"
                       f"  Dagster UI: DAGSTER_HOME={figures['dagster_home']} .venv/bin/dagster dev "
@@ -193,10 +204,6 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
                       f"{summary.mlflow} --port 5000, then http://127.0.0.1:5000 → Models")
     if not summary.data.startswith("sim:"):
         console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2%}"
 
 
 def write_summary_json(summary: DemoSummary, path: Path) -> None:

@@ -34,6 +34,8 @@ class PipelineFigures:
     checks_failed: int = 0
     failed_checks: list[str] = field(default_factory=list)
     model: dict[str, float] = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)
+    """what is true on the demo's sample, in plain words: the model against the market, the strategies"""
     strategies: list[dict[str, Any]] = field(default_factory=list)
     live_times: list[str] = field(default_factory=list)
     slips: int = 0
@@ -42,7 +44,11 @@ class PipelineFigures:
     bets_settled: int = 0
     pnl: float = 0.0
     roi: float | None = None
+    roi_low: float | None = None
+    roi_high: float | None = None
     mean_clv: float | None = None
+    clv_low: float | None = None
+    clv_high: float | None = None
     dagster_home: str = ""
 
 
@@ -71,6 +77,7 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
     from betting_assets.defs.ingestion.partitions import partition_key
     from betting_assets.defs.modelling.assets import trained_model
     from betting_assets.defs.placement.assets import settled_bets
+    from betting_assets.defs.placement.checks import results_overdue
     from betting_assets.defs.placement.jobs import BrokerResource, place_bets
     from betting_assets.defs.resources import ClockResource, MlflowResource, OddsApiResource, WarehouseResource
 
@@ -91,7 +98,8 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
         if not result.success:
             failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
             error = failure.event_specific_data.error if failure else None
-            raise DemoStageFailed(f"{', '.join(a.key.to_user_string() for a in assets)} failed in run "
+            raise DemoStageFailed(f"{', '.join(a.key.to_user_string() for a in assets if hasattr(a, 'key'))} "
+                                  "failed in run "
                                   f"{result.run_id}: {error.message.strip() if error else 'see the run in the UI'}")
         results.append(result)
         return result
@@ -108,11 +116,12 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
     step(f"train and register: {trials} Optuna trials, out of time from {test_from:%Y-%m-%d}")
     run([trained_model], run_config={"ops": {"trained_model": {"config": {
         "n_trials": trials, "test_from": test_from.date().isoformat()}}}})
-    figures.model = _champion_metrics(settings)
+    figures.model, model_lines = _champion_metrics(settings)
     step("backtests of every strategy over the out-of-time window")
     done = run([backtests], run_config={"ops": {"backtests": {"config": {
         "start": test_from.date().isoformat(), "end": end.date().isoformat()}}}})
     figures.strategies = _strategies(settings, done.run_id)
+    figures.headline = model_lines + _strategy_headline(figures.strategies)
 
     moments = _live_kick_offs(state, sports, end, most=live_moments)
     if not moments:
@@ -138,7 +147,7 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
         for sport in sports:
             for day in sorted({m.date() for m in moments}):
                 run([scores], partition_key=str(partition_key(sport, day)))
-        run([settled_bets])
+        run([settled_bets, results_overdue])
     figures.checks_passed, figures.failed_checks = _checks(results)
     figures.checks_failed = len(figures.failed_checks)
     _bet_figures(engine, figures)
@@ -182,26 +191,57 @@ def _checks(results: list[Any]) -> tuple[int, list[str]]:
     return passed, failed
 
 
-def _champion_metrics(settings: Settings) -> dict[str, float]:
+MODEL_FIGURES = ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss", "oot_market_events",
+                 "oot_gain_vs_market", "oot_gain_vs_market_low", "oot_gain_vs_market_high", "oot_log_loss",
+                 "oot_market_log_loss_multiplicative", "oot_market_log_loss_power", "oot_market_log_loss_shin",
+                 "split_trees", "total_gain")
+
+
+def _champion_metrics(settings: Settings) -> tuple[dict[str, float], list[str]]:
+    """The champions' out-of-time figures, and a headline line each in the words MLflow keeps."""
     from betting_assets.modelling.registry import Tracker
 
+    tracker = Tracker(settings.tracking_uri, settings.artifact_root)
     out: dict[str, float] = {}
-    for ref, metrics in Tracker(settings.tracking_uri, settings.artifact_root).champions():
+    lines = []
+    for ref, metrics in tracker.champions():
         kind = ref.name.rsplit("_", 1)[-1]
-        for key in ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss", "oot_log_loss"):
+        for key in MODEL_FIGURES:
             if key in metrics:
                 out[f"{kind}_{key.removeprefix('oot_')}"] = metrics[key]
         out[f"{kind}_champion_version"] = float(ref.version)
-    return out
+        tags = tracker.client.get_run(ref.run_id).data.tags
+        line = f"{ref.name} v{ref.version}, out of time: {tags.get('betting/vs_market', 'no market comparison')}"
+        if tags.get("betting/prior_only") == "true":
+            line += (f". No tree split on its {tags.get('betting/train_events', '?')} training events: the model is "
+                     "the sharp book's de-vigged price, re-scaled, and nothing more")
+        lines.append(line + ".")
+    return out, lines
 
 
 def _strategies(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    from betting_assets.backtesting.report import ordered
+    from betting_assets.domain import betting_metrics, claims
     from betting_assets.domain.backtest_export import from_json
 
     path = settings.home_dir / "backtests" / run_id / "result.json"
     result = from_json(path.read_text(encoding="utf-8"))
-    return [{"strategy": s.name, "bets": s.metrics["bets"], "roi": s.metrics["roi"], "mean_clv": s.metrics["clv"],
-             "profit": s.metrics["profit"]} for s in result.strategies]
+    keep = ["bets", "profit", "roi", "clv", "clv_bets", "hit_rate", *betting_metrics.INTERVAL_NAMES]
+    return [{"strategy": s.name, **{k: s.metrics.get(k) for k in keep}, "reading": claims.strategy_reading(s.metrics),
+             "line": claims.strategy_line(s.metrics)} for s in ordered(result)]
+
+
+def _strategy_headline(strategies: list[dict[str, Any]]) -> list[str]:
+    from betting_assets.domain import claims
+
+    if not strategies:
+        return ["No strategy was backtested."]
+    edges = [s["strategy"] for s in strategies if s["reading"] == claims.EDGE]
+    if edges:
+        head = f"ROI above zero beyond chance over the out-of-time window: {', '.join(edges)}."
+    else:
+        head = "No strategy's ROI is above zero beyond chance over the out-of-time window."
+    return [head, *(f"{s['strategy']}: {s['line']}" for s in strategies)]
 
 
 def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
@@ -221,3 +261,5 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
     figures.pnl = float(done["profit"] or 0.0)
     figures.roi = done["roi"]  # type: ignore[assignment]
     figures.mean_clv = done["mean_clv"]  # type: ignore[assignment]
+    for key in ("roi_low", "roi_high", "clv_low", "clv_high"):
+        setattr(figures, key, done[key])

@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
+from betting_assets.domain.devig import DEFAULT_CHOICE, parse_choice
+
 SANDBOX_API_KEY = "sandbox"
 
 
@@ -67,6 +69,10 @@ class Settings(BaseSettings):
     decision_hours: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
     sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
+    devig_method: str = Field(default=DEFAULT_CHOICE,
+                              description="How the sharp book's margin is removed for fair prices, edges and CLV: "
+                              "one method for every market, or market=method pairs; the default is what was best "
+                              "calibrated on Pinnacle's prices (betting devig compare).")
     model_trials: int = Field(default=30, gt=0, description="Optuna trials per training run.")
     model_folds: int = Field(default=4, ge=2, description="Time-ordered cross-validation folds.")
     model_test_from: str | None = Field(
@@ -135,6 +141,12 @@ class Settings(BaseSettings):
                 date.fromisoformat(value)
             except ValueError:
                 raise ValueError(f"{value!r} is not a day as YYYY-MM-DD") from None
+        return value
+
+    @field_validator("devig_method")
+    @classmethod
+    def _a_devig(cls, value: str) -> str:
+        parse_choice(value)
         return value
 
     @field_validator("database_url")

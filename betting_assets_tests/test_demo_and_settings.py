@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from betting_assets.domain import claims
 from betting_assets.settings import Settings
 from betting_assets_tests.conftest import DemoRun, run_demo_cli
 
@@ -32,8 +33,24 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     run = figures["pipeline"]
     assert run["model"]["3way_events"] > 0
     assert 0.5 < run["model"]["3way_model_log_loss_priced"] < 1.5 and 0.5 < run["model"]["3way_market_log_loss"] < 1.5
-    assert [s["strategy"] for s in run["strategies"]] == [
-        "flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"]
+    assert {s["strategy"] for s in run["strategies"]} == {
+        "flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"}
+    # figures within noise never read as an edge: edges first, then noise, then losses, each with its sample
+    assert run["strategies"] == sorted(run["strategies"], key=lambda s: claims.sort_key(s["strategy"], s))
+    for s in run["strategies"]:
+        assert s["line"] == claims.strategy_line(s) and s["reading"] == claims.strategy_reading(s)
+        if s["bets"] >= 2:
+            assert s["roi_low"] <= s["roi"] <= s["roi_high"] and f"{s['bets']:,} bets" in s["line"]
+    # the headline says in plain words how the model compares with the best market reference
+    model_line = run["headline"][0]
+    assert "out of time" in model_line and "95% CI" in model_line and "events" in model_line
+    assert any(r in model_line for r in (claims.INDISTINGUISHABLE, "better than the market beyond chance",
+                                         "worse than the market beyond chance"))
+    gain = run["model"]["3way_gain_vs_market"]
+    assert run["model"]["3way_gain_vs_market_low"] <= gain <= run["model"]["3way_gain_vs_market_high"]
+    assert run["model"]["3way_market_log_loss"] == min(
+        run["model"][f"3way_market_log_loss_{m}"] for m in ("multiplicative", "power", "shin"))
+    assert "What this sample shows" in done.stdout
     assert len(run["live_times"]) == 2 and run["checks_passed"] > 0          # --live-moments 2
     assert run["checks_failed"] == len(run["failed_checks"])
     assert run["slips"] == run["bets_placed"] + run["bets_rejected"]       # every slip was decided

@@ -14,6 +14,7 @@ from betting_assets.domain import slips
 from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.domain.market_view import offers_at
 from betting_assets.modelling.registry import ModelRef, Tracker
+from betting_assets.placement.service import limits_from
 from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries
 
@@ -44,8 +45,9 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
     if probs is None:
         return SlipOutcome(pl.DataFrame(), due.height, refs, missing)
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
-                       sharp_book=settings.sharp_book, lookback=config.lookback)
+                       sharp_book=settings.sharp_book, lookback=config.lookback,
+                       method=settings.devig_method)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
-    proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll,
-                             sizing=sizing_for(settings, "kelly"), min_edge=settings.min_edge)
+    proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll, sizing=sizing_for(settings, "kelly"),
+                             min_edge=settings.min_edge, limits=limits_from(settings))
     return SlipOutcome(proposed, due.height, refs, missing)

@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 
 from betting_assets.domain import betting_metrics as metrics
-from betting_assets.domain.devig import Method
+from betting_assets.domain import claims
+from betting_assets.domain.devig import DEFAULT_CHOICE
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
 from betting_assets.domain.settlement import RESULTS, read_bets, settle_one
 from betting_assets.domain.staking import Sizing, caps, linear_terms, size_day_in_place
@@ -47,7 +48,8 @@ class LookAheadError(ValueError):
 class BacktestConfig:
     decision_hours: float = 1.0
     sharp_book: str = "pinnacle"
-    devig_method: Method = "multiplicative"
+    devig_method: str = DEFAULT_CHOICE
+    """de-vig of the sharp book per market (``devig.parse_choice``): fair prices, edges, CLV"""
     bankroll: float = 1000.0
     settle_delay: timedelta = timedelta(hours=3)
     lookback: timedelta = timedelta(days=30)
@@ -112,9 +114,9 @@ class BacktestResult:
 
     def comparison(self) -> pl.DataFrame:
         """One row per strategy, every metric a column."""
-        rows = [{"strategy": r.name, **{k: r.metrics.get(k) for k in metrics.METRIC_NAMES}} for r in self.strategies]
-        schema = {"strategy": pl.String, **{k: (pl.Int64 if k in _INT_METRICS else pl.Float64)
-                                            for k in metrics.METRIC_NAMES}}
+        names = [*metrics.METRIC_NAMES, *metrics.INTERVAL_NAMES]
+        rows = [{"strategy": r.name, **{k: r.metrics.get(k) for k in names}} for r in self.strategies]
+        schema = {"strategy": pl.String, **{k: (pl.Int64 if k in _INT_METRICS else pl.Float64) for k in names}}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def equals(self, other: BacktestResult) -> bool:
@@ -122,7 +124,8 @@ class BacktestResult:
                 and all(a.equals(b) for a, b in zip(self.strategies, other.strategies)))
 
 
-_INT_METRICS = {"bets", "open_bets", "clv_bets", "longest_win_streak", "longest_loss_streak", "days"}
+_INT_METRICS = {"bets", "open_bets", "clv_bets", "longest_win_streak", "longest_loss_streak", "days", "bet_days",
+                "hit_rate_bets"}
 
 
 @dataclass
@@ -443,15 +446,10 @@ def run_backtest(odds: pl.DataFrame, events: pl.DataFrame, runs: list[StrategyRu
         candidates = (decided.join(outcome_cols, on="event_id")
                       .join(closing, on=[*LINE_KEY, "side"], how="left"))
         done = execute(candidates, run.sizing, config.bankroll, config.settle_delay)
+        figures = {**done.metrics, **metrics.intervals(done.ledger)}
         result.strategies.append(StrategyResult(
-            name=run.strategy.name, params=describe(run.strategy), sizing=asdict(run.sizing), metrics=done.metrics,
+            name=run.strategy.name, params=describe(run.strategy), sizing=asdict(run.sizing), metrics=figures,
             bets=done.ledger, equity=done.equity, breakdowns=done.breakdowns))
         if progress is not None:
-            m = done.metrics
-            progress(f"{run.strategy.name}: {m['bets']} bets, profit {m['profit']:.2f}, ROI {_pct(m['roi'])}, "
-                     f"CLV {_pct(m['clv'])}")
+            progress(f"{run.strategy.name}: {claims.strategy_line(figures)}")
     return result
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2%}"

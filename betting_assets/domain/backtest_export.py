@@ -64,7 +64,8 @@ def to_csv(result: BacktestResult) -> dict[str, str]:
         return pl.concat(parts) if parts else pl.DataFrame()
 
     files = {
-        "comparison.csv": result.comparison().write_csv(),
+        "comparison.csv": result.comparison().with_columns(
+            devig_method=pl.lit(result.config.get("devig_method"))).write_csv(),
         "bets.csv": stacked(lambda s: s.bets).write_csv(),
         "equity.csv": stacked(lambda s: s.equity).write_csv(),
     }

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from betting_assets.domain.codes import code_strings
+from betting_assets.domain.intervals import Interval, mean_interval, ratio_interval
 
 ANNUAL_DAYS = 365
 EQUITY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date, "bets_settled": pl.Int64, "profit": pl.Float64,
@@ -35,7 +36,9 @@ BREAKDOWN_SCHEMA: dict[str, pl.DataType] = {"key": pl.String, "bets": pl.Int64, 
 METRIC_NAMES = ["bets", "open_bets", "turnover", "profit", "roi", "hit_rate", "avg_odds", "avg_edge", "clv",
                 "clv_bets", "sharpe", "sortino", "max_drawdown", "calmar", "profit_factor", "longest_win_streak",
                 "longest_loss_streak", "final_bankroll", "days"]
-
+INTERVAL_NAMES = ["roi_low", "roi_high", "bet_days", "clv_low", "clv_high", "hit_rate_low", "hit_rate_high",
+                  "hit_rate_bets"]
+"""bootstrap intervals of ROI (over decision days), CLV and hit rate (over bets): ``intervals``"""
 
 _US_PER_DAY = 86_400_000_000
 
@@ -156,6 +159,23 @@ def _summary(settled: _Settled, curve: pl.DataFrame, bankroll: float) -> dict[st
         "final_bankroll": final,
         "days": curve.height,
     }
+
+
+def intervals(ledger: pl.DataFrame) -> dict[str, float | int | None]:
+    """95 % bootstrap intervals of the headline figures that chance could explain: ROI by
+    resampling decision days (bets decided together share a bankroll and often a match), CLV
+    and hit rate by resampling bets. None where too few bets or days make an interval."""
+    settled = _settled(ledger)
+    day = settled.decision_us // _US_PER_DAY
+    roi = ratio_interval(settled.profit, settled.stake, day)
+    clv = mean_interval(settled.clv)
+    hits = mean_interval((settled.profit[settled.decided] > 0).astype(float))
+    return {**_bounds("roi", roi), "bet_days": int(np.unique(day).size), **_bounds("clv", clv),
+            **_bounds("hit_rate", hits), "hit_rate_bets": int(settled.decided.sum())}
+
+
+def _bounds(name: str, interval: Interval | None) -> dict[str, float | None]:
+    return {f"{name}_low": interval.low if interval else None, f"{name}_high": interval.high if interval else None}
 
 
 def breakdown(ledger: pl.DataFrame, by: str) -> pl.DataFrame:

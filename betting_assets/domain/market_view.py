@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from betting_assets.domain.devig import Method, devig
+from betting_assets.domain.devig import DEFAULT_CHOICE, devig, parse_choice
 
 UTC = pl.Datetime("us", "UTC")
 LINE_KEY = ["event_id", "market", "line"]
@@ -67,7 +67,7 @@ def latest_quotes(odds: pl.DataFrame, cuts: pl.DataFrame, cut: str, lookback: ti
     ).drop("price_decimal", "is_valid")
 
 
-def sharp_fair(quotes: pl.DataFrame, sharp_book: str, method: Method) -> pl.DataFrame:
+def sharp_fair(quotes: pl.DataFrame, sharp_book: str, method: str) -> pl.DataFrame:
     """The sharp book's fair probability per (event, market, line, side), from markets it priced
     in full (every side, once)."""
     sharp = quotes.filter(pl.col("bookmaker") == sharp_book)
@@ -78,11 +78,14 @@ def sharp_fair(quotes: pl.DataFrame, sharp_book: str, method: Method) -> pl.Data
     if complete.is_empty():
         return pl.DataFrame(schema={"event_id": pl.String, "market": pl.String, "line": pl.Float64,
                                     "side": pl.String, "fair": pl.Float64, "fair_time": UTC})
-    fair = devig(complete, LINE_KEY, price_col="price", method=method, out_col="fair")
+    choice = parse_choice(method)
+    parts = [devig(part, LINE_KEY, price_col="price", method=choice.get(market, "multiplicative"), out_col="fair")
+             for (market,), part in complete.partition_by("market", as_dict=True).items()]
+    fair = pl.concat(parts)
     return fair.select(*LINE_KEY, "side", "fair", pl.col("snapshot_time").alias("fair_time"))
 
 
-def offers_at(odds: pl.DataFrame, cuts: pl.DataFrame, *, sharp_book: str, method: Method = "multiplicative",
+def offers_at(odds: pl.DataFrame, cuts: pl.DataFrame, *, sharp_book: str, method: str = DEFAULT_CHOICE,
               lookback: timedelta = timedelta(days=30)) -> pl.DataFrame:
     """Prices on offer strictly before each event's ``decision_time`` in ``cuts`` (event_id,
     sport_key, commence_time, decision_time), with the sharp fair probability of each line."""
@@ -93,7 +96,7 @@ def offers_at(odds: pl.DataFrame, cuts: pl.DataFrame, *, sharp_book: str, method
 
 
 def build_view(odds: pl.DataFrame, fixtures: pl.DataFrame, *, decision_hours: float, sharp_book: str,
-               method: Method = "multiplicative", lookback: timedelta = timedelta(days=30),
+               method: str = DEFAULT_CHOICE, lookback: timedelta = timedelta(days=30),
                model: pl.DataFrame | None = None) -> MarketView:
     """``odds`` in the normalised shape (event_id, bookmaker, market, side, point, snapshot_time,
     price_decimal, is_valid); ``fixtures``: event_id, sport_key, commence_time."""
@@ -104,7 +107,7 @@ def build_view(odds: pl.DataFrame, fixtures: pl.DataFrame, *, decision_hours: fl
     return MarketView(offers=offers, sharp_book=sharp_book, model=model)
 
 
-def closing_fair(odds: pl.DataFrame, fixtures: pl.DataFrame, *, sharp_book: str, method: Method = "multiplicative",
+def closing_fair(odds: pl.DataFrame, fixtures: pl.DataFrame, *, sharp_book: str, method: str = DEFAULT_CHOICE,
                  lookback: timedelta = timedelta(days=30)) -> pl.DataFrame:
     """The sharp book's de-vigged closing probability per (event, market, line, side)."""
     cuts = fixtures.select("event_id", "commence_time")

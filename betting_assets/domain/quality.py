@@ -255,6 +255,20 @@ def scores_sanity(events: pl.DataFrame, now: datetime | None = None, grace: time
     )
 
 
+def results_overdue(events: pl.DataFrame, now: datetime, grace: timedelta = RESULT_GRACE) -> CheckOutcome:
+    """Events anywhere in the warehouse still without a result ``grace`` after their start:
+    a partition's own scores check sees only the partitions that ran, this sees them all."""
+    late = events.filter(pl.col("status").is_in(["scheduled", "live"]) & (pl.col("commence_time") < now - grace))
+    hours = grace.total_seconds() / 3600
+
+    def message(row: dict[str, Any]) -> str:
+        return (f"{row['home_team']} v {row['away_team']} ({row['sport_key']}) started "
+                f"{row['commence_time']:%Y-%m-%d %H:%M} UTC and is still {row['status']} more than {hours:g} h later")
+
+    return CheckOutcome("results_overdue", events.height, _findings(
+        late, "results_overdue", "error", message, ["sport_key", "home_team", "away_team", "status", "commence_time"]))
+
+
 def _group_rows(rows: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     if groups.is_empty():
         return rows.head(0).select(NATURAL_KEY)

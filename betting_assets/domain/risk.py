@@ -92,7 +92,15 @@ def account_stops(book: Book, limits: RiskLimits) -> list[str]:
     return reasons
 
 
-def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) -> list[str]:
+def stake_cap(limits: RiskLimits, bankroll: float) -> float:
+    """The largest single stake the gate accepts at this bankroll."""
+    cap = limits.max_stake_fraction * bankroll
+    return min(cap, limits.max_stake) if limits.max_stake is not None else cap
+
+
+def static_problems(order: Order, bankroll: float, limits: RiskLimits) -> list[str]:
+    """The controls that depend on the order and the bankroll alone: what a slip must pass
+    before it is proposed, so the gate never meets a slip it must refuse whatever the book."""
     reasons = []
     if not limits.min_odds <= order.price <= limits.max_odds:
         reasons.append(f"odds {order.price} outside [{limits.min_odds}, {limits.max_odds}]")
@@ -102,9 +110,14 @@ def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) 
         reasons.append(f"stake {order.stake:.2f} below the minimum {limits.min_stake:.2f}")
     if limits.max_stake is not None and order.stake > limits.max_stake:
         reasons.append(f"stake {order.stake:.2f} above the cap {limits.max_stake:.2f}")
-    if order.stake > limits.max_stake_fraction * book.bankroll:
+    if order.stake > limits.max_stake_fraction * bankroll:
         reasons.append(f"stake {order.stake:.2f} above {limits.max_stake_fraction:.0%} of the bankroll "
-                       f"{book.bankroll:.2f}")
+                       f"{bankroll:.2f}")
+    return reasons
+
+
+def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) -> list[str]:
+    reasons = static_problems(order, book.bankroll, limits)
     on_event = book.event_exposure.get(order.event_id, 0.0)
     if on_event + order.stake > limits.max_event_exposure * book.bankroll:
         reasons.append(f"event exposure {on_event + order.stake:.2f} above {limits.max_event_exposure:.0%} "

@@ -29,12 +29,16 @@ def outcome_labels(events: pl.DataFrame, three_way: bool) -> pl.DataFrame:
     )
 
 
-def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean negative log probability of what happened; rows are renormalised first."""
+def event_log_losses(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Negative log probability of what happened, per event; rows are renormalised first."""
     probs = np.asarray(probs, dtype=float)
     probs = probs / probs.sum(axis=1, keepdims=True)
     picked = probs[np.arange(len(labels)), np.asarray(labels, dtype=int)]
-    return float(-np.mean(np.log(np.clip(picked, _EPS, 1.0))))
+    return -np.log(np.clip(picked, _EPS, 1.0))
+
+
+def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(event_log_losses(probs, labels)))
 
 
 def brier(probs: np.ndarray, labels: np.ndarray) -> float:

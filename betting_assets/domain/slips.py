@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from betting_assets.domain.risk import RiskLimits, stake_cap
 from betting_assets.domain.staking import Sizing, kelly, linear_terms, size_day
 from betting_assets.domain.strategies import best_prices
 
@@ -23,16 +24,19 @@ def idempotency_key(event_id: str, market: str, side: str, point: float, model_n
 
 
 def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *, bankroll: float,
-            sizing: Sizing, min_edge: float) -> pl.DataFrame:
+            sizing: Sizing, min_edge: float, limits: RiskLimits | None = None) -> pl.DataFrame:
     """``offers``: prices on offer now in the market-view shape (with the sharp ``fair``);
     ``probs``: event_id, side, prob, model_name, model_version; ``fixtures``: event_id,
     sport_key, commence_time, decision_time, home_team, away_team. One slip per outcome whose
     edge at the best price reaches ``min_edge``, sized by Kelly against ``bankroll`` with the
-    slips sharing the day's allowance."""
+    slips sharing the day's allowance. With ``limits``, a slip also passes the risk gate's
+    static controls (odds bounds, minimum edge, stakes capped and at least the minimum)."""
     best = best_prices(offers, ("h2h",))
+    floor = max(min_edge, limits.min_edge) if limits else min_edge
+    in_bounds = pl.col("price").is_between(limits.min_odds, limits.max_odds) if limits else pl.lit(True)
     priced = (best.drop("decision_time").join(probs, on=["event_id", "side"], how="inner")
               .with_columns(edge=pl.col("prob") * pl.col("price") - 1.0)
-              .filter(pl.col("edge") >= min_edge)
+              .filter((pl.col("edge") >= floor) & in_bounds)
               .join(fixtures.select("event_id", "decision_time", "home_team", "away_team"), on="event_id")
               .sort("commence_time", "event_id", "side"))
     if priced.is_empty():
@@ -41,6 +45,9 @@ def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *
     a, b = linear_terms(sizing, full)
     ones = np.ones(priced.height)
     stake = size_day(a, b, ones, ones, sizing, bankroll)
+    if limits is not None:
+        stake = np.minimum(stake, np.floor(stake_cap(limits, bankroll) * 100) / 100)
+        stake = np.where(stake >= limits.min_stake, stake, 0.0)
     slips = priced.with_columns(kelly=pl.Series(full), stake=pl.Series(np.round(stake, 2)),
                                 bankroll=pl.lit(float(bankroll))).filter(pl.col("stake") > 0)
     return slips.with_columns(

@@ -19,10 +19,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from betting_assets.domain.scoring import calibration_table, log_loss, market_probabilities
+from betting_assets.domain.intervals import paired_difference
+from betting_assets.domain.scoring import calibration_table, event_log_losses, log_loss, market_probabilities
 from betting_assets.modelling.plots import calibration_png, importance_png
 from betting_assets.modelling.pyfunc import OutcomeModel
-from betting_assets.modelling.train import MARKET_REFERENCE, TrainedModel
+from betting_assets.modelling.train import MARKET_REFERENCES, TrainedModel, compare_with_market
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -46,6 +47,11 @@ class GateDecision:
     new_log_loss: float
     champion_version: str | None = None
     champion_log_loss: float | None = None
+    gain_low: float | None = None
+    gain_high: float | None = None
+    """95 % paired bootstrap interval of champion − new log loss over the same events"""
+    vs_market: str | None = None
+    """the new version against the best market reference, in the words the demo uses"""
 
 
 @dataclass(frozen=True)
@@ -88,18 +94,27 @@ class Tracker:
         name = model_name(len(model.classes) == 3)
         model_table = calibration_table(probs, oot_labels, model.classes)
         market_table = None
-        if all(f"{MARKET_REFERENCE}_{c}" in oot_frame.columns for c in model.classes):
-            market = market_probabilities(oot_frame, MARKET_REFERENCE, model.classes)
+        comparison = compare_with_market(probs, oot_labels, oot_frame, model.classes)
+        if comparison is not None:
+            prefix = next(p for p, m in MARKET_REFERENCES.items() if m == comparison.reference)
+            market = market_probabilities(oot_frame, prefix, model.classes)
             priced = np.all(np.isfinite(market), axis=1)
-            if priced.any():
-                market_table = calibration_table(market[priced], oot_labels[priced], model.classes)
+            market_table = calibration_table(market[priced], oot_labels[priced], model.classes)
+        vs_market = comparison.text() if comparison is not None else "no market price on the out-of-time events"
+        description = (f"{name} trained on {context.get('train_events', '?')} events, tested out of time on "
+                       f"{context.get('test_events', '?')} from {context.get('test_from', '?')[:10]}. {vs_market}. "
+                       + ("Every tree is empty: this model is its market prior alone. " if model.prior_only else
+                          f"{model.split_trees} trees split (total gain {model.total_gain:.3g}). "))
         picture = calibration_png(model_table, market_table, f"{name}: out-of-time calibration")
         importance = model.importance()
-        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name) as run:
-            mlflow.set_tags({"betting/model_name": name, **{f"betting/{k}": str(v) for k, v in context.items()}})
+        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name, description=description) as run:
+            mlflow.set_tags({"betting/model_name": name, **{f"betting/{k}": str(v) for k, v in context.items()},
+                             "betting/prior_only": str(model.prior_only).lower(), "betting/vs_market": vs_market,
+                             "betting/market_reference": comparison.reference if comparison else "none"})
             mlflow.log_params({**{f"lgb_{k}": v for k, v in model.params.items()}, "prior": model.prior or "none",
                                "temperature": model.temperature, "num_rounds": model.num_rounds,
                                "n_features": len(model.features), "classes": ",".join(model.classes)})
+            mlflow.log_metrics({"split_trees": model.split_trees, "total_gain": model.total_gain})
             for fold in model.folds:
                 mlflow.log_metrics({f"fold_{k}": v for k, v in fold.metrics.items()}, step=fold.fold)
                 mlflow.log_metric("fold_best_iteration", fold.best_iteration, step=fold.fold)
@@ -120,7 +135,7 @@ class Tracker:
                 registered_model_name=name, pip_requirements=_requirements(),
             )
             version = str(info.registered_model_version)
-            gate = self.champion_gate(name, version, oot_frame, oot_labels, probs)
+            gate = self.champion_gate(name, version, oot_frame, oot_labels, probs, vs_market)
             mlflow.set_tags({"betting/gate": "promoted" if gate.promoted else "refused",
                              "betting/model_version": version})
             mlflow.log_dict(asdict(gate), "gate/decision.json")
@@ -128,29 +143,36 @@ class Tracker:
                               gate=gate, oot=oot_metrics, calibration_png=picture)
 
     def champion_gate(self, name: str, version: str, frame: pl.DataFrame, labels: np.ndarray,
-                      new_probs: np.ndarray) -> GateDecision:
+                      new_probs: np.ndarray, vs_market: str | None = None) -> GateDecision:
         new_loss = log_loss(new_probs, labels)
         try:
             current = self.client.get_model_version_by_alias(name, CHAMPION)
         except MlflowException:
             current = None
         if current is None or current.version == version:
-            decision = GateDecision(name, version, True, CHAMPION, "no champion yet", len(labels), new_loss)
+            decision = GateDecision(name, version, True, CHAMPION, "no champion yet", len(labels), new_loss,
+                                    vs_market=vs_market)
         else:
             champion = self.load(name, CHAMPION)
             inputs = champion.metadata.get_input_schema().input_names()
             champion_probs = champion.predict(frame.select(inputs).to_pandas()).to_numpy()
             champion_loss = log_loss(champion_probs, labels)
             better = new_loss < champion_loss
+            gain = paired_difference(event_log_losses(champion_probs, labels), event_log_losses(new_probs, labels))
+            spread = (f"gain {champion_loss - new_loss:+.5f}, 95% CI {gain.low:+.5f} to {gain.high:+.5f}"
+                      + (", within noise" if gain.holds_zero else "") if gain else "too few events for an interval")
             reason = (f"out-of-time log loss {new_loss:.5f} {'<' if better else '>='} champion v{current.version} "
-                      f"{champion_loss:.5f} on the same {len(labels)} events")
+                      f"{champion_loss:.5f} on the same {len(labels)} events ({spread})")
             decision = GateDecision(name, version, better, CHAMPION if better else CHALLENGER, reason, len(labels),
-                                    new_loss, str(current.version), champion_loss)
+                                    new_loss, str(current.version), champion_loss,
+                                    gain.low if gain else None, gain.high if gain else None, vs_market)
         self.client.set_registered_model_alias(name, decision.alias, version)
         tags = {"gate": "promoted" if decision.promoted else "refused", "gate_reason": decision.reason,
                 "oot_log_loss": f"{new_loss:.6f}", "oot_events": str(len(labels))}
         if decision.champion_log_loss is not None:
             tags["champion_oot_log_loss"] = f"{decision.champion_log_loss:.6f}"
+        if vs_market:
+            tags["vs_market"] = vs_market
         for key, value in tags.items():
             self.client.set_model_version_tag(name, version, key, value)
         return decision

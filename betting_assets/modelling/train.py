@@ -21,11 +21,14 @@ import optuna
 import polars as pl
 from scipy.optimize import minimize_scalar
 
+from betting_assets.domain.claims import model_gain
 from betting_assets.domain.features import FEATURE_COLUMNS
-from betting_assets.domain.scoring import brier, classes_for, log_loss, market_probabilities
+from betting_assets.domain.intervals import Interval, paired_difference
+from betting_assets.domain.scoring import brier, classes_for, event_log_losses, log_loss, market_probabilities
 
 PRIORS = ("sharp_mult", "sharp_power", "sharp_shin", "cons")
-MARKET_REFERENCE = "sharp_mult"
+MARKET_REFERENCES = {"sharp_mult": "multiplicative", "sharp_power": "power", "sharp_shin": "shin"}
+"""the sharp book's de-vigged prices the model is compared with: the best of them on the same events"""
 _FLOOR = 1e-6
 
 
@@ -65,7 +68,14 @@ class TrainedModel:
     study: dict[str, Any] = field(default_factory=dict)
     trials: pl.DataFrame | None = None
     calibration: dict[str, float] = field(default_factory=dict)
+    split_trees: int = 0
+    total_gain: float = 0.0
     _booster: lgb.Booster | None = field(default=None, repr=False)
+
+    @property
+    def prior_only(self) -> bool:
+        """No tree split: the model is its market prior (and temperature) alone."""
+        return self.split_trees == 0 or self.total_gain <= 0.0
 
     @property
     def booster(self) -> lgb.Booster:
@@ -147,11 +157,18 @@ def _lgb_params(trial_params: dict[str, Any], n_classes: int, seed: int) -> dict
             "bagging_freq": 1, **trial_params}
 
 
-def _suggest(trial: optuna.Trial) -> dict[str, Any]:
+def leaf_bounds(fit_rows: int) -> tuple[int, int]:
+    """The range of ``min_data_in_leaf`` searched, bounded by the rows the smallest fold fits
+    on: a leaf of 300 rows cannot split 140 events, and a search there only finds the prior."""
+    low = max(2, min(20, fit_rows // 10))
+    return low, max(low + 1, min(300, fit_rows // 3))
+
+
+def _suggest(trial: optuna.Trial, leaves: tuple[int, int]) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.005, 0.1, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 3, 31),
-        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 300),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", *leaves),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.3, 1.0),
         "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
@@ -229,11 +246,12 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
         prior_scores = {}
     data = _Data(_matrix(frame, features), labels, _prior_margin(frame, prior, classes, base_rate), features)
     folds = time_folds(frame.height, config.n_folds)
+    leaves = leaf_bounds(len(_split_for_stopping(folds[0][0])[0]))
 
     out_of_fold: dict[int, np.ndarray] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        params = _lgb_params(_suggest(trial), len(classes), config.seed)
+        params = _lgb_params(_suggest(trial, leaves), len(classes), config.seed)
         losses, iterations, out_of_fold[trial.number] = _cross_validate(params, data, folds, config)
         trial.set_user_attr("best_iterations", iterations)
         trial.set_user_attr("fold_log_loss", losses)
@@ -247,6 +265,21 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
     best = _lgb_params(study.best_params, len(classes), config.seed)
     iterations = study.best_trial.user_attrs["best_iterations"]
     oof = out_of_fold[study.best_trial.number]
+    prior_cv = float(np.mean([log_loss(_to_probs(data.margin[valid], 1.0), labels[valid]) for _, valid in folds]))
+    rows = np.concatenate([valid for _, valid in folds])
+    cv_gain = paired_difference(event_log_losses(_to_probs(data.margin[rows], 1.0), labels[rows]),
+                                event_log_losses(_to_probs(oof[rows], 1.0), labels[rows]))
+    trees_help = cv_gain is not None and cv_gain.low > 0
+    if not trees_help:
+        # the best of the trials may beat the prior on the folds by luck alone: keep the prior unless
+        # the trees beat it beyond chance on the folds' events, and say so
+        note(f"the best trial's fold log loss {study.best_value:.5f} against the prior's {prior_cv:.5f} is within "
+             "noise: the model is the prior alone")
+        best = {**best, "min_data_in_leaf": len(labels) + 1}
+        iterations = [1] * len(folds)
+        oof = np.full(data.margin.shape, np.nan)
+        for _, valid in folds:
+            oof[valid] = data.margin[valid]
 
     covered = ~np.isnan(oof.reshape(len(labels), -1)).any(axis=1)
     temperature, calibration = _calibrate(oof[covered], labels[covered], config.min_calibration_gain)
@@ -255,14 +288,21 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
         probs = _to_probs(oof[valid], temperature)
         fold_scores.append(FoldScore(index, len(train), len(valid), iteration,
                                      evaluate(probs, labels[valid], frame[valid], classes)))
-    rounds = max(1, int(math.ceil(np.median(iterations) * 1.1)))
+    rounds = max(1, int(math.ceil(np.median(iterations) * 1.1))) if trees_help else 1
     note(f"final fit: {rounds} rounds on {len(labels)} events")
     booster = _fit(best, data, np.arange(len(labels)), None, rounds, config.early_stopping)
+    split_trees = sum(1 for tree in booster.dump_model()["tree_info"] if tree.get("num_leaves", 1) > 1)
+    total_gain = float(booster.feature_importance("gain").sum())
+    note(f"final fit: {split_trees} of {booster.num_trees()} trees split, total gain {total_gain:.3f}"
+         + ("; the model is the market prior alone" if split_trees == 0 or total_gain <= 0 else ""))
     return TrainedModel(
         booster_text=booster.model_to_string(), features=features, classes=classes, prior=prior,
         base_rate=base_rate.tolist(), temperature=temperature, params=best, num_rounds=rounds,
-        folds=fold_scores, study=_study_summary(study, prior_scores), trials=_trials(study),
-        calibration=calibration,
+        folds=fold_scores, study={**_study_summary(study, prior_scores, leaves), "prior_cv_log_loss": prior_cv,
+                                  "trees_beat_prior_in_cv": trees_help,
+                                  "cv_gain_over_prior": [cv_gain.low, cv_gain.high] if cv_gain else None},
+        trials=_trials(study),
+        calibration=calibration, split_trees=split_trees, total_gain=total_gain,
     )
 
 
@@ -277,31 +317,75 @@ def _calibrate(margin: np.ndarray, labels: np.ndarray, min_gain: float) -> tuple
         "fitted_temperature": float(result.x), "temperature_used": float(used)}
 
 
-def evaluate(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFrame, classes: tuple[str, ...],
-             market: str = MARKET_REFERENCE) -> dict[str, float]:
+@dataclass(frozen=True)
+class MarketComparison:
+    """The model against each of the sharp book's de-vigged prices (those it has) on the events
+    all of them priced; the reference is the best of them there, and the gain (market − model log loss,
+    positive when the model is better) comes with a paired bootstrap interval over events."""
+
+    events: int
+    model_log_loss: float
+    by_method: dict[str, float]
+    reference: str
+    gain: Interval | None
+
+    @property
+    def market_log_loss(self) -> float:
+        return self.by_method[self.reference]
+
+    def text(self) -> str:
+        return model_gain(self.model_log_loss, self.market_log_loss, self.reference, self.events, self.gain)
+
+    def metrics(self) -> dict[str, float]:
+        out = {"market_events": float(self.events), "model_log_loss_priced": self.model_log_loss,
+               "market_log_loss": self.market_log_loss, "gain_vs_market": self.market_log_loss - self.model_log_loss,
+               **{f"market_log_loss_{m}": v for m, v in self.by_method.items()}}
+        if self.gain is not None:
+            out |= {"gain_vs_market_low": self.gain.low, "gain_vs_market_high": self.gain.high}
+        return out
+
+
+def compare_with_market(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFrame,
+                        classes: tuple[str, ...]) -> MarketComparison | None:
+    references = {method: market_probabilities(frame, prefix, classes) for prefix, method in MARKET_REFERENCES.items()
+                  if all(f"{prefix}_{c}" in frame.columns for c in classes)}
+    references = {m: r for m, r in references.items() if np.all(np.isfinite(r), axis=1).any()}
+    if not references:
+        return None
+    priced = np.logical_and.reduce([np.all(np.isfinite(r), axis=1) for r in references.values()])
+    if not priced.any():
+        return None
+    model_losses = event_log_losses(probs[priced], labels[priced])
+    market_losses = {m: event_log_losses(r[priced], labels[priced]) for m, r in references.items()}
+    by_method = {m: float(v.mean()) for m, v in market_losses.items()}
+    best = min(by_method, key=by_method.__getitem__)
+    return MarketComparison(int(priced.sum()), float(model_losses.mean()), by_method, best,
+                            paired_difference(market_losses[best], model_losses))
+
+
+def evaluate(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFrame, classes: tuple[str, ...]) -> dict[str, float]:
     """The model on every event, and model and market side by side on the events the market
-    priced (the fair comparison)."""
+    priced (the fair comparison, ``compare_with_market``)."""
     out = {"events": float(len(labels)), "log_loss": log_loss(probs, labels), "brier": brier(probs, labels)}
-    if all(f"{market}_{c}" in frame.columns for c in classes):
-        reference = market_probabilities(frame, market, classes)
+    comparison = compare_with_market(probs, labels, frame, classes)
+    if comparison is not None:
+        out |= comparison.metrics()
+        prefix = next(p for p, m in MARKET_REFERENCES.items() if m == comparison.reference)
+        reference = market_probabilities(frame, prefix, classes)
         priced = np.all(np.isfinite(reference), axis=1)
-        out["market_events"] = float(priced.sum())
-        if priced.any():
-            out["model_log_loss_priced"] = log_loss(probs[priced], labels[priced])
-            out["model_brier_priced"] = brier(probs[priced], labels[priced])
-            out["market_log_loss"] = log_loss(reference[priced], labels[priced])
-            out["market_brier"] = brier(reference[priced] / reference[priced].sum(axis=1, keepdims=True),
-                                        labels[priced])
+        out["model_brier_priced"] = brier(probs[priced], labels[priced])
+        out["market_brier"] = brier(reference[priced] / reference[priced].sum(axis=1, keepdims=True), labels[priced])
     return out
 
 
-def _study_summary(study: optuna.Study, prior_scores: dict[str, float]) -> dict[str, Any]:
+def _study_summary(study: optuna.Study, prior_scores: dict[str, float], leaves: tuple[int, int]) -> dict[str, Any]:
     return {
         "trials": len(study.trials),
         "best_trial": study.best_trial.number,
         "best_value": study.best_value,
         "best_params": study.best_params,
         "best_iterations": study.best_trial.user_attrs.get("best_iterations"),
+        "min_data_in_leaf_range": list(leaves),
         "prior_log_loss": prior_scores,
     }
 

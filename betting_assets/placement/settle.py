@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
+from betting_assets.domain.intervals import mean_interval, ratio_interval
 from betting_assets.domain.market_view import LINE_KEY, closing_fair, offers_at
 from betting_assets.domain.settlement import OPEN, RESULTS, settle_frame
 from betting_assets.settings import Settings
@@ -38,7 +40,8 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
     cuts = fixtures.select("event_id", "sport_key", "commence_time", decision_time=pl.col("commence_time"))
     shape = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=LOOKBACK).group_by("event_id").agg(
         pl.col("three_way").any())
-    closing = closing_fair(odds, fixtures, sharp_book=settings.sharp_book, lookback=LOOKBACK)
+    closing = closing_fair(odds, fixtures, sharp_book=settings.sharp_book, lookback=LOOKBACK,
+                           method=settings.devig_method)
     frame = (
         placed.drop("p_close").join(fixtures.select("event_id", "status", "home_score", "away_score"), on="event_id",
                     how="left", suffix="_event")
@@ -60,14 +63,20 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
 
 
 def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
-    """P&L, ROI and CLV of the settled bets among ledger rows."""
+    """P&L, ROI and CLV of the settled bets among ledger rows, ROI and CLV with 95 % bootstrap
+    intervals over the bets (None where fewer than two)."""
     done = placed.filter(pl.col("status") == "settled")
     turnover = float(done["stake"].sum()) if done.height else 0.0
     profit = float(done["profit"].sum()) if done.height else 0.0
     clv = done.filter(pl.col("p_close").is_not_null()).select(pl.col("price") * pl.col("p_close") - 1.0).to_series()
+    roi_ci = ratio_interval(done["profit"].to_numpy(), done["stake"].to_numpy(), np.arange(done.height))
+    clv_ci = mean_interval(clv.to_numpy())
     return {"settled_bets": done.height, "open_bets": placed.filter(pl.col("status") == "placed").height,
             "turnover": turnover, "profit": profit, "roi": profit / turnover if turnover else None,
-            "mean_clv": float(clv.mean()) if clv.len() else None, "clv_bets": clv.len()}  # type: ignore[arg-type]
+            "roi_low": roi_ci.low if roi_ci else None, "roi_high": roi_ci.high if roi_ci else None,
+            "mean_clv": float(clv.mean()) if clv.len() else None,  # type: ignore[arg-type]
+            "clv_low": clv_ci.low if clv_ci else None, "clv_high": clv_ci.high if clv_ci else None,
+            "clv_bets": clv.len()}
 
 
 def bankroll_png(history: pl.DataFrame, start: float) -> bytes:

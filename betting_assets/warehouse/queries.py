@@ -150,6 +150,14 @@ def events_frame(conn: Connection, condition: Any) -> pl.DataFrame:
     return _frame(conn, select(*_event_columns()).where(condition), EVENT_SCHEMA)
 
 
+def started_before(conn: Connection, before: datetime, sports: list[str] | None = None) -> pl.DataFrame:
+    """Every event that started before ``before``, whatever its status."""
+    condition = events.c.commence_time < before
+    if sports:
+        condition = and_(condition, events.c.sport_key.in_(sports))
+    return events_frame(conn, condition)
+
+
 def finished_before(conn: Connection, sports: list[str], before: datetime) -> pl.DataFrame:
     """Final results of events that started before ``before``: the rating history. The
     feature builder still cuts each result at the time it became known."""

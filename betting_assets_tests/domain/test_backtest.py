@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 import polars as pl
 import pytest
 
-from betting_assets.domain import backtest_export, strategies
+from betting_assets.backtesting import report
+from betting_assets.domain import backtest_export, claims, strategies
 from betting_assets.domain.backtest import BacktestConfig, LookAheadError, StrategyRun, run_backtest
 from betting_assets.domain.market_view import MarketView
 from betting_assets.domain.staking import Sizing
@@ -41,6 +42,13 @@ def test_a_planted_mispricing_is_found_with_positive_roi_and_clv() -> None:
     # expected ROI +10 %; with flat stakes at average odds near 3.5 its standard error here is about 3 %
     assert value["roi"] > 0 and model["roi"] > 0 and model["clv"] > 0.09
     assert set(result.strategy("sharp_value").bets["bookmaker"].unique()) == {"softa"}
+    # every figure chance could explain carries its interval; the ROI of 3,000 bets at long odds is
+    # not enough to prove the planted 10 % edge (its interval holds both 0 and 10 %), the CLV is
+    assert value["roi_low"] < value["roi"] < value["roi_high"] and value["roi_low"] < 0.10 < value["roi_high"]
+    assert value["clv_low"] <= value["clv"] <= value["clv_high"] and value["clv_low"] > 0
+    assert value["hit_rate_bets"] == 3000
+    assert value["bet_days"] == result.strategy("sharp_value").bets["decision_time"].dt.date().n_unique()
+    assert claims.strategy_reading(value) == (claims.EDGE if value["roi_low"] > 0 else claims.NOISE)
 
 
 def test_a_fair_market_offers_nothing() -> None:
@@ -49,7 +57,12 @@ def test_a_fair_market_offers_nothing() -> None:
         StrategyRun(strategies.create("arbitrage"), Sizing(method="percent"))], CONFIG, model=_model(probs, events))
     assert [s.metrics["bets"] for s in result.strategies] == [0, 0, 500, 0]
     # betting every home side at the best price pays the sharp margin: CLV 1/1.02 - 1
-    assert result.strategy("flat_home").metrics["clv"] == pytest.approx(1 / 1.02 - 1, abs=1e-5)
+    home = result.strategy("flat_home").metrics
+    assert home["clv"] == pytest.approx(1 / 1.02 - 1, abs=1e-5)
+    # no edge: the ROI of 500 flat bets is within noise, and the table says so rather than ranking it
+    assert claims.strategy_reading(home) == claims.NOISE
+    assert claims.strategy_reading(result.strategy("sharp_value").metrics) == "no bets"
+    assert "within noise" in report.comparison_markdown(result)
 
 
 def _arb_market() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -167,5 +180,7 @@ def test_json_round_trip_and_csv_exports() -> None:
     assert bets.height == sum(s.bets.height for s in result.strategies)
     comparison = pl.read_csv(files["comparison.csv"].encode())
     assert comparison["strategy"].to_list() == ["sharp_value", "flat_favourite", "model_value"]
+    assert set(comparison["devig_method"]) == {CONFIG.devig_method} and "roi_low" in comparison.columns
+    assert again.config["devig_method"] == CONFIG.devig_method
     with pytest.raises(ValueError, match="not a backtest export"):
         backtest_export.from_json('{"format": "other"}')

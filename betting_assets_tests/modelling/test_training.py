@@ -15,7 +15,8 @@ import pytest
 from betting_assets.domain.scoring import log_loss
 from betting_assets.modelling.pipeline import fit_and_log
 from betting_assets.modelling.registry import CHAMPION, Tracker, model_name
-from betting_assets.modelling.train import TrainConfig, time_folds, train_model
+from betting_assets.domain.claims import INDISTINGUISHABLE
+from betting_assets.modelling.train import TrainConfig, compare_with_market, time_folds, train_model
 from betting_assets_tests.modelling.conftest import simulated_rows
 
 FAST = TrainConfig(n_trials=3, n_folds=3, max_rounds=1500, early_stopping=30)
@@ -69,6 +70,11 @@ def test_champion_gate_promotes_a_better_model_and_refuses_a_worse_one(tracker: 
     better = run(good)
     assert better.record.gate.promoted, better.record.gate.reason
     assert better.record.gate.new_log_loss < better.record.gate.champion_log_loss
+    # the gate records the gain over the champion with its paired interval over the same events
+    gate = better.record.gate
+    assert gate.gain_low is not None and gate.gain_high is not None
+    assert gate.gain_low <= gate.champion_log_loss - gate.new_log_loss <= gate.gain_high
+    assert "95% CI" in gate.reason and f"same {gate.events} events" in gate.reason
     worse = run(noise)
     assert not worse.record.gate.promoted and worse.record.gate.alias == "challenger"
     assert tracker.alias_version(name, CHAMPION) == better.record.gate.version
@@ -77,7 +83,10 @@ def test_champion_gate_promotes_a_better_model_and_refuses_a_worse_one(tracker: 
     assert tags["gate"] == "refused" and float(tags["champion_oot_log_loss"]) < float(tags["oot_log_loss"])
     # the run holds the study, the folds, the plots and the model
     run_info = tracker.client.get_run(better.record.run_id)
-    assert {"oot_log_loss", "fold_log_loss", "calibration_oof_log_loss_uncalibrated"} <= set(run_info.data.metrics)
+    assert {"oot_log_loss", "fold_log_loss", "calibration_oof_log_loss_uncalibrated", "split_trees",
+            "total_gain"} <= set(run_info.data.metrics)
+    assert run_info.data.tags["betting/prior_only"] == "false"  # no market here: the trees carry the signal
+    assert "not distinguishable" not in (run_info.data.tags.get("mlflow.note.content") or "")
     artifacts = {a.path for a in tracker.client.list_artifacts(better.record.run_id)}
     assert {"optuna", "calibration", "importance", "gate"} <= artifacts
 
@@ -101,3 +110,43 @@ def test_the_champion_loads_by_alias_in_a_fresh_process_and_predicts_the_same(
     assert done.returncode == 0, done.stderr[-2000:]
     got = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     assert np.allclose(got, expected, atol=1e-12)
+
+
+def test_leaf_sizes_fit_the_training_rows() -> None:
+    from betting_assets.modelling.train import leaf_bounds
+
+    low, high = leaf_bounds(23)  # the first fold of the demo's 140 events
+    assert low < high <= 23 // 3 + 1
+    assert leaf_bounds(5000) == (20, 300)
+
+
+def test_a_market_that_knows_everything_leaves_the_model_as_its_prior_and_the_claim_says_so() -> None:
+    # the market prices the truth exactly and the only feature carries nothing else
+    frame = simulated_rows(600, seed=21, signal=1.0, market_noise=0.0).with_columns(
+        form_gd_home=pl.Series(np.random.default_rng(0).normal(size=600)))
+    train, test = frame.head(450), frame.tail(150)
+    model = train_model(train, train["label"].to_numpy(), three_way=True, config=FAST)
+    assert model.prior == "sharp_mult"
+    assert model.study["trees_beat_prior_in_cv"] is False and model.prior_only
+    assert model.split_trees == 0 and model.total_gain == 0.0
+    comparison = compare_with_market(model.predict(test), test["label"].to_numpy(), test, model.classes)
+    assert comparison is not None and comparison.events == 150
+    assert comparison.reference == "multiplicative" and comparison.gain is not None
+    assert comparison.gain.holds_zero and comparison.text().endswith(INDISTINGUISHABLE)
+
+
+def test_the_model_is_compared_with_the_best_of_the_sharp_de_vigs_on_the_same_events() -> None:
+    frame = simulated_rows(300, seed=5, market_noise=0.3)
+    rng = np.random.default_rng(1)
+    worse = frame.select(pl.col(f"sharp_mult_{s}") for s in ("home", "draw", "away")).to_numpy() ** 1.3
+    worse /= worse.sum(axis=1, keepdims=True)
+    frame = frame.with_columns(**{f"sharp_power_{s}": pl.Series(worse[:, i]) for i, s in enumerate(("home", "draw", "away"))},
+                               **{f"sharp_shin_{s}": pl.col(f"sharp_mult_{s}") for s in ("home", "draw", "away")})
+    frame = frame.with_columns(sharp_power_home=pl.when(pl.int_range(300) == 7).then(None)
+                               .otherwise(pl.col("sharp_power_home")))  # one event the power de-vig did not price
+    probs = rng.dirichlet([5, 3, 4], size=300)
+    comparison = compare_with_market(probs, frame["label"].to_numpy(), frame, ("home", "draw", "away"))
+    assert comparison is not None and comparison.events == 299
+    assert set(comparison.by_method) == {"multiplicative", "power", "shin"}
+    assert comparison.market_log_loss == min(comparison.by_method.values())
+    assert comparison.gain is not None and comparison.gain.high < 0  # random forecasts lose beyond chance

@@ -93,6 +93,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
                          "out-of-time events")
     runs = strategy_runs(names, settings, config.sizing, config.min_edge)
     bt_config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
+                               devig_method=settings.devig_method,
                                bankroll=config.bankroll or settings.bankroll, lookback=lookback, start=start, end=end)
     result = run_backtest(history.odds, history.events, runs, bt_config, model=model, progress=context.log.info)
 
@@ -100,7 +101,9 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     files = report.write_exports(result, folder)
     equity = report.equity_png(result)
     metadata: dict[str, object] = {
+        "summary": MetadataValue.md("\n".join(f"- {line}" for line in report.summary_lines(result))),
         "comparison": MetadataValue.md(report.comparison_markdown(result)),
+        "devig_method": MetadataValue.text(result.config["devig_method"]),
         "equity_curve": _picture(equity, "equity curves"),
         "events": history.events.height,
         "window": MetadataValue.text(f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else
@@ -120,7 +123,8 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         for ref in refs:
             tracker.log_backtest(ref.run_id, "backtest", mine.strategies[0].metrics, picture,
                                  {"result.json": backtest_export.to_json(mine), "bets.csv": csv["bets.csv"],
-                                  "comparison.md": report.comparison_markdown(result)})
+                                  "comparison.md": report.comparison_markdown(result),
+                                  "summary.md": "\n".join(report.summary_lines(result))})
         metadata["model_versions"] = MetadataValue.md("\n".join(
             f"- {r.name} v{r.version} (run {r.run_id}, out of time from {r.test_from})" for r in refs))
     return MaterializeResult(metadata=metadata)

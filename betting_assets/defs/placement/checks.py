@@ -1,0 +1,26 @@
+"""Checks on ``settled_bets``: a bet can only settle once its event has a result, so this is
+where a result that never came is flagged, across every event the warehouse holds."""
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+
+from betting_assets.defs.ingestion.checks import result
+from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.resources import ClockResource, WarehouseResource
+from betting_assets.domain.quality import RESULT_GRACE, results_overdue as rule
+from betting_assets.warehouse import queries, writes
+
+
+@asset_check(asset=settled_bets, description=f"Every event that started more than {RESULT_GRACE.total_seconds() / 3600:g} h "
+             "ago has a result, or is cancelled or postponed.")
+def results_overdue(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
+                    clock: ClockResource) -> AssetCheckResult:
+    now = clock.now()
+    with warehouse.connect() as conn:
+        started = queries.started_before(conn, now)
+    outcome = rule(started, now)
+    with warehouse.engine().begin() as conn:
+        writes.record_findings(conn, outcome.findings, source="events:results")
+    return result(outcome, "flag", extra={"clock": now.isoformat(), "overdue": len(outcome.findings)})
+
+
+PLACEMENT_CHECKS = [results_overdue]
