@@ -97,7 +97,8 @@ def _champions(settings: Settings) -> list[dict[str, Any]]:
 
     tracker = Tracker(settings.tracking_uri, settings.artifact_root)
     return [{"model": ref.name, "version": ref.version, "out_of_time_from": ref.test_from,
-             "log_loss": metrics.get("oot_model_log_loss_priced"), "market_log_loss": metrics.get("oot_market_log_loss")}
+             "log_loss": metrics.get("oot_model_log_loss_priced"), "market_log_loss": metrics.get("oot_market_log_loss"),
+             "vs_market": tracker.client.get_run(ref.run_id).data.tags.get("betting/vs_market")}
             for ref, metrics in tracker.champions()]
 
 
@@ -134,6 +135,9 @@ def render(report: StatusReport, console: Console) -> None:
     if not report.champions:
         models.add_row("no champion yet", "", "", "", "")
     console.print(models)
+    for m in report.champions:
+        if m.get("vs_market"):
+            console.print(f"  {m['model']} v{m['version']}: {m['vs_market']}", soft_wrap=True)
     console.print(f"bets: {report.open_bets} open ({report.open_stake:,.2f} staked); bankroll "
                   f"{report.bankroll:,.2f} ({report.settled_profit:+,.2f} settled)")
 

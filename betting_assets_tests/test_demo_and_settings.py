@@ -39,8 +39,10 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     assert run["strategies"] == sorted(run["strategies"], key=lambda s: claims.sort_key(s["strategy"], s))
     for s in run["strategies"]:
         assert s["line"] == claims.strategy_line(s) and s["reading"] == claims.strategy_reading(s)
-        if s["bets"] >= 2:
+        if s["bet_days"] >= 2:  # the ROI interval resamples days
             assert s["roi_low"] <= s["roi"] <= s["roi_high"] and f"{s['bets']:,} bets" in s["line"]
+        elif s["bets"]:
+            assert s["roi_low"] is None and s["reading"] == claims.TOO_FEW
     # the headline says in plain words how the model compares with the best market reference
     model_line = run["headline"][0]
     assert "out of time" in model_line and "95% CI" in model_line and "events" in model_line

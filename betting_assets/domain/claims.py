@@ -15,7 +15,7 @@ from betting_assets.domain.intervals import Interval
 EDGE = "above zero beyond chance"
 LOSS = "below zero beyond chance"
 NOISE = "within noise"
-TOO_FEW = "too few bets to tell"
+TOO_FEW = "too few bets or days to tell"
 INDISTINGUISHABLE = "not distinguishable from the market"
 _ORDER = {EDGE: 0, NOISE: 1, TOO_FEW: 2, LOSS: 3}
 
@@ -89,7 +89,7 @@ def model_gain(model_loss: float, market_loss: float, market_method: str, events
 
 def model_reading(gain: Interval | None) -> str:
     if gain is None:
-        return TOO_FEW.replace("bets", "events")
+        return "too few events to tell"
     if gain.low > 0:
         return "better than the market beyond chance"
     if gain.high < 0:

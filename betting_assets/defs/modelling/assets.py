@@ -69,6 +69,10 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         prefix = "3way" if outcome.three_way else "2way"
         metadata[f"{prefix}_gate"] = MetadataValue.md(
             f"**{record.gate.alias}** (v{record.gate.version}): {record.gate.reason}")
+        metadata[f"{prefix}_vs_market"] = MetadataValue.text(record.gate.vs_market or "no market comparison")
+        metadata[f"{prefix}_trees"] = MetadataValue.text(
+            "no tree split: the model is its market prior alone" if outcome.model.prior_only else
+            f"{outcome.model.split_trees} trees split, total gain {outcome.model.total_gain:.3g}")
         metadata[f"{prefix}_folds"] = markdown_table(pl.DataFrame(
             [{"fold": f.fold, "train": f.train_events, "valid": f.valid_events, "rounds": f.best_iteration,
               **{k: v for k, v in f.metrics.items() if "log_loss" in k}} for f in outcome.model.folds]), digits=5)
@@ -79,15 +83,21 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
 
 
 def _summary(outcomes: "list[ModelOutcome]") -> str:
-    lines = ["| model | version | alias | train | test from | test events | log loss | sharp log loss | Brier |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | version | alias | train | test from | test events | log loss | best sharp log loss | "
+             "gain (95% CI) | Brier |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for o in outcomes:
         gate = o.record.gate if o.record else None
         lines.append(
             f"| {o.name} | {gate.version if gate else '-'} | {gate.alias if gate else '-'} | {o.train_events} | "
             f"{o.test_from:%Y-%m-%d} | {o.test_events} | {o.oot['log_loss']:.5f} | "
-            f"{o.oot.get('market_log_loss', float('nan')):.5f} | {o.oot['brier']:.5f} |")
+            f"{o.oot.get('market_log_loss', float('nan')):.5f} | {_gain(o.oot)} | {o.oot['brier']:.5f} |")
     return "\n".join(lines)
+
+
+def _gain(oot: dict[str, float]) -> str:
+    if "gain_vs_market_low" not in oot:
+        return "–"
+    return (f"{oot['gain_vs_market']:+.4f} ({oot['gain_vs_market_low']:+.4f} to {oot['gain_vs_market_high']:+.4f})")
 
 
 MODELLING_ASSETS = [trained_model]
