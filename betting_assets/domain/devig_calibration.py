@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import numpy as np
 import polars as pl
 
 from betting_assets.domain.devig import Method

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
