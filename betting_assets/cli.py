@@ -34,6 +34,10 @@ class _Group(click.Group):
             raise UserError(str(exc)) from None
 
 
+FOOTBALL_DATA = click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
+                             help="football-data.co.uk CSV file or folder.")
+
+
 @click.group(cls=_Group)
 def main() -> None:
     """betting_assets command line."""
@@ -160,8 +164,7 @@ def model() -> None:
 
 
 @model.command("evaluate")
-@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="football-data.co.uk CSV file or folder.")
+@FOOTBALL_DATA
 @click.option("--test-from", required=True, help="First day held out of training (ISO date).")
 @click.option("--trials", default=30, show_default=True, type=int)
 @click.option("--log/--no-log", default=False, show_default=True,
@@ -174,7 +177,8 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled, split_out_of_time
     from betting_assets.modelling.registry import Tracker
-    from betting_assets.modelling.train import TrainConfig, compare_with_market
+    from betting_assets.domain.claims import PRIOR_ALONE
+    from betting_assets.modelling.train import TrainConfig
     from betting_assets.settings import get_settings
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
@@ -193,9 +197,8 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     click.echo(f"trained on {outcome.train_events} matches, tested on {outcome.test_events} from {test_from}; "
                f"prior {outcome.model.prior}, {outcome.model.num_rounds} rounds, {outcome.model.split_trees} trees "
                f"split (total gain {outcome.model.total_gain:.3g})"
-               + ("; the model is its market prior alone" if outcome.model.prior_only else ""))
-    comparison = compare_with_market(outcome.model.predict(test), test["label"].to_numpy(), test,
-                                     outcome.model.classes)
+               + (f"; {PRIOR_ALONE}" if outcome.model.prior_only else ""))
+    comparison = outcome.market
     if comparison is not None:
         click.echo(comparison.text())
         for method, loss in comparison.by_method.items():
@@ -218,8 +221,7 @@ def backtest() -> None:
 
 
 @backtest.command("run")
-@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="football-data.co.uk CSV file or folder.")
+@FOOTBALL_DATA
 @click.option("--test-from", required=True, help="First kick-off day replayed; the model trains on earlier matches.")
 @click.option("--trials", default=30, show_default=True, type=int, help="Optuna trials for the model strategy.")
 @click.option("--strategies", default="", help="Comma-separated registered strategies; the settings' list when empty.")
@@ -243,17 +245,22 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     from betting_assets.domain.devig import describe_choice, parse_choice
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import fit_and_log, labelled
-    from betting_assets.modelling.train import TrainConfig, compare_with_market
-    from betting_assets.sources.football_data import quotes_as_odds, read_football_data
+    from betting_assets.domain.claims import PRIOR_ALONE
+    from betting_assets.modelling.train import TrainConfig
+    from betting_assets.sources.football_data import events_with_status, quotes_as_odds, read_football_data
 
     settings = get_settings()
+    method = devig or settings.devig_method
+    try:
+        parse_choice(method)
+    except ValueError as exc:
+        raise UserError(f"--devig: {exc}") from None
     names = [n for n in strategies.split(",") if n] or settings.backtest_strategies
     sizing = dict(part.split("=", 1) for part in sizing_text.split(",") if "=" in part)
     cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
     files = read_football_data(data)
     odds = quotes_as_odds(files)
-    events = files.events.with_columns(status=pl.when(pl.col("home_score").is_not_null() & pl.col("away_score")
-                                                      .is_not_null()).then(pl.lit("final")).otherwise(pl.lit("scheduled")))
+    events = events_with_status(files.events)
     hours = settings.model_decision_hours
     model = None
     if MODEL_STRATEGY in names:
@@ -261,20 +268,12 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
         outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
                               config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
         rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
-        labelled_rows = labelled(rows, files.events, hours)
-        comparison = compare_with_market(outcome.model.predict(labelled_rows), labelled_rows["label"].to_numpy(),
-                                         labelled_rows, outcome.model.classes)
         click.echo(f"model: trained on {outcome.train_events} matches before {test_from}"
-                   + (" (its market prior alone: no tree split)" if outcome.model.prior_only else "")
-                   + (f"; {comparison.text()}" if comparison else ""))
+                   + (f" ({PRIOR_ALONE})" if outcome.model.prior_only else "")
+                   + (f"; {outcome.market.text()}" if outcome.market else ""))
         probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
                              orient="row")
         model = long_probabilities(probs, rows)
-    method = devig or settings.devig_method
-    try:
-        parse_choice(method)
-    except ValueError as exc:
-        raise UserError(f"--devig: {exc}") from None
     config = BacktestConfig(decision_hours=hours, sharp_book=settings.sharp_book, bankroll=settings.bankroll,
                             start=cut, devig_method=method)
     result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model)
@@ -295,8 +294,7 @@ def devig() -> None:
 
 
 @devig.command("compare")
-@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="football-data.co.uk CSV file or folder.")
+@FOOTBALL_DATA
 @click.option("--test-from", default=None, help="First kick-off day of the sharp_value backtests (all when unset).")
 def devig_compare(data: Path, test_from: str | None) -> None:
     """Log loss of each de-vig of the sharp book's pre-match and closing prices, calibration by

@@ -171,9 +171,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         model = Table(title="model against the market, out of time (log loss; gain = market − model)",
                       show_header=False)
         for key, value in sorted(figures["model"].items()):
-            shown = f"{value:+.5f}" if "gain_vs" in key else f"{value:.5f}" if "loss" in key else (
-                f"{value:.3g}" if key.endswith("total_gain") else f"{value:,.0f}")
-            model.add_row(key.replace("_", " "), shown)
+            model.add_row(key.replace("_", " "), _model_figure(key, value))
         console.print(model)
         backtest = Table(title="backtests over the out-of-time window (95% bootstrap intervals)")
         for column in ("strategy", "bets", "ROI", "ROI 95% CI", "days", "CLV", "CLV 95% CI", "hit rate", "reading"):
@@ -204,6 +202,16 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
                       f"{summary.mlflow} --port 5000, then http://127.0.0.1:5000 → Models")
     if not summary.data.startswith("sim:"):
         console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
+
+
+def _model_figure(key: str, value: float) -> str:
+    if "gain_vs" in key:
+        return f"{value:+.5f}"
+    if "loss" in key:
+        return f"{value:.5f}"
+    if key.endswith("total_gain"):
+        return f"{value:.3g}"
+    return f"{value:,.0f}"
 
 
 def write_summary_json(summary: DemoSummary, path: Path) -> None:

@@ -199,22 +199,21 @@ MODEL_FIGURES = ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss
 
 def _champion_metrics(settings: Settings) -> tuple[dict[str, float], list[str]]:
     """The champions' out-of-time figures, and a headline line each in the words MLflow keeps."""
+    from betting_assets.domain import claims
     from betting_assets.modelling.registry import Tracker
 
     tracker = Tracker(settings.tracking_uri, settings.artifact_root)
     out: dict[str, float] = {}
     lines = []
-    for ref, metrics in tracker.champions():
+    for ref, metrics, tags in tracker.champions():
         kind = ref.name.rsplit("_", 1)[-1]
         for key in MODEL_FIGURES:
             if key in metrics:
                 out[f"{kind}_{key.removeprefix('oot_')}"] = metrics[key]
         out[f"{kind}_champion_version"] = float(ref.version)
-        tags = tracker.client.get_run(ref.run_id).data.tags
         line = f"{ref.name} v{ref.version}, out of time: {tags.get('betting/vs_market', 'no market comparison')}"
         if tags.get("betting/prior_only") == "true":
-            line += (f". No tree split on its {tags.get('betting/train_events', '?')} training events: the model is "
-                     "the sharp book's de-vigged price, re-scaled, and nothing more")
+            line += f". Trained on {tags.get('betting/train_events', '?')} events, {claims.PRIOR_ALONE}"
         lines.append(line + ".")
     return out, lines
 

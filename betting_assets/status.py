@@ -98,8 +98,8 @@ def _champions(settings: Settings) -> list[dict[str, Any]]:
     tracker = Tracker(settings.tracking_uri, settings.artifact_root)
     return [{"model": ref.name, "version": ref.version, "out_of_time_from": ref.test_from,
              "log_loss": metrics.get("oot_model_log_loss_priced"), "market_log_loss": metrics.get("oot_market_log_loss"),
-             "vs_market": tracker.client.get_run(ref.run_id).data.tags.get("betting/vs_market")}
-            for ref, metrics in tracker.champions()]
+             "vs_market": tags.get("betting/vs_market")}
+            for ref, metrics, tags in tracker.champions()]
 
 
 def render(report: StatusReport, console: Console) -> None:

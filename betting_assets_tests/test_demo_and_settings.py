@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from betting_assets.domain import claims
+from betting_assets.domain.intervals import MIN_CLUSTERS
 from betting_assets.settings import Settings
 from betting_assets_tests.conftest import DemoRun, run_demo_cli
 
@@ -39,7 +40,7 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     assert run["strategies"] == sorted(run["strategies"], key=lambda s: claims.sort_key(s["strategy"], s))
     for s in run["strategies"]:
         assert s["line"] == claims.strategy_line(s) and s["reading"] == claims.strategy_reading(s)
-        if s["bet_days"] >= 2:  # the ROI interval resamples days
+        if s["bet_days"] >= MIN_CLUSTERS:  # the ROI interval resamples days
             assert s["roi_low"] <= s["roi"] <= s["roi_high"] and f"{s['bets']:,} bets" in s["line"]
         elif s["bets"]:
             assert s["roi_low"] is None and s["reading"] == claims.TOO_FEW

@@ -23,6 +23,7 @@ BAD = [
     ({"BETTING_DATABASE_URL": "mysql://u:hunter2@db/x"}, "BETTING_DATABASE_URL: the warehouse runs on sqlite or postgresql"),
     ({"BETTING_SPORTS": ""}, "BETTING_SPORTS=: needs at least one value"),
     ({"BETTING_ODDS_FORMAT": "fractional"}, "BETTING_ODDS_FORMAT=fractional"),
+    ({"BETTING_DEVIG_METHOD": "h2h=linear"}, "BETTING_DEVIG_METHOD=h2h=linear: 'h2h=linear' is not a de-vig choice"),
 ]
 
 

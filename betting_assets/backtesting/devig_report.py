@@ -11,15 +11,10 @@ import polars as pl
 from betting_assets.backtesting.pipeline import strategy_runs
 from betting_assets.domain import claims
 from betting_assets.domain.backtest import BacktestConfig, run_backtest
-from betting_assets.domain.devig import describe_choice
-from betting_assets.domain.devig_calibration import METHODS, CalibrationStudy, study
+from betting_assets.domain.devig import METHODS, describe_choice
+from betting_assets.domain.devig_calibration import CalibrationStudy, study
 from betting_assets.settings import Settings
-from betting_assets.sources.football_data import FootballData, quotes_as_odds
-
-
-def with_status(events: pl.DataFrame) -> pl.DataFrame:
-    scored = pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null()
-    return events.with_columns(status=pl.when(scored).then(pl.lit("final")).otherwise(pl.lit("scheduled")))
+from betting_assets.sources.football_data import FootballData, events_with_status, quotes_as_odds
 
 
 def compare(files: FootballData, settings: Settings, *, test_from: datetime | None,
@@ -46,8 +41,8 @@ def compare(files: FootballData, settings: Settings, *, test_from: datetime | No
          + f" (BETTING_DEVIG_METHOD is {settings.devig_method})")
     for row in found.scores.iter_rows(named=True):
         print(f"figure devig_log_loss_{row['moment']}_{row['market']}_{row['method']}: {row['log_loss']:.5f}")
-    events = with_status(files.events)
-    for method in (*METHODS, settings.devig_method):
+    events = events_with_status(files.events)
+    for method in dict.fromkeys((*METHODS, settings.devig_method)):
         config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
                                 bankroll=settings.bankroll, start=test_from, devig_method=method)
         result = run_backtest(odds, events, strategy_runs(["sharp_value"], settings), config)

@@ -17,6 +17,8 @@ LOSS = "below zero beyond chance"
 NOISE = "within noise"
 TOO_FEW = "too few bets or days to tell"
 INDISTINGUISHABLE = "not distinguishable from the market"
+PRIOR_ALONE = "the model is its market prior alone"
+"""said of a model whose trees did not split, or did not beat the prior beyond chance"""
 _ORDER = {EDGE: 0, NOISE: 1, TOO_FEW: 2, LOSS: 3}
 
 

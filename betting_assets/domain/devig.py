@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 Method = Literal["multiplicative", "power", "shin"]
-METHOD_NAMES: tuple[str, ...] = ("multiplicative", "power", "shin")
+METHODS: tuple[Method, ...] = ("multiplicative", "power", "shin")
 MARKETS = ("h2h", "totals", "spreads")
 DEFAULT_CHOICE = "h2h=multiplicative,totals=power,spreads=power"
 """best calibrated on Pinnacle's prices in the shared history (``betting devig compare``): on
@@ -26,13 +26,13 @@ def parse_choice(spec: str) -> dict[str, Method]:
     """``power`` (every market) or ``h2h=multiplicative,totals=power,spreads=power``; a market
     left out of a per-market choice takes multiplicative."""
     spec = spec.strip()
-    if spec in METHOD_NAMES:
-        return dict.fromkeys(MARKETS, spec)  # type: ignore[arg-type]
+    if spec in METHODS:
+        return dict.fromkeys(MARKETS, spec)  # type: ignore[arg-type]  # spec is one of METHODS
     choice: dict[str, Method] = dict.fromkeys(MARKETS, "multiplicative")  # type: ignore[arg-type]
     for part in filter(None, (p.strip() for p in spec.split(","))):
         market, sep, method = part.partition("=")
-        if not sep or market.strip() not in MARKETS or method.strip() not in METHOD_NAMES:
-            raise ValueError(f"{spec!r} is not a de-vig choice: give one of {', '.join(METHOD_NAMES)}, or "
+        if not sep or market.strip() not in MARKETS or method.strip() not in METHODS:
+            raise ValueError(f"{spec!r} is not a de-vig choice: give one of {', '.join(METHODS)}, or "
                              f"market=method pairs over {', '.join(MARKETS)} (e.g. {DEFAULT_CHOICE})")
         choice[market.strip()] = method.strip()  # type: ignore[assignment]
     return choice

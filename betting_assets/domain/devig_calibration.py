@@ -13,12 +13,10 @@ from datetime import timedelta
 
 import polars as pl
 
-from betting_assets.domain.devig import Method
+from betting_assets.domain.devig import MARKETS, METHODS, Method
 from betting_assets.domain.intervals import paired_difference
 from betting_assets.domain.market_view import LINE_KEY, latest_quotes, sharp_fair
 
-METHODS: tuple[Method, ...] = ("multiplicative", "power", "shin")
-MARKETS = ("h2h", "totals", "spreads")
 PRICE_BANDS = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 1000.0)
 _EPS = 1e-15
 _LOOKBACK = timedelta(days=30)

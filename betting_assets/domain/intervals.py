@@ -4,6 +4,10 @@ Percentile intervals from a fixed seed, so the same data always prints the same 
 Resampling is done in blocks of replicates, so a hundred thousand bets stay within memory.
 Ratios (ROI) resample clusters (days), because bets decided on one day share a bankroll and
 often a match; means (CLV, hit rate, a log-loss gap) resample the items themselves.
+
+Below ``MIN_ITEMS`` items (or ``MIN_CLUSTERS`` clusters) no interval is given: a percentile
+bootstrap of seven lost bets is the point −100 % to −100 %, which would read as a loss beyond
+chance when seven losses in a row at a price of 3 happen one time in sixteen.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import numpy as np
 LEVEL = 0.95
 REPLICATES = 2000
 SEED = 20240801
+MIN_ITEMS = 20
+MIN_CLUSTERS = 10
 _BLOCK_CELLS = 4_000_000
 
 
@@ -50,10 +56,10 @@ def _percentiles(stats: np.ndarray, level: float) -> tuple[float, float]:
 def mean_interval(values: np.ndarray, *, replicates: int = REPLICATES, level: float = LEVEL,
                   seed: int = SEED) -> Interval | None:
     """The mean of ``values`` (NaN left out) with a bootstrap interval over the items; None for
-    fewer than two items, where no interval means anything."""
+    fewer than ``MIN_ITEMS``."""
     known = np.asarray(values, dtype=float)
     known = known[~np.isnan(known)]
-    if known.size < 2:
+    if known.size < MIN_ITEMS:
         return None
     rng = np.random.default_rng(seed)
     stats = np.concatenate([known[idx].mean(axis=1) for idx in _draws(known.size, replicates, rng)])
@@ -64,14 +70,15 @@ def mean_interval(values: np.ndarray, *, replicates: int = REPLICATES, level: fl
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, clusters: np.ndarray, *,
                    replicates: int = REPLICATES, level: float = LEVEL, seed: int = SEED) -> Interval | None:
     """Σ numerator / Σ denominator (profit over turnover) with an interval that resamples whole
-    clusters; ``n`` counts the items, the clusters are what was resampled."""
+    clusters; ``n`` counts the items, the clusters are what was resampled. None for fewer than
+    ``MIN_CLUSTERS`` clusters."""
     numerator = np.asarray(numerator, dtype=float)
     denominator = np.asarray(denominator, dtype=float)
-    if numerator.size < 2 or denominator.sum() <= 0:
+    if denominator.sum() <= 0:
         return None
     _, code = np.unique(np.asarray(clusters), return_inverse=True)
     k = int(code.max()) + 1
-    if k < 2:
+    if k < MIN_CLUSTERS:
         return None
     num = np.bincount(code, weights=numerator, minlength=k)
     den = np.bincount(code, weights=denominator, minlength=k)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.scoring import log_loss, market_probabilities, outcome_labels
 from betting_assets.modelling.registry import Tracker, TrainingRecord, model_name
-from betting_assets.modelling.train import TrainConfig, TrainedModel, evaluate, train_model
+from betting_assets.modelling.train import MarketComparison, TrainConfig, TrainedModel, evaluate, train_model
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import events as events_table
 
@@ -31,6 +31,8 @@ class ModelOutcome:
     test_from: datetime
     model: TrainedModel
     oot: dict[str, float]
+    market: MarketComparison | None
+    """the model against the best sharp de-vig on the out-of-time events"""
     record: TrainingRecord | None
 
 
@@ -68,15 +70,15 @@ def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | N
     model = train_model(train, train["label"].to_numpy(), three_way=three_way, config=config, progress=progress)
     labels = test["label"].to_numpy()
     probs = model.predict(test)
-    oot = evaluate(probs, labels, test, model.classes)
+    oot, market = evaluate(probs, labels, test, model.classes)
     name = model_name(three_way)
     record = None
     if tracker is not None:
         record = tracker.log_training(
-            model, test, labels, probs, oot, run_name=f"{name} {cut:%Y-%m-%d}",
+            model, test, labels, probs, oot, market, run_name=f"{name} {cut:%Y-%m-%d}",
             context={**context, "train_events": str(train.height), "test_events": str(test.height),
                      "test_from": cut.isoformat()})
-    return ModelOutcome(name, three_way, train.height, test.height, cut, model, oot, record)
+    return ModelOutcome(name, three_way, train.height, test.height, cut, model, oot, market, record)
 
 
 def warehouse_training_frame(engine: Engine, sports: list[str], decision_hours: float,

@@ -20,10 +20,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from betting_assets.domain.intervals import paired_difference
-from betting_assets.domain.scoring import calibration_table, event_log_losses, log_loss, market_probabilities
+from betting_assets.domain.scoring import calibration_table, event_log_losses, log_loss
 from betting_assets.modelling.plots import calibration_png, importance_png
 from betting_assets.modelling.pyfunc import OutcomeModel
-from betting_assets.modelling.train import MARKET_REFERENCES, TrainedModel, compare_with_market
+from betting_assets.domain.claims import PRIOR_ALONE
+from betting_assets.modelling.train import MarketComparison, TrainedModel
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -89,21 +90,19 @@ class Tracker:
             self.experiment_id = found.experiment_id
 
     def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray, probs: np.ndarray,
-                     oot_metrics: dict[str, float], *, run_name: str, context: dict[str, Any]) -> TrainingRecord:
-        """``probs``: the model's predictions for ``oot_frame``, already scored in ``oot_metrics``."""
+                     oot_metrics: dict[str, float], comparison: MarketComparison | None, *, run_name: str,
+                     context: dict[str, Any]) -> TrainingRecord:
+        """``probs``: the model's predictions for ``oot_frame``, already scored in ``oot_metrics``
+        and against the market in ``comparison``."""
         name = model_name(len(model.classes) == 3)
         model_table = calibration_table(probs, oot_labels, model.classes)
         market_table = None
-        comparison = compare_with_market(probs, oot_labels, oot_frame, model.classes)
         if comparison is not None:
-            prefix = next(p for p, m in MARKET_REFERENCES.items() if m == comparison.reference)
-            market = market_probabilities(oot_frame, prefix, model.classes)
-            priced = np.all(np.isfinite(market), axis=1)
-            market_table = calibration_table(market[priced], oot_labels[priced], model.classes)
+            market_table = calibration_table(comparison.reference_probs, oot_labels[comparison.priced], model.classes)
         vs_market = comparison.text() if comparison is not None else "no market price on the out-of-time events"
         description = (f"{name} trained on {context.get('train_events', '?')} events, tested out of time on "
                        f"{context.get('test_events', '?')} from {context.get('test_from', '?')[:10]}. {vs_market}. "
-                       + ("Every tree is empty: this model is its market prior alone. " if model.prior_only else
+                       + (f"No tree split: {PRIOR_ALONE}. " if model.prior_only else
                           f"{model.split_trees} trees split (total gain {model.total_gain:.3g}). "))
         picture = calibration_png(model_table, market_table, f"{name}: out-of-time calibration")
         importance = model.importance()
@@ -159,8 +158,11 @@ class Tracker:
             champion_loss = log_loss(champion_probs, labels)
             better = new_loss < champion_loss
             gain = paired_difference(event_log_losses(champion_probs, labels), event_log_losses(new_probs, labels))
-            spread = (f"gain {champion_loss - new_loss:+.5f}, 95% CI {gain.low:+.5f} to {gain.high:+.5f}"
-                      + (", within noise" if gain.holds_zero else "") if gain else "too few events for an interval")
+            if gain is None:
+                spread = "too few events for an interval"
+            else:
+                spread = (f"gain {gain.estimate:+.5f}, 95% CI {gain.low:+.5f} to {gain.high:+.5f}"
+                          + (", within noise" if gain.holds_zero else ""))
             reason = (f"out-of-time log loss {new_loss:.5f} {'<' if better else '>='} champion v{current.version} "
                       f"{champion_loss:.5f} on the same {len(labels)} events ({spread})")
             decision = GateDecision(name, version, better, CHAMPION if better else CHALLENGER, reason, len(labels),
@@ -186,21 +188,27 @@ class Tracker:
 
     def champion(self, name: str, alias: str = CHAMPION) -> ModelRef | None:
         """The version behind an alias, its run, and the first day it was not trained on."""
+        found = self._champion_run(name, alias)
+        return found[0] if found else None
+
+    def _champion_run(self, name: str, alias: str = CHAMPION) -> tuple[ModelRef, Any] | None:
         try:
             version = self.client.get_model_version_by_alias(name, alias)
         except MlflowException:
             return None
-        tags = self.client.get_run(version.run_id).data.tags
+        run = self.client.get_run(version.run_id)
         return ModelRef(name=name, version=str(version.version), run_id=version.run_id,
-                        test_from=tags.get("betting/test_from"))
+                        test_from=run.data.tags.get("betting/test_from")), run
 
-    def champions(self) -> list[tuple[ModelRef, dict[str, float]]]:
-        """Each market kind's champion with its run's metrics (``oot_*`` are out of time)."""
+    def champions(self) -> list[tuple[ModelRef, dict[str, float], dict[str, str]]]:
+        """Each market kind's champion with its run's metrics (``oot_*`` are out of time) and tags
+        (``betting/vs_market``, ``betting/prior_only`` …), read in one call per champion."""
         found = []
         for name in MODEL_NAMES:
-            ref = self.champion(name)
-            if ref is not None:
-                found.append((ref, dict(self.client.get_run(ref.run_id).data.metrics)))
+            pair = self._champion_run(name)
+            if pair is not None:
+                ref, run = pair
+                found.append((ref, dict(run.data.metrics), dict(run.data.tags)))
         return found
 
     def log_backtest(self, run_id: str, prefix: str, metrics: dict[str, Any], equity_png: bytes,

@@ -21,7 +21,7 @@ import optuna
 import polars as pl
 from scipy.optimize import minimize_scalar
 
-from betting_assets.domain.claims import model_gain
+from betting_assets.domain.claims import PRIOR_ALONE, model_gain
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.intervals import Interval, paired_difference
 from betting_assets.domain.scoring import brier, classes_for, event_log_losses, log_loss, market_probabilities
@@ -70,12 +70,14 @@ class TrainedModel:
     calibration: dict[str, float] = field(default_factory=dict)
     split_trees: int = 0
     total_gain: float = 0.0
+    prior_alone: bool = False
+    """the trees did not beat the prior in cross-validation: predictions ignore the booster"""
     _booster: lgb.Booster | None = field(default=None, repr=False)
 
     @property
     def prior_only(self) -> bool:
         """No tree split: the model is its market prior (and temperature) alone."""
-        return self.split_trees == 0 or self.total_gain <= 0.0
+        return self.prior_alone or self.split_trees == 0 or self.total_gain <= 0.0
 
     @property
     def booster(self) -> lgb.Booster:
@@ -86,6 +88,8 @@ class TrainedModel:
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         """Probabilities per class, rows in the order of ``frame``."""
         margin = _prior_margin(frame, self.prior, self.classes, np.asarray(self.base_rate))
+        if self.prior_alone:
+            return _to_probs(margin, self.temperature)
         raw = self.booster.predict(_matrix(frame, self.features), raw_score=True)
         return _to_probs(np.asarray(raw).reshape(margin.shape) + margin, self.temperature)
 
@@ -274,7 +278,7 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
         # the best of the trials may beat the prior on the folds by luck alone: keep the prior unless
         # the trees beat it beyond chance on the folds' events, and say so
         note(f"the best trial's fold log loss {study.best_value:.5f} against the prior's {prior_cv:.5f} is within "
-             "noise: the model is the prior alone")
+             f"noise: {PRIOR_ALONE}")
         best = {**best, "min_data_in_leaf": len(labels) + 1}
         iterations = [1] * len(folds)
         oof = np.full(data.margin.shape, np.nan)
@@ -287,14 +291,13 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
     for index, ((train, valid), iteration) in enumerate(zip(folds, iterations, strict=True)):
         probs = _to_probs(oof[valid], temperature)
         fold_scores.append(FoldScore(index, len(train), len(valid), iteration,
-                                     evaluate(probs, labels[valid], frame[valid], classes)))
+                                     evaluate(probs, labels[valid], frame[valid], classes)[0]))
     rounds = max(1, int(math.ceil(np.median(iterations) * 1.1))) if trees_help else 1
     note(f"final fit: {rounds} rounds on {len(labels)} events")
     booster = _fit(best, data, np.arange(len(labels)), None, rounds, config.early_stopping)
     split_trees = sum(1 for tree in booster.dump_model()["tree_info"] if tree.get("num_leaves", 1) > 1)
     total_gain = float(booster.feature_importance("gain").sum())
-    note(f"final fit: {split_trees} of {booster.num_trees()} trees split, total gain {total_gain:.3f}"
-         + ("; the model is the market prior alone" if split_trees == 0 or total_gain <= 0 else ""))
+    note(f"final fit: {split_trees} of {booster.num_trees()} trees split, total gain {total_gain:.3f}")
     return TrainedModel(
         booster_text=booster.model_to_string(), features=features, classes=classes, prior=prior,
         base_rate=base_rate.tolist(), temperature=temperature, params=best, num_rounds=rounds,
@@ -302,7 +305,7 @@ def train_model(frame: pl.DataFrame, labels: np.ndarray, *, three_way: bool, con
                                   "trees_beat_prior_in_cv": trees_help,
                                   "cv_gain_over_prior": [cv_gain.low, cv_gain.high] if cv_gain else None},
         trials=_trials(study),
-        calibration=calibration, split_trees=split_trees, total_gain=total_gain,
+        calibration=calibration, split_trees=split_trees, total_gain=total_gain, prior_alone=not trees_help,
     )
 
 
@@ -320,14 +323,19 @@ def _calibrate(margin: np.ndarray, labels: np.ndarray, min_gain: float) -> tuple
 @dataclass(frozen=True)
 class MarketComparison:
     """The model against each of the sharp book's de-vigged prices (those it has) on the events
-    all of them priced; the reference is the best of them there, and the gain (market − model log loss,
-    positive when the model is better) comes with a paired bootstrap interval over events."""
+    all of them priced; the reference is the best of them there, and the gain (market − model
+    log loss, positive when the model is better) comes with a paired bootstrap interval over
+    events."""
 
     events: int
     model_log_loss: float
     by_method: dict[str, float]
     reference: str
     gain: Interval | None
+    priced: np.ndarray
+    """the rows of the compared frame that every reference priced"""
+    reference_probs: np.ndarray
+    """the reference's probabilities on those rows"""
 
     @property
     def market_log_loss(self) -> float:
@@ -336,10 +344,13 @@ class MarketComparison:
     def text(self) -> str:
         return model_gain(self.model_log_loss, self.market_log_loss, self.reference, self.events, self.gain)
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         out = {"market_events": float(self.events), "model_log_loss_priced": self.model_log_loss,
                "market_log_loss": self.market_log_loss, "gain_vs_market": self.market_log_loss - self.model_log_loss,
-               **{f"market_log_loss_{m}": v for m, v in self.by_method.items()}}
+               **{f"market_log_loss_{m}": v for m, v in self.by_method.items()},
+               "model_brier_priced": brier(probs[self.priced], labels[self.priced]),
+               "market_brier": brier(self.reference_probs / self.reference_probs.sum(axis=1, keepdims=True),
+                                     labels[self.priced])}
         if self.gain is not None:
             out |= {"gain_vs_market_low": self.gain.low, "gain_vs_market_high": self.gain.high}
         return out
@@ -360,22 +371,18 @@ def compare_with_market(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFra
     by_method = {m: float(v.mean()) for m, v in market_losses.items()}
     best = min(by_method, key=by_method.__getitem__)
     return MarketComparison(int(priced.sum()), float(model_losses.mean()), by_method, best,
-                            paired_difference(market_losses[best], model_losses))
+                            paired_difference(market_losses[best], model_losses), priced, references[best][priced])
 
 
-def evaluate(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFrame, classes: tuple[str, ...]) -> dict[str, float]:
+def evaluate(probs: np.ndarray, labels: np.ndarray, frame: pl.DataFrame,
+             classes: tuple[str, ...]) -> tuple[dict[str, float], MarketComparison | None]:
     """The model on every event, and model and market side by side on the events the market
     priced (the fair comparison, ``compare_with_market``)."""
     out = {"events": float(len(labels)), "log_loss": log_loss(probs, labels), "brier": brier(probs, labels)}
     comparison = compare_with_market(probs, labels, frame, classes)
     if comparison is not None:
-        out |= comparison.metrics()
-        prefix = next(p for p, m in MARKET_REFERENCES.items() if m == comparison.reference)
-        reference = market_probabilities(frame, prefix, classes)
-        priced = np.all(np.isfinite(reference), axis=1)
-        out["model_brier_priced"] = brier(probs[priced], labels[priced])
-        out["market_brier"] = brier(reference[priced] / reference[priced].sum(axis=1, keepdims=True), labels[priced])
-    return out
+        out |= comparison.metrics(probs, labels)
+    return out, comparison
 
 
 def _study_summary(study: optuna.Study, prior_scores: dict[str, float], leaves: tuple[int, int]) -> dict[str, Any]:

@@ -348,6 +348,12 @@ def _quotes(frame: pl.DataFrame, skipped: dict[str, int]) -> pl.DataFrame:
     return pl.concat(present).cast(QUOTE_SCHEMA).select(list(QUOTE_SCHEMA))
 
 
+def events_with_status(events: pl.DataFrame) -> pl.DataFrame:
+    """The files' events with the status a backtest settles by: final once both scores are in."""
+    scored = pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null()
+    return events.with_columns(status=pl.when(scored).then(pl.lit("final")).otherwise(pl.lit("scheduled")))
+
+
 def quotes_as_odds(data: FootballData) -> pl.DataFrame:
     """The quotes in the shape of normalised odds (side, decimal price, validity), so features
     and backtests read files and the warehouse alike."""

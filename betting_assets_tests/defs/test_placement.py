@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, update
 
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots
 from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.placement.checks import results_overdue
 from betting_assets.defs.placement.jobs import BrokerResource, place_bets, placement_sensor
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
@@ -299,6 +300,35 @@ def test_settled_bets_after_the_games(engine: Engine, resources: dict[str, objec
     assert again.success
     with engine.connect() as conn:
         assert len(ledger.bankroll_frame(conn)) == rows.height
+
+
+def _overdue(resources: dict[str, object]) -> tuple[bool, int]:
+    done = materialize([settled_bets, results_overdue], resources=resources, instance=DagsterInstance.ephemeral())
+    (evaluation,) = done.get_asset_check_evaluations()
+    return evaluation.passed, evaluation.metadata["overdue"].value
+
+
+def test_a_result_that_never_came_fails_results_overdue_naming_the_match_once(
+        engine: Engine, resources: dict[str, object], sandbox: SandboxServer) -> None:
+    from betting_assets.defs.ingestion.assets import scores
+    from betting_assets.warehouse.tables import data_quality_log
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=resources, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    with engine.connect() as conn:
+        started = queries.started_before(conn, datetime(2023, 8, 12, 18, tzinfo=timezone.utc))
+    assert started.height and set(started["status"]) == {"final"}
+    assert _overdue(resources) == (True, 0)
+    lost = started.row(0, named=True)
+    with engine.begin() as conn:
+        conn.execute(update(events).where(events.c.event_id == lost["event_id"]).values(
+            status="scheduled", home_score=None, away_score=None))
+    assert _overdue(resources) == (False, 1) and _overdue(resources) == (False, 1)
+    with engine.connect() as conn:
+        logged = conn.execute(select(data_quality_log.c.event_id, data_quality_log.c.message).where(
+            data_quality_log.c.check_name == "results_overdue")).all()
+    assert [row.event_id for row in logged] == [lost["event_id"]]  # once, however often it is checked
+    assert f"{lost['home_team']} v {lost['away_team']}" in logged[0].message
 
 
 def test_the_sensor_requests_one_run_per_slips_materialisation(resources: dict[str, object]) -> None:

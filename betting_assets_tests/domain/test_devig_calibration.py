@@ -13,9 +13,6 @@ import pytest
 from betting_assets.domain.devig import DEFAULT_CHOICE, parse_choice
 from betting_assets.domain.devig_calibration import study
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "football-data"
-
-
 def _market(n: int, margin_rule: str, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Matches with known result probabilities, priced by a book that adds its margin by
     ``margin_rule``, and results drawn from the true probabilities."""
@@ -53,12 +50,10 @@ def test_the_study_finds_how_the_margin_was_applied(rule: str, expected: str) ->
     assert bands["outcomes"].sum() == 18000  # every outcome of every market lands in one band
 
 
-def test_the_default_de_vig_is_the_best_measured_on_the_shared_history() -> None:
-    if not SHARED.exists():
-        pytest.skip("the shared football-data files are not beside the checkout")
+def test_the_default_de_vig_is_the_best_measured_on_the_shared_history(shared_data: Path) -> None:
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
-    files = read_football_data(SHARED)
+    files = read_football_data(shared_data)
     found = study(quotes_as_odds(files), files.events, sharp_book="pinnacle")
     default = parse_choice(DEFAULT_CHOICE)
     for market in ("h2h", "totals", "spreads"):

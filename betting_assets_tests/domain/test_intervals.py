@@ -24,7 +24,10 @@ def test_the_same_data_gives_the_same_interval_and_too_little_gives_none() -> No
     values = np.linspace(-1, 2, 40)
     assert mean_interval(values) == mean_interval(values)
     assert mean_interval(np.array([0.5])) is None
-    assert mean_interval(np.array([np.nan, 1.0])) is None
+    assert mean_interval(np.array([np.nan] * 30 + [1.0] * 19)) is None  # 19 known values: too few
+    # seven lost bets on seven days: a bootstrap would say -100 % to -100 %, a loss "beyond chance"
+    lost = ratio_interval(-np.ones(7), np.ones(7), np.arange(7))
+    assert lost is None and claims.reading(None, None) == claims.TOO_FEW
 
 
 def test_roi_resampled_by_day_is_wider_when_the_bets_of_a_day_share_their_fate() -> None:

@@ -86,7 +86,9 @@ def test_champion_gate_promotes_a_better_model_and_refuses_a_worse_one(tracker: 
     assert {"oot_log_loss", "fold_log_loss", "calibration_oof_log_loss_uncalibrated", "split_trees",
             "total_gain"} <= set(run_info.data.metrics)
     assert run_info.data.tags["betting/prior_only"] == "false"  # no market here: the trees carry the signal
-    assert "not distinguishable" not in (run_info.data.tags.get("mlflow.note.content") or "")
+    description = run_info.data.tags["mlflow.note.content"]  # what the MLflow UI shows as the run's description
+    assert "no market price on the out-of-time events" in description
+    assert f"{better.model.split_trees} trees split" in description and better.model.split_trees > 0
     artifacts = {a.path for a in tracker.client.list_artifacts(better.record.run_id)}
     assert {"optuna", "calibration", "importance", "gate"} <= artifacts
 
@@ -128,7 +130,11 @@ def test_a_market_that_knows_everything_leaves_the_model_as_its_prior_and_the_cl
     model = train_model(train, train["label"].to_numpy(), three_way=True, config=FAST)
     assert model.prior == "sharp_mult"
     assert model.study["trees_beat_prior_in_cv"] is False and model.prior_only
-    assert model.split_trees == 0 and model.total_gain == 0.0
+    assert model.split_trees == 0 and model.total_gain == 0.0 and model.prior_alone
+    # "the prior alone" is exact: the market's probabilities under the fitted temperature, nothing added
+    market = test.select("sharp_mult_home", "sharp_mult_draw", "sharp_mult_away").to_numpy()
+    scaled = market ** (1.0 / model.temperature)
+    assert np.allclose(model.predict(test), scaled / scaled.sum(axis=1, keepdims=True), atol=1e-12)
     comparison = compare_with_market(model.predict(test), test["label"].to_numpy(), test, model.classes)
     assert comparison is not None and comparison.events == 150
     assert comparison.reference == "multiplicative" and comparison.gain is not None

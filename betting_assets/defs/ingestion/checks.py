@@ -6,9 +6,13 @@ out, so the failure is reported as a warning and downstream runs on clean data."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+from sqlalchemy import Engine
 
 from betting_assets.domain.quality import CheckOutcome
+from betting_assets.warehouse import writes
 
 RAW_SPECS = {
     "required_fields": "Every event, bookmaker, market and outcome carries its required fields.",
@@ -23,6 +27,15 @@ NORMALIZED_SPECS = {
     "contract": "Great Expectations suite over the stored rows: types, nulls, ranges, unique keys.",
 }
 NON_BLOCKING = {"line_moves", "odds_freshness"}
+
+
+def recorded(engine: Engine, outcome: CheckOutcome, source: str, now: datetime,
+             **extra: object) -> AssetCheckResult:
+    """A rule over the whole warehouse at the clock's time: its findings logged (once each),
+    then its result in flag mode."""
+    with engine.begin() as conn:
+        writes.record_findings(conn, outcome.findings, source=source)
+    return result(outcome, "flag", extra={"clock": now.isoformat(), **extra})
 
 
 def specs(asset: str, descriptions: dict[str, str]) -> list[AssetCheckSpec]:

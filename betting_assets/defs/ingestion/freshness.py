@@ -5,10 +5,10 @@ list, not of one partition, so it is a check on ``events``."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from betting_assets.defs.ingestion.assets import events
-from betting_assets.defs.ingestion.checks import result
+from betting_assets.defs.ingestion.checks import recorded
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.domain.quality import odds_freshness as rule
-from betting_assets.warehouse import queries, writes
+from betting_assets.warehouse import queries
 
 
 @asset_check(asset=events, description="Upcoming events have odds no older than 1.5 × their tier's interval.")
@@ -17,7 +17,4 @@ def odds_freshness(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     now = clock.now()
     with warehouse.connect() as conn:
         upcoming = queries.upcoming_events(conn, now)
-    outcome = rule(upcoming, now)
-    with warehouse.engine().begin() as conn:
-        writes.record_findings(conn, outcome.findings, source="events:freshness")
-    return result(outcome, "flag", extra={"clock": now.isoformat()})
+    return recorded(warehouse.engine(), rule(upcoming, now), "events:freshness", now)

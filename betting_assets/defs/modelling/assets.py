@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, M
 
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.resources import MlflowResource, WarehouseResource
+from betting_assets.domain.claims import PRIOR_ALONE
 from betting_assets.settings import get_settings
 
 import polars as pl
@@ -69,9 +70,10 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         prefix = "3way" if outcome.three_way else "2way"
         metadata[f"{prefix}_gate"] = MetadataValue.md(
             f"**{record.gate.alias}** (v{record.gate.version}): {record.gate.reason}")
-        metadata[f"{prefix}_vs_market"] = MetadataValue.text(record.gate.vs_market or "no market comparison")
+        metadata[f"{prefix}_vs_market"] = MetadataValue.text(outcome.market.text() if outcome.market else
+                                                             "no market price on the out-of-time events")
         metadata[f"{prefix}_trees"] = MetadataValue.text(
-            "no tree split: the model is its market prior alone" if outcome.model.prior_only else
+            f"no tree split: {PRIOR_ALONE}" if outcome.model.prior_only else
             f"{outcome.model.split_trees} trees split, total gain {outcome.model.total_gain:.3g}")
         metadata[f"{prefix}_folds"] = markdown_table(pl.DataFrame(
             [{"fold": f.fold, "train": f.train_events, "valid": f.valid_events, "rounds": f.best_iteration,

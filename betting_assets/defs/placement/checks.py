@@ -3,11 +3,11 @@ where a result that never came is flagged, across every event the warehouse hold
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
-from betting_assets.defs.ingestion.checks import result
+from betting_assets.defs.ingestion.checks import recorded
 from betting_assets.defs.placement.assets import settled_bets
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.domain.quality import RESULT_GRACE, results_overdue as rule
-from betting_assets.warehouse import queries, writes
+from betting_assets.warehouse import queries
 
 
 @asset_check(asset=settled_bets, description=f"Every event that started more than {RESULT_GRACE.total_seconds() / 3600:g} h "
@@ -18,9 +18,7 @@ def results_overdue(context: AssetCheckExecutionContext, warehouse: WarehouseRes
     with warehouse.connect() as conn:
         started = queries.started_before(conn, now)
     outcome = rule(started, now)
-    with warehouse.engine().begin() as conn:
-        writes.record_findings(conn, outcome.findings, source="events:results")
-    return result(outcome, "flag", extra={"clock": now.isoformat(), "overdue": len(outcome.findings)})
+    return recorded(warehouse.engine(), outcome, "events:results", now, overdue=len(outcome.findings))
 
 
 PLACEMENT_CHECKS = [results_overdue]
