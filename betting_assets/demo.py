@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
 from betting_assets.domain.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
-from betting_assets.ingestion import Collector, IngestResult
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.settings import SANDBOX_API_KEY, Settings, get_settings
-from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse import migrate
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
@@ -50,6 +47,7 @@ class DemoSummary:
     quality_findings: int = 0
     warehouse: str = ""
     mlflow: str = ""
+    dagster_runs: int = 0
     pipeline: dict[str, Any] = field(default_factory=dict)
     """figures of the Dagster stages (``PipelineFigures``); empty with ``ingest_only``"""
 
@@ -64,59 +62,52 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
     sports = [s["key"] for s in market.sports()]
     start = start or market.first_time()
     end = end or _default_end(market, sports, start)
+    if not start < end:
+        raise ValueError(f"--from {start:%Y-%m-%d} must be before --to {end:%Y-%m-%d}")
+    if test_from is not None and not start < test_from < end:
+        raise ValueError(f"--test-from {test_from:%Y-%m-%d} must fall inside the history "
+                         f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
+    results_from_files = _football_data_files(spec)
     engine = make_engine(settings.warehouse_url)
     migrate.upgrade(engine)
     state = SandboxState(market, now=end + timedelta(days=3), api_key=SANDBOX_API_KEY)
     summary = DemoSummary(data=spec, window_start=start.isoformat(), window_end=end.isoformat(), sports=sports,
                           warehouse=engine.url.render_as_string(hide_password=True), mlflow=settings.tracking_uri)
+    # the asset partitions are the configured sports: make them the market's before loading the definitions
+    os.environ["BETTING_SPORTS"] = ",".join(sports)
+    if results_from_files:
+        os.environ["BETTING_RESULTS_DATA"] = str(Path(spec).resolve())
+    get_settings.cache_clear()
+    from betting_assets.demo_pipeline import DemoRunner, ingest_history, run_pipeline
+
+    began: list[float] = []
+
+    def step(text: str) -> None:
+        if began:
+            console.print(f"  [green]done[/] in {time.perf_counter() - began[-1]:.1f} s")
+        began.append(time.perf_counter())
+        console.print(f"[bold cyan]→[/] {text}")
+
     with SandboxServer(state) as server:
         console.print(f"Sandbox provider on {server.url} (clock {state.now:%Y-%m-%d %H:%M} UTC)")
-        client = OddsApiClient(server.url, SANDBOX_API_KEY, credit_reserve=settings.credit_reserve)
-        collector = Collector(engine, client, regions=settings.regions, markets=settings.markets,
-                              odds_format=settings.odds_format, quality_mode=settings.data_quality_mode)
-        total = IngestResult()
-        span = (end - start).total_seconds()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                      TimeElapsedColumn(), console=console) as progress:
-            for sport in sports:
-                task = progress.add_task(f"backfill {sport}", total=span, info="")
-
-                def advance(stamp: datetime, task: Any = task) -> None:
-                    progress.update(task, completed=(stamp - start).total_seconds(),
-                                    info=f"{stamp:%Y-%m-%d %H:%M}")
-
-                total.add(collector.backfill(sport, start, end, progress=advance))
-                progress.update(task, completed=span)
-            task = progress.add_task("scores", total=len(sports), info="")
-            for sport in sports:
-                cursor = start + timedelta(days=3)
-                while cursor <= end + timedelta(days=3):
-                    state.now = cursor
-                    collector.scores(sport, days_from=3)
-                    cursor += timedelta(days=3)
-                progress.advance(task)
-        client.close()
+        runner = DemoRunner(settings, server, start, end)
+        ingest_history(runner, sports, start, end, state.now, results_from_files, step)
         if not ingest_only:
-            # the asset partitions are the configured sports: make them the market's before loading them
-            os.environ["BETTING_SPORTS"] = ",".join(sports)
-            get_settings.cache_clear()
-            from betting_assets.demo_pipeline import run_pipeline
-
-            began: list[float] = []
-
-            def step(text: str) -> None:
-                if began:
-                    console.print(f"  [green]done[/] in {time.perf_counter() - began[-1]:.1f} s")
-                began.append(time.perf_counter())
-                console.print(f"[bold cyan]→[/] {text}")
-
-            figures = run_pipeline(settings, engine, server, state, sports, start, end, step, trials=trials,
+            figures = run_pipeline(settings, engine, runner, state, sports, start, end, step, trials=trials,
                                    test_from=test_from, live_moments=live_moments)
-            step("summary")
             summary.pipeline = asdict(figures)
+        step("summary")
+        summary.dagster_runs = len(runner.results)
     _fill_summary(engine, summary)
     engine.dispose()
     return summary
+
+
+def _football_data_files(spec: str) -> bool:
+    """Whether the sandbox serves football-data CSV files, which then also give the results of
+    history older than the provider's scores window (``BETTING_RESULTS_DATA``)."""
+    path = Path(spec)
+    return not spec.startswith("sim:") and (path.suffix.lower() == ".csv" or (path.is_dir() and any(path.glob("*.csv"))))
 
 
 def _default_end(market: Any, sports: list[str], start: datetime) -> datetime:

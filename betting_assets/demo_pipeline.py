@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ DECISION_LEAD = timedelta(minutes=40)
 EARLY_LOOK = timedelta(minutes=90)
 """odds are fetched before the decision time too, as the fetch sensor would have"""
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+DEMO_TAG = "betting/launched_by"
+SCORES_STRIDE = 2
+"""days of history per scores run when the clock walks: the provider's scores reach three days back"""
 
 
 class DemoStageFailed(RuntimeError):
@@ -50,6 +53,9 @@ class PipelineFigures:
     clv_low: float | None = None
     clv_high: float | None = None
     dagster_home: str = ""
+    runs: int = 0
+    registry: list[dict[str, str]] = field(default_factory=list)
+    """every registered version with its alias, as the gate left them"""
 
 
 def _instance(settings: Settings):  # type: ignore[no-untyped-def]
@@ -63,62 +69,109 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
     return DagsterInstance.get()
 
 
-def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, state: SandboxState, sports: list[str],
+class DemoRunner:
+    """Runs the product's own jobs (``definitions.build_defs``) on the project's instance, bound
+    to the demo's sandbox, each tagged with its stage, sport and window, so the Dagster UI lists
+    named runs and shows every partition the demo covered as materialised."""
+
+    def __init__(self, settings: Settings, server: SandboxServer, start: datetime, end: datetime) -> None:
+        from betting_assets.defs.placement.jobs import BrokerResource
+        from betting_assets.defs.resources import ClockResource, MlflowResource, OddsApiResource, WarehouseResource
+        from betting_assets.definitions import build_defs
+
+        self.defs = build_defs({
+            "warehouse": WarehouseResource(database_url=settings.warehouse_url),
+            "odds_api": OddsApiResource(base_url=server.url, api_key=SANDBOX_API_KEY),
+            "clock": ClockResource(source="provider", base_url=server.url),
+            "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
+            "broker": BrokerResource(),
+        })
+        self.instance = _instance(settings)
+        self.server = server
+        self.window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+        self.results: list[Any] = []
+
+    def run(self, job_name: str, stage: str, *, sport: str | None = None, days: list[date] | None = None,
+            partition_key: str | None = None, run_config: dict[str, Any] | None = None) -> Any:
+        """One run of ``job_name``; ``days`` of ``sport`` make it a single-run backfill of that range."""
+        from betting_assets.defs.ingestion.partitions import partition_key as key_of
+
+        tags = {DEMO_TAG: "demo", "betting/stage": stage, "betting/window": self.window}
+        if sport:
+            tags["betting/sport"] = sport
+        if days and sport:
+            tags.update({"dagster/asset_partition_range_start": str(key_of(sport, days[0])),
+                         "dagster/asset_partition_range_end": str(key_of(sport, days[-1]))})
+        job = self.defs.resolve_job_def(job_name)
+        result = job.execute_in_process(run_config={**(run_config or {}), **QUIET}, instance=self.instance,
+                                        partition_key=partition_key, tags=tags, raise_on_error=False)
+        if not result.success:
+            failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+            error = failure.event_specific_data.error if failure else None
+            raise DemoStageFailed(f"{job_name} ({stage}) failed in run {result.run_id}: "
+                                  f"{error.message.strip() if error else 'see the run in the Dagster UI'}")
+        self.results.append(result)
+        return result
+
+    def set_clock(self, when: datetime) -> None:
+        _set_clock(self.server, when)
+
+
+def history_days(start: datetime, end: datetime) -> list[date]:
+    return [(start + timedelta(days=i)).date() for i in range((end - start).days + 1)]
+
+
+def ingest_history(runner: DemoRunner, sports: list[str], start: datetime, end: datetime, clock_after: datetime,
+                   results_from_files: bool, step: Callable[[str], None]) -> None:
+    """The history as the product backfills it: one single-run backfill per sport of odds,
+    normalised odds and scores. Results older than the provider's three-day scores window come
+    from the football-data files when the sandbox serves them; otherwise the clock walks the
+    history two days at a time and the scores endpoint is asked, as a live deployment would
+    have asked it."""
+    days = history_days(start, end)
+    runner.set_clock(clock_after)
+    for sport in sports:
+        step(f"history: {sport}, {len(days)} days in one run (odds, normalised odds"
+             + (", scores)" if results_from_files else ")"))
+        runner.run("ingest_history" if results_from_files else "collect_odds", "history", sport=sport, days=days)
+    if not results_from_files:
+        step(f"scores: the clock walks {len(days)} days, two at a time")
+        for first in range(0, len(days), SCORES_STRIDE):
+            chunk = days[first:first + SCORES_STRIDE]
+            runner.set_clock(datetime.combine(chunk[-1], time(12), tzinfo=timezone.utc) + timedelta(days=1))
+            for sport in sports:
+                runner.run("collect_scores", "history", sport=sport, days=chunk)
+        runner.set_clock(clock_after)
+
+
+def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: SandboxState, sports: list[str],
                  start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10,
                  test_from: datetime | None = None, live_moments: int = 4) -> PipelineFigures:
     """``start``..``end`` is the ingested history, of which the model is trained on what comes
     before ``test_from`` (the last third when not given; a season's start to hold out a season);
     the live moments come after it."""
-    from dagster import materialize
-
-    from betting_assets.defs.backtesting.assets import backtests, bet_slips
-    from betting_assets.defs.features.assets import features
-    from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
     from betting_assets.defs.ingestion.partitions import partition_key
-    from betting_assets.defs.modelling.assets import trained_model
-    from betting_assets.defs.placement.assets import settled_bets
-    from betting_assets.defs.placement.checks import results_overdue
-    from betting_assets.defs.placement.jobs import BrokerResource, place_bets
-    from betting_assets.defs.resources import ClockResource, MlflowResource, OddsApiResource, WarehouseResource
 
-    resources = {
-        "warehouse": WarehouseResource(database_url=settings.warehouse_url),
-        "odds_api": OddsApiResource(base_url=server.url, api_key=SANDBOX_API_KEY),
-        "clock": ClockResource(source="provider", base_url=server.url),
-        "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
-        "broker": BrokerResource(),
-    }
-    instance = _instance(settings)
     figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"])
-    results = []
-
-    def run(assets: list[Any], run_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        result = materialize(assets, resources=resources, instance=instance, raise_on_error=False,
-                             run_config={**(run_config or {}), **QUIET}, **kwargs)
-        if not result.success:
-            failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
-            error = failure.event_specific_data.error if failure else None
-            raise DemoStageFailed(f"{', '.join(a.key.to_user_string() for a in assets if hasattr(a, 'key'))} "
-                                  "failed in run "
-                                  f"{result.run_id}: {error.message.strip() if error else 'see the run in the UI'}")
-        results.append(result)
-        return result
-
-    days = [(start + timedelta(days=i)).date() for i in range((end - start).days + 1)]
+    days = history_days(start, end)
     for sport in sports:
         step(f"features: {sport}, {len(days)} days in one run")
-        run([features], tags={"dagster/asset_partition_range_start": str(partition_key(sport, days[0])),
-                              "dagster/asset_partition_range_end": str(partition_key(sport, days[-1]))})
-    test_from = test_from or start + (end - start) * 2 / 3
-    if not start < test_from < end:
-        raise DemoStageFailed(f"--test-from {test_from:%Y-%m-%d} must fall inside the history "
-                              f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
-    step(f"train and register: {trials} Optuna trials, out of time from {test_from:%Y-%m-%d}")
-    run([trained_model], run_config={"ops": {"trained_model": {"config": {
-        "n_trials": trials, "test_from": test_from.date().isoformat()}}}})
+        runner.run("build_features", "features", sport=sport, days=days)
+    test_from = test_from or default_test_from(start, end)
+    cuts = [test_from]
+    earlier = test_from - (test_from - start) / 4
+    if _trainable_before(settings, engine, earlier):
+        cuts.insert(0, earlier)      # a first version to be the champion the later one is gated against
+    else:
+        step(f"one training only: too few finished events before {earlier:%Y-%m-%d} for an earlier cut")
+    for cut in cuts:
+        step(f"train and register: {trials} Optuna trials, out of time from {cut:%Y-%m-%d}")
+        runner.run("train_model", "training", run_config={"ops": {"trained_model": {"config": {
+            "n_trials": trials, "test_from": cut.date().isoformat()}}}})
     figures.model, model_lines = _champion_metrics(settings)
+    figures.registry = _registry(settings)
     step("backtests of every strategy over the out-of-time window")
-    done = run([backtests], run_config={"ops": {"backtests": {"config": {
+    done = runner.run("run_backtests", "backtests", run_config={"ops": {"backtests": {"config": {
         "start": test_from.date().isoformat(), "end": end.date().isoformat()}}}})
     figures.strategies = _strategies(settings, done.run_id)
     figures.headline = model_lines + _strategy_headline(figures.strategies)
@@ -131,27 +184,42 @@ def run_pipeline(settings: Settings, engine: Engine, server: SandboxServer, stat
         step(f"live {now:%a %Y-%m-%d}: odds at {kick_off - EARLY_LOOK:%H:%M} and {now:%H:%M}, slips and paper "
              f"bets for {kick_off:%H:%M} UTC")
         for moment in (kick_off - EARLY_LOOK, now):
-            _set_clock(server, moment)
+            runner.set_clock(moment)
             for sport in sports:
-                run([odds_snapshots, normalized_odds], partition_key=str(partition_key(sport, now.date())))
-        run([bet_slips])
-        placed = place_bets.execute_in_process(resources=resources, instance=instance, raise_on_error=False,
-                                               run_config=QUIET)
-        if not placed.success:
-            raise DemoStageFailed(f"place_bets failed in run {placed.run_id}: see it in the Dagster UI")
+                runner.run("collect_odds", "live", sport=sport, partition_key=str(partition_key(sport, now.date())))
+            runner.run("discover_events", "live")   # the fixture list, and odds_freshness judged after the fetch
+        runner.run("propose_bets", "slips")
+        runner.run("place_bets", "placement")
         figures.live_times.append(now.isoformat())
     if moments:
         after = moments[-1] + timedelta(days=1)
-        _set_clock(server, after)
+        runner.set_clock(after)
         step(f"clock moved to {after:%Y-%m-%d %H:%M} UTC: scores, then settlement")
         for sport in sports:
             for day in sorted({m.date() for m in moments}):
-                run([scores], partition_key=str(partition_key(sport, day)))
-        run([settled_bets, results_overdue])
-    figures.checks_passed, figures.failed_checks = _checks(results)
+                runner.run("collect_scores", "live", sport=sport, partition_key=str(partition_key(sport, day)))
+        runner.run("settle_bets", "settlement")
+    figures.checks_passed, figures.failed_checks = _checks(runner.results)
     figures.checks_failed = len(figures.failed_checks)
+    figures.runs = len(runner.results)
     _bet_figures(engine, figures)
     return figures
+
+
+def _trainable_before(settings: Settings, engine: Engine, cut: datetime) -> bool:
+    import polars as pl
+
+    from betting_assets.modelling.pipeline import warehouse_training_frame
+    from betting_assets.modelling.train import min_events
+
+    frame = warehouse_training_frame(engine, settings.sports, settings.model_decision_hours, None)
+    before = frame.filter(pl.col("commence_time") < cut)
+    return all(before.filter(pl.col("three_way") == kind)["event_id"].n_unique() >= min_events(settings.model_folds)
+               for kind in frame["three_way"].unique().to_list()) if before.height else False
+
+
+def default_test_from(start: datetime, end: datetime) -> datetime:
+    return start + (end - start) * 2 / 3
 
 
 def _set_clock(server: SandboxServer, when: datetime) -> None:
@@ -216,6 +284,20 @@ def _champion_metrics(settings: Settings) -> tuple[dict[str, float], list[str]]:
             line += f". Trained on {tags.get('betting/train_events', '?')} events, {claims.PRIOR_ALONE}"
         lines.append(line + ".")
     return out, lines
+
+
+def _registry(settings: Settings) -> list[dict[str, str]]:
+    """Every version of the registered models, with the aliases the gate gave them."""
+    from betting_assets.modelling.registry import MODEL_NAMES, Tracker
+
+    client = Tracker(settings.tracking_uri, settings.artifact_root).client
+    rows = []
+    for name in MODEL_NAMES:
+        found = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        for version in (client.get_model_version(name, str(n)) for n in found):   # search leaves aliases out
+            rows.append({"name": name, "version": str(version.version), "aliases": ",".join(sorted(version.aliases)),
+                         "gate": version.tags.get("gate_reason", "")})
+    return rows
 
 
 def _strategies(settings: Settings, run_id: str) -> list[dict[str, Any]]:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     breaker_cooldown_s: float = Field(default=60.0, ge=0)
     credit_reserve: int = Field(default=50, ge=0, description="Never spend credits below this.")
     mlflow_tracking_uri: str | None = None
+    mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", description="Where the MLflow UI is served "
+                               "(make dev): the Dagster metadata links to runs and versions there.")
+    dagster_ui_url: str = Field(default="http://127.0.0.1:3000", description="Where the Dagster UI is served: "
+                                "MLflow runs link back to their Dagster run there.")
     mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
                               "also needs the exchange broker and its credentials.")
     data_quality_mode: str = Field(default="flag", pattern="^(flag|reject)$")

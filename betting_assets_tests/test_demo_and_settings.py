@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -77,6 +77,72 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     assert "mlflow ui --backend-store-uri" in done.stdout and "football-data.co.uk" in done.stdout
 
 
+def test_the_dagster_instance_shows_what_the_demo_made(demo_run: DemoRun) -> None:
+    """What the UI reads, read through Dagster's own API: every history partition materialised
+    with its checks, named and tagged runs, per-partition metadata equal to the warehouse, the
+    new checks evaluated and passing, and the ledger between the slips and their settlement."""
+    from datetime import date
+
+    from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, EventRecordsFilter
+    from sqlalchemy import create_engine, text
+
+    from betting_assets.demo_pipeline import history_days
+
+    home, figures = demo_run.home, demo_run.figures
+    start, end = (date.fromisoformat(figures[k][:10]) for k in ("window_start", "window_end"))
+    wanted = {f"{sport}|{day.isoformat()}" for sport in figures["sports"] for day in
+              history_days(*(datetime.combine(d, time(0), tzinfo=timezone.utc) for d in (start, end)))}
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        for asset in ("odds_snapshots", "normalized_odds", "scores", "features"):
+            assert wanted <= instance.get_materialized_partitions(AssetKey(asset)), asset
+        runs = instance.get_runs()
+        assert len(runs) == figures["dagster_runs"] and figures["dagster_runs"] > 10
+        assert not [r.job_name for r in runs if r.job_name.startswith("__")]       # no anonymous runs
+        assert all(r.tags.get("betting/launched_by") == "demo" and r.tags.get("betting/stage") for r in runs)
+        history = [r for r in runs if r.tags["betting/stage"] == "history"]
+        assert {r.tags["betting/sport"] for r in history} == set(figures["sports"])
+        assert all(r.tags["betting/window"] == f"{start}..{end}" for r in history)
+        ledger = instance.fetch_materializations(AssetKey("bets"), limit=100).records   # one per place_bets run
+        assert len(ledger) == len([r for r in runs if r.job_name == "place_bets"]) > 0
+
+        # a sampled day: the features run covered the whole window, so its figures are the run's,
+        # named so, and by_partition gives the day's own, equal to the warehouse
+        sport, day = figures["sports"][0], start + (end - start) / 2
+        key = f"{sport}|{day.isoformat()}"
+        record = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("features"), asset_partitions=[key]), limit=1).records[0]
+        metadata = record.asset_materialization.metadata
+        assert "dagster/row_count" not in metadata and "run_rows" in metadata and "run_" in metadata["scope"].value
+        mine = next(r.data for r in metadata["by_partition"].records if r.data["partition"] == key)
+        warehouse = create_engine(f"sqlite:///{home / 'warehouse.sqlite'}")
+        with warehouse.connect() as conn:
+            stored = conn.execute(text("select count(*) from features where sport_key = :s and "
+                                       "date(commence_time) = :d"), {"s": sport, "d": day.isoformat()}).scalar()
+        warehouse.dispose()
+        assert mine["rows"] == stored
+
+        evaluations = instance.get_event_records(EventRecordsFilter(
+            event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=2000)
+        results: dict[str, list[bool]] = {}
+        for record in evaluations:
+            data = record.event_log_entry.dagster_event.event_specific_data
+            results.setdefault(f"{data.asset_key.to_user_string()}.{data.check_name}", []).append(data.passed)
+    new_checks = ["trained_model.enough_out_of_time_events", "trained_model.trees_split_or_labelled",
+                  "trained_model.not_worse_than_market", "backtests.prices_on_offer", "backtests.ledger_adds_up",
+                  "bet_slips.slips_within_bounds", "bet_slips.slip_prices_current", "settled_bets.final_bets_settled",
+                  "settled_bets.bankroll_continuous", "settled_bets.results_overdue", "events.odds_freshness"]
+    for name in new_checks:
+        assert results.get(name) and all(results[name]), (name, results.get(name))
+
+    from betting_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("bets")).parent_keys == {AssetKey("bet_slips")}
+    assert AssetKey("bets") in graph.get(AssetKey("settled_bets")).parent_keys
+    aliases = {row["aliases"] for row in figures["pipeline"]["registry"]}
+    assert "champion" in aliases and len(figures["pipeline"]["registry"]) >= 2   # trained twice
+
+
 def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
     from betting_assets.sandbox.server import load_market
 
@@ -92,14 +158,22 @@ def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
 
 
 def test_demo_ingest_only_accepts_a_simulated_market(tmp_path: Path) -> None:
-    from betting_assets.demo import run_demo
+    """Without football-data files the scores come from the provider as the clock walks the
+    history; every day's partitions still end up materialised through Dagster."""
+    from dagster import AssetKey, DagsterInstance
+
     from betting_assets.sandbox.server import load_market
 
-    start = load_market("sim:1:basketball_nba").first_time() + timedelta(days=6)
-    summary = run_demo(Settings(home=tmp_path), data="sim:1:basketball_nba", start=start,
-                       end=start + timedelta(days=2), ingest_only=True)
-    assert summary.sports == ["basketball_nba"] and summary.odds_rows > 0 and summary.final_events > 0
-    assert summary.pipeline == {}
+    start = load_market("sim:1:basketball_nba").first_time().date() + timedelta(days=6)
+    end = start + timedelta(days=2)
+    _, summary = run_demo_cli(tmp_path, "--data", "sim:1:basketball_nba", "--from", start.isoformat(),
+                              "--to", end.isoformat(), "--ingest-only")
+    assert summary["sports"] == ["basketball_nba"] and summary["odds_rows"] > 0 and summary["final_events"] > 0
+    assert summary["pipeline"] == {}
+    with DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+        for asset in ("odds_snapshots", "normalized_odds", "scores"):
+            held = instance.get_materialized_partitions(AssetKey(asset))
+            assert {f"basketball_nba|{start + timedelta(days=i)}" for i in range(3)} <= held, asset
 
 
 def test_definitions_read_the_key_from_the_environment_not_from_config(monkeypatch) -> None:  # type: ignore[no-untyped-def]

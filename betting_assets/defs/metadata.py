@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 _TYPES = {pl.String: "string", pl.Float64: "float", pl.Int64: "int", pl.Int32: "int", pl.Boolean: "bool"}
 
@@ -39,3 +39,41 @@ def column_schema(schema: dict[str, pl.DataType]) -> MetadataValue:
         return _TYPES.get(type(dtype), _TYPES.get(dtype, str(dtype)))  # type: ignore[call-overload]
 
     return MetadataValue.table_schema(TableSchema(columns=[TableColumn(name, kind(t)) for name, t in schema.items()]))
+
+
+def rounded(value: float, digits: int = 4) -> MetadataValue:
+    """A float as users read and trend it: rounded, never ``13.140599999999997``."""
+    return MetadataValue.float(round(float(value), digits))
+
+
+def percent(fraction: float | None, digits: int = 2) -> MetadataValue:
+    """A fraction (ROI, CLV, hit rate) as a percentage, the one unit every surface uses."""
+    return MetadataValue.null() if fraction is None else MetadataValue.float(round(100 * float(fraction), digits))
+
+
+def per_partition(metadata: dict[str, Any], keys: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metadata that is true on every partition a run covers. A single-run backfill records the
+    same metadata on each of its partitions (Dagster cannot split it), so with more than one
+    partition the totals are renamed ``run_*``, ``dagster/row_count`` is dropped, ``scope``
+    says so, and ``by_partition`` holds each partition's own figures (``rows``: one dict per
+    partition with ``partition`` and the figures)."""
+    if len(keys) <= 1:
+        return metadata
+    scoped: dict[str, Any] = {}
+    for name, value in metadata.items():
+        if name == "dagster/row_count":
+            continue
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        scoped[f"run_{name}" if numeric or isinstance(value, MetadataValue) and _is_number(value) else name] = value
+    scoped["scope"] = MetadataValue.text(
+        f"run_* figures are totals over this run's {len(keys)} partitions ({keys[0]} … {keys[-1]}); "
+        "by_partition has each partition's own")
+    columns = list(rows[0]) if rows else ["partition"]
+    scoped["by_partition"] = MetadataValue.table(
+        records=[TableRecord(data=row) for row in rows],
+        schema=TableSchema(columns=[TableColumn(c, "string" if c == "partition" else "int") for c in columns]))
+    return scoped
+
+
+def _is_number(value: MetadataValue) -> bool:
+    return type(value).__name__ in ("IntMetadataValue", "FloatMetadataValue")

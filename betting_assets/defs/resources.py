@@ -77,6 +77,10 @@ class OddsApiResource(ConfigurableResource):
                          quality_mode=settings.data_quality_mode)
 
 
+class ProviderUnreachable(RuntimeError):
+    """The provider (or its clock) did not answer: a sensor skips saying so instead of failing."""
+
+
 class ClockResource(ConfigurableResource):
     """The time sensors and live fetches act on. Against the sandbox it is the sandbox's own
     clock, so a test (or a demo) moves time by moving the sandbox."""
@@ -93,8 +97,13 @@ class ClockResource(ConfigurableResource):
         if not self.uses_provider():
             return datetime.now(timezone.utc)
         base = self.base_url or get_settings().odds_api_base_url
-        response = httpx.get(f"{base.rstrip('/')}/sandbox/clock", timeout=5.0)
-        response.raise_for_status()
+        try:
+            response = httpx.get(f"{base.rstrip('/')}/sandbox/clock", timeout=5.0)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ProviderUnreachable(
+                f"the provider clock at {base} is unreachable ({type(exc).__name__}): start the sandbox "
+                "(make dev, or betting sandbox serve) or set BETTING_CLOCK=system for the real time") from exc
         now = parse_utc(response.json().get("now"))
         if now is None:
             raise ValueError(f"the provider clock at {base} answered without a readable time")

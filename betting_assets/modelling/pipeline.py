@@ -75,7 +75,7 @@ def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | N
     record = None
     if tracker is not None:
         record = tracker.log_training(
-            model, test, labels, probs, oot, market, run_name=f"{name} {cut:%Y-%m-%d}",
+            model, test, labels, probs, oot, market, run_name=f"{name} {cut:%Y-%m-%d}", train=train,
             context={**context, "train_events": str(train.height), "test_events": str(test.height),
                      "test_from": cut.isoformat()})
     return ModelOutcome(name, three_way, train.height, test.height, cut, model, oot, market, record)

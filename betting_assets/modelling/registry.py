@@ -91,7 +91,7 @@ class Tracker:
 
     def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray, probs: np.ndarray,
                      oot_metrics: dict[str, float], comparison: MarketComparison | None, *, run_name: str,
-                     context: dict[str, Any]) -> TrainingRecord:
+                     context: dict[str, Any], train: pl.DataFrame | None = None) -> TrainingRecord:
         """``probs``: the model's predictions for ``oot_frame``, already scored in ``oot_metrics``
         and against the market in ``comparison``."""
         name = model_name(len(model.classes) == 3)
@@ -110,6 +110,9 @@ class Tracker:
             mlflow.set_tags({"betting/model_name": name, **{f"betting/{k}": str(v) for k, v in context.items()},
                              "betting/prior_only": str(model.prior_only).lower(), "betting/vs_market": vs_market,
                              "betting/market_reference": comparison.reference if comparison else "none"})
+            for frame, role in ((train, "training"), (oot_frame, "out_of_time")):
+                if frame is not None and frame.height:
+                    mlflow.log_input(_dataset(frame, model.features), context=role)
             mlflow.log_params({**{f"lgb_{k}": v for k, v in model.params.items()}, "prior": model.prior or "none",
                                "temperature": model.temperature, "num_rounds": model.num_rounds,
                                "n_features": len(model.features), "classes": ",".join(model.classes)})
@@ -211,6 +214,20 @@ class Tracker:
                 found.append((ref, dict(run.data.metrics), dict(run.data.tags)))
         return found
 
+    def latest(self) -> list[tuple[ModelRef, dict[str, float], dict[str, str]]]:
+        """Each market kind's newest version (the last training), with its run's metrics and tags."""
+        found = []
+        for name in MODEL_NAMES:
+            versions = self.client.search_model_versions(f"name='{name}'")
+            if not versions:
+                continue
+            newest = max(versions, key=lambda v: int(v.version))
+            run = self.client.get_run(newest.run_id)
+            found.append((ModelRef(name=name, version=str(newest.version), run_id=newest.run_id,
+                                   test_from=run.data.tags.get("betting/test_from")),
+                          dict(run.data.metrics), dict(run.data.tags)))
+        return found
+
     def log_backtest(self, run_id: str, prefix: str, metrics: dict[str, Any], equity_png: bytes,
                      files: dict[str, str]) -> None:
         """Adds a backtest of the model's strategy to the model's own training run."""
@@ -235,6 +252,17 @@ def _image(png: bytes) -> Any:
     from PIL import Image
 
     return Image.open(io.BytesIO(png))
+
+
+def _dataset(frame: pl.DataFrame, features: list[str]):  # type: ignore[no-untyped-def]
+    """The feature rows a run saw, as an MLflow dataset: its span in the name, MLflow's digest of
+    the rows, the schema and row count in the profile (the rows themselves stay in the warehouse)."""
+    import mlflow.data
+
+    kept = [c for c in ("event_id", "sport_key", "commence_time", "decision_time", *features) if c in frame.columns]
+    span = f"{frame['commence_time'].min():%Y-%m-%d}..{frame['commence_time'].max():%Y-%m-%d}"
+    return mlflow.data.from_polars(frame.select(kept), source="betting_assets warehouse: features",
+                                   name=f"features {span} ({frame['event_id'].n_unique()} events)")
 
 
 def _jsonable(value: Any) -> Any:

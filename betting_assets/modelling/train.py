@@ -146,10 +146,15 @@ def _to_probs(margin: np.ndarray, temperature: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def min_events(n_folds: int) -> int:
+    """The fewest training events ``n_folds`` time-ordered folds can be cut from."""
+    return (n_folds + 1) * 10
+
+
 def time_folds(n: int, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Expanding-window folds over rows already sorted by time: train on every block before
     the validation block, never after it."""
-    if n < (n_folds + 1) * 10:
+    if n < min_events(n_folds):
         raise ValueError(f"{n} events are too few for {n_folds} time-ordered folds")
     edges = np.linspace(0, n, n_folds + 2).astype(int)
     return [(np.arange(0, edges[i]), np.arange(edges[i], edges[i + 1])) for i in range(1, n_folds + 1)]

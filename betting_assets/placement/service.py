@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, select
 
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings
 from betting_assets.warehouse import ledger, locks, queries
-from betting_assets.warehouse.tables import bets
+from betting_assets.warehouse.tables import bets, events
 
 QUOTE_LOOKBACK = timedelta(days=3)
 BANKROLL_LOCK = "bankroll"
@@ -86,7 +86,8 @@ class Outcome:
     def add(self, what: str, row: dict[str, Any] | None = None, reason: str | None = None) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
         if row is not None:
-            self.rows.append({"slip": row.get("slip_id"), "event": row["event_id"], "side": row["side"],
+            self.rows.append({"slip": row.get("slip_id"), "event": row["event_id"],
+                              "match": row.get("match") or row["event_id"], "market": row["market"], "side": row["side"],
                               "bookmaker": row["bookmaker"], "price": row["requested_price"],
                               "stake": row["requested_stake"], "outcome": what, "reason": reason or ""})
 
@@ -154,6 +155,7 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
         ids = slips["event_id"].unique().to_list()
         cut = now + timedelta(microseconds=1)  # a snapshot taken at this very moment is on offer now
         odds = queries.odds_for_events(conn, ids, now - QUOTE_LOOKBACK, cut)
+        names = match_names(conn, ids)
     cuts = slips.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
         decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
     offered = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=QUOTE_LOOKBACK).select(
@@ -162,11 +164,19 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
     return [{
         "idempotency_key": s["idempotency_key"], "customer_ref": ledger.customer_ref(s["idempotency_key"]),
         "slip_id": s["slip_id"], "broker": broker, "event_id": s["event_id"], "sport_key": s["sport_key"],
+        "match": names.get(s["event_id"], s["event_id"]),
         "commence_time": s["commence_time"], "market": s["market"], "side": s["side"], "point": s["point"],
         "bookmaker": s["bookmaker"], "requested_price": s["price"], "requested_stake": s["stake"],
         "edge": s["edge"], "model_version": s["model_version"], "model_prob": s["model_prob"],
         "price_now": s["price_now"], "created_at": now, "updated_at": now, "run_id": run_id,
     } for s in priced.iter_rows(named=True)]
+
+
+def match_names(conn: Connection, event_ids: list[str]) -> dict[str, str]:
+    """``Home v Away, kick-off`` per event: what a person recognises in a refusal, not an id."""
+    rows = conn.execute(select(events.c.event_id, events.c.home_team, events.c.away_team, events.c.commence_time)
+                        .where(events.c.event_id.in_(event_ids))).all()
+    return {r.event_id: f"{r.home_team} v {r.away_team}, {r.commence_time:%Y-%m-%d %H:%M} UTC" for r in rows}
 
 
 LEDGER_FIELDS = [c.name for c in bets.columns if c.name not in ("bet_id", "status")]

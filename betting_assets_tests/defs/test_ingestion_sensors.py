@@ -133,3 +133,42 @@ def test_scores_sensor_polls_started_events_until_final(engine: Engine, sandbox:
                                           .where(events.c.commence_time == KICKOFF)).one()
     assert (status, home, away) == ("final", 0, 3)  # Burnley 0-3 Man City
     assert isinstance(tick(), SkipReason)  # final: polling stops
+
+
+def test_sensors_skip_while_the_provider_is_down_and_fetch_again_when_it_is_back(
+        engine: Engine, sandbox: SandboxServer, resources: dict[str, object]) -> None:
+    """The provider's clock is served by a sandbox that stops: both sensors skip, naming what is
+    down and what to start; the same sandbox back on the same port gets the next tier fetched."""
+    from dagster import build_sensor_context
+
+    from betting_assets.defs.resources import ClockResource
+
+    ticker = Ticker(sandbox, resources)
+    start = KICKOFF - timedelta(hours=100)
+    ticker.at(start)
+    _discover(resources, start)
+    first = ticker.tick()
+    assert isinstance(first, SensorResult) and first.run_requests[0].tags["betting/tier"] == "opening"
+    ticker.fetch(start)
+    cursor = ticker.cursor
+
+    provider = SandboxServer(sandbox.state).start()
+    port = provider.port
+    provider.stop()
+    ticker.resources = {**resources, "clock": ClockResource(source="provider", base_url=provider.url)}
+    ticker.at(KICKOFF - timedelta(hours=60))   # the stopped one shares the state: its clock moved too
+    down = ticker.tick()
+    assert isinstance(down, SkipReason)
+    assert f"{provider.url} is unreachable" in down.skip_message and "start the sandbox" in down.skip_message
+    assert ticker.cursor == cursor
+    with build_sensor_context(instance=ticker.instance, resources=ticker.resources) as context:
+        scores = scores_sensor(context)
+    assert isinstance(scores, SkipReason) and "scores not polled" in scores.skip_message
+
+    back = SandboxServer(sandbox.state, port=port).start()
+    try:
+        again = ticker.tick()
+        assert isinstance(again, SensorResult), again
+        assert again.run_requests[0].tags["betting/tier"] == "early"
+    finally:
+        back.stop()

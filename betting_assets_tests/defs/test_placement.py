@@ -293,8 +293,8 @@ def test_settled_bets_after_the_games(engine: Engine, resources: dict[str, objec
     assert rows["p_close"].is_not_null().all()
     (event,) = [m for m in done.get_asset_materialization_events() if m.asset_key == AssetKey("settled_bets")]
     meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
-    assert meta["settled_now"] == rows.height and meta["profit"] == pytest.approx(sum(expected))
-    assert meta["bankroll"] == pytest.approx(get_settings().bankroll + sum(expected))
+    assert meta["settled_now"] == rows.height and meta["pnl"] == pytest.approx(sum(expected), abs=0.005)
+    assert meta["bankroll"] == pytest.approx(get_settings().bankroll + sum(expected), abs=0.005)
     assert "data:image/png;base64," in meta["bankroll_curve"]
     again = materialize([settled_bets], resources=resources, instance=DagsterInstance.ephemeral())
     assert again.success

@@ -21,9 +21,11 @@ from dagster import (
     sensor,
 )
 
-from betting_assets.defs.metadata import markdown_table
+import polars as pl
+
+from betting_assets.defs.metadata import markdown_table, percent, rounded
 from betting_assets.defs.modelling.assets import day_start
-from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, MlflowResource, ProviderUnreachable, WarehouseResource
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries
 
@@ -41,6 +43,22 @@ class BacktestRunConfig(Config):
     bankroll: float = 0.0
     min_edge: float | None = None
     sizing: dict[str, str] = {}
+
+
+def as_percentages(table: pl.DataFrame) -> pl.DataFrame:
+    """A breakdown with ROI, hit rate and CLV in percent, as in the comparison table."""
+    shares = [c for c in ("roi", "hit_rate", "clv") if c in table.columns]
+    return table.with_columns([(pl.col(c) * 100).alias(f"{c} %") for c in shares]).drop(shares)
+
+
+def strategy_figures(name: str, metrics: dict[str, float]) -> dict[str, object]:
+    """A strategy's headline figures as numbers the Plots tab can trend: bets and profit as
+    they are, ROI, CLV, hit rate and drawdown in percent with the ROI and CLV intervals."""
+    out: dict[str, object] = {f"{name}_bets": int(metrics.get("bets") or 0),
+                              f"{name}_profit": rounded(metrics.get("profit") or 0.0, 2)}
+    for key in ("roi", "roi_low", "roi_high", "clv", "clv_low", "clv_high", "hit_rate", "max_drawdown"):
+        out[f"{name}_{key}_pct"] = percent(metrics.get(key))
+    return out
 
 
 def _picture(png: bytes, alt: str) -> MetadataValue:
@@ -113,7 +131,8 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         "result_json": MetadataValue.path(str(files["result.json"])),
     }
     for strategy in result.strategies:
-        metadata[f"{strategy.name}_by_market"] = markdown_table(strategy.breakdowns["market"], digits=4)
+        metadata[f"{strategy.name}_by_market"] = markdown_table(as_percentages(strategy.breakdowns["market"]), digits=2)
+        metadata.update(strategy_figures(strategy.name, strategy.metrics))
     if notes:
         metadata["notes"] = MetadataValue.md("\n".join(f"- {n}" for n in notes))
     if model is not None and tracker is not None:
@@ -162,8 +181,9 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
         "slips": outcome.slips.height,
         "new_slips": len(inserted),
         "already_proposed": outcome.slips.height - len(inserted),
-        "bankroll": float(outcome.slips["bankroll"][0]) if outcome.slips.height else settings.bankroll,
-        "min_edge": settings.min_edge,
+        "bankroll": rounded(float(outcome.slips["bankroll"][0]) if outcome.slips.height else settings.bankroll, 2),
+        "stake_total": rounded(float(outcome.slips["stake"].sum()) if outcome.slips.height else 0.0, 2),
+        "min_edge_pct": percent(settings.min_edge),
         "models": MetadataValue.md("\n".join(f"- {r.name} v{r.version}" for r in outcome.models) or "none"),
         "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
         else MetadataValue.md("no slip above the minimum edge"),
@@ -171,8 +191,11 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
 
 
 propose_bets = define_asset_job("propose_bets", selection=AssetSelection.assets(bet_slips),
-                                description="Bet slips for the events at their decision time.")
-run_backtests = define_asset_job("run_backtests", selection=AssetSelection.assets(backtests))
+                                description="Bet slips for the events at their decision time.",
+                                tags={"betting/stage": "slips"})
+run_backtests = define_asset_job("run_backtests", selection=AssetSelection.assets(backtests),
+                                 description="Every registered strategy replayed over the window.",
+                                 tags={"betting/stage": "backtests"})
 
 
 @sensor(job=propose_bets, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
@@ -180,7 +203,10 @@ run_backtests = define_asset_job("run_backtests", selection=AssetSelection.asset
 def slips_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                  clock: ClockResource) -> RunRequest | SkipReason:
     settings = get_settings()
-    now = clock.now()
+    try:
+        now = clock.now()
+    except ProviderUnreachable as exc:
+        return SkipReason(f"no slips proposed: {exc}")
     with warehouse.connect() as conn:
         due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
     if due.is_empty():

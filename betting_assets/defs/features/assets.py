@@ -9,10 +9,12 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetSelection,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
+    define_asset_job,
 )
 
 import polars as pl
@@ -20,7 +22,7 @@ import polars as pl
 from betting_assets import feature_store
 from betting_assets.defs.ingestion.assets import PARTITIONS
 from betting_assets.defs.ingestion.partitions import SportDay, run_days
-from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.metadata import markdown_table, per_partition
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.normalize import Finding
@@ -76,7 +78,8 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
                         context={"decision_time": str(r["decision_time"])})
                 for r in mismatches.head(200).iter_rows(named=True)], source="features")
     coverage = {c: round(1 - frame[c].null_count() / frame.height, 3) for c in FEATURE_COLUMNS} if frame.height else {}
-    yield MaterializeResult(metadata={
+    yield MaterializeResult(metadata=per_partition({
+        "dagster/row_count": frame.height,
         "rows": frame.height,
         "published": published,
         "events": frame["event_id"].n_unique() if frame.height else 0,
@@ -88,13 +91,23 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
             f"| {k} | {v:.3f} |" for k, v in coverage.items())),
         "preview": markdown_table(frame.select([c for c in PREVIEW if c in frame.columns])) if frame.height
         else MetadataValue.md("no events in these partitions"),
-    })
+    }, [str(d.key) for d in days], _by_partition(days, frame)))
     yield AssetCheckResult(
         check_name="no_lookahead", passed=passed,
         severity=AssetCheckSeverity.ERROR,
         metadata={"sampled_rows": checked, "mismatches": mismatches.height,
                   "sample": markdown_table(mismatches) if not passed else MetadataValue.md("all equal")},
     )
+
+
+def _by_partition(days: list[SportDay], frame: pl.DataFrame) -> list[dict[str, object]]:
+    counted: dict[str, dict[str, int]] = {}
+    if frame.height:
+        day_key = pl.concat_str("sport_key", pl.lit("|"), pl.col("commence_time").dt.date().cast(pl.String))
+        counted = {r["partition"]: r for r in frame.group_by(day_key.alias("partition")).agg(
+            rows=pl.len(), events=pl.col("event_id").n_unique()).iter_rows(named=True)}
+    return [{"partition": str(d.key), "rows": counted.get(str(d.key), {}).get("rows", 0),
+             "events": counted.get(str(d.key), {}).get("events", 0)} for d in days]
 
 
 def _leakage_guard(context: AssetExecutionContext, engine, days: list[SportDay], frame: pl.DataFrame,  # type: ignore[no-untyped-def]
@@ -115,4 +128,10 @@ def _leakage_guard(context: AssetExecutionContext, engine, days: list[SportDay],
     return checked, mismatches
 
 
+build_features = define_asset_job(
+    "build_features", selection=AssetSelection.assets(features), partitions_def=PARTITIONS,
+    description="Features per sport and day, published only when the no_lookahead guard passes.",
+    tags={"betting/stage": "features"})
+
 FEATURE_ASSETS = [features]
+FEATURE_JOBS = [build_features]

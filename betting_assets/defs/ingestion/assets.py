@@ -12,6 +12,7 @@ from dagster import (
     BackfillPolicy,
     Config,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
@@ -23,7 +24,7 @@ from betting_assets import expectations
 from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs.ingestion import checks
 from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, run_days
-from betting_assets.defs.metadata import column_schema, markdown_table
+from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
 from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
 from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
@@ -38,6 +39,11 @@ SCORES_WINDOW = timedelta(days=3)
 PARTITION_LOOKBACK = timedelta(days=2)
 GROUP = "ingestion"
 PROVIDER_TAGS = {"betting/provider": "odds_api"}
+EVENTS_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
+"""the fixture list is refreshed every hour (discover_events_hourly): two missed runs warn"""
+SCORES_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(days=1))
+"""the scores sensor polls while games are on; two days without a scores run means it stopped
+(or a break with no games, which the warning says is possible)"""
 PROVIDER_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL)
 """a provider answer that could not be read fails the step; the step is asked again twice"""
 
@@ -51,6 +57,7 @@ class OddsConfig(Config):
 @asset(
     group_name=GROUP,
     description="Upcoming events per sport, discovered through the provider's free events endpoint.",
+    freshness_policy=EVENTS_FRESHNESS,
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
     retry_policy=PROVIDER_RETRY,
@@ -97,6 +104,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
     now = clock.now()
     total = IngestResult()
     days = run_days(context)
+    parts: list[dict[str, object]] = []
     for index, day in enumerate(days, start=1):
         if day.start > now:
             raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
@@ -109,6 +117,8 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                 context.log.debug(f"{_day.sport_key} {plan.at.isoformat()} {plan.tier}: {status}")
             result = collector.backfill_day(day.sport_key, day.start, min(day.end, now), progress=progress)
         total.add(result)
+        parts.append({"partition": str(day.key), "snapshots_new": result.snapshots,
+                      "snapshots_already_stored": result.duplicate_snapshots})
         context.log.info(f"[{index}/{len(days)}] {day.sport_key} {day.day} ({'live' if live else 'history'}): "
                          f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
     with warehouse.connect() as conn:
@@ -132,7 +142,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                       metadata={"credits_charged": collector.credits_charged})
     results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in checks.RAW_SPECS]
     return MaterializeResult(
-        metadata={
+        metadata=per_partition({
             "dagster/row_count": total.snapshots,
             "snapshots_new": total.snapshots,
             "snapshots_already_stored": total.duplicate_snapshots,
@@ -148,7 +158,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                 "fetched_at": pl.Datetime(), "fetch_tier": pl.String, "hours_to_commence": pl.Float64,
                 "requests_remaining": pl.Int64, "requests_last": pl.Int64, "payload": pl.String,
             }),
-        },
+        }, [p["partition"] for p in parts], parts),  # type: ignore[misc]
         check_results=results,
     )
 
@@ -182,12 +192,15 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     outcomes: list[quality.CheckOutcome] = []
     frames: list[pl.DataFrame] = []
     snapshots = rows = rejected = 0
+    parts: list[dict[str, object]] = []
     for day in run_days(context):
         rebuilt = collector.rebuild(day.sport_key, day.start, day.end)
         outcomes = quality.merge(outcomes, rebuilt.outcomes)
         snapshots, rows, rejected = snapshots + rebuilt.snapshots, rows + rebuilt.rows, rejected + rebuilt.rejected
         with warehouse.connect() as conn:
             frames.append(queries.normalized_between(conn, day.sport_key, day.start, day.end))
+        parts.append({"partition": str(day.key), "rows": frames[-1].height, "snapshots": rebuilt.snapshots,
+                      "events": frames[-1]["event_id"].n_unique()})
     stored = pl.concat(frames) if frames else pl.DataFrame(schema=NORMALIZED_SCHEMA)
     outcomes.append(expectations.validate_normalized(stored))
     by_name = {o.name: o for o in outcomes}
@@ -196,8 +209,9 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     per_market = stored.group_by("market").agg(rows=pl.len(), events=pl.col("event_id").n_unique(),
                                                 bookmakers=pl.col("bookmaker").n_unique()).sort("market")
     return MaterializeResult(
-        metadata={
+        metadata=per_partition({
             "dagster/row_count": stored.height,
+            "rows": stored.height,
             "snapshots": snapshots,
             "events": stored["event_id"].n_unique(),
             "bookmakers": stored["bookmaker"].n_unique(),
@@ -209,7 +223,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
                 "snapshot_time", "event_id", "bookmaker", "market", "outcome", "point", "price_decimal",
                 "implied_prob")),
             "dagster/column_schema": column_schema(NORMALIZED_SCHEMA),
-        },
+        }, [p["partition"] for p in parts], parts),  # type: ignore[misc]
         check_results=results,
     )
 
@@ -224,6 +238,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     description="Results and the event lifecycle (scheduled, live, final, cancelled, postponed) for "
                 "the events starting in the partition. The provider's scores endpoint reaches three "
                 "days back; older history takes final scores from BETTING_RESULTS_DATA.",
+    freshness_policy=SCORES_FRESHNESS,
     kinds={"sql"},
     op_tags=PROVIDER_TAGS,
     retry_policy=PROVIDER_RETRY,
@@ -270,8 +285,14 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     with warehouse.engine().begin() as conn:
         writes.record_findings(conn, outcome.findings, source="scores")
     status = frame.group_by("status").agg(events=pl.len()).sort("status")
+    keys = [str(d.key) for days in by_sport.values() for d in days]
+    day_key = pl.concat_str("sport_key", pl.lit("|"), pl.col("commence_time").dt.date().cast(pl.String))
+    counted = {r["partition"]: r for r in frame.group_by(day_key.alias("partition")).agg(
+        events=pl.len(), final=(pl.col("status") == "final").sum()).iter_rows(named=True)}
+    parts = [{"partition": k, "events": counted.get(k, {}).get("events", 0), "final": counted.get(k, {}).get("final", 0)}
+             for k in keys]
     return MaterializeResult(
-        metadata={
+        metadata=per_partition({
             "dagster/row_count": frame.height,
             "events": frame.height,
             "updated": updated,
@@ -280,7 +301,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
             "without_results_source": len(unresolved),
             "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
                 "commence_time", "home_team", "away_team", "home_score", "away_score")),
-        },
+        }, keys, parts),
         check_results=[checks.result(outcome, settings.data_quality_mode)],
     )
 

@@ -23,7 +23,7 @@ from dagster import (
 
 from betting_assets.defs.ingestion.assets import PARTITIONS, PROVIDER_TAGS, events, normalized_odds, odds_snapshots, scores
 from betting_assets.defs.ingestion.partitions import partition_key
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, OddsApiResource, ProviderUnreachable, WarehouseResource
 from betting_assets.domain.fetch_decisions import decide_fetches, decide_scores
 from betting_assets.settings import get_settings
 from betting_assets.sources.odds_api import estimate_cost
@@ -55,7 +55,10 @@ discovery_schedule = ScheduleDefinition(
 def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                       odds_api: OddsApiResource, clock: ClockResource) -> SensorResult | SkipReason:
     settings = odds_api.settings()
-    now = clock.now()
+    try:
+        now = clock.now()
+    except ProviderUnreachable as exc:
+        return SkipReason(f"odds not fetched: {exc}; the cursor is kept")
     with warehouse.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, settings.sports)
         remaining = queries.credits_remaining(conn)
@@ -87,7 +90,10 @@ def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
 def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                   clock: ClockResource) -> SensorResult | SkipReason:
     settings = get_settings()
-    now = clock.now()
+    try:
+        now = clock.now()
+    except ProviderUnreachable as exc:
+        return SkipReason(f"scores not polled: {exc}")
     with warehouse.connect() as conn:
         awaiting = queries.awaiting_scores(conn, now, sports=settings.sports)
         remaining = queries.credits_remaining(conn)

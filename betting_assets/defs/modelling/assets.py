@@ -5,9 +5,18 @@ import base64
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+)
 
-from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.metadata import markdown_table, rounded
 from betting_assets.defs.resources import MlflowResource, WarehouseResource
 from betting_assets.domain.claims import PRIOR_ALONE
 from betting_assets.settings import get_settings
@@ -60,7 +69,9 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
             continue
         outcomes.append(fit_and_log(
             frame, three_way=three_way, test_from=day_start(config.test_from or settings.model_test_from),
-            config=train_config, tracker=tracker, context={"dagster_run_id": context.run_id},
+            config=train_config, tracker=tracker,
+            context={"dagster_run_id": context.run_id,
+                     "dagster_run_url": f"{settings.dagster_ui_url.rstrip('/')}/runs/{context.run_id}"},
             progress=context.log.info))
     metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
                                    "models": MetadataValue.md(_summary(outcomes))}
@@ -81,7 +92,27 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         metadata[f"{prefix}_calibration"] = MetadataValue.md(
             "![calibration](data:image/png;base64," + base64.b64encode(record.calibration_png).decode() + ")")
         metadata[f"{prefix}_run_id"] = MetadataValue.text(record.run_id)
+        metadata.update(_figures(prefix, outcome))
+        ui = settings.mlflow_ui_url.rstrip("/")
+        metadata[f"{prefix}_mlflow_run"] = MetadataValue.url(
+            f"{ui}/#/experiments/{record.experiment_id}/runs/{record.run_id}")
+        metadata[f"{prefix}_mlflow_version"] = MetadataValue.url(
+            f"{ui}/#/models/{outcome.name}/versions/{record.gate.version}")
     return MaterializeResult(metadata=metadata)
+
+
+def _figures(prefix: str, outcome: "ModelOutcome") -> dict[str, object]:
+    """What a user trends across trainings (the Plots tab): sizes and log losses as numbers."""
+    oot = outcome.oot
+    figures: dict[str, object] = {
+        f"{prefix}_train_events": outcome.train_events, f"{prefix}_oot_events": outcome.test_events,
+        f"{prefix}_model_log_loss": rounded(oot["log_loss"], 5), f"{prefix}_split_trees": outcome.model.split_trees,
+        f"{prefix}_version": int(outcome.record.gate.version) if outcome.record else MetadataValue.null(),
+    }
+    for key in ("market_log_loss", "market_events", "gain_vs_market", "gain_vs_market_low", "gain_vs_market_high"):
+        if key in oot:
+            figures[f"{prefix}_{key}"] = int(oot[key]) if key == "market_events" else rounded(oot[key], 5)
+    return figures
 
 
 def _summary(outcomes: "list[ModelOutcome]") -> str:
@@ -102,4 +133,9 @@ def _gain(oot: dict[str, float]) -> str:
     return (f"{oot['gain_vs_market']:+.4f} ({oot['gain_vs_market_low']:+.4f} to {oot['gain_vs_market_high']:+.4f})")
 
 
+train_model = define_asset_job(
+    "train_model", selection=AssetSelection.assets(trained_model), tags={"betting/stage": "training"},
+    description="Tune, fit, log and register the models; the champion alias moves only past the gate.")
+
 MODELLING_ASSETS = [trained_model]
+MODELLING_JOBS = [train_model]

@@ -2,18 +2,32 @@
 
 import base64
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+)
 
+from betting_assets.defs.metadata import percent, rounded
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger
 
 GROUP = "placement"
 
+bets = AssetSpec(
+    "bets", deps=["bet_slips"], group_name=GROUP, kinds={"sql"},
+    description="The ledger: every placement attempt of a slip (pending, placed, rejected with its reasons, "
+                "settled), written by the place_bets job, which records a materialisation of it each run.")
+
 
 @asset(
     group_name=GROUP,
-    deps=["bet_slips", "scores"],
+    deps=[bets, "scores"],
     description="Placed bets settled against final scores (win, loss, push, void, quarter lines), the bankroll "
                 "history after each, P&L, ROI and CLV; the risk gate reads its drawdown and losses from here.",
     kinds={"sql"},
@@ -29,12 +43,17 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
         history = ledger.bankroll_frame(conn)
     figures = summary(everything)
     context.log.info(f"settled {done.settled} bets, {done.still_open} still open; {figures}")
+    fractions = ("roi", "roi_low", "roi_high", "mean_clv", "clv_low", "clv_high")
     metadata: dict[str, object] = {
         "settled_now": done.settled,
         "still_open": done.still_open,
-        **{k: MetadataValue.float(float(v)) if isinstance(v, float) else v for k, v in figures.items()
-           if v is not None},
-        "bankroll": float(history["bankroll"][-1]) if history.height else settings.bankroll,
+        "settled_bets": int(figures["settled_bets"] or 0),
+        "open_bets": int(figures["open_bets"] or 0),
+        "clv_bets": int(figures["clv_bets"] or 0),
+        "turnover": rounded(figures["turnover"] or 0.0, 2),
+        "pnl": rounded(figures["profit"] or 0.0, 2),
+        **{f"{k}_pct": percent(figures[k]) for k in fractions},
+        "bankroll": rounded(float(history["bankroll"][-1]) if history.height else settings.bankroll, 2),
     }
     if history.height:
         png = bankroll_png(history, settings.bankroll)
@@ -43,4 +62,9 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
 
 
-PLACEMENT_ASSETS = [settled_bets]
+settle_bets = define_asset_job(
+    "settle_bets", selection=AssetSelection.assets(settled_bets), tags={"betting/stage": "settlement"},
+    description="Settles placed bets whose events are final, with the checks on the ledger.")
+
+PLACEMENT_ASSETS = [bets, settled_bets]
+SETTLEMENT_JOBS = [settle_bets]

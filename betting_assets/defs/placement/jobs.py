@@ -1,11 +1,15 @@
 """The ``place_bets`` op job, its broker resource, the failure alert and the sensor that
 launches one run per ``bet_slips`` materialisation."""
 
+from collections.abc import Iterator
 from typing import Any
+
+import polars as pl
 
 import httpx
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     Config,
     DefaultSensorStatus,
     EventLogEntry,
@@ -63,7 +67,8 @@ def _report(context: OpExecutionContext, outcome: service.Outcome) -> None:
         context.log.info(", ".join(f"{k}: {v}" for k, v in sorted(outcome.counts.items())))
         for row in outcome.rows:
             if row["reason"]:
-                context.log.info(f"slip {row['slip']} ({row['event']} {row['side']}): {row['outcome']}: {row['reason']}")
+                context.log.info(f"slip {row['slip']} ({row['match']}, {row['market']} {row['side']} at "
+                                 f"{row['price']} with {row['bookmaker']}): {row['outcome']}: {row['reason']}")
 
 
 @op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the broker's record.")
@@ -109,21 +114,28 @@ def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, br
 
 
 @op(ins={"placed": In(Nothing)},
-    description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons.")
+    description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons; "
+                "recorded as a materialisation of the bets asset.")
 def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
-               reconciled: dict) -> Output[dict]:  # type: ignore[type-arg]
+               reconciled: dict) -> Iterator[AssetMaterialization | Output[dict]]:  # type: ignore[type-arg]
     with warehouse.connect() as conn:
         mine = ledger.frame(conn, bets.c.run_id == context.run_id)
         totals = ledger.counts_by_status(conn)
+        names = service.match_names(conn, mine["event_id"].unique().to_list()) if mine.height else {}
     counts = {**{f"reconciled_{k}": v for k, v in reconciled.items()},
               **dict(mine.group_by("status").len().iter_rows())}
-    return Output(counts, metadata={
+    orders = mine.with_columns(match=pl.col("event_id").replace_strict(names, default=pl.col("event_id")))
+    metadata = {
         **{k: MetadataValue.int(v) for k, v in counts.items()},
-        "ledger": MetadataValue.json(totals),
-        "orders": markdown_table(mine.select("slip_id", "event_id", "side", "bookmaker", "requested_price", "price",
-                                             "stake", "status", "reasons"), limit=25)
+        "ledger_rows": MetadataValue.int(sum(totals.values())),
+        **{f"ledger_{k}": MetadataValue.int(v) for k, v in sorted(totals.items())},
+        "orders": markdown_table(orders.select("slip_id", "match", "market", "side", "bookmaker", "requested_price",
+                                               "price", "stake", "status", "reasons"), limit=25, digits=2)
         if mine.height else MetadataValue.md("nothing this run"),
-    })
+    }
+    yield AssetMaterialization(asset_key="bets", metadata=metadata,
+                               description=f"place_bets wrote {mine.height} ledger rows")
+    yield Output(counts, metadata=metadata)
 
 
 @failure_hook
