@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -34,11 +36,53 @@ class _Group(click.Group):
             raise UserError(str(exc)) from None
 
 
+def day_option(value: str | None, option: str) -> datetime | None:
+    """A date or timestamp the user typed, as UTC; unreadable → the one-line error."""
+    if value is None:
+        return None
+    try:
+        return require_utc(value, option)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def strategy_names(text: str, default: list[str]) -> list[str]:
+    from betting_assets.domain import strategies
+
+    names = [n.strip() for n in text.split(",") if n.strip()] or default
+    unknown = [n for n in names if n not in strategies.available()]
+    if unknown:
+        raise UserError(f"--strategies: unknown {', '.join(unknown)}; registered: {', '.join(strategies.available())}")
+    return names
+
+
+def sizing_overrides(text: str, names: list[str]) -> dict[str, str]:
+    from betting_assets.domain.staking import METHODS
+
+    sizing = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, method = (x.strip() for x in part.partition("="))
+        if not sep or name not in names or method not in METHODS:
+            raise UserError(f"--sizing: {part!r} is not strategy=method with a strategy of this run "
+                            f"({', '.join(names)}) and a method among {', '.join(METHODS)}")
+        sizing[name] = method
+    return sizing
+
+
+def _window_holds(events: pl.DataFrame, cut: datetime) -> None:
+    """A --test-from that leaves nothing to train on or nothing to test is refused before work."""
+    first, last = events["commence_time"].min(), events["commence_time"].max()
+    if not first < cut <= last:  # type: ignore[operator]
+        raise UserError(f"--test-from {cut:%Y-%m-%d} must fall after the first match ({first:%Y-%m-%d}) and on or "
+                        f"before the last ({last:%Y-%m-%d}) of --data")
+
+
 FOOTBALL_DATA = click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
                              help="football-data.co.uk CSV file or folder.")
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="betting_assets", prog_name="betting")
 def main() -> None:
     """betting_assets command line."""
 
@@ -60,7 +104,6 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
     """Serve The Odds API v4 over DATA until interrupted."""
     import time
 
-    from betting_assets.demo import parse_day
     from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 
     console = Console()
@@ -68,7 +111,7 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
         market = load_market(data)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
-    state = SandboxState(market, now=parse_day(clock), api_key=api_key, quota=quota)
+    state = SandboxState(market, now=day_option(clock, "--clock"), api_key=api_key, quota=quota)
     server = SandboxServer(state, host=host, port=port).start()
     console.print(f"sandbox on {server.url}  clock {state.now.isoformat()}  sports "
                   f"{', '.join(s['key'] for s in market.sports())}")
@@ -98,15 +141,22 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
          ingest_only: bool, test_from: str | None, live_moments: int) -> None:
     """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
     features, model, backtests, slips, paper bets and their settlement; summarise."""
-    from betting_assets.demo import parse_day, print_summary, run_demo, write_summary_json
+    import contextlib
+
+    from betting_assets.demo import print_summary, run_demo, write_summary_json
     from betting_assets.demo_pipeline import DemoStageFailed
+
+    from betting_assets.quiet import to_log_file
 
     console = Console()
     settings: Settings = get_settings()
+    log = to_log_file(settings.home_dir / "demo.log")
+    console.print(f"Library warnings and messages go to {log}", soft_wrap=True)
+    first, last, held_out = (day_option(v, o) for v, o in ((start, "--from"), (end, "--to"), (test_from, "--test-from")))
     try:
-        summary = run_demo(settings, data=data, start=parse_day(start), end=parse_day(end), console=console,
-                           ingest_only=ingest_only, trials=trials, test_from=parse_day(test_from),
-                           live_moments=live_moments)
+        with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):   # MLflow prints there too
+            summary = run_demo(settings, data=data, start=first, end=last, console=console, ingest_only=ingest_only,
+                               trials=trials, test_from=held_out, live_moments=live_moments)
     except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
         raise UserError(str(exc)) from exc
     print_summary(summary, console)
@@ -123,11 +173,11 @@ def quota() -> None:
 @quota.command("simulate")
 @click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
               help="football-data CSV file or folder: its fixtures are the schedule replayed.")
-@click.option("--markets", default="h2h,totals,spreads", show_default=True)
-@click.option("--regions", default="uk", show_default=True)
+@click.option("--markets", default=None, help="Comma-separated markets; the configured BETTING_MARKETS by default.")
+@click.option("--regions", default=None, help="Comma-separated regions; the configured BETTING_REGIONS by default.")
 @click.option("--lead-days", default=14, show_default=True, type=int,
               help="How long before kick-off an event joins the odds feed.")
-def quota_simulate(data: Path, markets: str, regions: str, lead_days: int) -> None:
+def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_days: int) -> None:
     """Replays a real schedule through the tier rules and compares a season of tiered fetching
     with fixed 30-minute polling."""
     from datetime import timedelta
@@ -135,11 +185,21 @@ def quota_simulate(data: Path, markets: str, regions: str, lead_days: int) -> No
     from rich.console import Console
     from rich.table import Table
 
+    from betting_assets.domain.catalog import KNOWN_MARKETS, REGIONS, unknown
     from betting_assets.domain.quota import simulate_quota
     from betting_assets.sources.football_data import read_football_data
 
+    settings = get_settings()
+    chosen = {}
+    for option, text, configured, known in (("--markets", markets, settings.markets, KNOWN_MARKETS),
+                                            ("--regions", regions, settings.regions, REGIONS)):
+        values = [v.strip() for v in text.split(",") if v.strip()] if text is not None else list(configured)
+        problem = unknown(values, known, option[2:]) if values else "needs at least one value"
+        if problem:
+            raise UserError(f"{option}: {problem}")
+        chosen[option] = values
     schedule = read_football_data(data).events
-    n_markets, n_regions = len([m for m in markets.split(",") if m]), len([r for r in regions.split(",") if r])
+    n_markets, n_regions = len(chosen["--markets"]), len(chosen["--regions"])
     report = simulate_quota(schedule, markets=n_markets, regions=n_regions, lead=timedelta(days=lead_days))
     table = Table(title=f"Season credits: tiered vs fixed 30-minute polling ({n_markets} markets × "
                         f"{n_regions} regions = {report.cost_per_call} credits a call)")
@@ -172,8 +232,6 @@ def model() -> None:
 def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     """Trains on the files' matches before --test-from and scores the rest against Pinnacle's
     de-vigged pre-match and closing prices on the same matches."""
-    from datetime import datetime, timezone
-
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled, split_out_of_time
     from betting_assets.modelling.registry import Tracker
@@ -183,12 +241,13 @@ def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
 
     settings = get_settings()
+    cut = day_option(test_from, "--test-from")
     files = read_football_data(data)
+    _window_holds(files.events, cut)  # type: ignore[arg-type]
     odds = quotes_as_odds(files)
     both = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(1.0, 0.0)))
     closing = both.filter(pl.col("decision_time") == pl.col("commence_time"))
     frame = labelled(both, files.events, 1.0)
-    cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
     tracker = Tracker(settings.tracking_uri, settings.artifact_root) if log else None
     outcome = fit_and_log(frame, three_way=True, test_from=cut, config=TrainConfig(n_trials=trials),
                           tracker=tracker, context={"source": "football-data files"}, progress=click.echo)
@@ -232,21 +291,14 @@ def backtest() -> None:
 @click.option("--devig", default=None,
               help="De-vig of the sharp book for fair prices, edges and CLV: a method (multiplicative, power, shin) "
                    "or market=method pairs; BETTING_DEVIG_METHOD by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print every strategy's figures as JSON instead of the table.")
 def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizing_text: str,
-                 export: Path | None, devig: str | None) -> None:
+                 export: Path | None, devig: str | None, as_json: bool) -> None:
     """Trains the model on the files' matches before --test-from, then replays every strategy on
     the rest at the model's decision time and prints the comparison."""
-    from datetime import datetime, timezone
+    import json
 
-    from betting_assets.backtesting import report
-    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, strategy_runs
-    from betting_assets.domain import claims
-    from betting_assets.domain.backtest import BacktestConfig, run_backtest
     from betting_assets.domain.devig import describe_choice, parse_choice
-    from betting_assets.domain.features import FeatureConfig, build_features
-    from betting_assets.modelling.pipeline import fit_and_log, labelled
-    from betting_assets.domain.claims import PRIOR_ALONE
-    from betting_assets.modelling.train import TrainConfig
     from betting_assets.sources.football_data import events_with_status, quotes_as_odds, read_football_data
 
     settings = get_settings()
@@ -255,37 +307,55 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
         parse_choice(method)
     except ValueError as exc:
         raise UserError(f"--devig: {exc}") from None
-    names = [n for n in strategies.split(",") if n] or settings.backtest_strategies
-    sizing = dict(part.split("=", 1) for part in sizing_text.split(",") if "=" in part)
-    cut = datetime.fromisoformat(test_from).replace(tzinfo=timezone.utc)
+    cut = day_option(test_from, "--test-from")
+    names = strategy_names(strategies, settings.backtest_strategies)
+    sizing = sizing_overrides(sizing_text, names)
     files = read_football_data(data)
+    _window_holds(files.events, cut)  # type: ignore[arg-type]
+
+    from betting_assets.backtesting import report
+    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, strategy_runs
+    from betting_assets.console_tables import LEGEND, strategies_table
+    from betting_assets.domain.backtest import BacktestConfig, run_backtest
+    from betting_assets.domain.claims import PRIOR_ALONE
+    from betting_assets.domain.features import FeatureConfig, build_features
+    from betting_assets.modelling.pipeline import fit_and_log, labelled
+    from betting_assets.modelling.train import TrainConfig
+
     odds = quotes_as_odds(files)
     events = events_with_status(files.events)
     hours = settings.model_decision_hours
     model = None
+    notes = []
     if MODEL_STRATEGY in names:
         features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(hours,)))
         outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
                               config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
         rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
-        click.echo(f"model: trained on {outcome.train_events} matches before {test_from}"
-                   + (f" ({PRIOR_ALONE})" if outcome.model.prior_only else "")
-                   + (f"; {outcome.market.text()}" if outcome.market else ""))
+        notes.append(f"model: trained on {outcome.train_events} matches before {cut:%Y-%m-%d}"
+                     + (f" ({PRIOR_ALONE})" if outcome.model.prior_only else "")
+                     + (f"; {outcome.market.text()}" if outcome.market else ""))
         probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
                              orient="row")
         model = long_probabilities(probs, rows)
     config = BacktestConfig(decision_hours=hours, sharp_book=settings.sharp_book, bankroll=settings.bankroll,
                             start=cut, devig_method=method)
     result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model)
-    click.echo(f"backtest from {test_from}, {settings.sharp_book} de-vigged by {describe_choice(method)}; 95% bootstrap "
-               "intervals (ROI over decision days, CLV and hit rate over bets):")
-    for line in report.summary_lines(result):
-        click.echo(f"  {line}")
-    for strategy in report.ordered(result):
-        print(f"figure backtest_{strategy.name}: {claims.strategy_line(strategy.metrics)}")
     if export is not None:
         written = report.write_exports(result, export)
-        click.echo(f"exported {', '.join(sorted(written))} to {export}")
+        notes.append(f"exported {', '.join(sorted(written))} to {export}")
+    if as_json:
+        click.echo(json.dumps({"test_from": cut.date().isoformat(), "devig_method": method, "notes": notes,  # type: ignore[union-attr]
+                               "strategies": [{"strategy": s.name, **s.metrics} for s in report.ordered(result)]},
+                              indent=2, default=str))
+        return
+    console = Console()
+    for note in notes:
+        console.print(note, soft_wrap=True)
+    console.print(strategies_table([{"strategy": s.name, **s.metrics} for s in report.ordered(result)],
+                                   f"backtest from {cut:%Y-%m-%d}, {settings.sharp_book} de-vigged by "  # type: ignore[str-format]
+                                   f"{describe_choice(method)}"))
+    console.print(LEGEND)
 
 
 @main.group()
@@ -302,10 +372,7 @@ def devig_compare(data: Path, test_from: str | None) -> None:
     from betting_assets.backtesting.devig_report import compare
     from betting_assets.sources.football_data import read_football_data
 
-    try:
-        start = require_utc(test_from, "--test-from") if test_from else None
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    start = day_option(test_from, "--test-from")
     compare(read_football_data(data), get_settings(), test_from=start, echo=click.echo)
 
 
@@ -323,7 +390,7 @@ def status(at: str | None, as_json: bool, no_registry: bool) -> None:
     from betting_assets.warehouse.engine import make_engine
 
     settings = get_settings()
-    now = require_utc(at, "--at") if at else datetime.now(timezone.utc)
+    now = day_option(at, "--at") or datetime.now(timezone.utc)
     engine = make_engine(settings.warehouse_url)
     try:
         report = collect(engine, settings, now, with_registry=not no_registry)
@@ -333,6 +400,16 @@ def status(at: str | None, as_json: bool, no_registry: bool) -> None:
         click.echo(json.dumps(asdict(report), indent=2))
     else:
         render(report, Console())
+
+
+def _migrate(step: Callable[[], None]) -> None:
+    """An unknown revision is the user's mistake: Alembic's own words, on one line."""
+    from alembic.util.exc import CommandError
+
+    try:
+        step()
+    except CommandError as exc:
+        raise UserError(f"{exc} (the revisions are the files in migrations/versions; head is the latest)") from None
 
 
 @main.group()
@@ -348,7 +425,7 @@ def db_upgrade(revision: str) -> None:
     from betting_assets.warehouse.engine import make_engine
 
     url = get_settings().warehouse_url
-    migrate.upgrade(make_engine(url), revision)
+    _migrate(lambda: migrate.upgrade(make_engine(url), revision))
     click.echo(f"warehouse at {mask_url(url)} upgraded to {revision}")
 
 
@@ -358,7 +435,7 @@ def db_downgrade(revision: str) -> None:
     from betting_assets.warehouse import migrate
     from betting_assets.warehouse.engine import make_engine
 
-    migrate.downgrade(make_engine(get_settings().warehouse_url), revision)
+    _migrate(lambda: migrate.downgrade(make_engine(get_settings().warehouse_url), revision))
     click.echo(f"downgraded to {revision}")
 
 

@@ -1,6 +1,7 @@
 """The embedded Dagster instance's configuration (``make demo``, ``make dev``, the README's
 backfills): Dagster's SQLite storage under ``DAGSTER_HOME`` with the same provider limit as
-production, so runs launched together never call the odds provider at the same time."""
+production (a queue of at most four runs; one provider call at a time), so runs launched
+together never call the odds provider at the same time."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from pathlib import Path
 PROVIDER_POOL = "odds_api"
 """the concurrency pool of every asset and op that calls the odds provider"""
 
+MAX_RUNS = 4
 EMBEDDED_CONFIG = f"""\
 # Written by betting_assets (betting instance init). Storage: Dagster's SQLite files here.
 concurrency:
+  runs:
+    # the run queue, as in production's dagster.yaml: the daemon (dagster dev) starts at most 4
+    max_concurrent_runs: {MAX_RUNS}
   # every asset or op that calls the odds provider is in the pool {PROVIDER_POOL} (the only
   # pool): one of them at a time across all runs, as its credits and rate limits are shared
   pools:

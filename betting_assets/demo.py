@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
+from betting_assets.console_tables import LEGEND, strategies_table
 from betting_assets.domain.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
@@ -164,14 +165,8 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         for key, value in sorted(figures["model"].items()):
             model.add_row(key.replace("_", " "), _model_figure(key, value))
         console.print(model)
-        backtest = Table(title="backtests over the out-of-time window (95% bootstrap intervals)")
-        for column in ("strategy", "bets", "ROI", "ROI 95% CI", "days", "CLV", "CLV 95% CI", "hit rate", "reading"):
-            backtest.add_column(column, justify="left" if column in ("strategy", "reading") else "right")
-        for row in figures["strategies"]:
-            backtest.add_row(row["strategy"], f"{row['bets']:,}", pct(row["roi"]), ci(row["roi_low"], row["roi_high"]),
-                             f"{row['bet_days']:,}", pct(row["clv"]), ci(row["clv_low"], row["clv_high"]),
-                             pct(row["hit_rate"], signed=False), row["reading"])
-        console.print(backtest)
+        console.print(strategies_table(figures["strategies"], "backtests over the out-of-time window"))
+        console.print(LEGEND)
         bets = Table(title="checks, and live: slips, paper bets, settlement", show_header=False)
         bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
         for key in ("checks_passed", "checks_failed", "slips", "bets_placed", "bets_rejected", "bets_settled"):
@@ -186,11 +181,14 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         bets.add_row("mean CLV", f"{pct(figures['mean_clv'])} ({ci(figures['clv_low'], figures['clv_high'])}, "
                      f"{settled}): " + reading(figures["clv_low"], figures["clv_high"]))
         console.print(bets)
-        console.print("Browse what was just made:\n"
-                      f"  Dagster UI: DAGSTER_HOME={figures['dagster_home']} .venv/bin/dagster dev "
-                      "-m betting_assets.definitions  (or make dev), then http://127.0.0.1:3000 → Runs\n"
-                      "  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
-                      f"{summary.mlflow} --port 5000, then http://127.0.0.1:5000 → Models")
+        home = Path(figures["dagster_home"]).parent
+        console.print("Browse what was just made (the runs, the partitions, the checks, the registry):\n"
+                      f"  BETTING_HOME={home} make dev   the sandbox, the MLflow UI on http://127.0.0.1:5000 and "
+                      "the Dagster UI on http://127.0.0.1:3000\n"
+                      f"  or only Dagster: DAGSTER_HOME={figures['dagster_home']} .venv/bin/dagster dev -m "
+                      "betting_assets.definitions (its sensors skip, saying why, while no sandbox runs)\n"
+                      f"  or only MLflow: .venv/bin/mlflow ui --backend-store-uri {summary.mlflow} --port 5000",
+                      soft_wrap=True)
     if not summary.data.startswith("sim:"):
         console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
 
@@ -208,8 +206,3 @@ def _model_figure(key: str, value: float) -> str:
 def write_summary_json(summary: DemoSummary, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(summary), indent=2, sort_keys=True))
-
-
-def parse_day(value: str | None) -> datetime | None:
-    """A command-line date or timestamp; absent means the default, anything unreadable is an error."""
-    return None if value is None else require_utc(value, "date")

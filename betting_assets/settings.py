@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
@@ -174,6 +174,17 @@ class Settings(BaseSettings):
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("needs at least one value")
+        return value
+
+    @field_validator("regions", "markets")
+    @classmethod
+    def _provider_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """A region or market the provider does not know would cost credits for nothing."""
+        from betting_assets.domain.catalog import KNOWN_MARKETS, REGIONS, unknown
+
+        known = REGIONS if info.field_name == "regions" else KNOWN_MARKETS
+        if problem := unknown(value, known, info.field_name or ""):
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -138,6 +138,14 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
          shot="asset_catalog.png")
     _see(browser, f"{url}/assets/normalized_odds?view=checks", "prices_valid", "overround_range",
          shot="normalized_odds_checks.png")
+    # the history the demo backfilled, partition by partition, and a check it evaluated
+    start = demo_run.figures["window_start"][:10]
+    _see(browser, f"{url}/assets/odds_snapshots?view=partitions", "soccer_epl", "Materialized",
+         shot="odds_snapshots_partitions.png")
+    _see(browser, f"{url}/assets/features?view=partitions&partition=soccer_epl%7C{start}", start,
+         shot="features_partition.png")
+    _see(browser, f"{url}/assets/backtests?view=checks", "prices_on_offer", "ledger_adds_up", "Passed",
+         shot="backtests_checks.png")
     with DagsterInstance.from_config(str(demo_run.home / "dagster")) as instance:
         (run, *_) = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
     page = _see(browser, f"{url}/runs/{run.run_id}", "place_bets", "record_run", "gate_and_place",
@@ -145,7 +153,10 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
     assert "Success" in page
 
 
-def test_the_mlflow_ui_shows_the_registered_model_and_its_champion(uis: dict[str, str], browser: Any) -> None:
+def test_the_mlflow_ui_shows_the_registered_model_and_its_champion(uis: dict[str, str], browser: Any,
+                                                                  demo_run: DemoRun) -> None:
     page = _see(browser, f"{uis['mlflow']}/#/models/betting_assets_h2h_3way", "betting_assets_h2h_3way",
                 "champion", shot="mlflow_registered_model.png")
     assert "Version 1" in page
+    aliases = {a for row in demo_run.figures["pipeline"]["registry"] for a in row["aliases"].split(",") if a}
+    assert all(alias in page for alias in aliases) and "champion" in aliases   # as the gate left them

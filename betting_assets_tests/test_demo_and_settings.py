@@ -75,6 +75,11 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
         placements = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
         assert len(placements) == len(run["live_times"]) and all(r.is_success for r in placements)
     assert "mlflow ui --backend-store-uri" in done.stdout and "football-data.co.uk" in done.stdout
+    # a quiet terminal: the libraries' warnings and messages are in the log the demo names
+    log = home / "demo.log"
+    assert f"go to {log}" in " ".join(done.stdout.split())
+    assert not done.stderr.strip(), done.stderr[:2000]
+    assert "BetaWarning" in log.read_text() and "Created version '1'" in log.read_text()
 
 
 def test_the_dagster_instance_shows_what_the_demo_made(demo_run: DemoRun) -> None:

@@ -74,3 +74,19 @@ def test_the_image_copies_files_that_exist_and_the_instance_limits_the_provider(
     from betting_assets.dagster_home import EMBEDDED_CONFIG
 
     assert yaml.safe_load(EMBEDDED_CONFIG)["concurrency"]["pools"] == {"default_limit": 1}
+
+
+def test_the_embedded_instance_obeys_the_production_limits(tmp_path: Path) -> None:
+    """What ``betting instance init`` (and the demo) write is what Dagster reads: the same run
+    queue and provider pool as production's dagster.yaml."""
+    from dagster import DagsterInstance
+
+    from betting_assets.dagster_home import prepare
+
+    production = yaml.safe_load((REPO / "dagster.yaml").read_text())["concurrency"]
+    prepare(tmp_path)
+    embedded = yaml.safe_load((tmp_path / "dagster.yaml").read_text())["concurrency"]
+    assert embedded == production
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
+        assert instance.global_op_concurrency_default_limit == 1

@@ -23,6 +23,8 @@ BAD = [
     ({"BETTING_DATABASE_URL": "mysql://u:hunter2@db/x"}, "BETTING_DATABASE_URL: the warehouse runs on sqlite or postgresql"),
     ({"BETTING_SPORTS": ""}, "BETTING_SPORTS=: needs at least one value"),
     ({"BETTING_ODDS_FORMAT": "fractional"}, "BETTING_ODDS_FORMAT=fractional"),
+    ({"BETTING_REGIONS": "uk,mars"}, "BETTING_REGIONS=uk,mars: mars: not regions the provider knows"),
+    ({"BETTING_MARKETS": "h2h,corners"}, "BETTING_MARKETS=h2h,corners: corners: not markets the provider knows"),
     ({"BETTING_DEVIG_METHOD": "h2h=linear"}, "BETTING_DEVIG_METHOD=h2h=linear: 'h2h=linear' is not a de-vig choice"),
 ]
 

@@ -73,6 +73,16 @@ KNOWN_MARKETS: frozenset[str] = frozenset(
 )
 
 SHARP_BOOKMAKER = "pinnacle"
+REGIONS: tuple[str, ...] = tuple(BOOKMAKERS_BY_REGION)
+
+
+def unknown(values: list[str], known: frozenset[str] | tuple[str, ...], what: str) -> str | None:
+    """Why ``values`` are not all the provider's own keys (a typo costs credits for nothing),
+    or None when they are."""
+    strange = [v for v in values if v not in known]
+    if not strange:
+        return None
+    return f"{', '.join(strange)}: not {what} the provider knows ({', '.join(sorted(known))})"
 
 
 def bookmaker_title(key: str) -> str:

@@ -93,6 +93,10 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, clusters: np.
     return Interval(float(numerator.sum() / denominator.sum()), low, high, int(numerator.size), level)
 
 
+SAME = 1e-12
+"""per-item differences below this are rounding, not a difference between the forecasts"""
+
+
 def paired_difference(a: np.ndarray, b: np.ndarray, *, replicates: int = REPLICATES, level: float = LEVEL,
                       seed: int = SEED) -> Interval | None:
     """Mean of a − b over the same items (per-event losses of two forecasts), resampling items,
@@ -100,4 +104,6 @@ def paired_difference(a: np.ndarray, b: np.ndarray, *, replicates: int = REPLICA
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"a paired difference needs the same items on both sides ({a.shape} vs {b.shape})")
-    return mean_interval(a - b, replicates=replicates, level=level, seed=seed)
+    diff = a - b
+    diff[np.abs(diff) < SAME] = 0.0   # the same forecast computed two ways is no difference, not a tiny loss
+    return mean_interval(diff, replicates=replicates, level=level, seed=seed)

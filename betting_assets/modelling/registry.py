@@ -26,6 +26,7 @@ from betting_assets.modelling.pyfunc import OutcomeModel
 from betting_assets.domain.claims import PRIOR_ALONE
 from betting_assets.modelling.train import MarketComparison, TrainedModel
 
+EXPERIMENT_KIND = "mlflow.experimentKind"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
@@ -88,6 +89,9 @@ class Tracker:
                 experiment, artifact_location=artifact_root if local else None)
         else:
             self.experiment_id = found.experiment_id
+        if found is None or EXPERIMENT_KIND not in found.tags:
+            # the UI would otherwise open the experiment as GenAI (traces), not model training
+            self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, "custom_model_development")
 
     def log_training(self, model: TrainedModel, oot_frame: pl.DataFrame, oot_labels: np.ndarray, probs: np.ndarray,
                      oot_metrics: dict[str, float], comparison: MarketComparison | None, *, run_name: str,

@@ -201,7 +201,12 @@ def _price_columns(columns: list[str]) -> list[str]:
 
 
 def read_file(path: Path) -> FootballData:
-    raw = pl.read_csv(_decoded(path), infer_schema=False, truncate_ragged_lines=True)
+    try:
+        raw = pl.read_csv(_decoded(path), infer_schema=False, truncate_ragged_lines=True)
+    except pl.exceptions.NoDataError:
+        raise FootballDataError(f"{path.name}: the file is empty") from None
+    except pl.exceptions.ComputeError as exc:
+        raise FootballDataError(f"{path.name}: not readable as CSV ({str(exc).splitlines()[0]})") from None
     raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
     required = ["Div", "Date", "HomeTeam", "AwayTeam"]
     missing = [c for c in required if c not in raw.columns]

@@ -113,3 +113,16 @@ def test_model_asset_trains_logs_and_reports_the_gate(engine: Engine, db_url: st
     assert metadata["3way_calibration"].startswith("![calibration](data:image/png;base64,")
     assert "betting_assets_h2h_3way" in metadata["models"]
     assert mlflow_resource.tracker().alias_version("betting_assets_h2h_3way") == "1"
+    # what a user trends and follows: numbers, and links between Dagster and MLflow both ways
+    assert metadata["3way_oot_events"] == 100 and isinstance(metadata["3way_model_log_loss"], float)
+    assert metadata["3way_model_log_loss"] == round(metadata["3way_model_log_loss"], 5)
+    assert metadata["3way_mlflow_version"].endswith("/#/models/betting_assets_h2h_3way/versions/1")
+    tracker = mlflow_resource.tracker()
+    run = tracker.client.get_run(metadata["3way_run_id"])
+    assert metadata["3way_mlflow_run"].endswith(f"/runs/{run.info.run_id}")
+    assert run.data.tags["betting/dagster_run_url"].endswith(f"/runs/{result.run_id}")
+    assert run.data.tags["mlflow.note.content"].startswith("betting_assets_h2h_3way trained on 400 events")
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "out_of_time"} and "(400 events)" in inputs["training"].name
+    assert tracker.client.get_experiment(tracker.experiment_id).tags["mlflow.experimentKind"] == \
+        "custom_model_development"

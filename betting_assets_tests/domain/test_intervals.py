@@ -64,3 +64,16 @@ def test_readings_and_the_order_of_a_comparison() -> None:
     line = claims.strategy_line(noise)
     assert "40 bets" in line and "95% CI -20.0% to +80.0%" in line and "12 days" in line
     assert line.endswith(f"ROI {claims.NOISE}")
+
+
+def test_the_same_forecast_computed_two_ways_is_no_difference_not_a_loss_beyond_chance() -> None:
+    """A model that is its market prior alone scores the market's losses up to rounding."""
+    from betting_assets.domain import claims
+    from betting_assets.domain.intervals import paired_difference
+
+    rng = np.random.default_rng(3)
+    losses = rng.uniform(0.2, 2.0, 400)
+    rounded = losses * (1 + 1e-15) + 1e-16
+    gain = paired_difference(losses, rounded)
+    assert gain is not None and gain.low == gain.high == 0.0
+    assert claims.reading(gain.low, gain.high) == claims.NOISE

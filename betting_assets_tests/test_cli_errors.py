@@ -1,0 +1,74 @@
+"""A user's mistake on the command line: one line on stderr, exit code 2, no traceback, and
+refused before any expensive work (no sandbox started, no data read where the arguments alone
+are wrong)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from betting_assets.cli import main
+from betting_assets.settings import get_settings
+
+E0 = str(Path(__file__).resolve().parents[1] / "betting_assets" / "data" / "E0_2324.csv")
+
+CASES = [
+    (["backtest", "run", "--data", E0, "--test-from", "2024-13-01"], "--test-from: not an ISO 8601"),
+    (["backtest", "run", "--data", E0, "--test-from", "2024-01-01", "--strategies", "nope"], "unknown nope"),
+    (["backtest", "run", "--data", E0, "--test-from", "2024-01-01", "--sizing", "sharp_value=huge"], "--sizing"),
+    (["backtest", "run", "--data", E0, "--test-from", "2024-01-01", "--sizing", "garbage"], "--sizing"),
+    (["backtest", "run", "--data", E0, "--test-from", "2030-01-01"], "must fall after the first match"),
+    (["backtest", "run", "--data", "{notes}", "--test-from", "2024-01-01"], "not a football-data.co.uk file"),
+    (["model", "evaluate", "--data", E0, "--test-from", "2030-01-01"], "must fall after the first match"),
+    (["status", "--at", "yesterday", "--no-registry"], "--at: not an ISO 8601"),
+    (["quota", "simulate", "--data", E0, "--markets", "foo"], "foo: not markets the provider knows"),
+    (["quota", "simulate", "--data", E0, "--regions", "mars"], "mars: not regions the provider knows"),
+    (["quota", "simulate", "--data", "{empty}"], "the file is empty"),
+    (["quota", "simulate", "--data", "{missing}"], "missing columns ['AwayTeam']"),
+    (["sandbox", "serve", "--data", "{empty}"], "the file is empty"),
+    (["devig", "compare", "--data", "{notes}"], "not a football-data.co.uk file"),
+    (["db", "upgrade", "9999"], "Can't locate revision identified by '9999'"),
+    (["demo", "--data", "{empty}"], "the file is empty"),
+    (["demo", "--from", "2023-10-10", "--to", "2023-08-10"], "--from 2023-10-10 must be before --to 2023-08-10"),
+    (["demo", "--from", "2023-10-10", "--to", "2023-08-10", "--ingest-only"], "must be before --to"),
+    (["demo", "--test-from", "2030-01-01"], "--test-from 2030-01-01 must fall inside the history"),
+    (["demo", "--from", "last week"], "not an ISO 8601"),
+]
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    get_settings.cache_clear()
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "missing.csv").write_text("Div,Date,HomeTeam\nE0,12/08/2023,Burnley\n")
+    (tmp_path / "notes.txt").write_text("hello world\n")
+    yield {name: str(tmp_path / f"{name}.{'txt' if name == 'notes' else 'csv'}")
+           for name in ("empty", "missing", "notes")}
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("args, says", CASES, ids=[" ".join(a[:2]) + f" #{i}" for i, (a, _) in enumerate(CASES)])
+def test_a_mistake_gets_one_line_and_exit_code_2(files: dict[str, str], args: list[str], says: str) -> None:
+    args = [a.format(**files) for a in args]
+    result = CliRunner().invoke(main, args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, (result.exit_code, result.stderr[-2000:], result.exception)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+    assert "Sandbox provider on" not in result.stdout        # refused before any work started
+
+
+def test_version_and_the_configured_markets_and_regions_by_default(files: dict[str, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import version
+
+    shown = CliRunner().invoke(main, ["--version"])
+    assert shown.exit_code == 0 and version("betting_assets") in shown.stdout
+    monkeypatch.setenv("BETTING_REGIONS", "uk,eu")
+    monkeypatch.setenv("BETTING_MARKETS", "h2h,totals")
+    get_settings.cache_clear()
+    priced = CliRunner().invoke(main, ["quota", "simulate", "--data", E0])
+    assert priced.exit_code == 0 and "2 markets × 2 regions = 4 credits a call" in " ".join(priced.stdout.split())
