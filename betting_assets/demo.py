@@ -1,5 +1,6 @@
-"""The end-to-end demo on the embedded default: sandbox → client → warehouse, then the asset
-graph through Dagster (``demo_pipeline``) → summary."""
+"""The end-to-end demo on the embedded default: arguments checked, the sandbox started, the
+whole graph run through Dagster's jobs (``demo_pipeline``), then the summary read back from the
+warehouse."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The demo after ingestion, through Dagster on the project's instance: features → train and
-register → backtests → bet slips on a live match day → paper placement → the clock moves past
-the games → scores → settlement. Everything runs as materialisations and a ``place_bets`` run,
-so the Dagster UI shows exactly what the demo made."""
+"""The demo through Dagster on the project's instance, as the product's own named jobs: the
+history as single-run backfills, then features → two trainings → backtests → odds, slips and
+paper bets on live match days → the clock moves past the games → scores → settlement. The
+Dagster UI then shows exactly what the demo made."""
 
 from __future__ import annotations
 

@@ -51,6 +51,10 @@ def percent(fraction: float | None, digits: int = 2) -> MetadataValue:
     return MetadataValue.null() if fraction is None else MetadataValue.float(round(100 * float(fraction), digits))
 
 
+STATE = {"credits_remaining"}
+"""figures of the provider or warehouse at the end of the run, not of its partitions"""
+
+
 def per_partition(metadata: dict[str, Any], keys: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Metadata that is true on every partition a run covers. A single-run backfill records the
     same metadata on each of its partitions (Dagster cannot split it), so with more than one
@@ -64,9 +68,10 @@ def per_partition(metadata: dict[str, Any], keys: list[str], rows: list[dict[str
         if name == "dagster/row_count":
             continue
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        scoped[f"run_{name}" if numeric or isinstance(value, MetadataValue) and _is_number(value) else name] = value
+        figure = name not in STATE and (numeric or isinstance(value, MetadataValue) and _is_number(value))
+        scoped[f"run_{name}" if figure else name] = value
     scoped["scope"] = MetadataValue.text(
-        f"run_* figures are totals over this run's {len(keys)} partitions ({keys[0]} … {keys[-1]}); "
+        f"run_* figures are over this run's {len(keys)} partitions together ({keys[0]} … {keys[-1]}); "
         "by_partition has each partition's own")
     columns = list(rows[0]) if rows else ["partition"]
     scoped["by_partition"] = MetadataValue.table(

@@ -87,6 +87,14 @@ def test_place_bets_places_each_slip_once_and_records_every_refusal(
         assert summary == {"placed": priced.height - 1, "rejected": 1}
         stored = instance.get_run_by_id(result.run_id)
         assert stored is not None and stored.job_name == "place_bets" and stored.is_success
+        # the refusal names the match, market, side and price, in the log and on the bets ledger asset
+        match = f"{moved['home_team']} v {moved['away_team']}, {moved['commence_time']:%Y-%m-%d %H:%M} UTC"
+        said = [e.message for e in instance.all_logs(result.run_id) if e.message and "price moved" in e.message]
+        assert said and match in said[0] and f"{moved['market']} {moved['side']} at " in said[0]
+        (ledger_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey("bets")]
+        orders = ledger_event.materialization.metadata["orders"].value
+        assert f"{moved['home_team']} v {moved['away_team']}" in orders and "price moved" in orders
+        assert ledger_event.materialization.metadata["rejected"].value == 1
 
     placed = _bets(engine)
     assert placed.height == priced.height
