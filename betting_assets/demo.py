@@ -49,7 +49,8 @@ class DemoSummary:
     quality_findings: int = 0
     warehouse: str = ""
     mlflow: str = ""
-    dagster_runs: int = 0
+    dagster_runs_started: int = 0
+    """by this demo; the instance keeps the runs of earlier demos too"""
     pipeline: dict[str, Any] = field(default_factory=dict)
     """figures of the Dagster stages (``PipelineFigures``); empty with ``ingest_only``"""
 
@@ -99,7 +100,7 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
                                    test_from=test_from, live_moments=live_moments)
             summary.pipeline = asdict(figures)
         step("summary")
-        summary.dagster_runs = len(runner.results)
+        summary.dagster_runs_started = len(runner.results)
     _fill_summary(engine, summary)
     engine.dispose()
     return summary
