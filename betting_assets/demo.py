@@ -14,16 +14,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from betting_assets.console_tables import LEGEND, strategies_table
 from betting_assets.domain.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.settings import SANDBOX_API_KEY, Settings, get_settings
-from betting_assets.warehouse import migrate
+from betting_assets.warehouse import migrate, queries
 from betting_assets.warehouse.engine import make_engine
-from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds, odds_snapshots
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_WINDOW = timedelta(days=90)
@@ -125,23 +124,10 @@ def _default_end(market: Any, sports: list[str], start: datetime) -> datetime:
 
 def _fill_summary(engine: Engine, summary: DemoSummary) -> None:
     with engine.connect() as conn:
-        summary.events = conn.scalar(select(func.count()).select_from(events)) or 0
-        summary.final_events = conn.scalar(select(func.count()).where(events.c.status == "final")) or 0
-        summary.snapshots = conn.scalar(select(func.count()).select_from(odds_snapshots)) or 0
-        summary.odds_rows = conn.scalar(select(func.count()).select_from(normalized_odds)) or 0
-        summary.invalid_rows = conn.scalar(
-            select(func.count()).select_from(normalized_odds).where(normalized_odds.c.is_valid.is_(False))) or 0
-        summary.rows_by_market = {m: n for m, n in conn.execute(
-            select(normalized_odds.c.market, func.count()).group_by(normalized_odds.c.market))}
-        summary.bookmakers = conn.scalar(select(func.count(func.distinct(normalized_odds.c.bookmaker)))) or 0
-        summary.provider_calls = conn.scalar(select(func.count()).select_from(fetch_log)) or 0
-        summary.failed_calls = conn.scalar(select(func.count()).where(fetch_log.c.ok.is_(False))) or 0
-        last = conn.execute(select(fetch_log.c.requests_remaining, fetch_log.c.requests_used)
-                            .where(fetch_log.c.requests_remaining.is_not(None))
-                            .order_by(fetch_log.c.fetch_id.desc()).limit(1)).first()
-        if last:
-            summary.credits_remaining, summary.credits_used = last
-        summary.quality_findings = conn.scalar(select(func.count()).select_from(data_quality_log)) or 0
+        totals = queries.warehouse_totals(conn)
+    for name, value in totals.items():
+        if hasattr(summary, name):
+            setattr(summary, name, value)
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from betting_assets.sandbox.server import SandboxServer, SandboxState
 from betting_assets.settings import SANDBOX_API_KEY, Settings
@@ -75,8 +75,13 @@ class DemoRunner:
     named runs and shows every partition the demo covered as materialised."""
 
     def __init__(self, settings: Settings, server: SandboxServer, start: datetime, end: datetime) -> None:
-        from betting_assets.defs.placement.jobs import BrokerResource
-        from betting_assets.defs.resources import ClockResource, MlflowResource, OddsApiResource, WarehouseResource
+        from betting_assets.defs.resources import (
+            BrokerResource,
+            ClockResource,
+            MlflowResource,
+            OddsApiResource,
+            WarehouseResource,
+        )
         from betting_assets.definitions import build_defs
 
         self.defs = build_defs({
@@ -94,7 +99,7 @@ class DemoRunner:
     def run(self, job_name: str, stage: str, *, sport: str | None = None, days: list[date] | None = None,
             partition_key: str | None = None, run_config: dict[str, Any] | None = None) -> Any:
         """One run of ``job_name``; ``days`` of ``sport`` make it a single-run backfill of that range."""
-        from betting_assets.defs.ingestion.partitions import partition_key as key_of
+        from betting_assets.defs.partitions import partition_key as key_of
 
         tags = {DEMO_TAG: "demo", "betting/stage": stage, "betting/window": self.window}
         if sport:
@@ -150,7 +155,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     """``start``..``end`` is the ingested history, of which the model is trained on what comes
     before ``test_from`` (the last third when not given; a season's start to hold out a season);
     the live moments come after it."""
-    from betting_assets.defs.ingestion.partitions import partition_key
+    from betting_assets.defs.partitions import partition_key
 
     figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"])
     days = history_days(start, end)
@@ -327,11 +332,10 @@ def _strategy_headline(strategies: list[dict[str, Any]]) -> list[str]:
 
 def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
     from betting_assets.placement.settle import summary
-    from betting_assets.warehouse import ledger
-    from betting_assets.warehouse.tables import bet_slips
+    from betting_assets.warehouse import ledger, queries
 
     with engine.connect() as conn:
-        figures.slips = conn.scalar(select(func.count()).select_from(bet_slips)) or 0
+        figures.slips = queries.warehouse_totals(conn)["slips"]
         bets = ledger.frame(conn)
     figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
     placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]

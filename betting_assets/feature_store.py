@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Engine, and_
+from sqlalchemy import Engine
 
 from betting_assets.domain import quality
 from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS, FeatureConfig, build_features
 from betting_assets.ingestion import derive_snapshots
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries, writes
-from betting_assets.warehouse.tables import events as events_table
 
 FEATURE_VERSION = "1"
 EXCLUDED_STATUSES = ("cancelled",)
@@ -33,9 +32,7 @@ class FeatureBuild:
 
 def _fixtures(engine: Engine, sport: str, start: datetime, end: datetime) -> pl.DataFrame:
     with engine.connect() as conn:
-        return queries.events_frame(conn, and_(
-            events_table.c.sport_key == sport, events_table.c.commence_time >= start,
-            events_table.c.commence_time < end, events_table.c.status.not_in(EXCLUDED_STATUSES)))
+        return queries.events_of_days(conn, sport, start, end, excluded=EXCLUDED_STATUSES)
 
 
 def build_days(engine: Engine, sport: str, days: list[tuple[datetime, datetime]], config: FeatureConfig) -> FeatureBuild:
@@ -69,7 +66,7 @@ def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config:
     start = sample["commence_time"].min() - config.lookback
     with engine.connect() as conn:
         snapshots = queries.snapshots_between(conn, sport, start, cutoff)
-        fixtures = queries.events_frame(conn, events_table.c.event_id.in_(sample["event_id"].unique().to_list()))
+        fixtures = queries.events_by_id(conn, sample["event_id"].unique().to_list())
         results = queries.finished_before(conn, [sport], cutoff)
     rows, findings = derive_snapshots(snapshots, set(sample["event_id"].to_list()))
     if quality_mode == "reject":

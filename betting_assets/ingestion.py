@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine
 
 from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds
@@ -24,7 +24,6 @@ from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.transactions import in_transaction
-from betting_assets.warehouse.tables import events as events_table
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds"}
 DEFAULT_LEAD = timedelta(days=14)
@@ -110,7 +109,10 @@ class Collector:
         self.last_fetch_id: int | None = None
         self.credits_charged = 0
         """credits the provider's headers say this collector's calls cost, failed ones included"""
-        client.observer = self._log_attempt
+        if client.observer is not None:
+            raise ValueError("this client already reports its attempts elsewhere; a collector records every "
+                             "attempt in fetch_log itself, so give it a client of its own")
+        client.observer = self._log_attempt   # the collector owns its client's attempt log
 
     def _log_attempt(self, attempt: Attempt) -> None:
         keep_body = attempt.error is not None or attempt.endpoint not in _RAW_KEPT_IN_SNAPSHOTS
@@ -353,10 +355,7 @@ class Collector:
         horizon = max(listed.values()) if listed else now
 
         def apply(conn: Connection) -> tuple[int, dict[str, list[str]]]:
-            known = {r.event_id: r for r in conn.execute(
-                select(events_table.c.event_id, events_table.c.commence_time, events_table.c.status).where(
-                    events_table.c.sport_key == sport, events_table.c.status.in_(LIVE_STATES),
-                    events_table.c.commence_time > now))}
+            known = queries.upcoming_with_status(conn, sport, LIVE_STATES, now)
             count = writes.upsert_events(conn, frame.events, seen_at=response.requested_at)
             changes: dict[str, list[str]] = {}
             for event_id, row in known.items():
@@ -367,11 +366,7 @@ class Collector:
                     changes.setdefault("scheduled", []).append(event_id)
                 elif new is not None and abs(new - row.commence_time) > POSTPONEMENT and row.status == "scheduled":
                     changes.setdefault("postponed", []).append(event_id)
-            if changes:
-                writes.lock_events(conn, events_table.c.event_id.in_(sorted(i for ids in changes.values() for i in ids)))
-            for status, ids in changes.items():
-                conn.execute(update(events_table).where(events_table.c.event_id.in_(ids))
-                             .values(status=status, updated_at=response.requested_at))
+            writes.set_event_statuses(conn, changes, response.requested_at)
             writes.record_findings(conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id)
             return count, changes
 

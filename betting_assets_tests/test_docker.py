@@ -90,3 +90,27 @@ def test_the_embedded_instance_obeys_the_production_limits(tmp_path: Path) -> No
     with DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
         assert instance.global_op_concurrency_default_limit == 1
+
+
+def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_path: Path) -> None:
+    """``workspace.yaml`` (dagster dev) and the code server's ``-m betting_assets.definitions``
+    both go through Dagster's own loader; every folder's definitions are found once."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    for target in (["-w", str(REPO / "workspace.yaml")], ["-m", "betting_assets.definitions"]):
+        done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", *target],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "All code locations passed validation" in done.stdout + done.stderr, \
+            done.stderr[-2000:]
+    from betting_assets.definitions import defs
+
+    repository = defs.get_repository_def()
+    assert {j.name for j in repository.get_all_jobs()} - {"__ASSET_JOB"} == {
+        "collect_odds", "collect_scores", "ingest_history", "discover_events", "build_features", "train_model",
+        "run_backtests", "propose_bets", "place_bets", "settle_bets"}
+    assert {s.name for s in repository.sensor_defs} == {"odds_fetch_sensor", "scores_sensor", "slips_sensor",
+                                                         "placement_sensor"}
+    assert [s.name for s in repository.schedule_defs] == ["discover_events_hourly"]
+    assert len(repository.asset_graph.asset_check_keys) == 21

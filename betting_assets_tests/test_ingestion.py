@@ -125,3 +125,15 @@ def test_rebuild_derives_the_same_rows_from_raw_and_is_idempotent(engine: Engine
     assert collector.rebuild("soccer_epl", START - timedelta(days=30), far).rows == expected
     assert collector.rebuild("soccer_epl", START - timedelta(days=30), far).rows == expected
     assert _counts(engine)["normalized_odds"] == expected
+
+
+def test_a_collector_refuses_a_client_that_already_reports_elsewhere() -> None:
+    """Taking over another observer's client would silently stop its log."""
+    import pytest
+
+    seen: list[object] = []
+    client = OddsApiClient("http://127.0.0.1:9", "test-key", observer=seen.append)
+    with pytest.raises(ValueError, match="already reports its attempts elsewhere"):
+        Collector(None, client, regions=["uk"], markets=["h2h"])  # type: ignore[arg-type]
+    assert client.observer == seen.append
+    client.close()

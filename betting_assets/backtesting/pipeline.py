@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, and_
+from sqlalchemy import Engine
 
 from betting_assets.domain import strategies as registry
 from betting_assets.domain.backtest import StrategyRun
@@ -18,7 +18,6 @@ from betting_assets.domain.staking import Sizing
 from betting_assets.modelling.registry import ModelRef, Tracker, model_name
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
-from betting_assets.warehouse.tables import events as events_table
 
 MODEL_STRATEGY = "model_value"
 _SIDES = {"p_home": "home", "p_draw": "draw", "p_away": "away"}
@@ -96,13 +95,8 @@ def warehouse_history(engine: Engine, sports: list[str], start: datetime | None,
                       decision_hours: float, lookback: timedelta) -> History:
     """Events kicking off in [start, end), their normalised odds from ``lookback`` before, and
     their stored features at the decision time."""
-    condition = events_table.c.sport_key.in_(sports)
-    if start is not None:
-        condition = and_(condition, events_table.c.commence_time >= start)
-    if end is not None:
-        condition = and_(condition, events_table.c.commence_time < end)
     with engine.connect() as conn:
-        events = queries.events_frame(conn, condition)
+        events = queries.events_of(conn, sports, start, end)
         if events.is_empty():
             return History(pl.DataFrame(), events, pl.DataFrame())
         first, last = events["commence_time"].min(), events["commence_time"].max()

@@ -20,14 +20,14 @@ from betting_assets.warehouse import ledger, queries
 
 
 @dataclass
-class SlipOutcome:
+class SlipProposals:
     slips: pl.DataFrame
     events: int
     models: list[ModelRef] = field(default_factory=list)
     missing_models: list[str] = field(default_factory=list)
 
 
-def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime) -> SlipOutcome:
+def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime) -> SlipProposals:
     """Slips for the events whose decision time has come by ``now``. The model sees features cut
     at the decision time it was trained at; the price is the best on offer now; stakes are sized
     against the bankroll after the last settled bet."""
@@ -35,7 +35,7 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
     with engine.connect() as conn:
         due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
         if due.is_empty():
-            return SlipOutcome(pl.DataFrame(), 0)
+            return SlipProposals(pl.DataFrame(), 0)
         odds = queries.odds_for_events(conn, due["event_id"].to_list(),
                                        due["commence_time"].min() - config.lookback, now)  # type: ignore[operator]
         results = queries.finished_before(conn, settings.sports, now)
@@ -43,11 +43,11 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
     features = build_features(odds, due, results, config)
     probs, refs, missing = champion_probabilities(tracker, features, out_of_time_only=False)
     if probs is None:
-        return SlipOutcome(pl.DataFrame(), due.height, refs, missing)
+        return SlipProposals(pl.DataFrame(), due.height, refs, missing)
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
                        sharp_book=settings.sharp_book, lookback=config.lookback,
                        method=settings.devig_method)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
     proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll, sizing=sizing_for(settings, "kelly"),
                              min_edge=settings.min_edge, limits=limits_from(settings))
-    return SlipOutcome(proposed, due.height, refs, missing)
+    return SlipProposals(proposed, due.height, refs, missing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,11 @@ def markdown_table(frame: pl.DataFrame, limit: int = 10, digits: int = 3) -> Met
     if frame.height > limit:
         lines.append(f"\n_{limit} of {frame.height} rows_")
     return MetadataValue.md("\n".join(lines))
+
+
+def picture(png: bytes, alt: str) -> MetadataValue:
+    """A PNG shown inline in the UI's metadata (Dagster has no image type; Markdown takes a data URI)."""
+    return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
 def column_schema(schema: dict[str, pl.DataType]) -> MetadataValue:

@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
 import httpx
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster import ConfigurableResource, EnvVar, InitResourceContext, SkipReason
 from pydantic import PrivateAttr, SecretStr
 from sqlalchemy import Connection, Engine
 
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.ingestion import Collector
+from betting_assets.placement import service
+from betting_assets.placement.brokers import Broker
 from betting_assets.settings import Settings, get_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
@@ -81,6 +83,15 @@ class ProviderUnreachable(RuntimeError):
     """The provider (or its clock) did not answer: a sensor skips saying so instead of failing."""
 
 
+def now_or_skip(clock: "ClockResource", undone: str) -> "datetime | SkipReason":
+    """The clock's time, or, when the provider's clock is down, the skip a sensor returns: what
+    was not done, what is down and what to start (its cursor stays as it was)."""
+    try:
+        return clock.now()
+    except ProviderUnreachable as exc:
+        return SkipReason(f"{undone}: {exc}")
+
+
 class ClockResource(ConfigurableResource):
     """The time sensors and live fetches act on. Against the sandbox it is the sandbox's own
     clock, so a test (or a demo) moves time by moving the sandbox."""
@@ -110,6 +121,14 @@ class ClockResource(ConfigurableResource):
         return now
 
 
+class BrokerResource(ConfigurableResource):
+    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
+    placement that is not fully configured."""
+
+    def broker(self) -> Broker:
+        return service.broker_for(get_settings())
+
+
 class MlflowResource(ConfigurableResource):
     """MLflow tracking and registry; empty ``tracking_uri`` means the settings' default (a SQLite
     store and local artifacts under the project home)."""
@@ -127,8 +146,6 @@ class MlflowResource(ConfigurableResource):
 
 
 def default_resources() -> dict[str, object]:
-    from betting_assets.defs.placement.jobs import BrokerResource
-
     return {
         "warehouse": WarehouseResource(database_url=_env("BETTING_DATABASE_URL")),
         "odds_api": OddsApiResource(api_key=_env("BETTING_ODDS_API_KEY"),

@@ -27,7 +27,7 @@ from betting_assets.domain.settlement import RESULTS, read_bets, settle_one
 from betting_assets.domain.staking import Sizing, caps, linear_terms, size_day_in_place
 from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
+BACKTEST_BETS_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String, "sport_key": pl.String, "commence_time": UTC, "decision_time": UTC,
     "settle_time": UTC, "market": pl.String, "side": pl.String, "point": pl.Float64, "line": pl.Float64,
     "bookmaker": pl.String, "price": pl.Float64, "snapshot_time": UTC, "prob": pl.Float64, "edge": pl.Float64,
@@ -148,7 +148,7 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
     than the million."""
     c = candidates.select(CANDIDATE_COLUMNS)
     if c.height == 0:
-        return _scored(pl.DataFrame(schema=LEDGER_SCHEMA), bankroll)
+        return _scored(pl.DataFrame(schema=BACKTEST_BETS_SCHEMA), bankroll)
     decision_us = c["decision_time"].dt.epoch("us").to_numpy()
     lowest, day_number, first_decision = _days(decision_us)
     numbers = c.select(pl.col("price", "prob", "weight").fill_null(float("nan")))
@@ -177,10 +177,10 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
         unit_return=pl.Series(unit_return).fill_nan(None),
         profit=pl.Series(stake * (unit_return - 1.0)).fill_nan(None),
     )
-    return _scored(ledger.select(list(LEDGER_SCHEMA)).cast(LEDGER_SCHEMA), bankroll)
+    return _scored(ledger.select(list(BACKTEST_BETS_SCHEMA)).cast(BACKTEST_BETS_SCHEMA), bankroll)
 
 
-_FROM_CANDIDATES = [c for c in LEDGER_SCHEMA if c in CANDIDATE_COLUMNS]
+_FROM_CANDIDATES = [c for c in BACKTEST_BETS_SCHEMA if c in CANDIDATE_COLUMNS]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from betting_assets.domain.backtest import LEDGER_SCHEMA, BacktestResult, StrategyResult
+from betting_assets.domain.backtest import BACKTEST_BETS_SCHEMA, BacktestResult, StrategyResult
 from betting_assets.domain.betting_metrics import BREAKDOWN_SCHEMA, EQUITY_SCHEMA
 
 FORMAT = "betting_assets.backtest/1"
@@ -48,7 +48,7 @@ def from_json(text: str) -> BacktestResult:
         raise ValueError(f"not a backtest export: format {document.get('format')!r}, expected {FORMAT!r}")
     return BacktestResult(config=document["config"], strategies=[
         StrategyResult(name=s["name"], params=s["params"], sizing=s["sizing"], metrics=s["metrics"],
-                       bets=_frame(s["bets"], LEDGER_SCHEMA), equity=_frame(s["equity"], EQUITY_SCHEMA),
+                       bets=_frame(s["bets"], BACKTEST_BETS_SCHEMA), equity=_frame(s["equity"], EQUITY_SCHEMA),
                        breakdowns={k: _frame(v, BREAKDOWN_SCHEMA) for k, v in s["breakdowns"].items()})
         for s in document["strategies"]
     ])

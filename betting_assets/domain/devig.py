@@ -12,8 +12,8 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-Method = Literal["multiplicative", "power", "shin"]
-METHODS: tuple[Method, ...] = ("multiplicative", "power", "shin")
+DevigMethod = Literal["multiplicative", "power", "shin"]
+METHODS: tuple[DevigMethod, ...] = ("multiplicative", "power", "shin")
 MARKETS = ("h2h", "totals", "spreads")
 DEFAULT_CHOICE = "h2h=multiplicative,totals=power,spreads=power"
 """best calibrated on Pinnacle's prices in the shared history (``betting devig compare``): on
@@ -22,13 +22,13 @@ multiplicative beyond chance, on handicaps the three tie"""
 _ITERATIONS = 60
 
 
-def parse_choice(spec: str) -> dict[str, Method]:
+def parse_choice(spec: str) -> dict[str, DevigMethod]:
     """``power`` (every market) or ``h2h=multiplicative,totals=power,spreads=power``; a market
     left out of a per-market choice takes multiplicative."""
     spec = spec.strip()
     if spec in METHODS:
         return dict.fromkeys(MARKETS, spec)  # type: ignore[arg-type]  # spec is one of METHODS
-    choice: dict[str, Method] = dict.fromkeys(MARKETS, "multiplicative")  # type: ignore[arg-type]
+    choice: dict[str, DevigMethod] = dict.fromkeys(MARKETS, "multiplicative")  # type: ignore[arg-type]
     for part in filter(None, (p.strip() for p in spec.split(","))):
         market, sep, method = part.partition("=")
         if not sep or market.strip() not in MARKETS or method.strip() not in METHODS:
@@ -48,7 +48,7 @@ def devig(
     frame: pl.DataFrame,
     group_by: list[str],
     price_col: str = "price_decimal",
-    method: Method = "multiplicative",
+    method: DevigMethod = "multiplicative",
     out_col: str = "fair_prob",
 ) -> pl.DataFrame:
     """Adds ``out_col`` with fair probabilities that sum to one within each group."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from betting_assets.domain.devig import MARKETS, METHODS, Method
+from betting_assets.domain.devig import MARKETS, METHODS, DevigMethod
 from betting_assets.domain.intervals import paired_difference
 from betting_assets.domain.market_view import LINE_KEY, latest_quotes, sharp_fair
 
@@ -29,7 +29,7 @@ class CalibrationStudy:
     bands: pl.DataFrame
     """one row per (moment, market, method, band): outcomes, mean fair probability, observed rate"""
 
-    def best(self, moment: str = "prematch", market: str = "h2h") -> Method:
+    def best(self, moment: str = "prematch", market: str = "h2h") -> DevigMethod:
         rows = self.scores.filter((pl.col("moment") == moment) & (pl.col("market") == market))
         if rows.is_empty():
             raise ValueError(f"no {market} markets priced at {moment} to compare de-vig methods on")
@@ -63,7 +63,7 @@ def _line_wins(fair: pl.DataFrame, goals: pl.DataFrame) -> pl.DataFrame:
 
 
 def study(odds: pl.DataFrame, events: pl.DataFrame, *, sharp_book: str, decision_hours: float = 1.0,
-          methods: tuple[Method, ...] = METHODS, bands: tuple[float, ...] = PRICE_BANDS) -> CalibrationStudy:
+          methods: tuple[DevigMethod, ...] = METHODS, bands: tuple[float, ...] = PRICE_BANDS) -> CalibrationStudy:
     """``odds`` in the normalised shape, ``events`` with scores. ``prematch``: the sharp book's
     latest prices ``decision_hours`` before kick-off; ``closing``: its latest before kick-off."""
     h2h_wins, goals = outcome_wins(events)

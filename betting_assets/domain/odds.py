@@ -1,4 +1,4 @@
-"""Price conversions and market margins (DESIGN.md, "Betting facts").
+"""Price conversions and market margins (docs/betting-maths.md).
 
 Scalar helpers serve validation and the sandbox; the polars expressions serve bulk paths.
 """

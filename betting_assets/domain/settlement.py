@@ -1,4 +1,4 @@
-"""Settling bets against final scores (DESIGN.md, "Betting facts").
+"""Settling bets against final scores (docs/betting-maths.md).
 
 A settled bet is reduced to its return per unit staked: 0 for a loss, 1 for a push or a void
 (stake back), the price for a win. Asian quarter lines split the stake into two halves on the

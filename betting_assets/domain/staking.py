@@ -15,13 +15,13 @@ from typing import Literal
 import numba
 import numpy as np
 
-Method = Literal["kelly", "flat", "percent"]
+SizingMethod = Literal["kelly", "flat", "percent"]
 METHODS: tuple[str, ...] = ("kelly", "flat", "percent")
 
 
 @dataclass(frozen=True)
 class Sizing:
-    method: Method = "kelly"
+    method: SizingMethod = "kelly"
     kelly_fraction: float = 0.25
     flat_stake: float = 10.0
     percent: float = 0.01

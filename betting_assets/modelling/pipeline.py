@@ -10,20 +10,19 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, and_
+from sqlalchemy import Engine
 
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.scoring import log_loss, market_probabilities, outcome_labels
 from betting_assets.modelling.registry import Tracker, TrainingRecord, model_name
 from betting_assets.modelling.train import MarketComparison, TrainConfig, TrainedModel, evaluate, train_model
 from betting_assets.warehouse import queries
-from betting_assets.warehouse.tables import events as events_table
 
 OOT_SHARE = 0.2
 
 
 @dataclass
-class ModelOutcome:
+class TrainingResult:
     name: str
     three_way: bool
     train_events: int
@@ -62,7 +61,7 @@ def split_out_of_time(frame: pl.DataFrame, test_from: datetime | None) -> tuple[
 
 def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | None, config: TrainConfig,
                 tracker: Tracker | None, context: dict[str, str],
-                progress: Callable[[str], None] | None = None) -> ModelOutcome:
+                progress: Callable[[str], None] | None = None) -> TrainingResult:
     kind = frame.filter(pl.col("three_way") == three_way)
     train, test, cut = split_out_of_time(kind, test_from)
     if test.is_empty():
@@ -78,15 +77,14 @@ def fit_and_log(frame: pl.DataFrame, *, three_way: bool, test_from: datetime | N
             model, test, labels, probs, oot, market, run_name=f"{name} {cut:%Y-%m-%d}", train=train,
             context={**context, "train_events": str(train.height), "test_events": str(test.height),
                      "test_from": cut.isoformat()})
-    return ModelOutcome(name, three_way, train.height, test.height, cut, model, oot, market, record)
+    return TrainingResult(name, three_way, train.height, test.height, cut, model, oot, market, record)
 
 
 def warehouse_training_frame(engine: Engine, sports: list[str], decision_hours: float,
                              train_from: datetime | None) -> pl.DataFrame:
     with engine.connect() as conn:
         features = queries.stored_features(conn, sports, FEATURE_COLUMNS, start=train_from)
-        results = queries.events_frame(conn, and_(events_table.c.sport_key.in_(sports),
-                                                  events_table.c.status == "final"))
+        results = queries.events_of(conn, sports, status="final")
     return labelled(features, results, decision_hours)
 
 

@@ -21,14 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings
 from betting_assets.warehouse import ledger, locks, queries
-from betting_assets.warehouse.tables import bets, events
 
 QUOTE_LOOKBACK = timedelta(days=3)
 BANKROLL_LOCK = "bankroll"
@@ -78,7 +77,7 @@ def broker_for(settings: Settings) -> Broker:
 
 
 @dataclass
-class Outcome:
+class PlacementReport:
     counts: dict[str, int] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     """one line per slip handled: what happened and why"""
@@ -106,7 +105,7 @@ def _request(row: dict[str, Any], min_fill: float) -> OrderRequest:
                         stake=row["requested_stake"], min_fill=min_fill)
 
 
-def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, outcome: Outcome,
+def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, outcome: PlacementReport,
           min_fill: float) -> None:
     fill = broker.place(_request(row, min_fill))
     if fill.status == "unknown":
@@ -116,18 +115,18 @@ def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, ou
     outcome.add(fill.status, row, fill.reason)
 
 
-def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1.0) -> Outcome:
+def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1.0) -> PlacementReport:
     """Pending rows from runs that stopped mid-way: the broker's record decides. An order the
     broker never saw is sent now (under the same reference) unless its market has closed."""
-    outcome = Outcome()
+    outcome = PlacementReport()
     with locks.named_lock(engine, BANKROLL_LOCK):
         _reconcile(engine, broker, now, min_fill, outcome)
     return outcome
 
 
-def _reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float, outcome: Outcome) -> None:
+def _reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float, outcome: PlacementReport) -> None:
     with engine.connect() as conn:
-        pending = ledger.frame(conn, bets.c.status == "pending")
+        pending = ledger.with_status(conn, "pending")
     if pending.is_empty():
         return
     known = broker.lookup(pending["customer_ref"].to_list())
@@ -155,7 +154,7 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
         ids = slips["event_id"].unique().to_list()
         cut = now + timedelta(microseconds=1)  # a snapshot taken at this very moment is on offer now
         odds = queries.odds_for_events(conn, ids, now - QUOTE_LOOKBACK, cut)
-        names = match_names(conn, ids)
+        names = queries.match_names(conn, ids)
     cuts = slips.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
         decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
     offered = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=QUOTE_LOOKBACK).select(
@@ -172,21 +171,14 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
     } for s in priced.iter_rows(named=True)]
 
 
-def match_names(conn: Connection, event_ids: list[str]) -> dict[str, str]:
-    """``Home v Away, kick-off`` per event: what a person recognises in a refusal, not an id."""
-    rows = conn.execute(select(events.c.event_id, events.c.home_team, events.c.away_team, events.c.commence_time)
-                        .where(events.c.event_id.in_(event_ids))).all()
-    return {r.event_id: f"{r.home_team} v {r.away_team}, {r.commence_time:%Y-%m-%d %H:%M} UTC" for r in rows}
-
-
-LEDGER_FIELDS = [c.name for c in bets.columns if c.name not in ("bet_id", "status")]
+LEDGER_FIELDS = [name for name in ledger.BETS_SCHEMA if name not in ("bet_id", "status")]
 
 
 def _ledger_row(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in {**row, **changes}.items() if k in LEDGER_FIELDS}
 
 
-def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, outcome: Outcome,
+def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, outcome: PlacementReport,
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows still on offer at an acceptable price (taken at today's price, edge recomputed);
     rows whose market has closed (final); rows whose price fell too far (a later run may find
@@ -215,7 +207,7 @@ def attempt_tag(run_id: str | None) -> str:
 
 
 def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], limits: RiskLimits,
-                   start_bankroll: float, now: datetime, kill: Callable[[], str | None], outcome: Outcome,
+                   start_bankroll: float, now: datetime, kill: Callable[[], str | None], outcome: PlacementReport,
                    attempt: str, min_fill: float = 1.0) -> None:
     """The risk gate over the book as the ledger has it, then a claim and a broker call per
     accepted order, all under the bankroll lock. Rows another run claimed since they were
@@ -245,7 +237,7 @@ def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], l
         place(engine, broker, passed, now, outcome, min_fill, kill)
 
 
-def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datetime, outcome: Outcome,
+def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datetime, outcome: PlacementReport,
           min_fill: float = 1.0, kill: Callable[[], str | None] | None = None) -> None:
     """``kill`` is asked before each bet, so a kill switch thrown mid-batch stops the rest (they
     stay proposed for a later run)."""
@@ -261,7 +253,7 @@ def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datet
 
 
 def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datetime, run_id: str | None = None,
-                  slip_ids: list[int] | None = None, limit: int | None = None) -> Outcome:
+                  slip_ids: list[int] | None = None, limit: int | None = None) -> PlacementReport:
     """The whole pass outside Dagster (the job runs the same steps as ops)."""
     outcome = reconcile(engine, broker, now, settings.min_stake)
     limits = limits_from(settings)

@@ -14,7 +14,6 @@ from betting_assets.domain.market_view import LINE_KEY, closing_fair, offers_at
 from betting_assets.domain.settlement import OPEN, RESULTS, settle_frame
 from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries
-from betting_assets.warehouse.tables import bets, events
 
 LOOKBACK = timedelta(days=3)
 
@@ -29,11 +28,11 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
     """Placed bets whose event is final, cancelled or postponed are settled by the rules of
     ``domain.settlement``; the rest stay placed until their result is known."""
     with engine.connect() as conn:
-        placed = ledger.frame(conn, bets.c.status == "placed")
+        placed = ledger.with_status(conn, "placed")
         if placed.is_empty():
             return Settled(0, 0)
         ids = placed["event_id"].unique().to_list()
-        fixtures = queries.events_frame(conn, events.c.event_id.in_(ids))
+        fixtures = queries.events_by_id(conn, ids)
         odds = queries.odds_for_events(conn, ids, fixtures["commence_time"].min() - LOOKBACK,  # type: ignore[operator]
                                        fixtures["commence_time"].max() + timedelta(seconds=1))  # type: ignore[operator]
     cuts = fixtures.select("event_id", "sport_key", "commence_time", decision_time=pl.col("commence_time"))

@@ -98,7 +98,7 @@ class ApiResponse:
 
 def estimate_cost(markets: list[str], regions: list[str], bookmakers: list[str] | None,
                   historical: bool = False) -> int:
-    """Credits an odds call costs if it returns data (DESIGN.md: markets × regions)."""
+    """Credits an odds call costs if it returns data (docs/odds-api.md: markets × regions)."""
     region_units = math.ceil(len(bookmakers) / 10) if bookmakers else len(regions)
     cost = max(1, len(markets)) * max(1, region_units)
     return cost * HISTORICAL_MULTIPLIER if historical else cost

@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from betting_assets.warehouse import queries
-from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets
+from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets, events
 from betting_assets.warehouse.writes import _insert
 
 
@@ -77,10 +77,10 @@ def frame(conn: Connection, condition: Any = None) -> pl.DataFrame:
     query = select(bets).order_by(bets.c.bet_id)
     if condition is not None:
         query = query.where(condition)
-    return pl.DataFrame([tuple(r) for r in conn.execute(query).all()], schema=LEDGER_SCHEMA, orient="row")
+    return pl.DataFrame([tuple(r) for r in conn.execute(query).all()], schema=BETS_SCHEMA, orient="row")
 
 
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
+BETS_SCHEMA: dict[str, pl.DataType] = {
     c.name: {"Float": pl.Float64, "UtcDateTime": pl.Datetime("us", "UTC"), "BigInteger": pl.Int64}.get(
         type(c.type).__name__, pl.String) for c in bets.columns}
 
@@ -127,3 +127,21 @@ def current_bankroll(conn: Connection, start: float) -> float:
 
 def counts_by_status(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(bets.c.status, func.count()).group_by(bets.c.status)).all())  # type: ignore[arg-type]
+
+
+def of_run(conn: Connection, run_id: str) -> pl.DataFrame:
+    """The ledger rows one placement run wrote."""
+    return frame(conn, bets.c.run_id == run_id)
+
+
+def open_bets_with_event_status(conn: Connection) -> pl.DataFrame:
+    """Placed, unsettled bets beside their event's status."""
+    rows = conn.execute(select(bets.c.bet_id, bets.c.event_id, bets.c.bookmaker, bets.c.market,
+                               events.c.status.label("event_status"))
+                        .join(events, events.c.event_id == bets.c.event_id).where(bets.c.status == "placed")).all()
+    return pl.DataFrame([tuple(r) for r in rows], orient="row",
+                        schema=["bet_id", "event_id", "bookmaker", "market", "event_status"])
+
+
+def with_status(conn: Connection, status: str) -> pl.DataFrame:
+    return frame(conn, bets.c.status == status)

@@ -10,7 +10,15 @@ from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.timeutil import parse_utc
-from betting_assets.warehouse.tables import bet_slips, events, features, fetch_log, normalized_odds, odds_snapshots
+from betting_assets.warehouse.tables import (
+    bet_slips,
+    data_quality_log,
+    events,
+    features,
+    fetch_log,
+    normalized_odds,
+    odds_snapshots,
+)
 
 _UTC = pl.Datetime("us", "UTC")
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -150,6 +158,38 @@ def events_frame(conn: Connection, condition: Any) -> pl.DataFrame:
     return _frame(conn, select(*_event_columns()).where(condition), EVENT_SCHEMA)
 
 
+def events_of(conn: Connection, sports: list[str], start: datetime | None = None, end: datetime | None = None,
+              status: str | None = None) -> pl.DataFrame:
+    """The sports' events kicking off in [start, end) (either end open when None), of one status
+    when given."""
+    condition = events.c.sport_key.in_(sports)
+    if start is not None:
+        condition = and_(condition, events.c.commence_time >= start)
+    if end is not None:
+        condition = and_(condition, events.c.commence_time < end)
+    if status is not None:
+        condition = and_(condition, events.c.status == status)
+    return events_frame(conn, condition)
+
+
+def upcoming_with_status(conn: Connection, sport: str, statuses: tuple[str, ...], after: datetime) -> dict[str, Any]:
+    """The sport's events of these statuses kicking off after ``after``, by id (commence_time, status)."""
+    return {r.event_id: r for r in conn.execute(
+        select(events.c.event_id, events.c.commence_time, events.c.status).where(
+            events.c.sport_key == sport, events.c.status.in_(statuses), events.c.commence_time > after))}
+
+
+def events_of_days(conn: Connection, sport: str, start: datetime, end: datetime,
+                   excluded: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A sport's events kicking off in [start, end), leaving out those of the ``excluded`` statuses."""
+    return events_frame(conn, and_(events.c.sport_key == sport, events.c.commence_time >= start,
+                                   events.c.commence_time < end, events.c.status.not_in(excluded)))
+
+
+def events_by_id(conn: Connection, event_ids: list[str]) -> pl.DataFrame:
+    return events_frame(conn, events.c.event_id.in_(event_ids))
+
+
 def started_before(conn: Connection, before: datetime, sports: list[str] | None = None) -> pl.DataFrame:
     """Every event that started before ``before``, whatever its status."""
     condition = events.c.commence_time < before
@@ -220,3 +260,54 @@ def result_frame(conn: Connection, query: Any) -> pl.DataFrame:
     result = conn.execute(query)
     return pl.DataFrame([tuple(r) for r in result.all()], schema=list(result.keys()), orient="row",
                         infer_schema_length=None)
+
+
+def snapshots_preview(conn: Connection, snapshot_ids: list[int]) -> pl.DataFrame:
+    """What a fetch stored, one row per snapshot in time order: when, from where, its tier, and
+    what it cost."""
+    rows = conn.execute(
+        select(odds_snapshots.c.as_of, odds_snapshots.c.source, odds_snapshots.c.fetch_tier,
+               odds_snapshots.c.hours_to_commence, odds_snapshots.c.event_count, odds_snapshots.c.requests_last,
+               odds_snapshots.c.requests_remaining)
+        .where(odds_snapshots.c.snapshot_id.in_(snapshot_ids or [-1])).order_by(odds_snapshots.c.as_of)).all()
+    return pl.DataFrame([tuple(r) for r in rows], orient="row", schema=[
+        "as_of", "source", "tier", "hours_to_start", "events", "credits", "remaining"])
+
+
+def slips_of_run(conn: Connection, run_id: str) -> pl.DataFrame:
+    return slips_frame(conn, bet_slips.c.run_id == run_id)
+
+
+def match_names(conn: Connection, event_ids: list[str]) -> dict[str, str]:
+    """``Home v Away, kick-off`` per event: what a person recognises in a refusal, not an id."""
+    rows = conn.execute(select(events.c.event_id, events.c.home_team, events.c.away_team, events.c.commence_time)
+                        .where(events.c.event_id.in_(event_ids))).all()
+    return {r.event_id: f"{r.home_team} v {r.away_team}, {r.commence_time:%Y-%m-%d %H:%M} UTC" for r in rows}
+
+
+def warehouse_totals(conn: Connection) -> dict[str, Any]:
+    """What the warehouse holds, in the figures the demo's summary shows: events, snapshots,
+    odds rows (by market, invalid), bookmakers, provider calls, credits, findings, slips."""
+    def count(query: Any) -> int:
+        return conn.scalar(query) or 0
+
+    last = conn.execute(select(fetch_log.c.requests_remaining, fetch_log.c.requests_used)
+                        .where(fetch_log.c.requests_remaining.is_not(None))
+                        .order_by(fetch_log.c.fetch_id.desc()).limit(1)).first()
+    return {
+        "events": count(select(func.count()).select_from(events)),
+        "final_events": count(select(func.count()).where(events.c.status == "final")),
+        "snapshots": count(select(func.count()).select_from(odds_snapshots)),
+        "odds_rows": count(select(func.count()).select_from(normalized_odds)),
+        "invalid_rows": count(select(func.count()).select_from(normalized_odds)
+                              .where(normalized_odds.c.is_valid.is_(False))),
+        "rows_by_market": {m: n for m, n in conn.execute(
+            select(normalized_odds.c.market, func.count()).group_by(normalized_odds.c.market))},
+        "bookmakers": count(select(func.count(func.distinct(normalized_odds.c.bookmaker)))),
+        "provider_calls": count(select(func.count()).select_from(fetch_log)),
+        "failed_calls": count(select(func.count()).where(fetch_log.c.ok.is_(False))),
+        "credits_remaining": last[0] if last else None,
+        "credits_used": last[1] if last else 0,
+        "quality_findings": count(select(func.count()).select_from(data_quality_log)),
+        "slips": count(select(func.count()).select_from(bet_slips)),
+    }

@@ -414,3 +414,13 @@ def propose_slips(conn: Connection, frame: pl.DataFrame, created_at: datetime | 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def set_event_statuses(conn: Connection, changes: dict[str, list[str]], at: datetime) -> None:
+    """Moves events to new lifecycle statuses (``status -> ids``), their row locks taken first in
+    id order (``lock_events``)."""
+    if not changes:
+        return
+    lock_events(conn, events.c.event_id.in_(sorted(i for ids in changes.values() for i in ids)))
+    for status, ids in changes.items():
+        conn.execute(update(events).where(events.c.event_id.in_(ids)).values(status=status, updated_at=at))

@@ -15,7 +15,8 @@ from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context,
 from mlflow import MlflowClient
 from sqlalchemy import Engine, select
 
-from betting_assets.defs.backtesting.assets import backtests, bet_slips, slips_sensor
+from betting_assets.defs.backtesting.assets import backtests, bet_slips
+from betting_assets.defs.backtesting.sensors import slips_sensor
 from betting_assets.defs.features.assets import features
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots
 from betting_assets.defs.resources import MlflowResource

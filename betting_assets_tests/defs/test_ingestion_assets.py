@@ -12,7 +12,8 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, MaterializeResult, asset, materialize
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import PARTITIONS, normalized_odds, odds_snapshots, scores
+from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+from betting_assets.defs.partitions import PARTITIONS
 from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
 from betting_assets.sandbox.recorded import RecordedMarket
 from betting_assets.sandbox.server import SandboxServer, SandboxState

@@ -15,7 +15,9 @@ from sqlalchemy import Engine, func, select, update
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots
 from betting_assets.defs.placement.assets import settled_bets
 from betting_assets.defs.placement.checks import results_overdue
-from betting_assets.defs.placement.jobs import BrokerResource, place_bets, placement_sensor
+from betting_assets.defs.placement.jobs import place_bets
+from betting_assets.defs.placement.sensors import placement_sensor
+from betting_assets.defs.resources import BrokerResource
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
 from betting_assets.domain.strategies import best_prices
@@ -387,8 +389,8 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
     settings = get_settings()
     limits = service.limits_from(settings)
     fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
-                                       service.Outcome())
-    outcome = service.Outcome()
+                                       service.PlacementReport())
+    outcome = service.PlacementReport()
 
     def thrown_after_the_first_bet() -> str | None:
         if outcome.counts.get("placed"):

@@ -81,7 +81,7 @@ def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
            "commence_time": NOW + timedelta(hours=1), "market": "h2h", "side": "home", "point": 0.0,
            "bookmaker": "betfair_ex_uk", "requested_price": 2.1, "requested_stake": 20.0, "edge": 0.05,
            "created_at": NOW, "updated_at": NOW}
-    outcome = service.Outcome()
+    outcome = service.PlacementReport()
     service.place(engine, impatient, [row], NOW, outcome)
     assert outcome.counts == {"unknown": 1}
     with engine.connect() as conn:

@@ -1,33 +1,22 @@
-"""The backtests and bet_slips assets, the job and the sensor that propose slips when events
-reach their decision time."""
+"""The backtests and bet_slips assets."""
 
-import base64
-import hashlib
 from datetime import datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
-    AssetSelection,
     Config,
-    DefaultSensorStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
-    RunRequest,
-    SensorEvaluationContext,
-    SkipReason,
     asset,
-    define_asset_job,
-    sensor,
 )
 
 import polars as pl
 
-from betting_assets.defs.metadata import markdown_table, percent, rounded
-from betting_assets.defs.modelling.assets import day_start
-from betting_assets.defs.resources import ClockResource, MlflowResource, ProviderUnreachable, WarehouseResource
+from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
+from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
+from betting_assets.defs.run_config import day_start
 from betting_assets.settings import get_settings
-from betting_assets.warehouse import queries
 
 GROUP = "backtesting"
 SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "price", "model_prob", "edge",
@@ -59,10 +48,6 @@ def strategy_figures(name: str, metrics: dict[str, float]) -> dict[str, object]:
     for key in ("roi", "roi_low", "roi_high", "clv", "clv_low", "clv_high", "hit_rate", "max_drawdown"):
         out[f"{name}_{key}_pct"] = percent(metrics.get(key))
     return out
-
-
-def _picture(png: bytes, alt: str) -> MetadataValue:
-    return MetadataValue.md(f"![{alt}](data:image/png;base64," + base64.b64encode(png).decode() + ")")
 
 
 @asset(
@@ -122,7 +107,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         "summary": MetadataValue.md("\n".join(f"- {line}" for line in report.summary_lines(result))),
         "comparison": MetadataValue.md(report.comparison_markdown(result)),
         "devig_method": MetadataValue.text(result.config["devig_method"]),
-        "equity_curve": _picture(equity, "equity curves"),
+        "equity_curve": picture(equity, "equity curves"),
         "events": history.events.height,
         "window": MetadataValue.text(f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else
                                      f"{start or 'all'} .. {end or 'latest'}"),
@@ -137,10 +122,10 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         metadata["notes"] = MetadataValue.md("\n".join(f"- {n}" for n in notes))
     if model is not None and tracker is not None:
         mine = BacktestResult(config=result.config, strategies=[result.strategy(MODEL_STRATEGY)])
-        picture = report.equity_png(mine, f"{MODEL_STRATEGY}: bankroll by day")
+        model_png = report.equity_png(mine, f"{MODEL_STRATEGY}: bankroll by day")
         csv = backtest_export.to_csv(mine)
         for ref in refs:
-            tracker.log_backtest(ref.run_id, "backtest", mine.strategies[0].metrics, picture,
+            tracker.log_backtest(ref.run_id, "backtest", mine.strategies[0].metrics, model_png,
                                  {"result.json": backtest_export.to_json(mine), "bets.csv": csv["bets.csv"],
                                   "comparison.md": report.comparison_markdown(result),
                                   "summary.md": "\n".join(report.summary_lines(result))})
@@ -188,34 +173,3 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
         "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
         else MetadataValue.md("no slip above the minimum edge"),
     })
-
-
-propose_bets = define_asset_job("propose_bets", selection=AssetSelection.assets(bet_slips),
-                                description="Bet slips for the events at their decision time.",
-                                tags={"betting/stage": "slips"})
-run_backtests = define_asset_job("run_backtests", selection=AssetSelection.assets(backtests),
-                                 description="Every registered strategy replayed over the window.",
-                                 tags={"betting/stage": "backtests"})
-
-
-@sensor(job=propose_bets, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
-        description="Requests bet slips whenever the set of events at their decision time changes.")
-def slips_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                 clock: ClockResource) -> RunRequest | SkipReason:
-    settings = get_settings()
-    try:
-        now = clock.now()
-    except ProviderUnreachable as exc:
-        return SkipReason(f"no slips proposed: {exc}")
-    with warehouse.connect() as conn:
-        due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
-    if due.is_empty():
-        return SkipReason(f"no event at its decision time at {now:%Y-%m-%d %H:%M}")
-    ids = sorted(due["event_id"].to_list())
-    key = hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
-    return RunRequest(run_key=f"slips:{key}", tags={"betting/events_at_decision": str(len(ids))})
-
-
-BACKTESTING_ASSETS = [backtests, bet_slips]
-BACKTESTING_JOBS = [propose_bets, run_backtests]
-BACKTESTING_SENSORS = [slips_sensor]

@@ -9,7 +9,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
 from betting_assets.defs.backtesting.assets import backtests, bet_slips
-from betting_assets.defs.ingestion.checks import recorded
+from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.features import FeatureConfig
@@ -18,7 +18,6 @@ from betting_assets.domain.quality import CheckOutcome
 from betting_assets.placement.service import limits_from
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries
-from betting_assets.warehouse.tables import bet_slips as slips_table
 
 BACKTEST_LOOKBACK = timedelta(days=30)
 """the backtests asset's quote lookback: an older quote is not on offer"""
@@ -79,7 +78,7 @@ def _latest_slips(context: AssetCheckExecutionContext, warehouse: WarehouseResou
     if event is None:
         return pl.DataFrame()
     with warehouse.connect() as conn:
-        return queries.slips_frame(conn, slips_table.c.run_id == event.run_id)
+        return queries.slips_of_run(conn, event.run_id)
 
 
 @asset_check(asset=bet_slips, description="Every slip of the latest proposal passes the risk gate's static "
@@ -114,5 +113,3 @@ def slip_prices_current(context: AssetCheckExecutionContext, warehouse: Warehous
     outcome = audits.slip_prices_current(slips, pl.concat(offered))
     return recorded(warehouse.engine(), outcome, "bet_slips:prices", clock.now(), slips=slips.height)
 
-
-BACKTESTING_CHECKS = [prices_on_offer, ledger_adds_up, slips_within_bounds, slip_prices_current]

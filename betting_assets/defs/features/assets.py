@@ -9,19 +9,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetSelection,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
-    define_asset_job,
 )
 
 import polars as pl
 
 from betting_assets import feature_store
-from betting_assets.defs.ingestion.assets import PARTITIONS
-from betting_assets.defs.ingestion.partitions import SportDay, run_days
+from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
 from betting_assets.defs.metadata import markdown_table, per_partition
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.domain.features import FEATURE_COLUMNS
@@ -126,12 +123,3 @@ def _leakage_guard(context: AssetExecutionContext, engine, days: list[SportDay],
     mismatches = pl.concat(found) if found else pl.DataFrame()
     context.log.info(f"no_lookahead: {checked} rows recomputed from raw snapshots, {mismatches.height} differences")
     return checked, mismatches
-
-
-build_features = define_asset_job(
-    "build_features", selection=AssetSelection.assets(features), partitions_def=PARTITIONS,
-    description="Features per sport and day, published only when the no_lookahead guard passes.",
-    tags={"betting/stage": "features"})
-
-FEATURE_ASSETS = [features]
-FEATURE_JOBS = [build_features]

@@ -18,12 +18,10 @@ from dagster import (
     RetryPolicy,
     asset,
 )
-from sqlalchemy import select
-
 from betting_assets import expectations
 from betting_assets.dagster_home import PROVIDER_POOL
-from betting_assets.defs.ingestion import checks
-from betting_assets.defs.ingestion.partitions import SportDay, ingestion_partitions, run_days
+from betting_assets.defs import check_results as checks
+from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
 from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
 from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
 from betting_assets.domain import quality
@@ -32,12 +30,22 @@ from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries, writes
-from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
 
-PARTITIONS = ingestion_partitions()
 SCORES_WINDOW = timedelta(days=3)
 PARTITION_LOOKBACK = timedelta(days=2)
 GROUP = "ingestion"
+RAW_SPECS = {
+    "required_fields": "Every event, bookmaker, market and outcome carries its required fields.",
+    "no_future_prices": "No price is timestamped after the fetch that returned it.",
+}
+NORMALIZED_SPECS = {
+    "prices_valid": "Decimal prices ≥ 1.01, American |a| ≥ 100, all numeric.",
+    "no_duplicate_keys": "No natural key (event, bookmaker, market, outcome, point, time) twice in a snapshot.",
+    "market_complete": "Every bookmaker market has all its outcomes at the same line.",
+    "overround_range": "Overround in 2–15 % (warning outside; error below 0 % or above 30 %).",
+    "line_moves": "No quote's implied probability jumps more than 0.15 between snapshots (warning).",
+    "contract": "Great Expectations suite over the stored rows: types, nulls, ranges, unique keys.",
+}
 PROVIDER_TAGS = {"betting/provider": "odds_api"}
 EVENTS_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
 """the fixture list is refreshed every hour (discover_events_hourly): two missed runs warn"""
@@ -89,7 +97,7 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     group_name=GROUP,
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    check_specs=checks.specs("odds_snapshots", checks.RAW_SPECS),
+    check_specs=checks.specs("odds_snapshots", RAW_SPECS),
     description="Raw provider responses, append-only and stored whole, with fetch tier, hours to "
                 "start and quota headers. Live for the clock's current day; for past days, "
                 "historical snapshots at the times the tiered sensor would have fetched.",
@@ -123,16 +131,8 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                          f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
     with warehouse.connect() as conn:
         held = _partition_snapshots(conn, days, set(total.snapshot_ids))
-        stored = conn.execute(
-            select(snapshots_table.c.as_of, snapshots_table.c.source, snapshots_table.c.fetch_tier,
-                   snapshots_table.c.hours_to_commence, snapshots_table.c.event_count,
-                   snapshots_table.c.requests_last, snapshots_table.c.requests_remaining)
-            .where(snapshots_table.c.snapshot_id.in_(total.snapshot_ids or [-1]))
-            .order_by(snapshots_table.c.as_of)
-        ).all()
+        preview = queries.snapshots_preview(conn, total.snapshot_ids)
         remaining = queries.credits_remaining(conn)
-    preview = pl.DataFrame([tuple(r) for r in stored], orient="row", schema=[
-        "as_of", "source", "tier", "hours_to_start", "events", "credits", "remaining"])
     mode = get_settings().data_quality_mode
     outcomes = {o.name: o for o in total.outcomes}
     outcomes["required_fields"] = complete = quality.snapshots_complete(held)
@@ -140,7 +140,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
         raise Failure(f"{len(total.errors)} provider answers could not be read (kept in fetch_log and "
                       f"data_quality_log; {collector.credits_charged} credits charged): " + "; ".join(total.errors[:3]),
                       metadata={"credits_charged": collector.credits_charged})
-    results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in checks.RAW_SPECS]
+    results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in RAW_SPECS]
     return MaterializeResult(
         metadata=per_partition({
             "dagster/row_count": total.snapshots,
@@ -180,7 +180,7 @@ def _partition_snapshots(conn, days: list[SportDay], fetched: set[int]) -> list:
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[odds_snapshots],
-    check_specs=checks.specs("normalized_odds", checks.NORMALIZED_SPECS),
+    check_specs=checks.specs("normalized_odds", NORMALIZED_SPECS),
     description="One row per event, bookmaker, market, outcome, point and snapshot time, rebuilt "
                 "idempotently from the raw snapshots of the partition.",
     kinds={"polars", "sql"},
@@ -205,7 +205,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     outcomes.append(expectations.validate_normalized(stored))
     by_name = {o.name: o for o in outcomes}
     results = [checks.result(by_name.get(name) or quality.CheckOutcome(name, 0), mode)
-               for name in checks.NORMALIZED_SPECS]
+               for name in NORMALIZED_SPECS]
     per_market = stored.group_by("market").agg(rows=pl.len(), events=pl.col("event_id").n_unique(),
                                                 bookmakers=pl.col("bookmaker").n_unique()).sort("market")
     return MaterializeResult(
@@ -304,6 +304,3 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
         }, keys, parts),
         check_results=[checks.result(outcome, settings.data_quality_mode)],
     )
-
-
-INGESTION_ASSETS = [events, odds_snapshots, normalized_odds, scores]

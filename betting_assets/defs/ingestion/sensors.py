@@ -1,53 +1,22 @@
-"""Jobs, sensors and the discovery schedule of the ingestion stage.
+"""The fetch and scores sensors.
 
-The sensors read the warehouse and the clock, call ``domain.fetch_decisions`` and turn its
-decision into run requests; everything they decide is written to the tick log.
+They read the warehouse and the clock, call ``domain.fetch_decisions`` and turn its decision
+into run requests; everything they decide is written to the tick log. A provider whose clock
+does not answer is a skip that says so, never a failed tick.
 """
-
 
 import json
 from datetime import timedelta
 
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    DefaultSensorStatus,
-    RunRequest,
-    ScheduleDefinition,
-    SensorEvaluationContext,
-    SensorResult,
-    SkipReason,
-    define_asset_job,
-    sensor,
-)
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from betting_assets.defs.ingestion.assets import PARTITIONS, PROVIDER_TAGS, events, normalized_odds, odds_snapshots, scores
-from betting_assets.defs.ingestion.partitions import partition_key
-from betting_assets.defs.resources import ClockResource, OddsApiResource, ProviderUnreachable, WarehouseResource
+from betting_assets.defs.ingestion.jobs import collect_odds, collect_scores
+from betting_assets.defs.partitions import partition_key
+from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource, now_or_skip
 from betting_assets.domain.fetch_decisions import decide_fetches, decide_scores
 from betting_assets.settings import get_settings
 from betting_assets.sources.odds_api import estimate_cost
 from betting_assets.warehouse import queries
-
-collect_odds = define_asset_job(
-    "collect_odds", selection=AssetSelection.assets(odds_snapshots, normalized_odds), partitions_def=PARTITIONS,
-    description="Odds for one sport and day: live for today, tier-planned history for past days.",
-    tags=PROVIDER_TAGS,
-)
-collect_scores = define_asset_job("collect_scores", selection=AssetSelection.assets(scores),
-                                  partitions_def=PARTITIONS, tags=PROVIDER_TAGS)
-ingest_history = define_asset_job(
-    "ingest_history", selection=AssetSelection.assets(odds_snapshots, normalized_odds, scores),
-    partitions_def=PARTITIONS, tags=PROVIDER_TAGS,
-    description="Backfill target: odds, normalised odds and scores per sport and day.",
-)
-discover_events = define_asset_job("discover_events", selection=AssetSelection.assets(events))
-
-discovery_schedule = ScheduleDefinition(
-    name="discover_events_hourly", job=discover_events, cron_schedule="7 * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="The events endpoint is free: refresh the fixture list every hour.",
-)
 
 
 @sensor(job=collect_odds, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
@@ -55,10 +24,9 @@ discovery_schedule = ScheduleDefinition(
 def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                       odds_api: OddsApiResource, clock: ClockResource) -> SensorResult | SkipReason:
     settings = odds_api.settings()
-    try:
-        now = clock.now()
-    except ProviderUnreachable as exc:
-        return SkipReason(f"odds not fetched: {exc}; the cursor is kept")
+    now = now_or_skip(clock, "odds not fetched")
+    if isinstance(now, SkipReason):
+        return now
     with warehouse.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, settings.sports)
         remaining = queries.credits_remaining(conn)
@@ -90,10 +58,9 @@ def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
 def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                   clock: ClockResource) -> SensorResult | SkipReason:
     settings = get_settings()
-    try:
-        now = clock.now()
-    except ProviderUnreachable as exc:
-        return SkipReason(f"scores not polled: {exc}")
+    now = now_or_skip(clock, "scores not polled")
+    if isinstance(now, SkipReason):
+        return now
     with warehouse.connect() as conn:
         awaiting = queries.awaiting_scores(conn, now, sports=settings.sports)
         remaining = queries.credits_remaining(conn)
@@ -108,8 +75,3 @@ def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource
                    tags={"betting/awaiting": str(poll.awaiting)})
         for poll in polls
     ])
-
-
-INGESTION_JOBS = [collect_odds, collect_scores, ingest_history, discover_events]
-INGESTION_SENSORS = [odds_fetch_sensor, scores_sensor]
-INGESTION_SCHEDULES = [discovery_schedule]

@@ -1,30 +1,27 @@
 """The trained_model asset: LightGBM tuned by Optuna on every stored feature row, logged to
 MLflow, registered, and promoted to ``champion`` only past the gate."""
 
-import base64
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from dagster import (
     AssetExecutionContext,
-    AssetSelection,
     Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     asset,
-    define_asset_job,
 )
 
-from betting_assets.defs.metadata import markdown_table, rounded
+from betting_assets.defs.metadata import markdown_table, picture, rounded
 from betting_assets.defs.resources import MlflowResource, WarehouseResource
+from betting_assets.defs.run_config import day_start
 from betting_assets.domain.claims import PRIOR_ALONE
 from betting_assets.settings import get_settings
 
 import polars as pl
 
 if TYPE_CHECKING:
-    from betting_assets.modelling.pipeline import ModelOutcome
+    from betting_assets.modelling.pipeline import TrainingResult
 
 GROUP = "modelling"
 
@@ -35,11 +32,6 @@ class TrainingConfig(Config):
     n_trials: int = 0
     test_from: str = ""
     train_from: str = ""
-
-
-def day_start(text: str | None) -> datetime | None:
-    """A run-config or settings day (ISO) as UTC midnight; empty means no bound."""
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
 
 
 @asset(
@@ -63,7 +55,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
                       metadata={"sports": ", ".join(settings.sports)})
     train_config = TrainConfig(n_trials=config.n_trials or settings.model_trials, n_folds=settings.model_folds)
     tracker = mlflow.tracker()
-    outcomes: "list[ModelOutcome]" = []
+    outcomes: "list[TrainingResult]" = []
     for three_way in (True, False):
         if frame.filter(pl.col("three_way") == three_way).is_empty():
             continue
@@ -89,8 +81,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         metadata[f"{prefix}_folds"] = markdown_table(pl.DataFrame(
             [{"fold": f.fold, "train": f.train_events, "valid": f.valid_events, "rounds": f.best_iteration,
               **{k: v for k, v in f.metrics.items() if "log_loss" in k}} for f in outcome.model.folds]), digits=5)
-        metadata[f"{prefix}_calibration"] = MetadataValue.md(
-            "![calibration](data:image/png;base64," + base64.b64encode(record.calibration_png).decode() + ")")
+        metadata[f"{prefix}_calibration"] = picture(record.calibration_png, "calibration")
         metadata[f"{prefix}_run_id"] = MetadataValue.text(record.run_id)
         metadata.update(_figures(prefix, outcome))
         ui = settings.mlflow_ui_url.rstrip("/")
@@ -101,7 +92,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
     return MaterializeResult(metadata=metadata)
 
 
-def _figures(prefix: str, outcome: "ModelOutcome") -> dict[str, object]:
+def _figures(prefix: str, outcome: "TrainingResult") -> dict[str, object]:
     """What a user trends across trainings (the Plots tab): sizes and log losses as numbers."""
     oot = outcome.oot
     figures: dict[str, object] = {
@@ -115,7 +106,7 @@ def _figures(prefix: str, outcome: "ModelOutcome") -> dict[str, object]:
     return figures
 
 
-def _summary(outcomes: "list[ModelOutcome]") -> str:
+def _summary(outcomes: "list[TrainingResult]") -> str:
     lines = ["| model | version | alias | train | test from | test events | log loss | best sharp log loss | "
              "gain (95% CI) | Brier |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for o in outcomes:
@@ -131,11 +122,3 @@ def _gain(oot: dict[str, float]) -> str:
     if "gain_vs_market_low" not in oot:
         return "–"
     return (f"{oot['gain_vs_market']:+.4f} ({oot['gain_vs_market_low']:+.4f} to {oot['gain_vs_market_high']:+.4f})")
-
-
-train_model = define_asset_job(
-    "train_model", selection=AssetSelection.assets(trained_model), tags={"betting/stage": "training"},
-    description="Tune, fit, log and register the models; the champion alias moves only past the gate.")
-
-MODELLING_ASSETS = [trained_model]
-MODELLING_JOBS = [train_model]

@@ -66,5 +66,3 @@ def not_worse_than_market(context: AssetCheckExecutionContext, mlflow: MlflowRes
                             f"{kind}_gain_vs_market_high": rounded(high, 5)})
     return _result(bool(newest) and passed, lines, **numbers)
 
-
-MODELLING_CHECKS = [enough_out_of_time_events, trees_split_or_labelled, not_worse_than_market]

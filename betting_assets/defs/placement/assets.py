@@ -1,18 +1,9 @@
-"""The ``settled_bets`` asset: the ledger's placed bets settled against final scores."""
+"""The ``bets`` ledger asset and ``settled_bets``: the ledger's placed bets settled against
+final scores."""
 
-import base64
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset
 
-from dagster import (
-    AssetExecutionContext,
-    AssetSelection,
-    AssetSpec,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-    define_asset_job,
-)
-
-from betting_assets.defs.metadata import percent, rounded
+from betting_assets.defs.metadata import percent, picture, rounded
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger
@@ -57,14 +48,5 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
     }
     if history.height:
         png = bankroll_png(history, settings.bankroll)
-        metadata["bankroll_curve"] = MetadataValue.md(
-            "![bankroll](data:image/png;base64," + base64.b64encode(png).decode() + ")")
+        metadata["bankroll_curve"] = picture(png, "bankroll")
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
-
-
-settle_bets = define_asset_job(
-    "settle_bets", selection=AssetSelection.assets(settled_bets), tags={"betting/stage": "settlement"},
-    description="Settles placed bets whose events are final, with the checks on the ledger.")
-
-PLACEMENT_ASSETS = [bets, settled_bets]
-SETTLEMENT_JOBS = [settle_bets]

@@ -2,18 +2,15 @@
 where a result that never came is flagged, across every event the warehouse holds; and where
 the ledger is held to its promises (no open bet on a final event, no gap in the bankroll)."""
 
-import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
-from sqlalchemy import select
 
-from betting_assets.defs.ingestion.checks import recorded
+from betting_assets.defs.check_results import recorded
 from betting_assets.defs.placement.assets import settled_bets
 from betting_assets.defs.resources import ClockResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.quality import RESULT_GRACE, results_overdue as rule
 from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger, queries
-from betting_assets.warehouse.tables import bets, events
 
 
 @asset_check(asset=settled_bets, description=f"Every event that started more than {RESULT_GRACE.total_seconds() / 3600:g} h "
@@ -32,12 +29,7 @@ def final_bets_settled(context: AssetCheckExecutionContext, warehouse: Warehouse
                        clock: ClockResource) -> AssetCheckResult:
     now = clock.now()
     with warehouse.connect() as conn:
-        rows = conn.execute(select(bets.c.bet_id, bets.c.event_id, bets.c.bookmaker, bets.c.market,
-                                   events.c.status.label("event_status"))
-                            .join(events, events.c.event_id == bets.c.event_id)
-                            .where(bets.c.status == "placed")).all()
-    placed = pl.DataFrame([tuple(r) for r in rows], orient="row",
-                          schema=["bet_id", "event_id", "bookmaker", "market", "event_status"])
+        placed = ledger.open_bets_with_event_status(conn)
     outcome = audits.final_bets_settled(placed, now)
     return recorded(warehouse.engine(), outcome, "bets:settlement", now, open_bets=placed.height)
 
@@ -51,5 +43,3 @@ def bankroll_continuous(context: AssetCheckExecutionContext, warehouse: Warehous
     outcome = audits.bankroll_continuous(history, get_settings().bankroll)
     return recorded(warehouse.engine(), outcome, "bets:bankroll", clock.now(), entries=history.height)
 
-
-PLACEMENT_CHECKS = [results_overdue, final_bets_settled, bankroll_continuous]

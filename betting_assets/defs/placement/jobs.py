@@ -1,18 +1,14 @@
-"""The ``place_bets`` op job, its broker resource, the failure alert and the sensor that
-launches one run per ``bet_slips`` materialisation."""
+"""The ``place_bets`` op job with its ops and failure alert, and the ``settle_bets`` job."""
 
 from collections.abc import Iterator
 from typing import Any
 
-import polars as pl
-
 import httpx
+import polars as pl
 from dagster import (
-    AssetKey,
     AssetMaterialization,
+    AssetSelection,
     Config,
-    DefaultSensorStatus,
-    EventLogEntry,
     Failure,
     HookContext,
     In,
@@ -21,31 +17,20 @@ from dagster import (
     OpExecutionContext,
     Out,
     Output,
-    RunRequest,
-    SensorEvaluationContext,
-    asset_sensor,
+    define_asset_job,
     failure_hook,
     job,
     op,
 )
-from dagster import ConfigurableResource
 from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table
-from betting_assets.defs.resources import ClockResource, WarehouseResource
+from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.resources import BrokerResource, ClockResource, WarehouseResource
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker
 from betting_assets.settings import get_settings
-from betting_assets.warehouse import ledger
-from betting_assets.warehouse.tables import bets
-
-
-class BrokerResource(ConfigurableResource):
-    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
-    placement that is not fully configured."""
-
-    def broker(self) -> Broker:
-        return service.broker_for(get_settings())
+from betting_assets.warehouse import ledger, queries
 
 
 class PlaceBetsConfig(Config):
@@ -62,7 +47,7 @@ def _broker(broker: BrokerResource) -> Broker:
         raise Failure(f"placement refused: {exc}") from exc
 
 
-def _report(context: OpExecutionContext, outcome: service.Outcome) -> None:
+def _report(context: OpExecutionContext, outcome: service.PlacementReport) -> None:
     if outcome.counts:
         context.log.info(", ".join(f"{k}: {v}" for k, v in sorted(outcome.counts.items())))
         for row in outcome.rows:
@@ -93,7 +78,7 @@ def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: 
     "tolerance (the slip stays proposed).")
 def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
                    rows: list) -> list:  # type: ignore[type-arg]
-    outcome = service.Outcome()
+    outcome = service.PlacementReport()
     fresh, closed, moved = service.recheck_rows(rows, service.limits_from(get_settings()), clock.now(), outcome)
     service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
     _report(context, outcome)
@@ -106,7 +91,7 @@ def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, cl
 def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
                    clock: ClockResource, rows: list) -> None:  # type: ignore[type-arg]
     settings = get_settings()
-    outcome = service.Outcome()
+    outcome = service.PlacementReport()
     service.gate_and_place(warehouse.engine(), _broker(broker), rows, service.limits_from(settings), settings.bankroll,
                            clock.now(), lambda: service.kill_reason(settings), outcome,
                            service.attempt_tag(context.run_id), settings.min_stake)
@@ -119,9 +104,9 @@ def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, br
 def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
                reconciled: dict) -> Iterator[AssetMaterialization | Output[dict]]:  # type: ignore[type-arg]
     with warehouse.connect() as conn:
-        mine = ledger.frame(conn, bets.c.run_id == context.run_id)
+        mine = ledger.of_run(conn, context.run_id)
         totals = ledger.counts_by_status(conn)
-        names = service.match_names(conn, mine["event_id"].unique().to_list()) if mine.height else {}
+        names = queries.match_names(conn, mine["event_id"].unique().to_list()) if mine.height else {}
     counts = {**{f"reconciled_{k}": v for k, v in reconciled.items()},
               **dict(mine.group_by("status").len().iter_rows())}
     orders = mine.with_columns(match=pl.col("event_id").replace_strict(names, default=pl.col("event_id")))
@@ -163,13 +148,6 @@ def place_bets() -> None:
     record_run(reconciled, placed=placed)
 
 
-@asset_sensor(asset_key=AssetKey("bet_slips"), job=place_bets, minimum_interval_seconds=30,
-              default_status=DefaultSensorStatus.STOPPED,
-              description="One place_bets run per bet_slips materialisation (the run key is that run's id).")
-def placement_sensor(context: SensorEvaluationContext, asset_event: EventLogEntry) -> RunRequest:
-    return RunRequest(run_key=f"bet_slips:{asset_event.run_id}",
-                      tags={"betting/slips_run": asset_event.run_id})
-
-
-PLACEMENT_JOBS = [place_bets]
-PLACEMENT_SENSORS = [placement_sensor]
+settle_bets = define_asset_job(
+    "settle_bets", selection=AssetSelection.assets(settled_bets), tags={"betting/stage": "settlement"},
+    description="Settles placed bets whose events are final, with the checks on the ledger.")

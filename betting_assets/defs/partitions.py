@@ -73,3 +73,7 @@ def run_days(context: AssetExecutionContext) -> list[SportDay]:
         raise Failure(f"the partition range {span.start}...{span.end} selects no partition: its start must not "
                       "be after its end, and both ends must name the same sport", allow_retries=False)
     return sorted((parse_key(k) for k in keys), key=lambda d: (d.sport_key, d.day))
+
+
+PARTITIONS = ingestion_partitions()
+"""the one partitions definition of the ingestion and features assets (sports from the settings)"""

@@ -1,0 +1,52 @@
+"""How a rule's outcome (``domain.quality.CheckOutcome``) becomes a Dagster check result, for
+every folder. The rules live in ``domain``; this module only decides how loud a failure is: in
+flag mode an error-level finding fails the check with ERROR severity (and a blocking check stops
+everything downstream); in reject mode the offending rows were left out, so the failure is
+reported as a warning and downstream runs on clean data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+from sqlalchemy import Engine
+
+from betting_assets.domain.quality import CheckOutcome
+from betting_assets.warehouse import writes
+
+NON_BLOCKING = {"line_moves", "odds_freshness"}
+
+
+def recorded(engine: Engine, outcome: CheckOutcome, source: str, now: datetime,
+             **extra: object) -> AssetCheckResult:
+    """A rule over the whole warehouse at the clock's time: its findings logged (once each),
+    then its result in flag mode."""
+    with engine.begin() as conn:
+        writes.record_findings(conn, outcome.findings, source=source)
+    return result(outcome, "flag", extra={"clock": now.isoformat(), **extra})
+
+
+def specs(asset: str, descriptions: dict[str, str]) -> list[AssetCheckSpec]:
+    return [AssetCheckSpec(name, asset=asset, description=text, blocking=name not in NON_BLOCKING)
+            for name, text in descriptions.items()]
+
+
+def result(outcome: CheckOutcome, mode: str, asset: str | None = None,
+           extra: dict[str, object] | None = None) -> AssetCheckResult:
+    severity = AssetCheckSeverity.ERROR if outcome.errors and mode != "reject" else AssetCheckSeverity.WARN
+    sample = "\n".join(
+        f"- **{f.severity}** {f.event_id or ''} {f.bookmaker or ''} {f.market or ''}: {f.message}"
+        for f in outcome.findings[:8]
+    )
+    metadata: dict[str, object] = {
+        "checked": outcome.checked,
+        "errors": outcome.errors,
+        "warnings": outcome.warnings,
+        "mode": mode,
+    }
+    if sample:
+        metadata["sample"] = MetadataValue.md(sample + ("\n- …" if len(outcome.findings) > 8 else ""))
+    metadata.update(extra or {})
+    kwargs = {"asset_key": asset} if asset else {}
+    return AssetCheckResult(check_name=outcome.name, passed=outcome.passed, severity=severity,
+                            metadata=metadata, **kwargs)

@@ -1,0 +1,10 @@
+"""Reading run config and settings values the same way in every folder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def day_start(text: str | None) -> datetime | None:
+    """A run-config or settings day (ISO) as UTC midnight; empty means no bound."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
