@@ -3,7 +3,6 @@ registry — what a person checks before trusting today's bets."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,11 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine
 
 from betting_assets.settings import Settings
-from betting_assets.warehouse import ledger
-from betting_assets.warehouse.tables import bets, data_quality_log, events, fetch_log, normalized_odds
+from betting_assets.warehouse import health, ledger
 
 QUALITY_WINDOW = timedelta(days=7)
 HEALTH_WINDOW = timedelta(days=1)
@@ -42,54 +40,16 @@ def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bo
     report = StatusReport(now=now.isoformat())
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(fetch_log.c.sport_key, func.max(fetch_log.c.requested_at),
-                   func.max(case((fetch_log.c.ok, fetch_log.c.requested_at))),
-                   func.count(), func.sum(case((fetch_log.c.ok, 1), else_=0)))
-            .where(fetch_log.c.sport_key.is_not(None), fetch_log.c.requested_at >= now - HEALTH_WINDOW,
-                   fetch_log.c.requested_at <= now)
-            .group_by(fetch_log.c.sport_key)).all()
-        seen = {r[0]: r for r in rows}
-        for sport in settings.sports:
-            last_any = conn.scalar(select(func.max(fetch_log.c.requested_at))
-                                   .where(fetch_log.c.sport_key == sport, fetch_log.c.requested_at <= now))
-            row = seen.get(sport)
-            report.sports.append({
-                "sport": sport, "last_fetch": last_any.isoformat() if last_any else None,
-                "last_success": row[2].isoformat() if row and row[2] else None,
-                "fetches_24h": row[3] if row else 0, "success_rate_24h": (row[4] / row[3]) if row and row[3] else None})
-        last = conn.execute(select(fetch_log.c.requests_remaining)
-                            .where(fetch_log.c.requests_remaining.is_not(None), fetch_log.c.requested_at <= now)
-                            .order_by(fetch_log.c.requested_at.desc(), fetch_log.c.fetch_id.desc())
-                            .limit(1)).scalar_one_or_none()
-        report.credits_remaining = last
-        report.credits_spent_this_month = int(conn.scalar(
-            select(func.coalesce(func.sum(fetch_log.c.requests_last), 0))
-            .where(fetch_log.c.requested_at >= month, fetch_log.c.requested_at <= now)) or 0)
-        report.quality = [{"check": c, "severity": s, "findings": n, "last": t.isoformat()} for c, s, n, t in conn.execute(
-            select(data_quality_log.c.check_name, data_quality_log.c.severity, func.count(),
-                   func.max(data_quality_log.c.recorded_at))
-            .where(data_quality_log.c.recorded_at >= now - QUALITY_WINDOW, data_quality_log.c.recorded_at <= now)
-            .group_by(data_quality_log.c.check_name, data_quality_log.c.severity)
-            .order_by(func.count().desc())).all()]
-        report.events = conn.scalar(select(func.count()).select_from(events)) or 0
-        report.odds_rows = conn.scalar(select(func.count()).select_from(normalized_odds)) or 0
-        report.database_bytes = _database_bytes(engine, conn)
-        open_rows = conn.execute(select(func.count(), func.coalesce(func.sum(bets.c.stake), 0.0))
-                                 .where(bets.c.status.in_(["pending", "placed"]))).one()
-        report.open_bets, report.open_stake = int(open_rows[0]), float(open_rows[1])
+        report.sports = health.fetches_by_sport(conn, settings.sports, now, HEALTH_WINDOW)
+        report.credits_remaining, report.credits_spent_this_month = health.credits(conn, now, month)
+        report.quality = health.quality_findings(conn, now, QUALITY_WINDOW)
+        report.events, report.odds_rows, report.database_bytes = health.sizes(engine, conn)
+        report.open_bets, report.open_stake = health.open_book(conn)
         report.bankroll = ledger.current_bankroll(conn, settings.bankroll)
         report.settled_profit = report.bankroll - settings.bankroll
     if with_registry:
         report.champions = _champions(settings)
     return report
-
-
-def _database_bytes(engine: Engine, conn: Any) -> int | None:
-    if engine.dialect.name == "postgresql":
-        return int(conn.scalar(select(func.pg_database_size(func.current_database()))))
-    path = engine.url.database
-    return os.path.getsize(path) if path and os.path.exists(path) else None
 
 
 def _champions(settings: Settings) -> list[dict[str, Any]]:

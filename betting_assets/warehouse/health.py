@@ -1,0 +1,73 @@
+"""The warehouse's own account of the pipeline's health, as ``betting status`` shows it: fetches
+per sport, credits, data-quality findings, sizes and the open book."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, case, func, select
+
+from betting_assets.warehouse.tables import bets, data_quality_log, events, fetch_log, normalized_odds
+
+
+def fetches_by_sport(conn: Connection, sports: list[str], now: datetime, window: timedelta) -> list[dict[str, Any]]:
+    """Per sport: the last fetch ever (up to ``now``), and over ``window`` the last success,
+    the number of fetches and the share that succeeded (None without any)."""
+    rows = conn.execute(
+        select(fetch_log.c.sport_key, func.max(fetch_log.c.requested_at),
+               func.max(case((fetch_log.c.ok, fetch_log.c.requested_at))),
+               func.count(), func.sum(case((fetch_log.c.ok, 1), else_=0)))
+        .where(fetch_log.c.sport_key.is_not(None), fetch_log.c.requested_at >= now - window,
+               fetch_log.c.requested_at <= now)
+        .group_by(fetch_log.c.sport_key)).all()
+    seen = {r[0]: r for r in rows}
+    out = []
+    for sport in sports:
+        last_any = conn.scalar(select(func.max(fetch_log.c.requested_at))
+                               .where(fetch_log.c.sport_key == sport, fetch_log.c.requested_at <= now))
+        row = seen.get(sport)
+        out.append({"sport": sport, "last_fetch": last_any.isoformat() if last_any else None,
+                    "last_success": row[2].isoformat() if row and row[2] else None,
+                    "fetches_24h": row[3] if row else 0,
+                    "success_rate_24h": (row[4] / row[3]) if row and row[3] else None})
+    return out
+
+
+def credits(conn: Connection, now: datetime, since: datetime) -> tuple[int | None, int]:
+    """The provider's last ``x-requests-remaining`` up to ``now``, and the credits spent since ``since``."""
+    remaining = conn.execute(select(fetch_log.c.requests_remaining)
+                             .where(fetch_log.c.requests_remaining.is_not(None), fetch_log.c.requested_at <= now)
+                             .order_by(fetch_log.c.requested_at.desc(), fetch_log.c.fetch_id.desc())
+                             .limit(1)).scalar_one_or_none()
+    spent = int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_last), 0))
+                            .where(fetch_log.c.requested_at >= since, fetch_log.c.requested_at <= now)) or 0)
+    return remaining, spent
+
+
+def quality_findings(conn: Connection, now: datetime, window: timedelta) -> list[dict[str, Any]]:
+    """Findings of the last ``window`` by check and severity, the most frequent first."""
+    return [{"check": c, "severity": s, "findings": n, "last": t.isoformat()} for c, s, n, t in conn.execute(
+        select(data_quality_log.c.check_name, data_quality_log.c.severity, func.count(),
+               func.max(data_quality_log.c.recorded_at))
+        .where(data_quality_log.c.recorded_at >= now - window, data_quality_log.c.recorded_at <= now)
+        .group_by(data_quality_log.c.check_name, data_quality_log.c.severity)
+        .order_by(func.count().desc())).all()]
+
+
+def sizes(engine: Engine, conn: Connection) -> tuple[int, int, int | None]:
+    """Events, odds rows, and the database's size in bytes (None when it cannot be read)."""
+    held = (conn.scalar(select(func.count()).select_from(events)) or 0,
+            conn.scalar(select(func.count()).select_from(normalized_odds)) or 0)
+    if engine.dialect.name == "postgresql":
+        return *held, int(conn.scalar(select(func.pg_database_size(func.current_database()))))
+    path = engine.url.database
+    return *held, (os.path.getsize(path) if path and os.path.exists(path) else None)
+
+
+def open_book(conn: Connection) -> tuple[int, float]:
+    """Bets pending or placed, and their stakes."""
+    count, staked = conn.execute(select(func.count(), func.coalesce(func.sum(bets.c.stake), 0.0))
+                                 .where(bets.c.status.in_(["pending", "placed"]))).one()
+    return int(count), float(staked)
