@@ -314,9 +314,8 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     _window_holds(files.events, cut)  # type: ignore[arg-type]
 
     from betting_assets.backtesting import report
-    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, strategy_runs
+    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, replay
     from betting_assets.console_tables import LEGEND, strategies_table
-    from betting_assets.domain.backtest import BacktestConfig, run_backtest
     from betting_assets.domain.claims import PRIOR_ALONE
     from betting_assets.domain.features import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import fit_and_log, labelled
@@ -338,9 +337,7 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
         probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
                              orient="row")
         model = long_probabilities(probs, rows)
-    config = BacktestConfig(decision_hours=hours, sharp_book=settings.sharp_book, bankroll=settings.bankroll,
-                            start=cut, devig_method=method)
-    result = run_backtest(odds, events, strategy_runs(names, settings, sizing), config, model=model)
+    result = replay(odds, events, names, settings, start=cut, model=model, sizing=sizing, devig=method)
     if export is not None:
         written = report.write_exports(result, export)
         notes.append(f"exported {', '.join(sorted(written))} to {export}")

@@ -8,9 +8,8 @@ from datetime import datetime
 
 import polars as pl
 
-from betting_assets.backtesting.pipeline import strategy_runs
+from betting_assets.backtesting.pipeline import replay
 from betting_assets.domain import claims
-from betting_assets.domain.backtest import BacktestConfig, run_backtest
 from betting_assets.domain.devig import METHODS, describe_choice
 from betting_assets.domain.devig_calibration import CalibrationStudy, study
 from betting_assets.settings import Settings
@@ -43,9 +42,7 @@ def compare(files: FootballData, settings: Settings, *, test_from: datetime | No
         print(f"figure devig_log_loss_{row['moment']}_{row['market']}_{row['method']}: {row['log_loss']:.5f}")
     events = events_with_status(files.events)
     for method in dict.fromkeys((*METHODS, settings.devig_method)):
-        config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
-                                bankroll=settings.bankroll, start=test_from, devig_method=method)
-        result = run_backtest(odds, events, strategy_runs(["sharp_value"], settings), config)
+        result = replay(odds, events, ["sharp_value"], settings, start=test_from, devig=method)
         metrics = result.strategy("sharp_value").metrics
         label = describe_choice(method)
         echo(f"sharp_value, {label}: {claims.strategy_line(metrics)}")

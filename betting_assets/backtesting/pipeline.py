@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain import strategies as registry
-from betting_assets.domain.backtest import StrategyRun
+from betting_assets.domain.backtest import BacktestConfig, BacktestResult, StrategyRun, run_backtest
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.staking import Sizing
 from betting_assets.modelling.registry import ModelRef, Tracker, model_name
@@ -31,19 +31,33 @@ def sizing_for(settings: Settings, method: str) -> Sizing:
 
 def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] | None = None,
                   min_edge: float | None = None) -> list[StrategyRun]:
-    """The named strategies with their default sizing (or the one given per name), the edge
-    and margin thresholds from settings."""
+    """The named strategies with their default sizing (or the one given per name) and the
+    parameters each declares from settings (``from_settings``); ``min_edge`` overrides the
+    setting for every strategy that has one."""
     runs = []
     for name in names:
-        params: dict[str, Any] = {}
-        if name in ("sharp_value", MODEL_STRATEGY):
-            params["min_edge"] = settings.min_edge if min_edge is None else min_edge
-        if name == "arbitrage":
-            params["min_margin"] = settings.arb_min_margin
+        params: dict[str, Any] = {p: getattr(settings, field) for p, field in registry.settings_params(name).items()}
+        if min_edge is not None and "min_edge" in params:
+            params["min_edge"] = min_edge
         strategy = registry.create(name, **params)
         method = (sizing or {}).get(name) or strategy.default_sizing
         runs.append(StrategyRun(strategy, sizing_for(settings, method)))
     return runs
+
+
+def replay(odds: pl.DataFrame, events: pl.DataFrame, names: list[str], settings: Settings, *,
+           start: datetime | None, end: datetime | None = None, model: pl.DataFrame | None = None,
+           sizing: dict[str, str] | None = None, min_edge: float | None = None, bankroll: float | None = None,
+           devig: str | None = None, lookback: timedelta = timedelta(days=30),
+           progress: Any = None) -> BacktestResult:
+    """The one backtest the asset, the CLI, ``devig compare`` and (through the asset) the demo run: the named
+    strategies configured from settings, replayed on ``odds`` and ``events`` over [start, end)
+    at the model's decision time, the sharp book de-vigged as the settings (or ``devig``) say."""
+    config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
+                            devig_method=devig or settings.devig_method, bankroll=bankroll or settings.bankroll,
+                            lookback=lookback, start=start, end=end)
+    return run_backtest(odds, events, strategy_runs(names, settings, sizing, min_edge), config, model=model,
+                        progress=progress)
 
 
 def long_probabilities(probs: pl.DataFrame, rows: pl.DataFrame, ref: ModelRef | None = None) -> pl.DataFrame:

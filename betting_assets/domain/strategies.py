@@ -8,7 +8,6 @@ so the engine can prove it saw nothing later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -28,29 +27,43 @@ class Strategy(Protocol):
     name: str
     default_sizing: ClassVar[str]
     sizing_methods: ClassVar[tuple[str, ...]]
+    from_settings: ClassVar[dict[str, str]]
+    """the strategy's parameters that come from settings: parameter → ``Settings`` field (none
+    when a strategy leaves it out)"""
 
     def select(self, view: MarketView) -> pl.DataFrame: ...
 
     def params(self) -> dict[str, Any]: ...
 
 
-_REGISTRY: dict[str, Callable[..., Strategy]] = {}
+_REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
 
 
-def register(name: str, factory: Callable[..., Strategy]) -> None:
+def register(name: str, kind: type, **fixed: Any) -> None:
+    """``kind`` built with ``fixed`` (e.g. a pattern) and the parameters a run gives."""
     if name in _REGISTRY:
         raise ValueError(f"strategy {name!r} is already registered")
-    _REGISTRY[name] = factory
+    _REGISTRY[name] = (kind, fixed)
 
 
 def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def settings_params(name: str) -> dict[str, str]:
+    """Which of the strategy's parameters come from settings, and from which field."""
+    return dict(getattr(_entry(name)[0], "from_settings", {}))
+
+
 def create(name: str, **params: Any) -> Strategy:
+    kind, fixed = _entry(name)
+    return kind(name=name, **fixed, **params)  # type: ignore[no-any-return]
+
+
+def _entry(name: str) -> tuple[type, dict[str, Any]]:
     if name not in _REGISTRY:
         raise KeyError(f"unknown strategy {name!r}; registered: {', '.join(available())}")
-    return _REGISTRY[name](name=name, **params)
+    return _REGISTRY[name]
 
 
 def best_prices(offers: pl.DataFrame, markets: tuple[str, ...] = MARKETS,
@@ -78,6 +91,7 @@ class FlatPattern:
 
     name: str
     pattern: str = "home"
+    from_settings: ClassVar[dict[str, str]] = {}
     default_sizing: ClassVar[str] = "flat"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat", "percent", "kelly")
 
@@ -105,6 +119,7 @@ class SharpValue:
 
     name: str
     min_edge: float = 0.02
+    from_settings: ClassVar[dict[str, str]] = {"min_edge": "min_edge"}
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")
@@ -128,6 +143,7 @@ class Arbitrage:
 
     name: str
     min_margin: float = 0.0
+    from_settings: ClassVar[dict[str, str]] = {"min_margin": "arb_min_margin"}
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "percent"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat", "percent")
@@ -153,6 +169,7 @@ class ModelValue:
 
     name: str
     min_edge: float = 0.02
+    from_settings: ClassVar[dict[str, str]] = {"min_edge": "min_edge"}
     exclude_books: tuple[str, ...] = field(default_factory=tuple)
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")
@@ -173,9 +190,9 @@ def describe(strategy: Strategy) -> dict[str, Any]:
     return {"name": strategy.name, "kind": type(strategy).__name__, **strategy.params()}
 
 
-register("flat_home", lambda name, **kw: FlatPattern(name=name, pattern="home", **kw))
-register("flat_away", lambda name, **kw: FlatPattern(name=name, pattern="away", **kw))
-register("flat_favourite", lambda name, **kw: FlatPattern(name=name, pattern="favourite", **kw))
+register("flat_home", FlatPattern, pattern="home")
+register("flat_away", FlatPattern, pattern="away")
+register("flat_favourite", FlatPattern, pattern="favourite")
 register("sharp_value", SharpValue)
 register("arbitrage", Arbitrage)
 register("model_value", ModelValue)

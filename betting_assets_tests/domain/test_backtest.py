@@ -154,7 +154,7 @@ def test_a_new_strategy_is_a_class_and_a_registration(monkeypatch: pytest.Monkey
             best = strategies.best_prices(view.offers, ("h2h",)).filter(pl.col("side") == "draw")
             return as_bets(best, pl.col("fair"), pl.col("fair_time"))
 
-    monkeypatch.setitem(strategies._REGISTRY, "flat_draw", Draws)
+    monkeypatch.setitem(strategies._REGISTRY, "flat_draw", (Draws, {}))   # strategies.register, undone after
     odds, events, _ = simulated_market(50, seed=9)
     result = run_backtest(odds, events, _runs("flat_draw"), CONFIG)
     assert result.strategy("flat_draw").metrics["bets"] == 50
@@ -184,3 +184,39 @@ def test_json_round_trip_and_csv_exports() -> None:
     assert again.config["devig_method"] == CONFIG.devig_method
     with pytest.raises(ValueError, match="not a backtest export"):
         backtest_export.from_json('{"format": "other"}')
+
+
+def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> None:
+    """strategy_runs knows no strategy by name: each declares which parameters come from which
+    settings, and an override of the minimum edge reaches every strategy that has one."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from betting_assets.backtesting.pipeline import strategy_runs
+    from betting_assets.settings import Settings
+
+    @dataclass
+    class Longshots:
+        name: str
+        min_odds: float = 5.0
+        from_settings: ClassVar[dict[str, str]] = {"min_odds": "risk_max_odds", "min_edge": "min_edge"}
+        default_sizing: ClassVar[str] = "flat"
+        sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
+        min_edge: float = 0.0
+
+        def select(self, view):  # type: ignore[no-untyped-def]
+            return view.offers.head(0)
+
+        def params(self) -> dict[str, float]:
+            return {"min_odds": self.min_odds, "min_edge": self.min_edge}
+
+    strategies.register("test_longshots", Longshots)
+    try:
+        settings = Settings(risk_max_odds=12.0, min_edge=0.04)
+        (run,) = strategy_runs(["test_longshots"], settings)
+        assert run.strategy.params() == {"min_odds": 12.0, "min_edge": 0.04} and run.sizing.method == "flat"
+        runs = strategy_runs(["test_longshots", "sharp_value", "arbitrage"], settings, min_edge=0.07)
+        assert [r.strategy.params().get("min_edge") for r in runs] == [0.07, 0.07, None]
+        assert runs[2].strategy.params()["min_margin"] == settings.arb_min_margin
+    finally:
+        strategies._REGISTRY.pop("test_longshots")

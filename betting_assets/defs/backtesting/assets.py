@@ -63,11 +63,11 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     from betting_assets.backtesting.pipeline import (
         MODEL_STRATEGY,
         champion_probabilities,
-        strategy_runs,
+        replay,
         warehouse_history,
     )
     from betting_assets.domain import backtest_export
-    from betting_assets.domain.backtest import BacktestConfig, BacktestResult, run_backtest
+    from betting_assets.domain.backtest import BacktestResult
     from betting_assets.modelling.registry import MODEL_NAMES
 
     settings = get_settings()
@@ -94,11 +94,9 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
             names = [n for n in names if n != MODEL_STRATEGY]
             notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
                          "out-of-time events")
-    runs = strategy_runs(names, settings, config.sizing, config.min_edge)
-    bt_config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
-                               devig_method=settings.devig_method,
-                               bankroll=config.bankroll or settings.bankroll, lookback=lookback, start=start, end=end)
-    result = run_backtest(history.odds, history.events, runs, bt_config, model=model, progress=context.log.info)
+    result = replay(history.odds, history.events, names, settings, start=start, end=end, model=model,
+                    sizing=config.sizing, min_edge=config.min_edge, bankroll=config.bankroll or None,
+                    lookback=lookback, progress=context.log.info)
 
     folder = settings.home_dir / "backtests" / context.run_id
     files = report.write_exports(result, folder)
