@@ -12,10 +12,11 @@ from dagster import (
 )
 
 import polars as pl
+from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
 from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
-from betting_assets.defs.run_config import day_start
+from betting_assets.defs.run_config import day_start, given
 from betting_assets.settings import get_settings
 
 GROUP = "backtesting"
@@ -24,14 +25,14 @@ SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", 
 
 
 class BacktestRunConfig(Config):
-    """Empty values take the settings (``BETTING_BACKTEST_*``, ``BETTING_MIN_EDGE``…)."""
+    """Unset (``None``) values take the settings (``BETTING_BACKTEST_*``, ``BETTING_MIN_EDGE``…)."""
 
-    strategies: list[str] = []
-    start: str = ""
-    end: str = ""
-    bankroll: float = 0.0
-    min_edge: float | None = None
-    sizing: dict[str, str] = {}
+    strategies: list[str] | None = Field(default=None, description="registered strategies to replay")
+    start: str | None = Field(default=None, description="first kick-off day (ISO)")
+    end: str | None = Field(default=None, description="day after the last kick-off day (ISO)")
+    bankroll: float | None = Field(default=None, gt=0, description="starting bankroll")
+    min_edge: float | None = Field(default=None, description="minimum edge of every strategy that has one")
+    sizing: dict[str, str] | None = Field(default=None, description="strategy → sizing method")
 
 
 def as_percentages(table: pl.DataFrame) -> pl.DataFrame:
@@ -71,14 +72,14 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     from betting_assets.modelling.registry import MODEL_NAMES
 
     settings = get_settings()
-    names = config.strategies or settings.backtest_strategies
+    names = given(config.strategies, settings.backtest_strategies)
     tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
     refs = [r for r in (tracker.champion(n) for n in MODEL_NAMES) if r is not None] if tracker else []
-    start = day_start(config.start or settings.backtest_from)
+    start = day_start(given(config.start, settings.backtest_from))
     if start is None and refs:
         start = min(datetime.fromisoformat(r.test_from) for r in refs if r.test_from) if any(
             r.test_from for r in refs) else None
-    end = day_start(config.end or settings.backtest_to)
+    end = day_start(given(config.end, settings.backtest_to))
     lookback = timedelta(days=30)
     history = warehouse_history(warehouse.engine(), settings.sports, start, end, settings.model_decision_hours,
                                 lookback)
@@ -95,7 +96,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
             notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
                          "out-of-time events")
     result = replay(history.odds, history.events, names, settings, start=start, end=end, model=model,
-                    sizing=config.sizing, min_edge=config.min_edge, bankroll=config.bankroll or None,
+                    sizing=config.sizing, min_edge=config.min_edge, bankroll=config.bankroll,
                     lookback=lookback, progress=context.log.info)
 
     folder = settings.home_dir / "backtests" / context.run_id

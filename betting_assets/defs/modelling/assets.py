@@ -14,11 +14,12 @@ from dagster import (
 
 from betting_assets.defs.metadata import markdown_table, picture, rounded
 from betting_assets.defs.resources import MlflowResource, WarehouseResource
-from betting_assets.defs.run_config import day_start
+from betting_assets.defs.run_config import day_start, given
 from betting_assets.domain.claims import PRIOR_ALONE
 from betting_assets.settings import get_settings
 
 import polars as pl
+from pydantic import Field
 
 if TYPE_CHECKING:
     from betting_assets.modelling.pipeline import TrainingResult
@@ -27,11 +28,11 @@ GROUP = "modelling"
 
 
 class TrainingConfig(Config):
-    """Empty values take the settings (``BETTING_MODEL_*``)."""
+    """Unset (``None``) values take the settings (``BETTING_MODEL_*``)."""
 
-    n_trials: int = 0
-    test_from: str = ""
-    train_from: str = ""
+    n_trials: int | None = Field(default=None, ge=1, description="Optuna trials")
+    test_from: str | None = Field(default=None, description="first out-of-time day (ISO)")
+    train_from: str | None = Field(default=None, description="first training day (ISO)")
 
 
 @asset(
@@ -49,18 +50,18 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
 
     settings = get_settings()
     frame = warehouse_training_frame(warehouse.engine(), settings.sports, settings.model_decision_hours,
-                                     day_start(config.train_from or settings.model_train_from))
+                                     day_start(given(config.train_from, settings.model_train_from)))
     if frame.is_empty():
         raise Failure("no labelled feature rows: materialise features for finished events first",
                       metadata={"sports": ", ".join(settings.sports)})
-    train_config = TrainConfig(n_trials=config.n_trials or settings.model_trials, n_folds=settings.model_folds)
+    train_config = TrainConfig(n_trials=given(config.n_trials, settings.model_trials), n_folds=settings.model_folds)
     tracker = mlflow.tracker()
     outcomes: "list[TrainingResult]" = []
     for three_way in (True, False):
         if frame.filter(pl.col("three_way") == three_way).is_empty():
             continue
         outcomes.append(fit_and_log(
-            frame, three_way=three_way, test_from=day_start(config.test_from or settings.model_test_from),
+            frame, three_way=three_way, test_from=day_start(given(config.test_from, settings.model_test_from)),
             config=train_config, tracker=tracker,
             context={"dagster_run_id": context.run_id,
                      "dagster_run_url": f"{settings.dagster_ui_url.rstrip('/')}/runs/{context.run_id}"},
