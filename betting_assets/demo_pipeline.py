@@ -53,7 +53,6 @@ class PipelineFigures:
     clv_low: float | None = None
     clv_high: float | None = None
     dagster_home: str = ""
-    runs: int = 0
     registry: list[dict[str, str]] = field(default_factory=list)
     """every registered version with its alias, as the gate left them"""
 
@@ -206,7 +205,6 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
         runner.run("settle_bets", "settlement")
     figures.checks_passed, figures.failed_checks = _checks(runner.results)
     figures.checks_failed = len(figures.failed_checks)
-    figures.runs = len(runner.results)
     _bet_figures(engine, figures)
     return figures
 
@@ -335,7 +333,7 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
     from betting_assets.warehouse import ledger, queries
 
     with engine.connect() as conn:
-        figures.slips = queries.warehouse_totals(conn)["slips"]
+        figures.slips = queries.slip_count(conn)
         bets = ledger.frame(conn)
     figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
     placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]

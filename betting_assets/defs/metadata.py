@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
+from dagster import FloatMetadataValue, IntMetadataValue, MetadataValue, TableColumn, TableRecord, TableSchema
 
 _TYPES = {pl.String: "string", pl.Float64: "float", pl.Int64: "int", pl.Int32: "int", pl.Boolean: "bool"}
 
@@ -74,7 +74,7 @@ def per_partition(metadata: dict[str, Any], keys: list[str], rows: list[dict[str
         if name == "dagster/row_count":
             continue
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        figure = name not in STATE and (numeric or isinstance(value, MetadataValue) and _is_number(value))
+        figure = name not in STATE and (numeric or isinstance(value, (IntMetadataValue, FloatMetadataValue)))
         scoped[f"run_{name}" if figure else name] = value
     scoped["scope"] = MetadataValue.text(
         f"run_* figures are over this run's {len(keys)} partitions together ({keys[0]} … {keys[-1]}); "
@@ -84,7 +84,3 @@ def per_partition(metadata: dict[str, Any], keys: list[str], rows: list[dict[str
         records=[TableRecord(data=row) for row in rows],
         schema=TableSchema(columns=[TableColumn(c, "string" if c == "partition" else "int") for c in columns]))
     return scoped
-
-
-def _is_number(value: MetadataValue) -> bool:
-    return type(value).__name__ in ("IntMetadataValue", "FloatMetadataValue")

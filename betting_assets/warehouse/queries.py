@@ -287,7 +287,7 @@ def match_names(conn: Connection, event_ids: list[str]) -> dict[str, str]:
 
 def warehouse_totals(conn: Connection) -> dict[str, Any]:
     """What the warehouse holds, in the figures the demo's summary shows: events, snapshots,
-    odds rows (by market, invalid), bookmakers, provider calls, credits, findings, slips."""
+    odds rows (by market, invalid), bookmakers, provider calls, credits, findings."""
     def count(query: Any) -> int:
         return conn.scalar(query) or 0
 
@@ -309,5 +309,8 @@ def warehouse_totals(conn: Connection) -> dict[str, Any]:
         "credits_remaining": last[0] if last else None,
         "credits_used": last[1] if last else 0,
         "quality_findings": count(select(func.count()).select_from(data_quality_log)),
-        "slips": count(select(func.count()).select_from(bet_slips)),
     }
+
+
+def slip_count(conn: Connection) -> int:
+    return conn.scalar(select(func.count()).select_from(bet_slips)) or 0

@@ -25,8 +25,7 @@ BACKTEST_LOOKBACK = timedelta(days=30)
 
 def _latest(context: AssetCheckExecutionContext, key: str):  # type: ignore[no-untyped-def]
     """The latest materialisation of ``key``: the run and metadata the check is about."""
-    record = context.instance.get_latest_materialization_event(AssetKey(key))
-    return None if record is None else record
+    return context.instance.get_latest_materialization_event(AssetKey(key))
 
 
 def _backtest_result(context: AssetCheckExecutionContext):  # type: ignore[no-untyped-def]
