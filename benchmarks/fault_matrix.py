@@ -20,9 +20,8 @@ from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource, default_resources
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
-from betting_assets.settings import get_settings
 from betting_assets.warehouse.tables import events, fetch_log
 from betting_assets.warehouse.tables import normalized_odds as normalized_table
 
@@ -44,9 +43,10 @@ def _control(server: SandboxServer, path: str, doc: dict[str, Any]) -> None:
 
 
 def _collect(server: SandboxServer, url: str) -> bool:
-    resources = {"warehouse": WarehouseResource(database_url=url),
-                 "odds_api": OddsApiResource(base_url=server.url, api_key="bench"),
-                 "clock": ClockResource(source="provider", base_url=server.url)}
+    settings = SettingsResource(values={"collection": {"results_data": str(BUNDLED)}})
+    resources = default_resources(settings, warehouse=WarehouseResource(settings=settings, database_url=url),
+                                  odds_api=OddsApiResource(settings=settings, base_url=server.url, api_key="bench"),
+                                  clock=ClockResource(settings=settings, source="provider", base_url=server.url))
     ok = True
     for key in DAYS:
         done = materialize([odds_snapshots, normalized_odds, scores], resources=resources, partition_key=key,
@@ -69,8 +69,6 @@ def _state(engine: Engine) -> dict[str, Any]:
 
 
 def run(kind: str, workdir: Path, pg_url: str) -> list[dict[str, Any]]:
-    os.environ["BETTING_RESULTS_DATA"] = str(BUNDLED)
-    get_settings.cache_clear()
     market = load_market(str(BUNDLED / "E0_2324.csv"))
     lines: list[dict[str, Any]] = []
     reference: dict[str, Any] | None = None

@@ -4,7 +4,6 @@ instance, real resources, the warehouse query and the tier decision."""
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import time
@@ -15,8 +14,7 @@ from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import insert
 
 from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
-from betting_assets.settings import get_settings
+from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, default_resources
 from betting_assets.warehouse import migrate
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import events
@@ -43,8 +41,6 @@ def seed(url: str, n_events: int, now: datetime) -> None:
 
 
 def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
-    os.environ["BETTING_SPORTS"] = ",".join(SPORTS)
-    get_settings.cache_clear()
     now = datetime(2024, 1, 6, 12, tzinfo=timezone.utc)
     seed(url, n_events, now)
 
@@ -52,8 +48,9 @@ def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
         def now(self) -> datetime:
             return now
 
-    resources = {"warehouse": WarehouseResource(database_url=url), "odds_api": OddsApiResource(),
-                 "clock": FixedClock(source="system")}
+    settings = SettingsResource(values={"collection": {"sports": SPORTS}})
+    resources = default_resources(settings, warehouse=WarehouseResource(settings=settings, database_url=url),
+                                  clock=FixedClock(settings=settings, source="system"))
     instance = DagsterInstance.ephemeral()
     times = []
     requested = 0

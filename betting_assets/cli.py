@@ -191,8 +191,8 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
 
     settings = get_settings()
     chosen = {}
-    for option, text, configured, known in (("--markets", markets, settings.markets, KNOWN_MARKETS),
-                                            ("--regions", regions, settings.regions, REGIONS)):
+    for option, text, configured, known in (("--markets", markets, settings.collection.markets, KNOWN_MARKETS),
+                                            ("--regions", regions, settings.collection.regions, REGIONS)):
         values = [v.strip() for v in text.split(",") if v.strip()] if text is not None else list(configured)
         problem = unknown(values, known, option[2:]) if values else "needs at least one value"
         if problem:
@@ -302,13 +302,13 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     from betting_assets.sources.football_data import events_with_status, quotes_as_odds, read_football_data
 
     settings = get_settings()
-    method = devig or settings.devig_method
+    method = devig or settings.features.devig_method
     try:
         parse_choice(method)
     except ValueError as exc:
         raise UserError(f"--devig: {exc}") from None
     cut = day_option(test_from, "--test-from")
-    names = strategy_names(strategies, settings.backtest_strategies)
+    names = strategy_names(strategies, settings.backtest.strategies)
     sizing = sizing_overrides(sizing_text, names)
     files = read_football_data(data)
     _window_holds(files.events, cut)  # type: ignore[arg-type]
@@ -323,7 +323,7 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
 
     odds = quotes_as_odds(files)
     events = events_with_status(files.events)
-    hours = settings.model_decision_hours
+    hours = settings.model.decision_hours
     model = None
     notes = []
     if MODEL_STRATEGY in names:
@@ -350,7 +350,7 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     for note in notes:
         console.print(note, soft_wrap=True)
     console.print(strategies_table([{"strategy": s.name, **s.metrics} for s in report.ordered(result)],
-                                   f"backtest from {cut:%Y-%m-%d}, {settings.sharp_book} de-vigged by "  # type: ignore[str-format]
+                                   f"backtest from {cut:%Y-%m-%d}, {settings.features.sharp_book} de-vigged by "  # type: ignore[str-format]
                                    f"{describe_choice(method)}"))
     console.print(LEGEND)
 

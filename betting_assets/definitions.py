@@ -13,8 +13,9 @@ from betting_assets.defs.resources import default_resources
 
 
 def build_defs(resources: dict[str, Any] | None = None) -> Definitions:
+    """``resources`` replace the defaults by key (see ``default_resources``)."""
     return Definitions.merge(load_defs(betting_assets.defs),
-                             Definitions(resources=resources or default_resources()))
+                             Definitions(resources=default_resources(**(resources or {}))))
 
 
 defs = build_defs()

@@ -75,11 +75,14 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
     state = SandboxState(market, now=end + timedelta(days=3), api_key=SANDBOX_API_KEY)
     summary = DemoSummary(data=spec, window_start=start.isoformat(), window_end=end.isoformat(), sports=sports,
                           warehouse=engine.url.render_as_string(hide_password=True), mlflow=settings.tracking_uri)
-    # the asset partitions are the configured sports: make them the market's before loading the definitions
+    # the asset partitions are the configured sports, read when the definitions load (before any
+    # resource): make them the market's in the environment; the rest goes through the settings resource
     os.environ["BETTING_SPORTS"] = ",".join(sports)
-    if results_from_files:
-        os.environ["BETTING_RESULTS_DATA"] = str(Path(spec).resolve())
     get_settings.cache_clear()
+    values: dict[str, Any] = {"collection": {"sports": sports}}
+    if results_from_files:
+        values["collection"]["results_data"] = str(Path(spec).resolve())
+    settings = settings.updated(**values)
     from betting_assets.demo_pipeline import DemoRunner, ingest_history, run_pipeline
 
     began: list[float] = []
@@ -92,7 +95,7 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
 
     with SandboxServer(state) as server:
         console.print(f"Sandbox provider on {server.url} (clock {state.now:%Y-%m-%d %H:%M} UTC)")
-        runner = DemoRunner(settings, server, start, end)
+        runner = DemoRunner(settings, values, server, start, end)
         ingest_history(runner, sports, start, end, state.now, results_from_files, step)
         if not ingest_only:
             figures = run_pipeline(settings, engine, runner, state, sports, start, end, step, trials=trials,

@@ -73,22 +73,17 @@ class DemoRunner:
     to the demo's sandbox, each tagged with its stage, sport and window, so the Dagster UI lists
     named runs and shows every partition the demo covered as materialised."""
 
-    def __init__(self, settings: Settings, server: SandboxServer, start: datetime, end: datetime) -> None:
-        from betting_assets.defs.resources import (
-            BrokerResource,
-            ClockResource,
-            MlflowResource,
-            OddsApiResource,
-            WarehouseResource,
-        )
+    def __init__(self, settings: Settings, values: dict[str, Any], server: SandboxServer, start: datetime,
+                 end: datetime) -> None:
+        """``values``: the settings resource's, on top of the environment (the market's sports)."""
+        from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource
         from betting_assets.definitions import build_defs
 
+        resource = SettingsResource(values=values)
         self.defs = build_defs({
-            "warehouse": WarehouseResource(database_url=settings.warehouse_url),
-            "odds_api": OddsApiResource(base_url=server.url, api_key=SANDBOX_API_KEY),
-            "clock": ClockResource(source="provider", base_url=server.url),
-            "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
-            "broker": BrokerResource(),
+            "settings": resource,
+            "odds_api": OddsApiResource(settings=resource, base_url=server.url, api_key=SANDBOX_API_KEY),
+            "clock": ClockResource(settings=resource, source="provider", base_url=server.url),
         })
         self.instance = _instance(settings)
         self.server = server
@@ -215,9 +210,9 @@ def _trainable_before(settings: Settings, engine: Engine, cut: datetime) -> bool
     from betting_assets.modelling.pipeline import warehouse_training_frame
     from betting_assets.modelling.train import min_events
 
-    frame = warehouse_training_frame(engine, settings.sports, settings.model_decision_hours, None)
+    frame = warehouse_training_frame(engine, settings.collection.sports, settings.model.decision_hours, None)
     before = frame.filter(pl.col("commence_time") < cut)
-    return all(before.filter(pl.col("three_way") == kind)["event_id"].n_unique() >= min_events(settings.model_folds)
+    return all(before.filter(pl.col("three_way") == kind)["event_id"].n_unique() >= min_events(settings.model.folds)
                for kind in frame["three_way"].unique().to_list()) if before.height else False
 
 

@@ -21,7 +21,7 @@ EXCLUDED_STATUSES = ("cancelled",)
 
 
 def feature_config(settings: Settings) -> FeatureConfig:
-    return FeatureConfig(decision_hours=tuple(settings.decision_hours), sharp_book=settings.sharp_book)
+    return FeatureConfig(decision_hours=tuple(settings.features.decision_hours), sharp_book=settings.features.sharp_book)
 
 
 @dataclass

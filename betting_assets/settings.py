@@ -1,6 +1,13 @@
-"""One settings object for the whole product, read from the environment (prefix ``BETTING_``).
+"""One settings object for the whole product, read from the environment (prefix ``BETTING_``),
+grouped by concern.
 
-Secrets are ``SecretStr`` so that a repr, a log line or Dagster metadata never shows them.
+Each group is a model of its own, and two of them are the domain's: ``sizing`` is the
+``Sizing`` the engine stakes by and ``risk`` is the ``RiskLimits`` the gate enforces, so no code
+copies settings into them. Every setting has two environment names: the nested one
+(``BETTING_RISK__MIN_ODDS``, pydantic-settings' own) and the flat one the product has always
+documented (``BETTING_RISK_MIN_ODDS``, listed by ``flat_names``); where both are set the
+nested one wins. Errors name the flat one. Secrets are ``SecretStr`` so that a repr, a log line
+or Dagster metadata never shows them.
 """
 
 from __future__ import annotations
@@ -9,14 +16,21 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (BaseSettings, DotEnvSettingsSource, EnvSettingsSource, NoDecode,
+                               PydanticBaseSettingsSource, SettingsConfigDict)
 
+from betting_assets.domain.bounds import OUT_OF_ORDER, ordered
 from betting_assets.domain.devig import DEFAULT_CHOICE, parse_choice
+from betting_assets.domain.risk import RiskLimits
+from betting_assets.domain.staking import Sizing
 
 SANDBOX_API_KEY = "sandbox"
+PREFIX = "BETTING_"
 
 
 class BettingMode(StrEnum):
@@ -30,128 +44,41 @@ def _csv(value: object) -> object:
     return value
 
 
+def _a_day(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day as YYYY-MM-DD") from None
+    return value
+
+
 CsvList = Annotated[list[str], NoDecode]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="BETTING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    FLAT_PREFIX: ClassVar[str] = ""
+    """what the flat environment name puts before the field's name"""
+    FLAT: ClassVar[dict[str, str]] = {}
+    """fields whose flat name is not the prefix and the field's name"""
+
+
+class StorageSettings(_Group):
+    """Where state is kept, and where its UIs are served."""
 
     home: Path = Field(default=Path(".betting_home"), description="Project-local state folder.")
     database_url: SecretStr | None = Field(
-        default=None, description="Warehouse URL (may hold a password); SQLite under the home when unset."
-    )
-    odds_api_key: SecretStr = Field(default=SecretStr(SANDBOX_API_KEY))
-    odds_api_base_url: str = Field(default="http://127.0.0.1:8765")
-    sports: CsvList = Field(default_factory=lambda: ["soccer_epl", "soccer_germany_bundesliga"])
-    regions: CsvList = Field(default_factory=lambda: ["uk", "eu"])
-    markets: CsvList = Field(default_factory=lambda: ["h2h", "totals", "spreads"])
-    bookmakers: CsvList = Field(default_factory=list)
-    odds_format: str = Field(default="decimal", pattern="^(decimal|american)$")
-    http_timeout_s: float = Field(default=10.0, gt=0)
-    http_max_retries: int = Field(default=4, ge=0)
-    http_backoff_initial_s: float = Field(default=0.5, ge=0)
-    http_backoff_max_s: float = Field(default=30.0, ge=0)
-    breaker_failure_threshold: int = Field(default=5, gt=0)
-    breaker_cooldown_s: float = Field(default=60.0, ge=0)
-    credit_reserve: int = Field(default=50, ge=0, description="Never spend credits below this.")
-    mlflow_tracking_uri: str | None = None
+        default=None, description="Warehouse URL (may hold a password); SQLite under the home when unset.")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking and registry; a SQLite "
+                                            "store under the home when unset.")
+    mlflow_artifact_root: str | None = Field(
+        default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
     mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", description="Where the MLflow UI is served "
                                "(make dev): the Dagster metadata links to runs and versions there.")
     dagster_ui_url: str = Field(default="http://127.0.0.1:3000", description="Where the Dagster UI is served: "
                                 "MLflow runs link back to their Dagster run there.")
-    mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
-                              "also needs the exchange broker and its credentials.")
-    data_quality_mode: str = Field(default="flag", pattern="^(flag|reject)$")
-    clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
-                       description="Where sensors read the time: the provider's clock is the sandbox's.")
-    history_start: str = Field(default="2019-08-01", description="First daily partition.")
-    results_data: Path | None = Field(
-        default=None, description="football-data CSV file or folder with final scores for history older "
-        "than the provider's three-day scores window.")
-    decision_hours: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
-    sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
-    devig_method: str = Field(default=DEFAULT_CHOICE,
-                              description="How the sharp book's margin is removed for fair prices, edges and CLV: "
-                              "one method for every market, or market=method pairs; the default is what was best "
-                              "calibrated on Pinnacle's prices (betting devig compare).")
-    model_trials: int = Field(default=30, gt=0, description="Optuna trials per training run.")
-    model_folds: int = Field(default=4, ge=2, description="Time-ordered cross-validation folds.")
-    model_test_from: str | None = Field(
-        default=None, description="First day of the out-of-time evaluation; the last fifth of events when unset.")
-    model_train_from: str | None = Field(default=None, description="First day of training data; all when unset.")
-    model_decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
-    mlflow_artifact_root: str | None = Field(
-        default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
-    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest and of the bets "
-                            "ledger; slips are sized against it plus the settled P&L.")
-    kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
-    flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
-    stake_percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")
-    min_stake: float = Field(default=1.0, ge=0, description="Bets sized below this are not made.")
-    max_stake: float | None = Field(default=50.0, gt=0, description="Largest single stake; none when unset.")
-    max_day_fraction: float = Field(default=0.25, gt=0, le=1,
-                                    description="Bets decided on one day together stake at most this share of the bankroll.")
-    min_edge: float = Field(default=0.02, description="Smallest expected value per unit (p·d − 1) worth a bet.")
-    arb_min_margin: float = Field(default=0.0, ge=0, description="An arbitrage's book sum must be below 1 − this.")
-    backtest_strategies: CsvList = Field(
-        default_factory=lambda: ["flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"],
-        description="Registered strategies the backtests asset replays.")
-    backtest_from: str | None = Field(default=None, description="First kick-off day of a backtest; the champion's "
-                                      "out-of-time start when the model strategy runs and this is unset.")
-    backtest_to: str | None = Field(default=None, description="Kick-off day a backtest stops before.")
-    broker: str = Field(default="paper", pattern="^(paper|exchange)$",
-                        description="Where placed bets go: paper (fills at the price on offer) or the exchange.")
-    exchange_url: str = Field(default="http://127.0.0.1:8765",
-                              description="Base URL of a Betfair-shaped exchange (the sandbox's fake one by default).")
-    exchange_app_key: SecretStr | None = Field(default=None, description="Exchange application key (X-Application).")
-    exchange_session_token: SecretStr | None = Field(default=None,
-                                                     description="Exchange session token (X-Authentication).")
-    exchange_timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
-                                      "left pending and reconciled later.")
-    price_tolerance: float = Field(default=0.02, ge=0, description="Refuse a slip whose price fell by more than "
-                                   "this share since it was proposed.")
-    risk_min_odds: float = Field(default=1.2, gt=1, description="Refuse prices below this.")
-    risk_max_odds: float = Field(default=15.0, gt=1, description="Refuse prices above this.")
-    risk_max_stake_fraction: float = Field(default=0.05, gt=0, le=1,
-                                           description="Largest stake as a share of the bankroll.")
-    risk_max_event_exposure: float = Field(default=0.10, gt=0, le=1,
-                                           description="Open stakes on one event, as a share of the bankroll.")
-    risk_max_day_exposure: float = Field(default=0.25, gt=0, le=1,
-                                         description="Stakes placed in one UTC day, as a share of the bankroll.")
-    risk_daily_loss_limit: float = Field(default=0.10, gt=0, le=1, description="Stop for the day once settled "
-                                         "losses reach this share of the day's starting bankroll.")
-    risk_max_drawdown: float = Field(default=0.25, gt=0, le=1,
-                                     description="Stop once the bankroll is this far below its peak.")
-    risk_max_consecutive_losses: int = Field(default=8, gt=0, description="Stop after this many losses in a row.")
-    risk_max_bets_per_minute: int = Field(default=30, gt=0, description="Rate limit on placements.")
-    kill_switch: bool = Field(default=False, description="Stops all placement.")
-    kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
-                                          "KILL under the home when unset.")
-    alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
-    scores_poll_minutes: int = Field(default=10, gt=0)
-    fetch_retry_minutes: int = Field(default=10, gt=0)
-
-    _split = field_validator("sports", "regions", "markets", "bookmakers", "decision_hours", "backtest_strategies",
-                             mode="before")(_csv)
-
-    @field_validator("history_start", "model_test_from", "model_train_from", "backtest_from", "backtest_to")
-    @classmethod
-    def _a_day(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not a day as YYYY-MM-DD") from None
-        return value
-
-    @field_validator("devig_method")
-    @classmethod
-    def _a_devig(cls, value: str) -> str:
-        parse_choice(value)
-        return value
 
     @field_validator("database_url")
     @classmethod
@@ -168,6 +95,36 @@ class Settings(BaseSettings):
             if backend not in ("sqlite", "postgresql"):
                 raise ValueError(f"the warehouse runs on sqlite or postgresql, not {backend}")
         return value
+
+
+class CollectionSettings(_Group):
+    """What is fetched from the odds provider, how, and how often."""
+
+    odds_api_key: SecretStr = Field(default=SecretStr(SANDBOX_API_KEY))
+    odds_api_base_url: str = Field(default="http://127.0.0.1:8765")
+    sports: CsvList = Field(default_factory=lambda: ["soccer_epl", "soccer_germany_bundesliga"])
+    regions: CsvList = Field(default_factory=lambda: ["uk", "eu"])
+    markets: CsvList = Field(default_factory=lambda: ["h2h", "totals", "spreads"])
+    bookmakers: CsvList = Field(default_factory=list)
+    odds_format: str = Field(default="decimal", pattern="^(decimal|american)$")
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    http_max_retries: int = Field(default=4, ge=0)
+    http_backoff_initial_s: float = Field(default=0.5, ge=0)
+    http_backoff_max_s: float = Field(default=30.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, gt=0)
+    breaker_cooldown_s: float = Field(default=60.0, ge=0)
+    credit_reserve: int = Field(default=50, ge=0, description="Never spend credits below this.")
+    clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
+                       description="Where sensors read the time: the provider's clock is the sandbox's.")
+    history_start: str = Field(default="2019-08-01", description="First daily partition.")
+    results_data: Path | None = Field(
+        default=None, description="football-data CSV file or folder with final scores for history older "
+        "than the provider's three-day scores window.")
+    scores_poll_minutes: int = Field(default=10, gt=0)
+    fetch_retry_minutes: int = Field(default=10, gt=0)
+
+    _split = field_validator("sports", "regions", "markets", "bookmakers", mode="before")(_csv)
+    _day = field_validator("history_start")(_a_day)
 
     @field_validator("sports", "regions", "markets")
     @classmethod
@@ -188,60 +145,265 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Settings":
-        if self.risk_min_odds >= self.risk_max_odds:
-            raise ValueError(f"BETTING_RISK_MIN_ODDS ({self.risk_min_odds:g}) must be below BETTING_RISK_MAX_ODDS "
-                             f"({self.risk_max_odds:g})")
-        if self.max_stake is not None and self.min_stake > self.max_stake:
-            raise ValueError(f"BETTING_MIN_STAKE ({self.min_stake:g}) must not exceed BETTING_MAX_STAKE "
-                             f"({self.max_stake:g})")
-        if self.http_backoff_initial_s > self.http_backoff_max_s:
-            raise ValueError(f"BETTING_HTTP_BACKOFF_INITIAL_S ({self.http_backoff_initial_s:g}) must not exceed "
-                             f"BETTING_HTTP_BACKOFF_MAX_S ({self.http_backoff_max_s:g})")
-        if self.backtest_from and self.backtest_to and self.backtest_from >= self.backtest_to:
-            raise ValueError(f"BETTING_BACKTEST_FROM ({self.backtest_from}) must be before BETTING_BACKTEST_TO "
-                             f"({self.backtest_to})")
+    def _backoff_ordered(self) -> "CollectionSettings":
+        ordered(self, "http_backoff_initial_s", "http_backoff_max_s", strict=False)
         return self
+
+
+class QualitySettings(_Group):
+    FLAT_PREFIX = "data_quality_"
+
+    mode: str = Field(default="flag", pattern="^(flag|reject)$", description="flag keeps a failing row with its "
+                      "finding; reject keeps the finding and drops the row.")
+
+
+class FeatureSettings(_Group):
+    decision_hours: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
+    sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
+    devig_method: str = Field(default=DEFAULT_CHOICE,
+                              description="How the sharp book's margin is removed for fair prices, edges and CLV: "
+                              "one method for every market, or market=method pairs; the default is what was best "
+                              "calibrated on Pinnacle's prices (betting devig compare).")
+
+    _split = field_validator("decision_hours", mode="before")(_csv)
+
+    @field_validator("devig_method")
+    @classmethod
+    def _a_devig(cls, value: str) -> str:
+        parse_choice(value)
+        return value
+
+
+class ModelSettings(_Group):
+    FLAT_PREFIX = "model_"
+
+    trials: int = Field(default=30, gt=0, description="Optuna trials per training run.")
+    folds: int = Field(default=4, ge=2, description="Time-ordered cross-validation folds.")
+    test_from: str | None = Field(
+        default=None, description="First day of the out-of-time evaluation; the last fifth of events when unset.")
+    train_from: str | None = Field(default=None, description="First day of training data; all when unset.")
+    decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
+
+    _day = field_validator("test_from", "train_from")(_a_day)
+
+
+class BacktestSettings(_Group):
+    FLAT_PREFIX = "backtest_"
+    FLAT = {"from_day": "backtest_from", "to_day": "backtest_to", "min_edge": "min_edge",
+            "arb_min_margin": "arb_min_margin"}
+
+    strategies: CsvList = Field(
+        default_factory=lambda: ["flat_home", "flat_away", "flat_favourite", "sharp_value", "arbitrage", "model_value"],
+        description="Registered strategies the backtests asset replays.")
+    from_day: str | None = Field(default=None, description="First kick-off day of a backtest; the champion's "
+                                 "out-of-time start when the model strategy runs and this is unset.")
+    to_day: str | None = Field(default=None, description="Kick-off day a backtest stops before.")
+    min_edge: float = Field(default=0.02, description="Smallest expected value per unit (p·d − 1) a value "
+                            "strategy bets at.")
+    arb_min_margin: float = Field(default=0.0, ge=0, description="An arbitrage's book sum must be below 1 − this.")
+
+    _split = field_validator("strategies", mode="before")(_csv)
+    _day = field_validator("from_day", "to_day")(_a_day)
+
+    @model_validator(mode="after")
+    def _days_ordered(self) -> "BacktestSettings":
+        if self.from_day and self.to_day and self.from_day >= self.to_day:
+            raise ValueError(f"BETTING_BACKTEST_FROM ({self.from_day}) must be before BETTING_BACKTEST_TO "
+                             f"({self.to_day})")
+        return self
+
+
+class ExchangeSettings(_Group):
+    """Where placed bets go, and what stops them."""
+
+    FLAT_PREFIX = "exchange_"
+    FLAT = {"mode": "mode", "broker": "broker", "alert_webhook_url": "alert_webhook_url",
+            "kill_switch": "kill_switch", "kill_switch_file": "kill_switch_file"}
+
+    mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
+                              "also needs the exchange broker and its credentials.")
+    broker: str = Field(default="paper", pattern="^(paper|exchange)$",
+                        description="Where placed bets go: paper (fills at the price on offer) or the exchange.")
+    url: str = Field(default="http://127.0.0.1:8765",
+                     description="Base URL of a Betfair-shaped exchange (the sandbox's fake one by default).")
+    app_key: SecretStr | None = Field(default=None, description="Exchange application key (X-Application).")
+    session_token: SecretStr | None = Field(default=None, description="Exchange session token (X-Authentication).")
+    timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
+                             "left pending and reconciled later.")
+    kill_switch: bool = Field(default=False, description="Stops all placement.")
+    kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
+                                          "KILL under the home when unset.")
+    alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
+
+
+SIZING_FLAT = {"percent": "stake_percent", "method": ""}
+RISK_FLAT = {"min_edge": "min_edge", "min_stake": "min_stake", "max_stake": "max_stake",
+             "price_tolerance": "price_tolerance"}
+GROUPS: dict[str, tuple[type[BaseModel], str, dict[str, str]]] = {
+    "storage": (StorageSettings, StorageSettings.FLAT_PREFIX, StorageSettings.FLAT),
+    "collection": (CollectionSettings, CollectionSettings.FLAT_PREFIX, CollectionSettings.FLAT),
+    "quality": (QualitySettings, QualitySettings.FLAT_PREFIX, QualitySettings.FLAT),
+    "features": (FeatureSettings, FeatureSettings.FLAT_PREFIX, FeatureSettings.FLAT),
+    "model": (ModelSettings, ModelSettings.FLAT_PREFIX, ModelSettings.FLAT),
+    "backtest": (BacktestSettings, BacktestSettings.FLAT_PREFIX, BacktestSettings.FLAT),
+    "sizing": (Sizing, "", SIZING_FLAT),
+    "risk": (RiskLimits, "risk_", RISK_FLAT),
+    "exchange": (ExchangeSettings, ExchangeSettings.FLAT_PREFIX, ExchangeSettings.FLAT),
+}
+"""group name → its model, the flat names' prefix and the flat names that differ ("" for none)"""
+
+
+def flat_names() -> dict[str, list[tuple[str, str]]]:
+    """Each flat name (lower case, no prefix) and the (group, field) paths it sets: one, or two
+    where the gate shares a value with sizing or the strategies (``min_stake``, ``max_stake``,
+    ``min_edge``)."""
+    names: dict[str, list[tuple[str, str]]] = {"bankroll": []}
+    for group, (model, prefix, renamed) in GROUPS.items():
+        for field in model.model_fields:
+            flat = renamed.get(field, prefix + field)
+            if flat:
+                names.setdefault(flat, []).append((group, field))
+    return names
+
+
+FLAT_NAMES = flat_names()
+_FLAT_OF = {path: flat for flat, paths in FLAT_NAMES.items() for path in paths}
+
+
+def env_name(group: str, field: str | None = None) -> str:
+    """The documented environment name of a setting (``bankroll`` is at the top)."""
+    flat = _FLAT_OF.get((group, field or ""), group if field is None else f"{group}__{field}")
+    return PREFIX + flat.upper()
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        for group, field in FLAT_NAMES[name]:
+            nested.setdefault(group, {})[field] = value
+        if not FLAT_NAMES[name]:
+            nested[name] = value
+    return nested
+
+
+class _FlatNames(PydanticBaseSettingsSource):
+    """The flat environment names, from the process or from a ``.env`` file, as nested values."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, str | None]) -> None:
+        super().__init__(settings_cls)
+        self.values = {k.lower(): v for k, v in values.items() if v is not None}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = PREFIX.lower()
+        found = {name: self.values[prefix + name] for name in FLAT_NAMES if prefix + name in self.values
+                 and name != "bankroll"}
+        return _nest(found)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", env_nested_delimiter="__")
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    collection: CollectionSettings = Field(default_factory=CollectionSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    sizing: Sizing = Field(default_factory=Sizing)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest and of the bets "
+                            "ledger; slips are sized against it plus the settled P&L.")
+
+    @classmethod
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Nested names before flat ones, the process before ``.env``."""
+        import os
+
+        dotenv = dotenv_settings if isinstance(dotenv_settings, DotEnvSettingsSource) else None
+        from_file = dict(dotenv.env_vars) if dotenv is not None else {}
+        assert isinstance(env_settings, EnvSettingsSource)
+        return (init_settings, env_settings, _FlatNames(settings_cls, dict(os.environ)), dotenv_settings,
+                _FlatNames(settings_cls, from_file), file_secret_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_arguments(cls, data: Any) -> Any:
+        """``Settings(min_edge=0.04)`` as the environment's flat names are: each sets its paths."""
+        if not isinstance(data, dict):
+            return data
+        flat = {k: data[k] for k in list(data) if k in FLAT_NAMES and k not in cls.model_fields}
+        if not flat:
+            return data
+        merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items() if k not in flat}
+        for group, values in _nest(flat).items():
+            base = merged.get(group)
+            if isinstance(base, BaseModel):
+                base = base.model_dump()
+            merged[group] = {**(base or {}), **values}
+        return merged
+
+    @model_validator(mode="after")
+    def _not_settable(self) -> "Settings":
+        if "method" in self.sizing.model_fields_set:
+            raise ValueError("BETTING_SIZING__METHOD is not a setting: each strategy sizes by its own method "
+                             "(betting backtest run --sizing strategy=method)")
+        return self
+
+    def updated(self, **groups: dict[str, Any]) -> "Settings":
+        """A copy with some groups' fields changed, each group validated again."""
+        changes: dict[str, Any] = {}
+        for name, values in groups.items():
+            current = getattr(self, name)
+            changes[name] = type(current).model_validate({**current.model_dump(), **values}) \
+                if isinstance(current, BaseModel) else values
+        return self.model_copy(update=changes)
 
     @property
     def home_dir(self) -> Path:
-        return self.home.expanduser().resolve()
+        return self.storage.home.expanduser().resolve()
 
     @property
     def warehouse_url(self) -> str:
-        if self.database_url and self.database_url.get_secret_value():
-            return self.database_url.get_secret_value()
+        url = self.storage.database_url
+        if url and url.get_secret_value():
+            return url.get_secret_value()
         return f"sqlite:///{self.home_dir / 'warehouse.sqlite'}"
 
     @property
     def tracking_uri(self) -> str:
-        if self.mlflow_tracking_uri:
-            return self.mlflow_tracking_uri
-        return f"sqlite:///{self.home_dir / 'mlflow.sqlite'}"
+        return self.storage.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.sqlite'}"
 
     @property
     def artifact_root(self) -> str:
-        if self.mlflow_artifact_root:
-            return self.mlflow_artifact_root
-        return (self.home_dir / "mlartifacts").as_uri()
+        return self.storage.mlflow_artifact_root or (self.home_dir / "mlartifacts").as_uri()
 
     @property
     def kill_file(self) -> Path:
-        return self.kill_switch_file or self.home_dir / "KILL"
+        return self.exchange.kill_switch_file or self.home_dir / "KILL"
 
     @property
     def uses_provider_clock(self) -> bool:
-        if self.clock == "auto":
-            return self.odds_api_key.get_secret_value() == SANDBOX_API_KEY
-        return self.clock == "provider"
+        clock = self.collection.clock
+        if clock == "auto":
+            return self.collection.odds_api_key.get_secret_value() == SANDBOX_API_KEY
+        return clock == "provider"
 
     def public_dict(self) -> dict[str, object]:
         """Settings safe to print or attach to Dagster metadata: secrets masked."""
         data = self.model_dump(mode="json")
-        data["odds_api_key"] = "********" if self.odds_api_key.get_secret_value() else ""
-        data["database_url"] = mask_url(self.warehouse_url)
-        for name in ("exchange_app_key", "exchange_session_token"):
-            data[name] = "********" if getattr(self, name) else None
+        data["collection"]["odds_api_key"] = "********" if self.collection.odds_api_key.get_secret_value() else ""
+        data["storage"]["database_url"] = mask_url(self.warehouse_url)
+        for name in ("app_key", "session_token"):
+            data["exchange"][name] = "********" if getattr(self.exchange, name) else None
         return data
 
 
@@ -254,25 +416,33 @@ def mask_url(url: str) -> str:
         return "<unparseable url>"
 
 
-SECRET_FIELDS = {"database_url", "odds_api_key", "exchange_app_key", "exchange_session_token"}
+SECRET_FIELDS = {("storage", "database_url"), ("collection", "odds_api_key"), ("exchange", "app_key"),
+                 ("exchange", "session_token")}
 
 
 class SettingsError(ValueError):
     """Settings that make no sense, said in one line naming each variable."""
 
 
+def _one(item: Any) -> str:
+    loc = [str(part) for part in item["loc"]]
+    why = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == OUT_OF_ORDER and loc:
+        ctx = item["ctx"]
+        return (f"{env_name(loc[0], ctx['low'])} ({ctx['low_value']}) must {ctx['relation']} "
+                f"{env_name(loc[0], ctx['high'])} ({ctx['high_value']})")
+    if not loc or (len(loc) == 1 and loc[0] in GROUPS):
+        return why
+    path = (loc[0], loc[1] if len(loc) > 1 else None)
+    name = env_name(*path)
+    secret = path in SECRET_FIELDS or isinstance(item.get("input"), dict)
+    return f"{name}{'' if secret else '=' + str(item.get('input'))}: {why}"
+
+
 def describe(error: ValidationError) -> str:
-    """One line for all the problems: ``BETTING_NAME=value: why`` (never a secret's value)."""
-    parts = []
-    for item in error.errors():
-        why = str(item["msg"]).removeprefix("Value error, ")
-        if not item["loc"]:
-            parts.append(why)
-            continue
-        name = str(item["loc"][0])
-        shown = "" if name in SECRET_FIELDS or isinstance(item.get("input"), dict) else f"={item.get('input')}"
-        parts.append(f"BETTING_{name.upper()}{shown}: {why}")
-    return "; ".join(parts)
+    """One line for all the problems: ``BETTING_NAME=value: why`` (never a secret's value); a
+    problem two groups share (a flat name that sets both) is said once."""
+    return "; ".join(dict.fromkeys(_one(item) for item in error.errors()))
 
 
 def load_settings(**values: object) -> Settings:

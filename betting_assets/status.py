@@ -40,7 +40,7 @@ def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bo
     report = StatusReport(now=now.isoformat())
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with engine.connect() as conn:
-        report.sports = health.fetches_by_sport(conn, settings.sports, now, HEALTH_WINDOW)
+        report.sports = health.fetches_by_sport(conn, settings.collection.sports, now, HEALTH_WINDOW)
         report.credits_remaining, report.credits_spent_this_month = health.credits(conn, now, month)
         report.quality = health.quality_findings(conn, now, QUALITY_WINDOW)
         report.events, report.odds_rows, report.database_bytes = health.sizes(engine, conn)

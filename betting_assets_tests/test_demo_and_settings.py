@@ -183,14 +183,20 @@ def test_demo_ingest_only_accepts_a_simulated_market(tmp_path: Path) -> None:
 
 
 def test_definitions_read_the_key_from_the_environment_not_from_config(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from dagster import EnvVar
-
-    from betting_assets.defs.resources import default_resources
+    """The key reaches the client through the settings, read from the environment when a run
+    starts; no resource's config (what the Dagster UI shows) holds it, and none may."""
+    from betting_assets.defs.resources import SettingsResource, default_resources
+    from betting_assets.settings import SettingsError
 
     monkeypatch.setenv("BETTING_ODDS_API_KEY", "super-secret-key")
-    odds_api = default_resources()["odds_api"]
-    assert odds_api.api_key == EnvVar("BETTING_ODDS_API_KEY")  # type: ignore[attr-defined]
-    assert "super-secret-key" not in repr(odds_api)
+    resources = default_resources()
+    shown = repr(resources) + json.dumps({k: r._get_non_default_public_field_values()  # type: ignore[attr-defined]
+                                          for k, r in resources.items()}, default=str)
+    assert "super-secret-key" not in shown
+    client = resources["odds_api"].client()
+    assert client._key.get_secret_value() == "super-secret-key"  # type: ignore[attr-defined]
+    with pytest.raises(SettingsError, match="set BETTING_ODDS_API_KEY in the environment"):
+        SettingsResource(values={"collection": {"odds_api_key": "pasted"}}).get()
     from betting_assets.definitions import defs
 
     assert defs.get_repository_def() is not None

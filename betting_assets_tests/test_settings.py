@@ -55,4 +55,32 @@ def test_sensible_settings_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BETTING_MAX_STAKE", "25")
     monkeypatch.setenv("BETTING_HISTORY_START", "2023-08-01")
     settings = load_settings()
-    assert settings.max_stake == 25 and settings.history_start == "2023-08-01"
+    assert settings.sizing.max_stake == 25 and settings.collection.history_start == "2023-08-01"
+
+
+def test_each_setting_answers_to_its_flat_and_its_nested_name(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("BETTING_RISK_MAX_ODDS=9\nBETTING_MODEL__TRIALS=7\nBETTING_MIN_EDGE=0.05\n")
+    monkeypatch.setenv("BETTING_RISK_MIN_ODDS", "1.5")            # flat, from the process
+    monkeypatch.setenv("BETTING_COLLECTION__SPORTS", "soccer_epl")  # nested
+    monkeypatch.setenv("BETTING_MIN_STAKE", "2")                    # flat, shared by sizing and the gate
+    monkeypatch.setenv("BETTING_SIZING__MIN_STAKE", "3")            # nested wins for its own path
+    settings = load_settings()
+    assert (settings.risk.min_odds, settings.risk.max_odds, settings.model.trials) == (1.5, 9.0, 7)
+    assert settings.collection.sports == ["soccer_epl"]
+    assert (settings.sizing.min_stake, settings.risk.min_stake) == (3.0, 2.0)
+    assert settings.backtest.min_edge == settings.risk.min_edge == 0.05   # a flat name sets every path it names
+    assert load_settings(risk={"max_odds": 11.0}).risk.min_odds == 1.5     # values merge into the environment's
+    assert load_settings(min_edge=0.07).backtest.min_edge == 0.07          # flat arguments, as the environment's
+
+
+def test_the_groups_are_the_domain_models_not_copies() -> None:
+    from betting_assets.domain.risk import RiskLimits
+    from betting_assets.domain.staking import Sizing
+
+    settings = load_settings(risk_max_day_exposure=0.05, kelly_fraction=0.5)
+    assert type(settings.risk) is RiskLimits and settings.risk.max_day_exposure == 0.05
+    assert type(settings.sizing) is Sizing and settings.sizing.kelly_fraction == 0.5
+    with pytest.raises(SettingsError, match="BETTING_SIZING__METHOD is not a setting"):
+        load_settings(sizing={"method": "flat"})

@@ -19,8 +19,8 @@ from betting_assets.sources.football_data import FootballData, events_with_statu
 def compare(files: FootballData, settings: Settings, *, test_from: datetime | None,
             echo: Callable[[str], None]) -> CalibrationStudy:
     odds = quotes_as_odds(files)
-    found = study(odds, files.events, sharp_book=settings.sharp_book, decision_hours=settings.model_decision_hours)
-    echo(f"{settings.sharp_book} de-vigged three ways on {files.events.height:,} matches "
+    found = study(odds, files.events, sharp_book=settings.features.sharp_book, decision_hours=settings.model.decision_hours)
+    echo(f"{settings.features.sharp_book} de-vigged three ways on {files.events.height:,} matches "
          "(log loss of what happened; gap to the best with its 95% paired bootstrap interval):")
     for row in found.scores.iter_rows(named=True):
         gap = ("best" if row["gap_low"] is None else
@@ -37,11 +37,11 @@ def compare(files: FootballData, settings: Settings, *, test_from: datetime | No
              f"± {first['observed_se']:.4f}; {fair}")
     best = {market: found.best("prematch", market) for market in found.scores["market"].unique(maintain_order=True)}
     echo("best calibrated on pre-match prices: " + ", ".join(f"{m} {b}" for m, b in best.items())
-         + f" (BETTING_DEVIG_METHOD is {settings.devig_method})")
+         + f" (BETTING_DEVIG_METHOD is {settings.features.devig_method})")
     for row in found.scores.iter_rows(named=True):
         print(f"figure devig_log_loss_{row['moment']}_{row['market']}_{row['method']}: {row['log_loss']:.5f}")
     events = events_with_status(files.events)
-    for method in dict.fromkeys((*METHODS, settings.devig_method)):
+    for method in dict.fromkeys((*METHODS, settings.features.devig_method)):
         result = replay(odds, events, ["sharp_value"], settings, start=test_from, devig=method)
         metrics = result.strategy("sharp_value").metrics
         label = describe_choice(method)

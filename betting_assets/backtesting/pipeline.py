@@ -24,9 +24,12 @@ _SIDES = {"p_home": "home", "p_draw": "draw", "p_away": "away"}
 
 
 def sizing_for(settings: Settings, method: str) -> Sizing:
-    return Sizing(method=method, kelly_fraction=settings.kelly_fraction,  # type: ignore[arg-type]
-                  flat_stake=settings.flat_stake, percent=settings.stake_percent, min_stake=settings.min_stake,
-                  max_stake=settings.max_stake, max_day_fraction=settings.max_day_fraction)
+    return settings.sizing.model_copy(update={"method": method})
+
+
+def _setting(settings: Settings, path: str) -> Any:
+    group, _, field = path.partition(".")
+    return getattr(getattr(settings, group), field)
 
 
 def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] | None = None,
@@ -36,7 +39,7 @@ def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] |
     setting for every strategy that has one."""
     runs = []
     for name in names:
-        params: dict[str, Any] = {p: getattr(settings, field) for p, field in registry.settings_params(name).items()}
+        params: dict[str, Any] = {p: _setting(settings, path) for p, path in registry.settings_params(name).items()}
         if min_edge is not None and "min_edge" in params:
             params["min_edge"] = min_edge
         strategy = registry.create(name, **params)
@@ -53,8 +56,8 @@ def replay(odds: pl.DataFrame, events: pl.DataFrame, names: list[str], settings:
     """The one backtest the asset, the CLI, ``devig compare`` and (through the asset) the demo run: the named
     strategies configured from settings, replayed on ``odds`` and ``events`` over [start, end)
     at the model's decision time, the sharp book de-vigged as the settings (or ``devig``) say."""
-    config = BacktestConfig(decision_hours=settings.model_decision_hours, sharp_book=settings.sharp_book,
-                            devig_method=devig or settings.devig_method, bankroll=bankroll or settings.bankroll,
+    config = BacktestConfig(decision_hours=settings.model.decision_hours, sharp_book=settings.features.sharp_book,
+                            devig_method=devig or settings.features.devig_method, bankroll=bankroll or settings.bankroll,
                             lookback=lookback, start=start, end=end)
     return run_backtest(odds, events, strategy_runs(names, settings, sizing, min_edge), config, model=model,
                         progress=progress)

@@ -14,7 +14,6 @@ from betting_assets.domain import slips
 from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.domain.market_view import offers_at
 from betting_assets.modelling.registry import ModelRef, Tracker
-from betting_assets.placement.service import limits_from
 from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries
 
@@ -31,23 +30,23 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
     """Slips for the events whose decision time has come by ``now``. The model sees features cut
     at the decision time it was trained at; the price is the best on offer now; stakes are sized
     against the bankroll after the last settled bet."""
-    config = FeatureConfig(decision_hours=(settings.model_decision_hours,), sharp_book=settings.sharp_book)
+    config = FeatureConfig(decision_hours=(settings.model.decision_hours,), sharp_book=settings.features.sharp_book)
     with engine.connect() as conn:
-        due = queries.at_decision(conn, now, settings.model_decision_hours, settings.sports)
+        due = queries.at_decision(conn, now, settings.model.decision_hours, settings.collection.sports)
         if due.is_empty():
             return SlipProposals(pl.DataFrame(), 0)
         odds = queries.odds_for_events(conn, due["event_id"].to_list(),
                                        due["commence_time"].min() - config.lookback, now)  # type: ignore[operator]
-        results = queries.finished_before(conn, settings.sports, now)
+        results = queries.finished_before(conn, settings.collection.sports, now)
         bankroll = ledger.current_bankroll(conn, settings.bankroll)
     features = build_features(odds, due, results, config)
     probs, refs, missing = champion_probabilities(tracker, features, out_of_time_only=False)
     if probs is None:
         return SlipProposals(pl.DataFrame(), due.height, refs, missing)
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
-                       sharp_book=settings.sharp_book, lookback=config.lookback,
-                       method=settings.devig_method)
+                       sharp_book=settings.features.sharp_book, lookback=config.lookback,
+                       method=settings.features.devig_method)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
     proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll, sizing=sizing_for(settings, "kelly"),
-                             min_edge=settings.min_edge, limits=limits_from(settings))
+                             min_edge=settings.backtest.min_edge, limits=settings.risk)
     return SlipProposals(proposed, due.height, refs, missing)

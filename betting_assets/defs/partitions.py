@@ -19,17 +19,19 @@ from dagster import (
     StaticPartitionsDefinition,
 )
 
-from betting_assets.settings import get_settings
+from betting_assets.settings import load_settings
 
 SPORT_DIMENSION = "sport"
 DATE_DIMENSION = "utc_date"
 
 
 def ingestion_partitions() -> MultiPartitionsDefinition:
-    settings = get_settings()
+    """The one place under ``defs/`` that reads settings itself: a partitions definition is the
+    graph's shape, which Dagster needs when it loads the definitions, before any resource."""
+    settings = load_settings()
     return MultiPartitionsDefinition({
-        SPORT_DIMENSION: StaticPartitionsDefinition(list(settings.sports)),
-        DATE_DIMENSION: DailyPartitionsDefinition(start_date=settings.history_start, end_offset=1),
+        SPORT_DIMENSION: StaticPartitionsDefinition(list(settings.collection.sports)),
+        DATE_DIMENSION: DailyPartitionsDefinition(start_date=settings.collection.history_start, end_offset=1),
     })
 
 

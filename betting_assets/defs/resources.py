@@ -1,19 +1,22 @@
-"""Dagster resources over the warehouse, the odds provider and the clock, configured from
-settings.
+"""Dagster resources: the settings, and the warehouse, the odds provider, the clock, the
+broker and MLflow built from them.
 
-The API key is read from the environment at run time (``EnvVar``), so it never appears in
-run config or in the UI. A resource builds one engine for a run and disposes of it after.
+Settings reach definitions one way: the environment (``BETTING_*``, then ``.env``) is read by
+``Settings`` inside ``SettingsResource``, which every other resource holds, and assets, checks,
+sensors and ops take it as a parameter. Its ``values`` (group → field → value) are what a test
+or a deployment sets on top of the environment; secrets never go there (a resource's config is
+shown in the Dagster UI), so the API key and a password in the warehouse URL stay in the
+environment. A resource builds one engine for a run and disposes of it after.
 """
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
-from dagster import ConfigurableResource, EnvVar, InitResourceContext, SkipReason
+from dagster import ConfigurableResource, InitResourceContext, SkipReason
 from pydantic import PrivateAttr, SecretStr
 from sqlalchemy import Connection, Engine
 
@@ -21,7 +24,7 @@ from betting_assets.domain.timeutil import parse_utc
 from betting_assets.ingestion import Collector
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker
-from betting_assets.settings import Settings, get_settings
+from betting_assets.settings import SECRET_FIELDS, Settings, SettingsError, env_name, load_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
 
@@ -29,14 +32,33 @@ if TYPE_CHECKING:
     from betting_assets.modelling.registry import Tracker
 
 
-class WarehouseResource(ConfigurableResource):
-    """Empty ``database_url`` means the settings' default (SQLite under the project home)."""
+class SettingsResource(ConfigurableResource):
+    """``values``: settings by group on top of the environment, e.g.
+    ``{"risk": {"max_day_exposure": 0.05}}`` (flat names such as ``min_edge`` work too)."""
 
-    database_url: str = ""
+    values: dict[str, Any] = {}
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    def get(self) -> Settings:
+        if self._settings is None:
+            secret = [env_name(g, f) for g, f in SECRET_FIELDS if f in (self.values.get(g) or {})]
+            if secret:
+                raise SettingsError(f"set {', '.join(secret)} in the environment, not in the settings resource: "
+                                    "its config is shown in the Dagster UI")
+            self._settings = load_settings(**self.values)
+        return self._settings
+
+
+class WarehouseResource(ConfigurableResource):
+    """The settings' warehouse (SQLite under the project home by default) unless ``database_url``
+    names one."""
+
+    settings: SettingsResource
+    database_url: str | None = None
     _engine: Engine | None = PrivateAttr(default=None)
 
     def url(self) -> str:
-        return self.database_url or get_settings().warehouse_url
+        return self.database_url or self.settings.get().warehouse_url
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._engine = make_engine(self.url())
@@ -58,25 +80,23 @@ class WarehouseResource(ConfigurableResource):
 
 
 class OddsApiResource(ConfigurableResource):
-    base_url: str = ""
-    api_key: str = ""
+    """The settings' provider unless ``base_url`` and ``api_key`` name another (the sandbox in tests
+    and in the demo)."""
 
-    def settings(self) -> Settings:
-        settings = get_settings()
-        key = SecretStr(self.api_key) if self.api_key else settings.odds_api_key
-        return settings.model_copy(update={
-            "odds_api_base_url": self.base_url or settings.odds_api_base_url,
-            "odds_api_key": key,
-        })
+    settings: SettingsResource
+    base_url: str | None = None
+    api_key: str | None = None
 
     def client(self) -> OddsApiClient:
-        return OddsApiClient.from_settings(self.settings())
+        return OddsApiClient.from_settings(self.settings.get(), base_url=self.base_url,
+                                           api_key=SecretStr(self.api_key) if self.api_key else None)
 
     def collector(self, engine: Engine) -> Collector:
-        settings = self.settings()
-        return Collector(engine, self.client(), regions=settings.regions, markets=settings.markets,
-                         odds_format=settings.odds_format, bookmakers=settings.bookmakers,
-                         quality_mode=settings.data_quality_mode)
+        settings = self.settings.get()
+        collection = settings.collection
+        return Collector(engine, self.client(), regions=collection.regions, markets=collection.markets,
+                         odds_format=collection.odds_format, bookmakers=collection.bookmakers,
+                         quality_mode=settings.quality.mode)
 
 
 class ProviderUnreachable(RuntimeError):
@@ -96,18 +116,19 @@ class ClockResource(ConfigurableResource):
     """The time sensors and live fetches act on. Against the sandbox it is the sandbox's own
     clock, so a test (or a demo) moves time by moving the sandbox."""
 
-    source: str = ""
-    base_url: str = ""
+    settings: SettingsResource
+    source: str | None = None
+    base_url: str | None = None
 
     def uses_provider(self) -> bool:
-        if self.source:
-            return self.source == "provider" or (self.source == "auto" and get_settings().uses_provider_clock)
-        return get_settings().uses_provider_clock
+        if self.source and self.source != "auto":
+            return self.source == "provider"
+        return self.settings.get().uses_provider_clock
 
     def now(self) -> datetime:
         if not self.uses_provider():
             return datetime.now(timezone.utc)
-        base = self.base_url or get_settings().odds_api_base_url
+        base = self.base_url or self.settings.get().collection.odds_api_base_url
         try:
             response = httpx.get(f"{base.rstrip('/')}/sandbox/clock", timeout=5.0)
             response.raise_for_status()
@@ -125,36 +146,38 @@ class BrokerResource(ConfigurableResource):
     """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
     placement that is not fully configured."""
 
+    settings: SettingsResource
+
     def broker(self) -> Broker:
-        return service.broker_for(get_settings())
+        return service.broker_for(self.settings.get())
 
 
 class MlflowResource(ConfigurableResource):
-    """MLflow tracking and registry; empty ``tracking_uri`` means the settings' default (a SQLite
-    store and local artifacts under the project home)."""
+    """MLflow tracking and registry: the settings' (a SQLite store and local artifacts under the
+    project home by default) unless ``tracking_uri`` names one."""
 
-    tracking_uri: str = ""
+    settings: SettingsResource
+    tracking_uri: str | None = None
     experiment: str = "betting_assets"
 
     def uri(self) -> str:
-        return self.tracking_uri or get_settings().tracking_uri
+        return self.tracking_uri or self.settings.get().tracking_uri
 
     def tracker(self) -> "Tracker":
         from betting_assets.modelling.registry import Tracker
 
-        return Tracker(self.uri(), get_settings().artifact_root, self.experiment)
+        return Tracker(self.uri(), self.settings.get().artifact_root, self.experiment)
 
 
-def default_resources() -> dict[str, object]:
+def default_resources(settings: SettingsResource | None = None, **given: Any) -> dict[str, Any]:
+    """Every resource, each over the same settings; ``given`` replaces some by key (a test's
+    sandbox, the demo's), and a given resource keeps the settings it was built with."""
+    settings = settings or SettingsResource()
     return {
-        "warehouse": WarehouseResource(database_url=_env("BETTING_DATABASE_URL")),
-        "odds_api": OddsApiResource(api_key=_env("BETTING_ODDS_API_KEY"),
-                                    base_url=_env("BETTING_ODDS_API_BASE_URL")),
-        "clock": ClockResource(source=_env("BETTING_CLOCK")),
-        "mlflow": MlflowResource(tracking_uri=_env("BETTING_MLFLOW_TRACKING_URI")),
-        "broker": BrokerResource(),
-    }
-
-
-def _env(name: str) -> object:
-    return EnvVar(name) if os.environ.get(name) else ""
+        "settings": settings,
+        "warehouse": WarehouseResource(settings=settings),
+        "odds_api": OddsApiResource(settings=settings),
+        "clock": ClockResource(settings=settings),
+        "mlflow": MlflowResource(settings=settings),
+        "broker": BrokerResource(settings=settings),
+    } | given

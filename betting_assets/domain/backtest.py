@@ -448,7 +448,7 @@ def run_backtest(odds: pl.DataFrame, events: pl.DataFrame, runs: list[StrategyRu
         done = execute(candidates, run.sizing, config.bankroll, config.settle_delay)
         figures = {**done.metrics, **metrics.intervals(done.ledger)}
         result.strategies.append(StrategyResult(
-            name=run.strategy.name, params=describe(run.strategy), sizing=asdict(run.sizing), metrics=figures,
+            name=run.strategy.name, params=describe(run.strategy), sizing=run.sizing.model_dump(), metrics=figures,
             bets=done.ledger, equity=done.equity, breakdowns=done.breakdowns))
         if progress is not None:
             progress(f"{run.strategy.name}: {claims.strategy_line(figures)}")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from betting_assets.domain.bounds import ordered
 
 RATE_WINDOW = timedelta(minutes=1)
 OPEN_STATUSES = ("pending", "placed")
@@ -21,21 +24,38 @@ STAKED_STATUSES = ("pending", "placed", "settled")
 MARKET_CLOSED = "market closed"
 
 
-@dataclass(frozen=True)
-class RiskLimits:
-    min_odds: float = 1.2
-    max_odds: float = 15.0
-    min_edge: float = 0.02
-    min_stake: float = 1.0
-    max_stake: float | None = 50.0
-    max_stake_fraction: float = 0.05
-    max_event_exposure: float = 0.10
-    max_day_exposure: float = 0.25
-    daily_loss_limit: float = 0.10
-    max_drawdown: float = 0.25
-    max_consecutive_losses: int = 8
-    max_bets_per_minute: int = 30
-    price_tolerance: float = 0.02
+class RiskLimits(BaseModel):
+    """The gate's controls; also the settings' ``risk`` group. The stake bounds and the minimum
+    edge are the gate's own floor and caps: the same environment variables set sizing's and the
+    strategies' (``BETTING_MIN_STAKE``, ``BETTING_MAX_STAKE``, ``BETTING_MIN_EDGE``), and the
+    nested names set them apart."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_odds: float = Field(default=1.2, gt=1, description="Refuse prices below this.")
+    max_odds: float = Field(default=15.0, gt=1, description="Refuse prices above this.")
+    min_edge: float = Field(default=0.02, description="Refuse an expected value per unit below this.")
+    min_stake: float = Field(default=1.0, ge=0, description="Refuse stakes below this.")
+    max_stake: float | None = Field(default=50.0, gt=0, description="Refuse stakes above this; none when unset.")
+    max_stake_fraction: float = Field(default=0.05, gt=0, le=1, description="Largest stake as a share of the bankroll.")
+    max_event_exposure: float = Field(default=0.10, gt=0, le=1,
+                                      description="Open stakes on one event, as a share of the bankroll.")
+    max_day_exposure: float = Field(default=0.25, gt=0, le=1,
+                                    description="Stakes placed in one UTC day, as a share of the bankroll.")
+    daily_loss_limit: float = Field(default=0.10, gt=0, le=1, description="Stop for the day once settled losses "
+                                    "reach this share of the day's starting bankroll.")
+    max_drawdown: float = Field(default=0.25, gt=0, le=1, description="Stop once the bankroll is this far below "
+                                "its peak.")
+    max_consecutive_losses: int = Field(default=8, gt=0, description="Stop after this many losses in a row.")
+    max_bets_per_minute: int = Field(default=30, gt=0, description="Rate limit on placements.")
+    price_tolerance: float = Field(default=0.02, ge=0, description="Refuse a slip whose price fell by more than "
+                                   "this share since it was proposed.")
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> "RiskLimits":
+        ordered(self, "min_odds", "max_odds", strict=True)
+        ordered(self, "min_stake", "max_stake", strict=False)
+        return self
 
 
 @dataclass(frozen=True)

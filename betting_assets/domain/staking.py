@@ -9,45 +9,46 @@ engine carries the cash from day to day).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numba
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from betting_assets.domain.bounds import ordered
 
 SizingMethod = Literal["kelly", "flat", "percent"]
 METHODS: tuple[str, ...] = ("kelly", "flat", "percent")
 
 
-@dataclass(frozen=True)
-class Sizing:
-    method: SizingMethod = "kelly"
-    kelly_fraction: float = 0.25
-    flat_stake: float = 10.0
-    percent: float = 0.01
-    min_stake: float = 1.0
-    max_stake: float | None = 50.0
-    max_day_fraction: float = 0.25
+class Sizing(BaseModel):
+    """Also the settings' ``sizing`` group: what the environment sets is what the engine sizes by."""
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.method not in METHODS:
-            problems.append(f"method {self.method!r} is not one of {', '.join(METHODS)}")
-        if not 0 < self.kelly_fraction <= 1:
-            problems.append(f"kelly_fraction {self.kelly_fraction} must be in (0, 1]")
-        if self.flat_stake <= 0:
-            problems.append(f"flat_stake {self.flat_stake} must be positive")
-        if not 0 < self.percent <= 1:
-            problems.append(f"percent {self.percent} must be in (0, 1]")
-        if self.min_stake < 0:
-            problems.append(f"min_stake {self.min_stake} must not be negative")
-        if self.max_stake is not None and self.max_stake < self.min_stake:
-            problems.append(f"max_stake {self.max_stake} is below min_stake {self.min_stake}")
-        if not 0 < self.max_day_fraction <= 1:
-            problems.append(f"max_day_fraction {self.max_day_fraction} must be in (0, 1]: a day never "
-                            "stakes more than the bankroll")
-        if problems:
-            raise ValueError("invalid sizing: " + "; ".join(problems))
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: SizingMethod = Field(default="kelly", description="Each strategy's own (or the CLI's --sizing); "
+                                 "not a setting.")
+    kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
+    flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
+    percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")
+    min_stake: float = Field(default=1.0, ge=0, description="Bets sized below this are not made.")
+    max_stake: float | None = Field(default=50.0, gt=0, description="Largest single stake; none when unset.")
+    max_day_fraction: float = Field(default=0.25, description="Bets decided on one day together stake at most "
+                                    "this share of the bankroll.")
+
+    @field_validator("max_day_fraction")
+    @classmethod
+    def _within_the_bankroll(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(f"max_day_fraction {value:g} must be in (0, 1]: a day never stakes more than the "
+                             "bankroll")
+        return value
+
+    @model_validator(mode="after")
+    def _stakes_ordered(self) -> "Sizing":
+        ordered(self, "min_stake", "max_stake", strict=False,
+                message="invalid sizing: max_stake {high_value} is below min_stake {low_value}")
+        return self
 
 
 def kelly(prob: np.ndarray | float, price: np.ndarray | float) -> np.ndarray:

@@ -28,8 +28,8 @@ class Strategy(Protocol):
     default_sizing: ClassVar[str]
     sizing_methods: ClassVar[tuple[str, ...]]
     from_settings: ClassVar[dict[str, str]]
-    """the strategy's parameters that come from settings: parameter → ``Settings`` field (none
-    when a strategy leaves it out)"""
+    """the strategy's parameters that come from settings: parameter → the setting's
+    ``group.field`` (none when a strategy leaves it out)"""
 
     def select(self, view: MarketView) -> pl.DataFrame: ...
 
@@ -119,7 +119,7 @@ class SharpValue:
 
     name: str
     min_edge: float = 0.02
-    from_settings: ClassVar[dict[str, str]] = {"min_edge": "min_edge"}
+    from_settings: ClassVar[dict[str, str]] = {"min_edge": "backtest.min_edge"}
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")
@@ -143,7 +143,7 @@ class Arbitrage:
 
     name: str
     min_margin: float = 0.0
-    from_settings: ClassVar[dict[str, str]] = {"min_margin": "arb_min_margin"}
+    from_settings: ClassVar[dict[str, str]] = {"min_margin": "backtest.arb_min_margin"}
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "percent"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat", "percent")
@@ -169,7 +169,7 @@ class ModelValue:
 
     name: str
     min_edge: float = 0.02
-    from_settings: ClassVar[dict[str, str]] = {"min_edge": "min_edge"}
+    from_settings: ClassVar[dict[str, str]] = {"min_edge": "backtest.min_edge"}
     exclude_books: tuple[str, ...] = field(default_factory=tuple)
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
-from betting_assets.settings import BettingMode, Settings
+from betting_assets.settings import BettingMode, Settings, env_name
 from betting_assets.warehouse import ledger, locks, queries
 
 QUOTE_LOOKBACK = timedelta(days=3)
@@ -37,18 +37,8 @@ class PlacementRefused(RuntimeError):
     """The settings do not allow placement as asked (live mode, credentials)."""
 
 
-def limits_from(settings: Settings) -> RiskLimits:
-    return RiskLimits(
-        min_odds=settings.risk_min_odds, max_odds=settings.risk_max_odds, min_edge=settings.min_edge,
-        min_stake=settings.min_stake, max_stake=settings.max_stake, max_stake_fraction=settings.risk_max_stake_fraction,
-        max_event_exposure=settings.risk_max_event_exposure, max_day_exposure=settings.risk_max_day_exposure,
-        daily_loss_limit=settings.risk_daily_loss_limit, max_drawdown=settings.risk_max_drawdown,
-        max_consecutive_losses=settings.risk_max_consecutive_losses,
-        max_bets_per_minute=settings.risk_max_bets_per_minute, price_tolerance=settings.price_tolerance)
-
-
 def kill_reason(settings: Settings) -> str | None:
-    if settings.kill_switch:
+    if settings.exchange.kill_switch:
         return "BETTING_KILL_SWITCH is set"
     if settings.kill_file.exists():
         return f"the kill file {settings.kill_file} exists"
@@ -58,22 +48,22 @@ def kill_reason(settings: Settings) -> str | None:
 def broker_for(settings: Settings) -> Broker:
     """Paper unless live placement is asked for in full: the live mode, the exchange broker and
     its credentials. Anything in between is refused with what is missing."""
-    live = settings.mode == BettingMode.LIVE
-    if settings.broker == "paper":
+    live = settings.exchange.mode == BettingMode.LIVE
+    if settings.exchange.broker == "paper":
         if live:
             raise PlacementRefused("BETTING_MODE=live places real money and needs a real broker: set "
                                    "BETTING_BROKER=exchange with its credentials, or BETTING_MODE=paper")
         return PaperBroker()
-    missing = [name for name in ("exchange_app_key", "exchange_session_token")
-               if not (getattr(settings, name) and getattr(settings, name).get_secret_value())]
+    missing = [env_name("exchange", name) for name in ("app_key", "session_token")
+               if not (getattr(settings.exchange, name) and getattr(settings.exchange, name).get_secret_value())]
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
-                               f"(now {settings.mode.value})")
+                               f"(now {settings.exchange.mode.value})")
     if missing:
-        raise PlacementRefused("live placement needs " + " and ".join(f"BETTING_{m.upper()}" for m in missing))
-    return ExchangeBroker(settings.exchange_url, settings.exchange_app_key.get_secret_value(),  # type: ignore[union-attr]
-                          settings.exchange_session_token.get_secret_value(),  # type: ignore[union-attr]
-                          settings.exchange_timeout_s)
+        raise PlacementRefused("live placement needs " + " and ".join(missing))
+    return ExchangeBroker(settings.exchange.url, settings.exchange.app_key.get_secret_value(),  # type: ignore[union-attr]
+                          settings.exchange.session_token.get_secret_value(),  # type: ignore[union-attr]
+                          settings.exchange.timeout_s)
 
 
 @dataclass
@@ -157,7 +147,7 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
         names = queries.match_names(conn, ids)
     cuts = slips.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
         decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
-    offered = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=QUOTE_LOOKBACK).select(
+    offered = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=QUOTE_LOOKBACK).select(
         "event_id", "market", "side", "point", "bookmaker", pl.col("price").alias("price_now"))
     priced = slips.join(offered, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
     return [{
@@ -255,12 +245,12 @@ def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datet
 def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datetime, run_id: str | None = None,
                   slip_ids: list[int] | None = None, limit: int | None = None) -> PlacementReport:
     """The whole pass outside Dagster (the job runs the same steps as ops)."""
-    outcome = reconcile(engine, broker, now, settings.min_stake)
-    limits = limits_from(settings)
+    outcome = reconcile(engine, broker, now, settings.sizing.min_stake)
+    limits = settings.risk
     attempt = attempt_tag(run_id)
     rows = candidate_rows(engine, settings, broker.name, now, run_id, slip_ids, limit)
     fresh, closed, moved = recheck_rows(rows, limits, now, outcome)
     record_refusals(engine, closed, moved, attempt)
     gate_and_place(engine, broker, fresh, limits, settings.bankroll, now, lambda: kill_reason(settings), outcome,
-                   attempt, settings.min_stake)
+                   attempt, settings.sizing.min_stake)
     return outcome

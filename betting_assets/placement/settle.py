@@ -36,10 +36,10 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
         odds = queries.odds_for_events(conn, ids, fixtures["commence_time"].min() - LOOKBACK,  # type: ignore[operator]
                                        fixtures["commence_time"].max() + timedelta(seconds=1))  # type: ignore[operator]
     cuts = fixtures.select("event_id", "sport_key", "commence_time", decision_time=pl.col("commence_time"))
-    shape = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=LOOKBACK).group_by("event_id").agg(
+    shape = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=LOOKBACK).group_by("event_id").agg(
         pl.col("three_way").any())
-    closing = closing_fair(odds, fixtures, sharp_book=settings.sharp_book, lookback=LOOKBACK,
-                           method=settings.devig_method)
+    closing = closing_fair(odds, fixtures, sharp_book=settings.features.sharp_book, lookback=LOOKBACK,
+                           method=settings.features.devig_method)
     frame = (
         placed.drop("p_close").join(fixtures.select("event_id", "status", "home_score", "away_score"), on="event_id",
                     how="left", suffix="_event")

@@ -138,17 +138,21 @@ class OddsApiClient:
         self.waits: deque[float] = deque(maxlen=64)
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "OddsApiClient":
+    def from_settings(cls, settings: Settings, *, base_url: str | None = None, api_key: SecretStr | None = None,
+                      **overrides: Any) -> "OddsApiClient":
+        """The settings' provider and retry policy; ``base_url`` and ``api_key`` name another
+        provider (the sandbox), ``overrides`` replace client arguments."""
+        collection = settings.collection
         kwargs: dict[str, Any] = dict(
-            timeout_s=settings.http_timeout_s,
-            max_retries=settings.http_max_retries,
-            backoff_initial_s=settings.http_backoff_initial_s,
-            backoff_max_s=settings.http_backoff_max_s,
-            breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_cooldown_s),
-            credit_reserve=settings.credit_reserve,
+            timeout_s=collection.http_timeout_s,
+            max_retries=collection.http_max_retries,
+            backoff_initial_s=collection.http_backoff_initial_s,
+            backoff_max_s=collection.http_backoff_max_s,
+            breaker=CircuitBreaker(collection.breaker_failure_threshold, collection.breaker_cooldown_s),
+            credit_reserve=collection.credit_reserve,
         )
         kwargs.update(overrides)
-        return cls(settings.odds_api_base_url, settings.odds_api_key, **kwargs)
+        return cls(base_url or collection.odds_api_base_url, api_key or collection.odds_api_key, **kwargs)
 
     def close(self) -> None:
         self._http.close()

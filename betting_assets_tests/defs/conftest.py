@@ -11,9 +11,9 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, select
 
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import SettingsResource
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets.settings import get_settings
+from betting_assets_tests.defs.bind import sandbox_resources
 from betting_assets.warehouse.tables import odds_snapshots as odds_snapshots_table
 
 DAY = "soccer_epl|2023-08-12"
@@ -21,20 +21,20 @@ _KEY = {"x-api-key": "test-key"}
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BETTING_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield tmp_path / "home"
-    get_settings.cache_clear()
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
 
 
 @pytest.fixture
-def resources(engine: Engine, db_url: str, sandbox: SandboxServer) -> dict[str, object]:
-    return {
-        "warehouse": WarehouseResource(database_url=db_url),
-        "odds_api": OddsApiResource(base_url=sandbox.url, api_key="test-key"),
-        "clock": ClockResource(source="provider", base_url=sandbox.url),
-    }
+def settings(home: Path) -> SettingsResource:
+    """The settings every Dagster test runs with: the environment's, with the home in the test's
+    folder; a test that needs others builds them with ``with_settings``."""
+    return SettingsResource(values={"storage": {"home": str(home)}})
+
+
+@pytest.fixture
+def resources(engine: Engine, db_url: str, sandbox: SandboxServer, settings: SettingsResource) -> dict[str, object]:
+    return sandbox_resources(settings, db_url, sandbox.url)
 
 
 def set_sandbox(server: SandboxServer, path: str, doc: dict) -> dict:  # type: ignore[type-arg]

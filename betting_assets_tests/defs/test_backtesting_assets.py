@@ -19,13 +19,12 @@ from betting_assets.defs.backtesting.assets import backtests, bet_slips
 from betting_assets.defs.backtesting.sensors import slips_sensor
 from betting_assets.defs.features.assets import features
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots
-from betting_assets.defs.resources import MlflowResource
+from betting_assets.defs.resources import MlflowResource, SettingsResource
 from betting_assets.domain import backtest_export
 from betting_assets.modelling.pipeline import fit_and_log
 from betting_assets.modelling.registry import Tracker
 from betting_assets.modelling.train import TrainConfig
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bet_slips as slips_table
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
@@ -35,8 +34,8 @@ KICK_OFF_14 = {"Bournemouth", "Brighton", "Everton", "Sheffield United"}
 
 
 @pytest.fixture
-def mlflow_resource(tmp_path: Path) -> MlflowResource:
-    return MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")
+def mlflow_resource(tmp_path: Path, settings: SettingsResource) -> MlflowResource:
+    return MlflowResource(settings=settings, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")
 
 
 def _champion(tracker: Tracker, home_bias: float | None = None) -> str:
@@ -108,7 +107,7 @@ def test_bet_slips_for_the_matches_at_their_decision_time_are_proposed_once(
     assert slips.height > 0 and set(slips["home_team"]) <= KICK_OFF_14
     assert (slips["decision_time"] <= now).all() and (slips["commence_time"] > now).all()
     assert set(slips["status"]) == {"proposed"} and set(slips["model_version"]) == {"1"}
-    assert (slips["edge"] >= get_settings().min_edge).all() and (slips["stake"] <= get_settings().max_stake).all()
+    assert (slips["edge"] >= resources["settings"].get().backtest.min_edge).all() and (slips["stake"] <= resources["settings"].get().sizing.max_stake).all()
     assert slips["idempotency_key"].n_unique() == slips.height
     assert all("edge" in r and "Kelly" in r for r in slips["rationale"]), slips["rationale"][0]
     assert _metadata(first, "bet_slips")["new_slips"] == slips.height

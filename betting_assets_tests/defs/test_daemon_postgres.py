@@ -19,13 +19,13 @@ from dagster import DagsterInstance, RunsFilter, materialize
 from sqlalchemy import Engine, func, select
 
 from betting_assets.defs.ingestion.assets import events
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import SettingsResource
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import migrate
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import odds_snapshots
 from betting_assets_tests.conftest import REPO, _postgres_url
+from betting_assets_tests.defs.bind import sandbox_resources
 from betting_assets_tests.defs.conftest import set_sandbox
 
 SENSOR_INTERVAL_S = 60
@@ -64,14 +64,10 @@ def test_the_daemon_runs_the_sensors_on_postgres_and_the_runs_write_rows(
            "BETTING_SPORTS": "soccer_epl"}
     # 12 August 2023, 12:40: the 14:00 games are an hour and twenty minutes away
     set_sandbox(sandbox, "clock", {"now": "2023-08-12T12:40:00Z"})
-    resources = {"warehouse": WarehouseResource(database_url=warehouse_url),
-                 "odds_api": OddsApiResource(base_url=sandbox.url, api_key="test-key"),
-                 "clock": ClockResource(source="provider", base_url=sandbox.url)}
-    monkeypatch.setenv("BETTING_SPORTS", "soccer_epl")   # the bundled sample's one league
-    get_settings.cache_clear()
+    settings = SettingsResource(values={"collection": {"sports": ["soccer_epl"]},   # the bundled sample's one league
+                                        "storage": {"home": str(tmp_path / "betting_home")}})
+    resources = sandbox_resources(settings, warehouse_url, sandbox.url)
     assert materialize([events], resources=resources, instance=DagsterInstance.ephemeral()).success
-    monkeypatch.delenv("BETTING_SPORTS")
-    get_settings.cache_clear()
 
     scripts = Path(sys.executable).parent
     workspace = str(REPO / "workspace.yaml")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from betting_assets import feature_store
 from betting_assets.defs.features.assets import features
 from betting_assets.defs.modelling.assets import trained_model
-from betting_assets.defs.resources import MlflowResource
+from betting_assets.defs.resources import MlflowResource, SettingsResource
 from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import data_quality_log, events
@@ -74,7 +74,8 @@ def test_features_that_peek_past_the_decision_time_fail_the_guard_are_never_publ
         return feature_store.FeatureBuild(frame, at_kickoff.odds_rows)
 
     monkeypatch.setattr(feature_store, "build_days", leaky)
-    resources = {**ingested, "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")}
+    resources = {**ingested, "mlflow": MlflowResource(settings=ingested["settings"],
+                                                      tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")}
     result = materialize([features, trained_model], resources=resources, partition_key=DAY,
                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert _checks(result) == {"no_lookahead": False}
@@ -87,7 +88,8 @@ def test_features_that_peek_past_the_decision_time_fail_the_guard_are_never_publ
     assert _stored(engine) == audited
 
 
-def test_model_asset_trains_logs_and_reports_the_gate(engine: Engine, db_url: str, tmp_path: Path) -> None:
+def test_model_asset_trains_logs_and_reports_the_gate(engine: Engine, db_url: str, tmp_path: Path,
+                                                      settings: SettingsResource) -> None:
     frame = simulated_rows(500, seed=11, market_noise=0.2)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with engine.begin() as conn:
@@ -101,10 +103,10 @@ def test_model_asset_trains_logs_and_reports_the_gate(engine: Engine, db_url: st
                                 FEATURE_COLUMNS, "test")
     from betting_assets.defs.resources import WarehouseResource
 
-    mlflow_resource = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")
+    mlflow_resource = MlflowResource(settings=settings, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.sqlite'}")
     config = {"ops": {"trained_model": {"config": {"n_trials": 2, "test_from": frame["commence_time"][400].date().isoformat()}}}}
-    result = materialize([trained_model], resources={"warehouse": WarehouseResource(database_url=db_url),
-                                                     "mlflow": mlflow_resource},
+    result = materialize([trained_model], resources={"settings": settings, "mlflow": mlflow_resource,
+                                                     "warehouse": WarehouseResource(settings=settings, database_url=db_url)},
                          instance=DagsterInstance.ephemeral(), run_config=config)
     assert result.success
     (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey("trained_model")]

@@ -14,12 +14,12 @@ from sqlalchemy import Engine, func, select
 
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.partitions import PARTITIONS
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import SettingsResource, WarehouseResource
 from betting_assets.sandbox.recorded import RecordedMarket
 from betting_assets.sandbox.server import SandboxServer, SandboxState
-from betting_assets.settings import get_settings
 from betting_assets.warehouse.tables import data_quality_log, events, normalized_odds as normalized_table
 from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
+from betting_assets_tests.defs.bind import sandbox_resources, with_settings
 from betting_assets_tests.defs.conftest import set_sandbox
 
 DAY = "soccer_epl|2023-08-12"
@@ -95,12 +95,7 @@ def test_scores_finish_recent_events_and_history_comes_from_results_data(
     with engine.begin() as conn:
         conn.execute(events.update().values(status="scheduled", home_score=None, away_score=None, completed=False))
     set_sandbox(sandbox, "clock", {"now": "2023-09-15T00:00:00Z"})
-    monkeypatch.setenv("BETTING_RESULTS_DATA", str(shared_data / "E0_2324.csv"))
-    get_settings.cache_clear()
-    try:
-        old = _run([scores], resources)
-    finally:
-        get_settings.cache_clear()
+    old = _run([scores], with_settings(resources, collection={"results_data": str(shared_data / "E0_2324.csv")}))
     assert old.success and _metadata(old, "scores")["updated"] == 6
     with engine.connect() as conn:
         arsenal = conn.execute(select(events.c.home_score, events.c.away_score)
@@ -118,26 +113,22 @@ def test_provider_outage_mid_run_keeps_stored_data_and_the_retry_completes(
 
     reference = make_engine(reference_url)
     migrate.upgrade(reference)
-    clean = {**resources, "warehouse": WarehouseResource(database_url=reference_url)}
+    clean = {**resources, "warehouse": WarehouseResource(settings=resources["settings"], database_url=reference_url)}
     assert _run([odds_snapshots, normalized_odds], clean).success
     expected = (_count(reference, snapshots_table), _count(reference, normalized_table))
     reference.dispose()
 
-    monkeypatch.setenv("BETTING_HTTP_MAX_RETRIES", "0")
-    get_settings.cache_clear()
-    try:
-        # four calls answer (sports list, two events lists, the first odds), then every call fails
-        set_sandbox(after_the_day, "faults", {"healthy_first": 4, "fail_next": [503] * 50})
-        broken = _run([odds_snapshots, normalized_odds], resources)
-        assert not broken.success, "the outage must fail the run"
-        partial = (_count(engine, snapshots_table), _count(engine, normalized_table))
-        assert 0 < partial[0] < expected[0] and partial[1] == 0
-        with engine.connect() as conn:
-            stored = conn.execute(select(snapshots_table.c.payload_sha256)).scalars().all()
-        set_sandbox(after_the_day, "faults", {})
-        retried = _run([odds_snapshots, normalized_odds], resources)
-    finally:
-        get_settings.cache_clear()
+    no_retries = with_settings(resources, collection={"http_max_retries": 0})
+    # four calls answer (sports list, two events lists, the first odds), then every call fails
+    set_sandbox(after_the_day, "faults", {"healthy_first": 4, "fail_next": [503] * 50})
+    broken = _run([odds_snapshots, normalized_odds], no_retries)
+    assert not broken.success, "the outage must fail the run"
+    partial = (_count(engine, snapshots_table), _count(engine, normalized_table))
+    assert 0 < partial[0] < expected[0] and partial[1] == 0
+    with engine.connect() as conn:
+        stored = conn.execute(select(snapshots_table.c.payload_sha256)).scalars().all()
+    set_sandbox(after_the_day, "faults", {})
+    retried = _run([odds_snapshots, normalized_odds], no_retries)
     assert retried.success
     assert (_count(engine, snapshots_table), _count(engine, normalized_table)) == expected
     with engine.connect() as conn:
@@ -198,11 +189,9 @@ def downstream_probe() -> MaterializeResult:
 
 
 def test_each_check_fails_on_a_crafted_snapshot_and_blocks_downstream(
-        engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine, db_url: str, tmp_path: Path, settings: SettingsResource) -> None:
     with SandboxServer(_crafted_sandbox(tmp_path)) as server:
-        resources = {"warehouse": WarehouseResource(database_url=db_url),
-                     "odds_api": OddsApiResource(base_url=server.url, api_key="test-key"),
-                     "clock": ClockResource(source="provider", base_url=server.url)}
+        resources = sandbox_resources(settings, db_url, server.url)
         graph = [odds_snapshots, normalized_odds, downstream_probe]
 
         raw = _run(graph, resources, "soccer_germany_bundesliga|2023-08-12")
@@ -229,12 +218,7 @@ def test_each_check_fails_on_a_crafted_snapshot_and_blocks_downstream(
         assert context["overround"] == pytest.approx(1 / 1.2 + 1 / 1.3 + 1 / 1.4 - 1)
         raw_before = _count(engine, snapshots_table)
 
-        monkeypatch.setenv("BETTING_DATA_QUALITY_MODE", "reject")
-        get_settings.cache_clear()
-        try:
-            rejected = _run(graph, resources)
-        finally:
-            get_settings.cache_clear()
+        rejected = _run(graph, with_settings(resources, quality={"mode": "reject"}))
         checks = _checks(rejected)
         assert checks["prices_valid"] == (False, AssetCheckSeverity.WARN)
         assert "downstream_probe" in {m.asset_key.path[-1] for m in rejected.get_asset_materialization_events()}

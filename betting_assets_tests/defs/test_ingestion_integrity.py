@@ -58,7 +58,7 @@ def test_partial_bodies_do_not_count_as_coverage_and_a_clean_rerun_ends_with_the
     reference = make_engine(reference_url)
     migrate.upgrade(reference)
     assert _run([odds_snapshots, normalized_odds], {**resources, "warehouse": WarehouseResource(
-        database_url=reference_url)}).success
+        settings=resources["settings"], database_url=reference_url)}).success
     clean_rows = _rows(reference)
     reference.dispose()
 

@@ -155,7 +155,8 @@ def test_sensors_skip_while_the_provider_is_down_and_fetch_again_when_it_is_back
     provider = SandboxServer(sandbox.state).start()
     port = provider.port
     provider.stop()
-    ticker.resources = {**resources, "clock": ClockResource(source="provider", base_url=provider.url)}
+    ticker.resources = {**resources, "clock": ClockResource(settings=resources["settings"], source="provider",
+                                                                base_url=provider.url)}
     ticker.at(KICKOFF - timedelta(hours=60))   # the stopped one shares the state: its clock moved too
     down = ticker.tick()
     assert isinstance(down, SkipReason)

@@ -24,7 +24,7 @@ from betting_assets.domain.strategies import best_prices
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker, Fill, OrderRequest, PaperBroker
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets.settings import get_settings
+from betting_assets_tests.defs.bind import with_settings
 from betting_assets.warehouse import ledger, queries, writes
 from betting_assets.warehouse.tables import bet_slips, events
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
@@ -69,7 +69,8 @@ def _bets(engine: Engine) -> pl.DataFrame:
 
 def _run(resources: dict[str, object], broker: BrokerResource | None = None,
          instance: DagsterInstance | None = None):  # type: ignore[no-untyped-def]
-    return place_bets.execute_in_process(resources={**resources, "broker": broker or BrokerResource()},
+    broker = broker or BrokerResource(settings=resources["settings"])  # type: ignore[arg-type]
+    return place_bets.execute_in_process(resources={**resources, "broker": broker},
                                          instance=instance or DagsterInstance.ephemeral(), raise_on_error=False)
 
 
@@ -158,10 +159,9 @@ class _CrashingBrokerResource(BrokerResource):
 def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exactly_one_bet(
         engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     hook = _Webhook()
-    monkeypatch.setenv("BETTING_ALERT_WEBHOOK_URL", hook.url)
-    get_settings.cache_clear()
+    alerting = with_settings(resources, exchange={"alert_webhook_url": hook.url})
     try:
-        crashed = _run(resources, _CrashingBrokerResource(after=1))
+        crashed = _run(alerting, _CrashingBrokerResource(settings=alerting["settings"], after=1))
     finally:
         hook.stop()
     assert not crashed.success
@@ -206,10 +206,10 @@ def _caps_held(engine: Engine, settings) -> pl.DataFrame:  # type: ignore[no-unt
     rows = _bets(engine)
     live = rows.filter(pl.col("status").is_in(["pending", "placed"]))
     bankroll = settings.bankroll
-    assert live["stake"].sum() <= settings.risk_max_day_exposure * bankroll + 1e-9
+    assert live["stake"].sum() <= settings.risk.max_day_exposure * bankroll + 1e-9
     per_event = live.group_by("event_id").agg(pl.col("stake").sum())["stake"]
-    assert per_event.is_empty() or per_event.max() <= settings.risk_max_event_exposure * bankroll + 1e-9
-    assert (live["stake"] <= settings.risk_max_stake_fraction * bankroll + 1e-9).all()
+    assert per_event.is_empty() or per_event.max() <= settings.risk.max_event_exposure * bankroll + 1e-9
+    assert (live["stake"] <= settings.risk.max_stake_fraction * bankroll + 1e-9).all()
     assert live["idempotency_key"].n_unique() == live.height
     with engine.connect() as conn:
         slips = queries.slips_frame(conn, None, None)
@@ -228,7 +228,8 @@ def test_runs_at_once_never_exceed_a_cap_and_end_as_a_serial_order_would(
         engine: Engine, resources: dict[str, object], priced: pl.DataFrame, split: str) -> None:
     """Four slips of 20 against a day cap of 50 (5 % of 1,000): one run after another places two
     and refuses two; four runs at once, over the same slips or each over its own, must too."""
-    settings = get_settings().model_copy(update={"risk_max_day_exposure": 0.05, "risk_max_bets_per_minute": 100})
+    settings = resources["settings"].get().updated(  # type: ignore[attr-defined]
+        risk={"max_day_exposure": 0.05, "max_bets_per_minute": 100})
     with engine.connect() as conn:
         ids = queries.slips_frame(conn, None, None)["slip_id"].to_list()
     chosen = [ids] * 4 if split == "same slips" else [[i] for i in ids]
@@ -240,40 +241,33 @@ def test_runs_at_once_never_exceed_a_cap_and_end_as_a_serial_order_would(
 
 def test_place_bets_jobs_at_once_hold_the_day_cap(engine: Engine, resources: dict[str, object],
                                                   priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BETTING_RISK_MAX_DAY_EXPOSURE", "0.05")
-    get_settings.cache_clear()
-    results = _concurrent(lambda: _run(resources), [(), (), ()])
+    capped = with_settings(resources, risk={"max_day_exposure": 0.05})
+    results = _concurrent(lambda: _run(capped), [(), (), ()])
     assert all(r.success for r in results)
-    live = _caps_held(engine, get_settings())
+    live = _caps_held(engine, capped["settings"].get())
     assert live.height == 2
 
 
 def test_a_negative_limit_is_refused_by_the_run_config(engine: Engine, resources: dict[str, object],
                                                        priced: pl.DataFrame) -> None:
     result = place_bets.execute_in_process(
-        resources={**resources, "broker": BrokerResource()}, instance=DagsterInstance.ephemeral(),
-        raise_on_error=False, run_config={"ops": {"load_slips": {"config": {"limit": -1}}}})
+        resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False, run_config={"ops": {"load_slips": {"config": {"limit": -1}}}})
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "greater than or equal to 1" in str(failure.event_specific_data)
     assert _bets(engine).is_empty()
     limited = place_bets.execute_in_process(
-        resources={**resources, "broker": BrokerResource()}, instance=DagsterInstance.ephemeral(),
-        run_config={"ops": {"load_slips": {"config": {"limit": 1}}}})
+        resources=resources, instance=DagsterInstance.ephemeral(), run_config={"ops": {"load_slips": {"config": {"limit": 1}}}})
     assert limited.success and _bets(engine).height == 1
 
 
 def test_live_mode_is_refused_without_its_settings(engine: Engine, resources: dict[str, object],
                                                    priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BETTING_MODE", "live")
-    get_settings.cache_clear()
-    result = _run(resources)
+    result = _run(with_settings(resources, exchange={"mode": "live"}))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "BETTING_MODE=live places real money and needs a real broker" in str(failure.event_specific_data)
-    monkeypatch.setenv("BETTING_BROKER", "exchange")
-    get_settings.cache_clear()
-    result = _run(resources)
+    result = _run(with_settings(resources, exchange={"mode": "live", "broker": "exchange"}))
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "live placement needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN" in str(
         failure.event_specific_data)
@@ -304,7 +298,7 @@ def test_settled_bets_after_the_games(engine: Engine, resources: dict[str, objec
     (event,) = [m for m in done.get_asset_materialization_events() if m.asset_key == AssetKey("settled_bets")]
     meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
     assert meta["settled_now"] == rows.height and meta["pnl"] == pytest.approx(sum(expected), abs=0.005)
-    assert meta["bankroll"] == pytest.approx(get_settings().bankroll + sum(expected), abs=0.005)
+    assert meta["bankroll"] == pytest.approx(resources["settings"].get().bankroll + sum(expected), abs=0.005)
     assert "data:image/png;base64," in meta["bankroll_curve"]
     again = materialize([settled_bets], resources=resources, instance=DagsterInstance.ephemeral())
     assert again.success
@@ -386,8 +380,8 @@ class _Webhook:
 
 def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources: dict[str, object],
                                                        priced: pl.DataFrame, home: Path) -> None:
-    settings = get_settings()
-    limits = service.limits_from(settings)
+    settings = resources["settings"].get()  # type: ignore[attr-defined]
+    limits = settings.risk
     fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
                                        service.PlacementReport())
     outcome = service.PlacementReport()

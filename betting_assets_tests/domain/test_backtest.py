@@ -199,7 +199,7 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
     class Longshots:
         name: str
         min_odds: float = 5.0
-        from_settings: ClassVar[dict[str, str]] = {"min_odds": "risk_max_odds", "min_edge": "min_edge"}
+        from_settings: ClassVar[dict[str, str]] = {"min_odds": "risk.max_odds", "min_edge": "backtest.min_edge"}
         default_sizing: ClassVar[str] = "flat"
         sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
         min_edge: float = 0.0
@@ -217,6 +217,6 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
         assert run.strategy.params() == {"min_odds": 12.0, "min_edge": 0.04} and run.sizing.method == "flat"
         runs = strategy_runs(["test_longshots", "sharp_value", "arbitrage"], settings, min_edge=0.07)
         assert [r.strategy.params().get("min_edge") for r in runs] == [0.07, 0.07, None]
-        assert runs[2].strategy.params()["min_margin"] == settings.arb_min_margin
+        assert runs[2].strategy.params()["min_margin"] == settings.backtest.arb_min_margin
     finally:
         strategies._REGISTRY.pop("test_longshots")

@@ -107,4 +107,4 @@ def test_live_placement_needs_every_setting() -> None:
     live = service.broker_for(Settings(broker="exchange", mode=BettingMode.LIVE, exchange_app_key=SecretStr("k"),
                                        exchange_session_token=SecretStr("t")))
     assert isinstance(live, ExchangeBroker)
-    assert Settings(exchange_session_token=SecretStr("secret")).public_dict()["exchange_session_token"] == "********"
+    assert Settings(exchange_session_token=SecretStr("secret")).public_dict()["exchange"]["session_token"] == "********"

@@ -15,9 +15,8 @@ import polars as pl
 from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, MlflowResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, MlflowResource, SettingsResource, WarehouseResource
 from betting_assets.defs.run_config import day_start, given
-from betting_assets.settings import get_settings
 
 GROUP = "backtesting"
 SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "price", "model_prob", "edge",
@@ -59,7 +58,7 @@ def strategy_figures(name: str, metrics: dict[str, float]) -> dict[str, object]:
     kinds={"polars", "mlflow"},
 )
 def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehouse: WarehouseResource,
-              mlflow: MlflowResource) -> MaterializeResult:
+              mlflow: MlflowResource, settings: SettingsResource) -> MaterializeResult:
     from betting_assets.backtesting import report
     from betting_assets.backtesting.pipeline import (
         MODEL_STRATEGY,
@@ -71,21 +70,21 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     from betting_assets.domain.backtest import BacktestResult
     from betting_assets.modelling.registry import MODEL_NAMES
 
-    settings = get_settings()
-    names = given(config.strategies, settings.backtest_strategies)
+    cfg = settings.get()
+    names = given(config.strategies, cfg.backtest.strategies)
     tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
     refs = [r for r in (tracker.champion(n) for n in MODEL_NAMES) if r is not None] if tracker else []
-    start = day_start(given(config.start, settings.backtest_from))
+    start = day_start(given(config.start, cfg.backtest.from_day))
     if start is None and refs:
         start = min(datetime.fromisoformat(r.test_from) for r in refs if r.test_from) if any(
             r.test_from for r in refs) else None
-    end = day_start(given(config.end, settings.backtest_to))
+    end = day_start(given(config.end, cfg.backtest.to_day))
     lookback = timedelta(days=30)
-    history = warehouse_history(warehouse.engine(), settings.sports, start, end, settings.model_decision_hours,
+    history = warehouse_history(warehouse.engine(), cfg.collection.sports, start, end, cfg.model.decision_hours,
                                 lookback)
     if history.events.is_empty():
         raise Failure("no events in the backtest window: ingest history first",
-                      metadata={"start": str(start), "end": str(end), "sports": ", ".join(settings.sports)})
+                      metadata={"start": str(start), "end": str(end), "sports": ", ".join(cfg.collection.sports)})
     notes = []
     model = None
     if MODEL_STRATEGY in names:
@@ -95,11 +94,11 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
             names = [n for n in names if n != MODEL_STRATEGY]
             notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
                          "out-of-time events")
-    result = replay(history.odds, history.events, names, settings, start=start, end=end, model=model,
+    result = replay(history.odds, history.events, names, cfg, start=start, end=end, model=model,
                     sizing=config.sizing, min_edge=config.min_edge, bankroll=config.bankroll,
                     lookback=lookback, progress=context.log.info)
 
-    folder = settings.home_dir / "backtests" / context.run_id
+    folder = cfg.home_dir / "backtests" / context.run_id
     files = report.write_exports(result, folder)
     equity = report.equity_png(result)
     metadata: dict[str, object] = {
@@ -110,7 +109,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         "events": history.events.height,
         "window": MetadataValue.text(f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}" if start and end else
                                      f"{start or 'all'} .. {end or 'latest'}"),
-        "decision_hours": settings.model_decision_hours,
+        "decision_hours": cfg.model.decision_hours,
         "exports": MetadataValue.path(str(folder)),
         "result_json": MetadataValue.path(str(files["result.json"])),
     }
@@ -141,13 +140,13 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     kinds={"polars", "sql"},
 )
 def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
-              clock: ClockResource) -> MaterializeResult:
+              clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     from betting_assets.backtesting.slips import proposals
 
-    settings = get_settings()
+    cfg = settings.get()
     now = clock.now()
     engine = warehouse.engine()
-    outcome = proposals(engine, mlflow.tracker(), settings, now)
+    outcome = proposals(engine, mlflow.tracker(), cfg, now)
     if outcome.missing_models and not outcome.models:
         raise Failure("no champion model in the registry: materialise trained_model first",
                       metadata={"models": ", ".join(outcome.missing_models), "tracking_uri": mlflow.uri()})
@@ -165,9 +164,9 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
         "slips": outcome.slips.height,
         "new_slips": len(inserted),
         "already_proposed": outcome.slips.height - len(inserted),
-        "bankroll": rounded(float(outcome.slips["bankroll"][0]) if outcome.slips.height else settings.bankroll, 2),
+        "bankroll": rounded(float(outcome.slips["bankroll"][0]) if outcome.slips.height else cfg.bankroll, 2),
         "stake_total": rounded(float(outcome.slips["stake"].sum()) if outcome.slips.height else 0.0, 2),
-        "min_edge_pct": percent(settings.min_edge),
+        "min_edge_pct": percent(cfg.backtest.min_edge),
         "models": MetadataValue.md("\n".join(f"- {r.name} v{r.version}" for r in outcome.models) or "none"),
         "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
         else MetadataValue.md("no slip above the minimum edge"),

@@ -10,13 +10,11 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, Meta
 
 from betting_assets.defs.backtesting.assets import backtests, bet_slips
 from betting_assets.defs.check_results import recorded
-from betting_assets.defs.resources import ClockResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.features import FeatureConfig
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.quality import CheckOutcome
-from betting_assets.placement.service import limits_from
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries
 
 BACKTEST_LOOKBACK = timedelta(days=30)
@@ -83,9 +81,9 @@ def _latest_slips(context: AssetCheckExecutionContext, warehouse: WarehouseResou
 @asset_check(asset=bet_slips, description="Every slip of the latest proposal passes the risk gate's static "
              "controls (odds bounds, minimum edge, minimum and maximum stake) at the bankroll it was sized on.")
 def slips_within_bounds(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
-                        clock: ClockResource) -> AssetCheckResult:
+                        clock: ClockResource, settings: SettingsResource) -> AssetCheckResult:
     slips = _latest_slips(context, warehouse)
-    outcome = audits.slips_within_bounds(slips, limits_from(get_settings())) if slips.height else \
+    outcome = audits.slips_within_bounds(slips, settings.get().risk) if slips.height else \
         CheckOutcome("slips_within_bounds", 0)
     return recorded(warehouse.engine(), outcome, "bet_slips:bounds", clock.now(), slips=slips.height)
 
@@ -93,11 +91,11 @@ def slips_within_bounds(context: AssetCheckExecutionContext, warehouse: Warehous
 @asset_check(asset=bet_slips, description="Every slip of the latest proposal carries the price its bookmaker "
              "offered for that line when it was proposed (read back from the normalised odds).")
 def slip_prices_current(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
-                        clock: ClockResource) -> AssetCheckResult:
+                        clock: ClockResource, settings: SettingsResource) -> AssetCheckResult:
     slips = _latest_slips(context, warehouse)
     if slips.is_empty():
         return recorded(warehouse.engine(), CheckOutcome("slip_prices_current", 0), "bet_slips:prices", clock.now())
-    settings = get_settings()
+    cfg = settings.get()
     lookback = FeatureConfig().lookback
     offered = []
     with warehouse.connect() as conn:
@@ -106,7 +104,7 @@ def slip_prices_current(context: AssetCheckExecutionContext, warehouse: Warehous
                                            group["commence_time"].min() - lookback, created[0])  # type: ignore[operator]
             cuts = group.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
                 decision_time=pl.lit(created[0]).cast(pl.Datetime("us", "UTC")))
-            offers = offers_at(odds, cuts, sharp_book=settings.sharp_book, lookback=lookback)
+            offers = offers_at(odds, cuts, sharp_book=cfg.features.sharp_book, lookback=lookback)
             offered.append(group.join(offers, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
                            .select("slip_id", pl.col("price_right").alias("price_then")))
     outcome = audits.slip_prices_current(slips, pl.concat(offered))

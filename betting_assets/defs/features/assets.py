@@ -20,10 +20,9 @@ import polars as pl
 from betting_assets import feature_store
 from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
 from betting_assets.defs.metadata import markdown_table, per_partition
-from betting_assets.defs.resources import WarehouseResource
+from betting_assets.defs.resources import SettingsResource, WarehouseResource
 from betting_assets.domain.features import FEATURE_COLUMNS
 from betting_assets.domain.normalize import Finding
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import writes
 
 GROUP = "features"
@@ -46,9 +45,9 @@ PREVIEW = ["event_id", "decision_time", "home_team", "away_team", "sharp_mult_ho
                     "time matches the stored features exactly (a difference means look-ahead, or normalised "
                     "odds missing for part of the lookback window).")],
 )
-def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
-    settings = get_settings()
-    config = feature_store.feature_config(settings)
+def features(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):  # type: ignore[no-untyped-def]
+    cfg = settings.get()
+    config = feature_store.feature_config(cfg)
     engine = warehouse.engine()
     days: list[SportDay] = run_days(context)
     by_sport: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -62,7 +61,7 @@ def features(context: AssetExecutionContext, warehouse: WarehouseResource):  # t
         odds_rows += result.odds_rows
         context.log.info(f"features: {sport}, {len(spans)} days, {result.frame.height} rows")
     frame = pl.concat(built) if built else pl.DataFrame()
-    checked, mismatches = _leakage_guard(context, engine, days, frame, config, settings.data_quality_mode)
+    checked, mismatches = _leakage_guard(context, engine, days, frame, config, cfg.quality.mode)
     passed = mismatches.is_empty()
     published = feature_store.publish(engine, frame) if passed and frame.height else 0
     if not passed:

@@ -23,12 +23,11 @@ from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs import check_results as checks
 from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
 from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource
 from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import queries, writes
 
 SCORES_WINDOW = timedelta(days=3)
@@ -72,10 +71,10 @@ class OddsConfig(Config):
     pool=PROVIDER_POOL,
 )
 def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
-           clock: ClockResource) -> MaterializeResult:
+           clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     collector = odds_api.collector(warehouse.engine())
     now = clock.now()
-    discovered = {sport: collector.discover_events(sport, now=now) for sport in get_settings().sports}
+    discovered = {sport: collector.discover_events(sport, now=now) for sport in settings.get().collection.sports}
     with warehouse.connect() as conn:
         upcoming = queries.upcoming_events(conn, now)
     by_tier = (
@@ -107,7 +106,7 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
     pool=PROVIDER_POOL,
 )
 def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
-                   odds_api: OddsApiResource, clock: ClockResource) -> MaterializeResult:
+                   odds_api: OddsApiResource, clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     collector = odds_api.collector(warehouse.engine())
     now = clock.now()
     total = IngestResult()
@@ -133,7 +132,7 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
         held = _partition_snapshots(conn, days, set(total.snapshot_ids))
         preview = queries.snapshots_preview(conn, total.snapshot_ids)
         remaining = queries.credits_remaining(conn)
-    mode = get_settings().data_quality_mode
+    mode = settings.get().quality.mode
     outcomes = {o.name: o for o in total.outcomes}
     outcomes["required_fields"] = complete = quality.snapshots_complete(held)
     if total.errors:
@@ -186,9 +185,9 @@ def _partition_snapshots(conn, days: list[SportDay], fetched: set[int]) -> list:
     kinds={"polars", "sql"},
 )
 def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource,
-                    odds_api: OddsApiResource) -> MaterializeResult:
+                    odds_api: OddsApiResource, settings: SettingsResource) -> MaterializeResult:
     collector = odds_api.collector(warehouse.engine())
-    mode = get_settings().data_quality_mode
+    mode = settings.get().quality.mode
     outcomes: list[quality.CheckOutcome] = []
     frames: list[pl.DataFrame] = []
     snapshots = rows = rejected = 0
@@ -245,8 +244,8 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
     pool=PROVIDER_POOL,
 )
 def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
-           clock: ClockResource) -> MaterializeResult:
-    settings = get_settings()
+           clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+    cfg = settings.get()
     collector = odds_api.collector(warehouse.engine())
     now = clock.now()
     by_sport: dict[str, list[SportDay]] = defaultdict(list)
@@ -262,11 +261,11 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
             updated += result.events
             errors.extend(result.errors)
         old = [d for d in days if d.end <= now - SCORES_WINDOW]
-        if old and settings.results_data is not None:
+        if old and cfg.collection.results_data is not None:
             if results_frame is None:
                 from betting_assets.sources.football_data import read_football_data
 
-                results_frame = read_football_data(settings.results_data).events
+                results_frame = read_football_data(cfg.collection.results_data).events
             for day in old:
                 updated += collector.import_results(results_frame, day.start, day.end)
         elif old:
@@ -302,5 +301,5 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
             "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
                 "commence_time", "home_team", "away_team", "home_score", "away_score")),
         }, keys, parts),
-        check_results=[checks.result(outcome, settings.data_quality_mode)],
+        check_results=[checks.result(outcome, cfg.quality.mode)],
     )

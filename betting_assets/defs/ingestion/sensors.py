@@ -12,9 +12,14 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from betting_assets.defs.ingestion.jobs import collect_odds, collect_scores
 from betting_assets.defs.partitions import partition_key
-from betting_assets.defs.resources import ClockResource, OddsApiResource, WarehouseResource, now_or_skip
+from betting_assets.defs.resources import (
+    ClockResource,
+    OddsApiResource,
+    SettingsResource,
+    WarehouseResource,
+    now_or_skip,
+)
 from betting_assets.domain.fetch_decisions import decide_fetches, decide_scores
-from betting_assets.settings import get_settings
 from betting_assets.sources.odds_api import estimate_cost
 from betting_assets.warehouse import queries
 
@@ -22,19 +27,19 @@ from betting_assets.warehouse import queries
 @sensor(job=collect_odds, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
         description="Requests one odds run per sport whose most urgent upcoming event is due for its tier.")
 def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                      odds_api: OddsApiResource, clock: ClockResource) -> SensorResult | SkipReason:
-    settings = odds_api.settings()
+                      odds_api: OddsApiResource, clock: ClockResource, settings: SettingsResource) -> SensorResult | SkipReason:
+    cfg = settings.get()
     now = now_or_skip(clock, "odds not fetched")
     if isinstance(now, SkipReason):
         return now
     with warehouse.connect() as conn:
-        upcoming = queries.upcoming_events(conn, now, settings.sports)
+        upcoming = queries.upcoming_events(conn, now, cfg.collection.sports)
         remaining = queries.credits_remaining(conn)
     decision = decide_fetches(
-        upcoming, now, remaining=remaining, reserve=settings.credit_reserve,
-        cost_per_call=estimate_cost(settings.markets, settings.regions, settings.bookmakers),
+        upcoming, now, remaining=remaining, reserve=cfg.collection.credit_reserve,
+        cost_per_call=estimate_cost(cfg.collection.markets, cfg.collection.regions, cfg.collection.bookmakers),
         cursor=json.loads(context.cursor) if context.cursor else None,
-        retry_after=timedelta(minutes=settings.fetch_retry_minutes),
+        retry_after=timedelta(minutes=cfg.collection.fetch_retry_minutes),
     )
     for line in decision.log:
         context.log.info(line)
@@ -56,16 +61,16 @@ def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
 @sensor(job=collect_scores, minimum_interval_seconds=120, default_status=DefaultSensorStatus.RUNNING,
         description="Polls scores for started, unfinished events until they are final.")
 def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                  clock: ClockResource) -> SensorResult | SkipReason:
-    settings = get_settings()
+                  clock: ClockResource, settings: SettingsResource) -> SensorResult | SkipReason:
+    cfg = settings.get()
     now = now_or_skip(clock, "scores not polled")
     if isinstance(now, SkipReason):
         return now
     with warehouse.connect() as conn:
-        awaiting = queries.awaiting_scores(conn, now, sports=settings.sports)
+        awaiting = queries.awaiting_scores(conn, now, sports=cfg.collection.sports)
         remaining = queries.credits_remaining(conn)
-    polls, log = decide_scores(awaiting, now, poll_every=timedelta(minutes=settings.scores_poll_minutes),
-                               remaining=remaining, reserve=settings.credit_reserve)
+    polls, log = decide_scores(awaiting, now, poll_every=timedelta(minutes=cfg.collection.scores_poll_minutes),
+                               remaining=remaining, reserve=cfg.collection.credit_reserve)
     for line in log:
         context.log.info(line)
     if not polls:

@@ -13,10 +13,9 @@ from dagster import (
 )
 
 from betting_assets.defs.metadata import markdown_table, picture, rounded
-from betting_assets.defs.resources import MlflowResource, WarehouseResource
+from betting_assets.defs.resources import MlflowResource, SettingsResource, WarehouseResource
 from betting_assets.defs.run_config import day_start, given
 from betting_assets.domain.claims import PRIOR_ALONE
-from betting_assets.settings import get_settings
 
 import polars as pl
 from pydantic import Field
@@ -43,28 +42,28 @@ class TrainingConfig(Config):
     kinds={"lightgbm", "mlflow"},
 )
 def trained_model(context: AssetExecutionContext, config: TrainingConfig, warehouse: WarehouseResource,
-                  mlflow: MlflowResource) -> MaterializeResult:
+                  mlflow: MlflowResource, settings: SettingsResource) -> MaterializeResult:
     # imported here: LightGBM, Optuna and MLflow would add ~2 s to every load of the definitions
     from betting_assets.modelling.pipeline import fit_and_log, warehouse_training_frame
     from betting_assets.modelling.train import TrainConfig
 
-    settings = get_settings()
-    frame = warehouse_training_frame(warehouse.engine(), settings.sports, settings.model_decision_hours,
-                                     day_start(given(config.train_from, settings.model_train_from)))
+    cfg = settings.get()
+    frame = warehouse_training_frame(warehouse.engine(), cfg.collection.sports, cfg.model.decision_hours,
+                                     day_start(given(config.train_from, cfg.model.train_from)))
     if frame.is_empty():
         raise Failure("no labelled feature rows: materialise features for finished events first",
-                      metadata={"sports": ", ".join(settings.sports)})
-    train_config = TrainConfig(n_trials=given(config.n_trials, settings.model_trials), n_folds=settings.model_folds)
+                      metadata={"sports": ", ".join(cfg.collection.sports)})
+    train_config = TrainConfig(n_trials=given(config.n_trials, cfg.model.trials), n_folds=cfg.model.folds)
     tracker = mlflow.tracker()
     outcomes: "list[TrainingResult]" = []
     for three_way in (True, False):
         if frame.filter(pl.col("three_way") == three_way).is_empty():
             continue
         outcomes.append(fit_and_log(
-            frame, three_way=three_way, test_from=day_start(given(config.test_from, settings.model_test_from)),
+            frame, three_way=three_way, test_from=day_start(given(config.test_from, cfg.model.test_from)),
             config=train_config, tracker=tracker,
             context={"dagster_run_id": context.run_id,
-                     "dagster_run_url": f"{settings.dagster_ui_url.rstrip('/')}/runs/{context.run_id}"},
+                     "dagster_run_url": f"{cfg.storage.dagster_ui_url.rstrip('/')}/runs/{context.run_id}"},
             progress=context.log.info))
     metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
                                    "models": MetadataValue.md(_summary(outcomes))}
@@ -85,7 +84,7 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         metadata[f"{prefix}_calibration"] = picture(record.calibration_png, "calibration")
         metadata[f"{prefix}_run_id"] = MetadataValue.text(record.run_id)
         metadata.update(_figures(prefix, outcome))
-        ui = settings.mlflow_ui_url.rstrip("/")
+        ui = cfg.storage.mlflow_ui_url.rstrip("/")
         metadata[f"{prefix}_mlflow_run"] = MetadataValue.url(
             f"{ui}/#/experiments/{record.experiment_id}/runs/{record.run_id}")
         metadata[f"{prefix}_mlflow_version"] = MetadataValue.url(

@@ -4,8 +4,7 @@ final scores."""
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset
 
 from betting_assets.defs.metadata import percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, WarehouseResource
-from betting_assets.settings import get_settings
+from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.warehouse import ledger
 
 GROUP = "placement"
@@ -23,12 +22,12 @@ bets = AssetSpec(
                 "history after each, P&L, ROI and CLV; the risk gate reads its drawdown and losses from here.",
     kinds={"sql"},
 )
-def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource) -> MaterializeResult:
+def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     from betting_assets.placement.settle import bankroll_png, settle_placed, summary
 
-    settings = get_settings()
+    cfg = settings.get()
     engine = warehouse.engine()
-    done = settle_placed(engine, settings, clock.now())
+    done = settle_placed(engine, cfg, clock.now())
     with engine.connect() as conn:
         everything = ledger.frame(conn)
         history = ledger.bankroll_frame(conn)
@@ -44,9 +43,9 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
         "turnover": rounded(figures["turnover"] or 0.0, 2),
         "pnl": rounded(figures["profit"] or 0.0, 2),
         **{f"{k}_pct": percent(figures[k]) for k in fractions},
-        "bankroll": rounded(float(history["bankroll"][-1]) if history.height else settings.bankroll, 2),
+        "bankroll": rounded(float(history["bankroll"][-1]) if history.height else cfg.bankroll, 2),
     }
     if history.height:
-        png = bankroll_png(history, settings.bankroll)
+        png = bankroll_png(history, cfg.bankroll)
         metadata["bankroll_curve"] = picture(png, "bankroll")
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]

@@ -6,10 +6,9 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from betting_assets.defs.check_results import recorded
 from betting_assets.defs.placement.assets import settled_bets
-from betting_assets.defs.resources import ClockResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.quality import RESULT_GRACE, results_overdue as rule
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger, queries
 
 
@@ -37,9 +36,9 @@ def final_bets_settled(context: AssetCheckExecutionContext, warehouse: Warehouse
 @asset_check(asset=settled_bets, description="The bankroll history is continuous: each entry is the one before it "
              "(the starting bankroll first) plus its change.")
 def bankroll_continuous(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
-                        clock: ClockResource) -> AssetCheckResult:
+                        clock: ClockResource, settings: SettingsResource) -> AssetCheckResult:
     with warehouse.connect() as conn:
         history = ledger.bankroll_frame(conn)
-    outcome = audits.bankroll_continuous(history, get_settings().bankroll)
+    outcome = audits.bankroll_continuous(history, settings.get().bankroll)
     return recorded(warehouse.engine(), outcome, "bets:bankroll", clock.now(), entries=history.height)
 

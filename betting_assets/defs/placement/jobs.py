@@ -26,10 +26,9 @@ from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.placement.assets import settled_bets
-from betting_assets.defs.resources import BrokerResource, ClockResource, WarehouseResource
+from betting_assets.defs.resources import BrokerResource, ClockResource, SettingsResource, WarehouseResource
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker
-from betting_assets.settings import get_settings
 from betting_assets.warehouse import ledger, queries
 
 
@@ -58,8 +57,8 @@ def _report(context: OpExecutionContext, outcome: service.PlacementReport) -> No
 
 @op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the broker's record.")
 def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
-                      clock: ClockResource) -> dict:  # type: ignore[type-arg]
-    outcome = service.reconcile(warehouse.engine(), _broker(broker), clock.now(), get_settings().min_stake)
+                      clock: ClockResource, settings: SettingsResource) -> dict:  # type: ignore[type-arg]
+    outcome = service.reconcile(warehouse.engine(), _broker(broker), clock.now(), settings.get().sizing.min_stake)
     _report(context, outcome)
     return outcome.counts
 
@@ -67,8 +66,8 @@ def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource,
 @op(ins={"after": In(Nothing)}, out=Out(list), description="Proposed slips not yet in the ledger, with the "
     "price each bookmaker offers now.")
 def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
-               broker: BrokerResource, clock: ClockResource) -> list:  # type: ignore[type-arg]
-    rows = service.candidate_rows(warehouse.engine(), get_settings(), _broker(broker).name, clock.now(),
+               broker: BrokerResource, clock: ClockResource, settings: SettingsResource) -> list:  # type: ignore[type-arg]
+    rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker).name, clock.now(),
                                   context.run_id, config.slip_ids or None, config.limit)
     context.log.info(f"{len(rows)} proposed slips to place")
     return rows
@@ -77,9 +76,9 @@ def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: 
 @op(out=Out(list), description="Refuses slips whose market closed (final) or whose price fell beyond the "
     "tolerance (the slip stays proposed).")
 def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
-                   rows: list) -> list:  # type: ignore[type-arg]
+                   rows: list, settings: SettingsResource) -> list:  # type: ignore[type-arg]
     outcome = service.PlacementReport()
-    fresh, closed, moved = service.recheck_rows(rows, service.limits_from(get_settings()), clock.now(), outcome)
+    fresh, closed, moved = service.recheck_rows(rows, settings.get().risk, clock.now(), outcome)
     service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
     _report(context, outcome)
     return fresh
@@ -89,12 +88,12 @@ def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, cl
     "(every rejection written with its reasons), then each accepted bet claimed in the ledger (pending) "
     "and sent to the broker, its answer recorded.")
 def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
-                   clock: ClockResource, rows: list) -> None:  # type: ignore[type-arg]
-    settings = get_settings()
+                   clock: ClockResource, rows: list, settings: SettingsResource) -> None:  # type: ignore[type-arg]
+    cfg = settings.get()
     outcome = service.PlacementReport()
-    service.gate_and_place(warehouse.engine(), _broker(broker), rows, service.limits_from(settings), settings.bankroll,
-                           clock.now(), lambda: service.kill_reason(settings), outcome,
-                           service.attempt_tag(context.run_id), settings.min_stake)
+    service.gate_and_place(warehouse.engine(), _broker(broker), rows, cfg.risk, cfg.bankroll,
+                           clock.now(), lambda: service.kill_reason(cfg), outcome,
+                           service.attempt_tag(context.run_id), cfg.sizing.min_stake)
     _report(context, outcome)
 
 
@@ -123,12 +122,12 @@ def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
     yield Output(counts, metadata=metadata)
 
 
-@failure_hook
+@failure_hook(required_resource_keys={"settings"})
 def alert_on_failure(context: HookContext) -> None:
     """Logs the failure and, when ``BETTING_ALERT_WEBHOOK_URL`` is set, posts it there."""
     message = f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}"
     context.log.error(message)
-    url = get_settings().alert_webhook_url
+    url = context.resources.settings.get().exchange.alert_webhook_url
     if not url:
         return
     body: dict[str, Any] = {"text": message, "job": "place_bets", "op": context.op.name, "run_id": context.run_id,
