@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-import numba
 import numpy as np
 import polars as pl
 
@@ -23,8 +22,9 @@ from betting_assets.domain import betting_metrics as metrics
 from betting_assets.domain import claims
 from betting_assets.domain.devig import DEFAULT_CHOICE
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
-from betting_assets.domain.settlement import RESULTS, read_bets, settle_one
-from betting_assets.domain.staking import Sizing, caps, linear_terms, size_day_in_place
+from betting_assets.domain.kernels import replay
+from betting_assets.domain.settlement import RESULTS, read_bets
+from betting_assets.domain.staking import Sizing, caps, linear_terms
 from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 
 BACKTEST_BETS_SCHEMA: dict[str, pl.DataType] = {
@@ -36,7 +36,6 @@ BACKTEST_BETS_SCHEMA: dict[str, pl.DataType] = {
 }
 CANDIDATE_COLUMNS = [*BET_SCHEMA, "sport_key", "commence_time", "decision_time", "three_way", "home_score",
                      "away_score", "status", "p_close"]
-_US_PER_DAY = 86_400_000_000
 BREAKDOWNS = ("market", "bookmaker", "month")
 
 
@@ -150,30 +149,38 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
     if c.height == 0:
         return _scored(pl.DataFrame(schema=BACKTEST_BETS_SCHEMA), bankroll)
     decision_us = c["decision_time"].dt.epoch("us").to_numpy()
-    lowest, day_number, first_decision = _days(decision_us)
+    lowest, day_number, first_decision = replay.number_days(decision_us)
     numbers = c.select(pl.col("price", "prob", "weight").fill_null(float("nan")))
     weight = numbers["weight"].to_numpy()
     units = _units(c, numbers["price"].to_numpy(), numbers["prob"].to_numpy(), weight, sizing)
-    day = _day_of(decision_us, units.lead, lowest, day_number)
-    order, day_bounds = _by_day(day, len(first_decision))
+    day = replay.day_of(decision_us, units.lead, lowest, day_number)
+    order, day_bounds = replay.by_day(day, len(first_decision))
     units, day = units.ordered(order), day[order]
     a, b = linear_terms(sizing, units.kelly)
-    replay = _replay(day_bounds, units.leg_start, units.leg_row, weight, a, b, caps(sizing, units.max_leg),
-                     units.min_leg, c["commence_time"].dt.epoch("us").to_numpy(),
-                     int(settle_delay.total_seconds() * 1e6), decision_us, first_decision,
-                     *read_bets(c, units.leg_row), float(sizing.min_stake), float(sizing.max_day_fraction),
-                     float(bankroll))
+    done = replay.replay(
+        replay.Days(day_bounds, first_decision),
+        replay.Groups(units.leg_start, units.leg_row, a, b, caps(sizing, units.max_leg), units.min_leg),
+        replay.Rows(weight, c["commence_time"].dt.epoch("us").to_numpy(), decision_us),
+        read_bets(c, units.leg_row),
+        replay.Bankroll(float(bankroll), float(sizing.min_stake), float(sizing.max_day_fraction),
+                        int(settle_delay.total_seconds() * 1e6)))
 
-    staked, unit = replay.legs, replay.units
-    rows = units.leg_row[staked]
-    stake, unit_return = replay.stake[unit] * weight[rows], replay.ret[staked]
+    return _ledger(c, units.leg_row, weight, day, done, bankroll)
+
+
+def _ledger(c: pl.DataFrame, leg_row: np.ndarray, weight: np.ndarray, day: np.ndarray, done: replay.Replay,
+            bankroll: float) -> Execution:
+    """The staked legs gathered from the candidates, with what the day loop decided for them."""
+    staked, group = done.legs, done.groups
+    rows = leg_row[staked]
+    stake, unit_return = done.stake[group] * weight[rows], done.ret[staked]
     ledger = c.select(_FROM_CANDIDATES)[rows].with_columns(
-        settle_time=pl.Series(replay.settle_us[unit], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+        settle_time=pl.Series(done.settle_us[group], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
         clv=pl.col("price") * pl.col("p_close") - 1.0,
-        bankroll=pl.Series(replay.cash[day[unit]]),
+        bankroll=pl.Series(done.cash[day[group]]),
         stake=pl.Series(stake),
-        result=pl.Series(replay.code[staked], dtype=pl.UInt8).replace_strict(dict(enumerate(RESULTS)),
-                                                                                return_dtype=pl.String),
+        result=pl.Series(done.code[staked], dtype=pl.UInt8).replace_strict(dict(enumerate(RESULTS)),
+                                                                              return_dtype=pl.String),
         unit_return=pl.Series(unit_return).fill_nan(None),
         profit=pl.Series(stake * (unit_return - 1.0)).fill_nan(None),
     )
@@ -211,9 +218,10 @@ class _Units:
                       np.concatenate([[0], np.cumsum(counts)]), self.leg_row[take])
 
 
-def _units(c: pl.DataFrame, price: np.ndarray, prob: np.ndarray, weight: np.ndarray, sizing: Sizing) -> _Units:
+def _units(c: pl.DataFrame, price: np.ndarray, prob: np.ndarray, weight: np.ndarray, sizing: Sizing,
+           singles: Callable[..., tuple[np.ndarray, np.ndarray]] = replay.single_bets) -> _Units:
     grouped = c["group"].is_not_null().to_numpy()
-    lead, unit_kelly = _singles(price, prob, grouped, sizing.method == "kelly")
+    lead, unit_kelly = singles(price, prob, grouped, sizing.method == "kelly")
     singles = _Units(lead, unit_kelly, weight[lead], weight[lead], np.arange(len(lead) + 1), lead)
     rows = np.flatnonzero(grouped)
     if rows.size == 0 or sizing.method == "kelly":  # Kelly needs one probability; a group has none of its own
@@ -236,149 +244,6 @@ def _units(c: pl.DataFrame, price: np.ndarray, prob: np.ndarray, weight: np.ndar
                     np.concatenate([[0], np.cumsum(np.concatenate([np.ones(len(lead), dtype=np.int64), counts]))]),
                     np.concatenate([lead, group_legs]))
     return merged.ordered(by_lead)
-
-
-@numba.njit(cache=True, nogil=True)
-def _singles(price: np.ndarray, prob: np.ndarray, grouped: np.ndarray, kelly: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Single bets that may get a stake, and their full-Kelly fraction: under Kelly only those
-    with an edge (a missing probability has none); otherwise all of them."""
-    rows = np.empty(len(price), dtype=np.int64)
-    fraction = np.empty(len(price))
-    n = 0
-    for i in range(len(price)):  # without branches: whether a bet has an edge is a coin toss to the CPU
-        edge = prob[i] * price[i] - 1.0
-        rows[n] = i
-        fraction[n] = edge / (price[i] - 1.0) if kelly else 0.0
-        n += (not grouped[i]) & ((edge > 0) | (not kelly))
-    return rows[:n], fraction[:n]
-
-
-@numba.njit(cache=True, nogil=True)
-def _days(decision_us: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Numbers the days that hold a decision (0, 1, … in time order) and gives each day's first
-    decision, over every candidate: a result counts from the first day that starts after it
-    settled, whether or not that day stakes. Returns the first calendar day, the number of each
-    calendar day from it, and the first decisions."""
-    lowest = decision_us.min() // _US_PER_DAY
-    span = decision_us.max() // _US_PER_DAY - lowest + 1
-    none = np.iinfo(np.int64).max
-    first = np.full(span, none)
-    start = lowest * _US_PER_DAY
-    for t in decision_us:
-        d = np.uint64(t - start) // np.uint64(_US_PER_DAY)
-        if t < first[d]:
-            first[d] = t
-    number = np.full(span, -1)
-    days = 0
-    for d in range(span):
-        if first[d] != none:
-            number[d] = days
-            first[days] = first[d]
-            days += 1
-    return lowest, number, first[:days].copy()
-
-
-@numba.njit(cache=True, nogil=True)
-def _day_of(decision_us: np.ndarray, rows: np.ndarray, lowest: int, day_number: np.ndarray) -> np.ndarray:
-    day = np.empty(len(rows), dtype=np.int64)
-    for j in range(len(rows)):
-        day[j] = day_number[decision_us[rows[j]] // _US_PER_DAY - lowest]
-    return day
-
-
-@numba.njit(cache=True, nogil=True)
-def _by_day(day: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stable counting sort by day, and where each day starts in it (length days + 1)."""
-    bounds = np.zeros(days + 1, dtype=np.int64)
-    for d in day:
-        bounds[d + 1] += 1
-    for d in range(days):
-        bounds[d + 1] += bounds[d]
-    fill = bounds[:-1].copy()
-    order = np.empty(len(day), dtype=np.int64)
-    for i in range(len(day)):
-        order[fill[day[i]]] = i
-        fill[day[i]] += 1
-    return order, bounds
-
-
-class _Replay(NamedTuple):
-    stake: np.ndarray
-    cash: np.ndarray
-    """cash at the start of each day, after the results known by then"""
-    settle_us: np.ndarray
-    ret: np.ndarray
-    code: np.ndarray
-    legs: np.ndarray
-    """the staked legs, in the order they were placed, and their groups"""
-    units: np.ndarray
-
-
-@numba.njit(cache=True, nogil=True)
-def _replay(day_bounds: np.ndarray, leg_start: np.ndarray, leg_row: np.ndarray, weight: np.ndarray, a: np.ndarray,
-            b: np.ndarray, cap: np.ndarray, min_leg: np.ndarray, commence_us: np.ndarray, delay_us: int,
-            decision_us: np.ndarray, first_decision: np.ndarray, market: np.ndarray, side: np.ndarray,
-            status: np.ndarray, point: np.ndarray, price: np.ndarray, home: np.ndarray, away: np.ndarray,
-            three_way: np.ndarray, min_stake: float, max_day_fraction: float, bankroll: float) -> _Replay:
-    """Day by day: size the day's groups against the cash, then settle each staked group and
-    book its result on the first day that starts after it settled (never, while it is open),
-    so nothing is staked from winnings that were not yet known. ``market``, ``side`` and
-    ``status`` are coded per leg, the other columns per candidate (``settlement.Bets``). The
-    staked legs come back in decision order, groups in lead order within a moment."""
-    days = len(day_bounds) - 1
-    stake = np.zeros(len(a))
-    cash_by_day = np.zeros(days)
-    settle_us = np.zeros(len(a), dtype=np.int64)
-    ret = np.full(len(leg_row), np.nan)
-    code = np.full(len(leg_row), 6, dtype=np.int8)
-    placed_leg = np.empty(len(leg_row), dtype=np.int64)
-    placed_unit = np.empty(len(leg_row), dtype=np.int64)
-    staked = 0
-    profit_due = np.zeros(days + 1)
-    stake_due = np.zeros(days + 1)
-    chosen = np.empty(np.max(np.diff(day_bounds)) + 1, dtype=np.int64)
-    settled, outstanding = 0.0, 0.0
-    for day in range(days):
-        settled += profit_due[day]
-        outstanding -= stake_due[day]
-        cash = bankroll + settled - outstanding
-        cash_by_day[day] = cash
-        if cash <= 0:
-            continue
-        start, end = day_bounds[day], day_bounds[day + 1]
-        size_day_in_place(start, end, a, b, cap, min_leg, cash, min_stake, max_day_fraction, stake)
-        placed, day_first_leg = 0, staked
-        for u in range(start, end):  # the staked groups, gathered without a branch
-            chosen[placed] = u
-            placed += stake[u] != 0.0
-        for u in chosen[:placed]:
-            gain, is_open, settle = 0.0, False, np.iinfo(np.int64).min
-            for leg in range(leg_start[u], leg_start[u + 1]):
-                row = leg_row[leg]
-                ret[leg], code[leg] = settle_one(market[leg], side[leg], status[leg], point[row], price[row],
-                                                 home[row], away[row], three_way[row])
-                is_open |= np.isnan(ret[leg])
-                gain += weight[row] * ret[leg]
-                settle = max(settle, commence_us[row])
-                placed_leg[staked], placed_unit[staked] = leg, u
-                staked += stake[u] * weight[row] > 0
-            settle_us[u] = settle + delay_us
-            release = days
-            if not is_open:
-                release = day  # the first day starting at or after the settlement, as searchsorted finds it
-                while release < days and first_decision[release] < settle_us[u]:
-                    release += 1
-                while release > 0 and first_decision[release - 1] >= settle_us[u]:
-                    release -= 1
-            profit_due[release] += 0.0 if is_open else stake[u] * (gain - 1.0)
-            stake_due[release] += stake[u]
-            outstanding += stake[u]
-        moments = np.empty(staked - day_first_leg, dtype=np.int64)
-        for j in range(day_first_leg, staked):
-            moments[j - day_first_leg] = decision_us[leg_row[placed_leg[j]]]
-        in_time = day_first_leg + np.argsort(moments, kind="mergesort")
-        placed_leg[day_first_leg:staked], placed_unit[day_first_leg:staked] = placed_leg[in_time], placed_unit[in_time]
-    return _Replay(stake, cash_by_day, settle_us, ret, code, placed_leg[:staked].copy(), placed_unit[:staked].copy())
 
 
 def _scored(ledger: pl.DataFrame, bankroll: float) -> Execution:

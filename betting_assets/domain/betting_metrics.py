@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import polars as pl
 
-from betting_assets.domain.codes import code_strings
 from betting_assets.domain.intervals import Interval, mean_interval, ratio_interval
+from betting_assets.domain.kernels.grouping import first_of_each, group_sums
+from betting_assets.domain.kernels.string_views import code_strings
 
 ANNUAL_DAYS = 365
 EQUITY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date, "bets_settled": pl.Int64, "profit": pl.Float64,
@@ -199,7 +199,7 @@ def _breakdown(ledger: pl.DataFrame, settled: _Settled, by: str) -> pl.DataFrame
     else:
         keys = ledger[by]
         code, labels = _group(keys if len(settled.rows) == len(keys) else keys.gather(settled.rows))
-    count, turnover, profit, decided, won, clv_count, clv_sum = _sums(code, len(labels), settled.stake,
+    count, turnover, profit, decided, won, clv_count, clv_sum = group_sums(code, len(labels), settled.stake,
                                                                       settled.profit, settled.decided, settled.clv)
     with np.errstate(divide="ignore", invalid="ignore"):
         table = pl.DataFrame({
@@ -207,27 +207,6 @@ def _breakdown(ledger: pl.DataFrame, settled: _Settled, by: str) -> pl.DataFrame
             "hit_rate": _where(decided > 0, won / decided), "clv": _where(clv_count > 0, clv_sum / clv_count)},
             schema=BREAKDOWN_SCHEMA)
     return table.sort("key")
-
-
-@numba.njit(cache=True, nogil=True)
-def _sums(code: np.ndarray, groups: int, stake: np.ndarray, profit: np.ndarray, decided: np.ndarray,
-          clv: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per group: bets, turnover, profit, decided bets, decided bets won, bets with a CLV and its sum."""
-    counts = np.zeros((4, groups), dtype=np.int64)
-    count, won, decided_count, clv_count = counts[0], counts[1], counts[2], counts[3]
-    sums = np.zeros((3, groups))
-    turnover, total, clv_sum = sums[0], sums[1], sums[2]
-    for i in range(len(code)):
-        g = code[i]
-        count[g] += 1
-        turnover[g] += stake[i]
-        total[g] += profit[i]
-        decided_count[g] += decided[i]
-        won[g] += decided[i] & (profit[i] > 0)
-        known = not np.isnan(clv[i])
-        clv_count[g] += known
-        clv_sum[g] += clv[i] if known else 0.0
-    return count, turnover, total, decided_count, won, clv_count, clv_sum
 
 
 def _where(defined: np.ndarray, values: np.ndarray) -> pl.Series:
@@ -238,7 +217,7 @@ def _where(defined: np.ndarray, values: np.ndarray) -> pl.Series:
 def _group(keys: pl.Series) -> tuple[np.ndarray, pl.Series]:
     """Each value's group and the groups' values, by a hash of each value; checked value by value
     afterwards, and on a collision (two values, one hash) grouped by polars instead."""
-    code, first = _first_of_each(keys.hash(seed=0).to_numpy())
+    code, first = first_of_each(keys.hash(seed=0).to_numpy())
     labels = keys.gather(first)
     if keys.eq_missing(labels.gather(code)).all():
         return code, labels
@@ -246,28 +225,6 @@ def _group(keys: pl.Series) -> tuple[np.ndarray, pl.Series]:
     code = keys.to_frame("key").join(labels.to_frame("key").with_row_index("code"), on="key", how="left",
                                      nulls_equal=True, maintain_order="left")["code"].to_numpy().astype(np.int64)
     return code, labels
-
-
-@numba.njit(cache=True, nogil=True)
-def _first_of_each(hashed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Open addressing over the hashes: each value's group, and the first row of each group."""
-    size = 16
-    while size < 2 * len(hashed):
-        size *= 2
-    slots = np.full(size, -1, dtype=np.int64)
-    code = np.empty(len(hashed), dtype=np.int64)
-    first = np.empty(len(hashed), dtype=np.int64)
-    groups = 0
-    for i in range(len(hashed)):
-        slot = hashed[i] & np.uint64(size - 1)
-        while slots[slot] != -1 and hashed[first[slots[slot]]] != hashed[i]:
-            slot = (slot + np.uint64(1)) & np.uint64(size - 1)
-        if slots[slot] == -1:
-            slots[slot] = groups
-            first[groups] = i
-            groups += 1
-        code[i] = slots[slot]
-    return code, first[:groups].copy()
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numba
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from betting_assets.domain.bounds import ordered
+from betting_assets.domain.kernels.sizing import size_day_in_place
 
 SizingMethod = Literal["kelly", "flat", "percent"]
 METHODS: tuple[str, ...] = ("kelly", "flat", "percent")
@@ -91,22 +91,3 @@ def caps(sizing: Sizing, max_leg: np.ndarray) -> np.ndarray:
     """The largest group stake that keeps every leg within ``max_stake``."""
     max_leg = np.asarray(max_leg, dtype=float)
     return np.full(len(max_leg), np.inf) if sizing.max_stake is None else sizing.max_stake / max_leg
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def size_day_in_place(start: int, end: int, a: np.ndarray, b: np.ndarray, cap: np.ndarray, min_leg: np.ndarray,
-                      cash: float, min_stake: float, max_day_fraction: float, stake: np.ndarray) -> None:
-    """``size_day`` for the groups ``start:end``, written into ``stake``."""
-    total = 0.0
-    for i in range(start, end):
-        raw = min(a[i] + b[i] * cash, cap[i])
-        if raw * min_leg[i] < min_stake or raw <= 0:
-            raw = 0.0
-        stake[i] = raw
-        total += raw
-    limit = max_day_fraction * cash
-    if total > limit:
-        scale = limit / total
-        for i in range(start, end):
-            raw = stake[i] * scale
-            stake[i] = 0.0 if raw * min_leg[i] < min_stake else raw

@@ -14,7 +14,7 @@ import pytest
 
 from betting_assets.backtesting import report
 from betting_assets.domain import backtest_export, claims, strategies
-from betting_assets.domain.backtest import BacktestConfig, LookAheadError, StrategyRun, run_backtest
+from betting_assets.domain.backtest import BacktestConfig, LookAheadError, StrategyRun, execute, run_backtest
 from betting_assets.domain.market_view import MarketView
 from betting_assets.domain.staking import Sizing
 from betting_assets.domain.strategies import as_bets
@@ -220,3 +220,20 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
         assert runs[2].strategy.params()["min_margin"] == settings.backtest.arb_min_margin
     finally:
         strategies._REGISTRY.pop("test_longshots")
+
+
+def test_the_readable_engine_gives_what_the_engine_before_it_gave() -> None:
+    """Quarter lines, pushes, voids, open results and two-leg groups over 200 days, under each
+    sizing method: every ledger value and metric as the branch-free engine it replaced."""
+    from benchmarks import engine_before
+    from benchmarks.backtest_engine import candidates
+
+    frame = candidates(40_000, 200, seed=5)
+    for sizing in (Sizing(method="kelly", kelly_fraction=0.5, max_stake=40.0, max_day_fraction=0.3),
+                   Sizing(method="flat", flat_stake=25.0, max_stake=None, max_day_fraction=0.5),
+                   Sizing(method="percent", percent=0.02, min_stake=2.0)):
+        done = execute(frame, sizing, 5_000.0)
+        before = engine_before.execute(frame, sizing, 5_000.0)
+        assert done.ledger.height > 1_000 and done.ledger.equals(before.ledger), sizing.method
+        assert done.metrics == before.metrics
+        assert set(done.ledger["result"]) >= {"win", "loss", "push", "half_win", "half_loss", "void"}

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from betting_assets.domain.codes import code_strings
+from betting_assets.domain.kernels.string_views import code_strings
 
 WORDS = ["h2h", "spreads", "totals", "", "twelve_bytes"]
 OTHERS = ["h2h_lay", "totals_but_much_longer", "spreads ", "H2H", "twelve_bytesX", "twelve_byte", "h2", "tot"]
