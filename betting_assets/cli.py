@@ -449,12 +449,12 @@ def instance_init(home: Path | None) -> None:
     kept."""
     import os
 
-    from betting_assets.dagster_home import prepare
+    from betting_assets.dagster_home import PROVIDER_POOL, initialise
 
     target = home or Path(os.environ.get("DAGSTER_HOME") or get_settings().home_dir / "dagster")
     existed = (target / "dagster.yaml").exists()
-    config = prepare(target)
-    click.echo(f"{config} {'kept as it was' if existed else 'written'}")
+    config = initialise(target)
+    click.echo(f"{config} {'kept as it was' if existed else 'written'}; the {PROVIDER_POOL} pool's slots are set")
 
 
 if __name__ == "__main__":

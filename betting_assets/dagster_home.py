@@ -37,5 +37,24 @@ def prepare(home: Path) -> Path:
     return config
 
 
+def initialise(home: Path) -> Path:
+    """``prepare``, then the instance's storage and the provider pool's slots created now: left to
+    the first run that uses the pool, two runs started together on SQLite can each create a
+    slot (both count none, both add one) and call the provider at once."""
+    from dagster import DagsterInstance
+
+    config = prepare(home)
+    with DagsterInstance.from_config(str(home)) as instance:
+        ensure_pool(instance)
+    return config
+
+
+def ensure_pool(instance) -> None:  # type: ignore[no-untyped-def]
+    """Gives the provider pool its configured limit unless it has one already."""
+    storage = instance.event_log_storage
+    if storage.get_concurrency_info(PROVIDER_POOL).slot_count == 0:
+        storage.initialize_concurrency_limit_to_default(PROVIDER_POOL)
+
+
 if __name__ == "__main__":
     print(prepare(Path(sys.argv[1])))

@@ -62,10 +62,12 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
     UI opened on it shows the demo's runs."""
     from dagster import DagsterInstance
 
-    from betting_assets.dagster_home import prepare
+    from betting_assets.dagster_home import ensure_pool, prepare
 
     prepare(Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home_dir / "dagster"))))
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    ensure_pool(instance)
+    return instance
 
 
 class DemoRunner:

@@ -83,15 +83,17 @@ def test_the_embedded_instance_obeys_the_production_limits(tmp_path: Path) -> No
     queue and provider pool as production's dagster.yaml."""
     from dagster import DagsterInstance
 
-    from betting_assets.dagster_home import prepare
+    from betting_assets.dagster_home import PROVIDER_POOL, initialise
 
     production = yaml.safe_load((REPO / "dagster.yaml").read_text())["concurrency"]
-    prepare(tmp_path)
+    initialise(tmp_path)
+    initialise(tmp_path)   # again, as a second init or demo does: still one slot
     embedded = yaml.safe_load((tmp_path / "dagster.yaml").read_text())["concurrency"]
     assert embedded == production
     with DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
         assert instance.global_op_concurrency_default_limit == 1
+        assert instance.event_log_storage.get_concurrency_info(PROVIDER_POOL).slot_count == 1  # before any run
 
 
 def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_path: Path) -> None:

@@ -97,14 +97,12 @@ def test_runs_launched_together_never_call_the_provider_at_the_same_time(
     instance: the pool lets one provider step run at a time; the other waits, then succeeds."""
     from dagster import DagsterEventType, EventRecordsFilter
 
-    from betting_assets.dagster_home import prepare
+    from betting_assets.dagster_home import initialise
 
     set_sandbox(sandbox, "clock", {"now": "2023-08-20T00:00:00Z"})
     set_sandbox(sandbox, "faults", {"latency_ms": 150})
     home = tmp_path / "home"
-    prepare(home)
-    with DagsterInstance.from_config(str(home)) as instance:    # storage created once, before both runs
-        instance.get_runs()
+    initialise(home)    # as betting instance init does: storage and the pool's slot, before both runs
     env = _env(db_url, sandbox, home)
     runs = [subprocess.Popen(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "betting_assets.definitions",
