@@ -228,7 +228,13 @@ class ExchangeSettings(_Group):
     url: str = Field(default="http://127.0.0.1:8765",
                      description="Base URL of a Betfair-shaped exchange (the sandbox's fake one by default).")
     app_key: SecretStr | None = Field(default=None, description="Exchange application key (X-Application).")
-    session_token: SecretStr | None = Field(default=None, description="Exchange session token (X-Authentication).")
+    session_token: SecretStr | None = Field(default=None, description="A session token to use as it is "
+                                            "(X-Authentication); without one the broker logs in.")
+    username: str | None = Field(default=None, description="Exchange account, to log in when no session token "
+                                 "is set.")
+    password: SecretStr | None = Field(default=None, description="Exchange password, to log in.")
+    certs: Path | None = Field(default=None, description="Folder with the account's API certificate (.crt and "
+                               ".key, or .pem): certificate login instead of interactive.")
     timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
                              "left pending and reconciled later.")
     kill_switch: bool = Field(default=False, description="Stops all placement.")
@@ -402,7 +408,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["collection"]["odds_api_key"] = "********" if self.collection.odds_api_key.get_secret_value() else ""
         data["storage"]["database_url"] = mask_url(self.warehouse_url)
-        for name in ("app_key", "session_token"):
+        for name in ("app_key", "session_token", "password"):
             data["exchange"][name] = "********" if getattr(self.exchange, name) else None
         return data
 
@@ -417,7 +423,7 @@ def mask_url(url: str) -> str:
 
 
 SECRET_FIELDS = {("storage", "database_url"), ("collection", "odds_api_key"), ("exchange", "app_key"),
-                 ("exchange", "session_token")}
+                 ("exchange", "session_token"), ("exchange", "password")}
 
 
 class SettingsError(ValueError):

@@ -147,9 +147,19 @@ class BrokerResource(ConfigurableResource):
     placement that is not fully configured."""
 
     settings: SettingsResource
+    _broker: Broker | None = PrivateAttr(default=None)
 
     def broker(self) -> Broker:
-        return service.broker_for(self.settings.get())
+        """One broker (one exchange session) for the whole run."""
+        if self._broker is None:
+            self._broker = service.broker_for(self.settings.get())
+        return self._broker
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        close = getattr(self._broker, "close", None)
+        if close is not None:
+            close()
+        self._broker = None
 
 
 class MlflowResource(ConfigurableResource):

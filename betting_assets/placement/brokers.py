@@ -1,5 +1,5 @@
-"""Brokers behind one interface: ``paper`` fills at the price on offer; ``exchange`` speaks the
-Betfair Exchange betting API's JSON-RPC (``placeOrders``, ``listCurrentOrders``).
+"""Brokers behind one interface: ``paper`` fills at the price on offer; ``exchange`` places on
+the Betfair Exchange through betfairlightweight (``placeOrders``, ``listCurrentOrders``).
 
 A broker answers each order with a ``Fill``. ``unknown`` means the order may or may not have
 reached the broker (a timeout, a dropped connection): the ledger row stays pending and the
@@ -9,15 +9,15 @@ next run asks the broker by the order's customer reference before placing anythi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-import httpx
+from betfairlightweight.exceptions import APIError, InvalidResponse, StatusCodeError
 
 from betting_assets.domain.ladder import to_ladder
 from betting_assets.domain.settlement import SIDE_CODES
+from betting_assets.placement.exchange_client import ExchangeUnavailable, PointedClient, describe, keep_alive, logout
 
 FillStatus = Literal["placed", "lapsed", "rejected", "unknown"]
-RPC_PATH = "/exchange/betting/json-rpc/v1"
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class PaperBroker:
     def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
         return {}
 
+    def close(self) -> None:
+        pass
+
 
 def exchange_ids(order: OrderRequest) -> tuple[str, int]:
     """Market and selection ids as the sandbox's exchange names them. A live account needs
@@ -75,52 +78,56 @@ def exchange_ids(order: OrderRequest) -> tuple[str, int]:
 
 
 class ExchangeBroker:
+    """Places through betfairlightweight on a logged-in client (``exchange_client.client``). A
+    call that got no readable answer (a timeout, a dropped connection, a 5xx) is ``unknown``: the
+    order may stand, and reconciliation asks for it by reference before anything is sent again."""
+
     name = "exchange"
 
-    def __init__(self, base_url: str, app_key: str, session_token: str, timeout_s: float = 5.0) -> None:
-        self.url = base_url.rstrip("/") + RPC_PATH
-        self.headers = {"X-Application": app_key, "X-Authentication": session_token}
-        self.timeout_s = timeout_s
-
-    def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = {"jsonrpc": "2.0", "method": f"SportsAPING/v1.0/{method}", "params": params, "id": 1}
-        response = httpx.post(self.url, json=body, headers=self.headers, timeout=self.timeout_s)
-        response.raise_for_status()
-        doc = response.json()
-        if "error" in doc:
-            detail = (doc["error"].get("data") or {}).get("APINGException") or {}
-            code = detail.get("errorCode") or doc["error"].get("message") or "UNKNOWN"
-            raise BrokerError(f"exchange refused {method}: {code} {detail.get('errorDetails') or ''}".strip())
-        return doc["result"]  # type: ignore[no-any-return]
+    def __init__(self, client: PointedClient) -> None:
+        self.client = client
 
     def place(self, order: OrderRequest) -> Fill:
         market_id, selection = exchange_ids(order)
-        price = to_ladder(order.price)
         instruction = {
             "selectionId": selection, "handicap": order.point, "side": "BACK", "orderType": "LIMIT",
-            "limitOrder": {"size": round(order.stake, 2), "price": price, "persistenceType": "LAPSE",
+            "limitOrder": {"size": round(order.stake, 2), "price": to_ladder(order.price), "persistenceType": "LAPSE",
                            "timeInForce": "FILL_OR_KILL", "minFillSize": order.min_fill},
             "customerOrderRef": order.customer_ref,
         }
+        self._alive()
         try:
-            result = self._call("placeOrders", {"marketId": market_id, "instructions": [instruction],
-                                                "customerRef": order.customer_ref})
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            return Fill("unknown", reason=f"no answer from the exchange: {type(exc).__name__}")
-        report = (result.get("instructionReports") or [{}])[0]
-        if result.get("status") != "SUCCESS":
-            code = report.get("errorCode") or result.get("errorCode") or "FAILURE"
+            result = self.client.betting.place_orders(market_id, [instruction], customer_ref=order.customer_ref)
+        except (APIError, StatusCodeError, InvalidResponse) as exc:
+            if isinstance(exc, APIError) and exc.response:
+                raise BrokerError(f"exchange refused placeOrders: {describe(exc)}") from None
+            return Fill("unknown", reason=f"no answer from the exchange: {describe(exc)}")
+        report = result.place_instruction_reports[0] if result.place_instruction_reports else None
+        if result.status != "SUCCESS" or report is None:
+            code = (report.error_code if report else None) or result.error_code or "FAILURE"
             return Fill("rejected", reason=f"exchange rejected the order: {code}")
-        return _fill(report.get("sizeMatched", 0.0), report.get("averagePriceMatched"), report.get("betId"),
-                     requested=order.stake)
+        return _fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=order.stake)
 
     def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
         if not customer_refs:
             return {}
-        result = self._call("listCurrentOrders", {"customerOrderRefs": customer_refs, "orderProjection": "ALL"})
-        return {o["customerOrderRef"]: _fill(o.get("sizeMatched", 0.0), o.get("averagePriceMatched"), o.get("betId"),
-                                             requested=(o.get("priceSize") or {}).get("size"))
-                for o in result.get("currentOrders", [])}
+        self._alive()
+        try:
+            result = self.client.betting.list_current_orders(customer_order_refs=customer_refs, order_projection="ALL")
+        except (APIError, StatusCodeError, InvalidResponse) as exc:
+            raise BrokerError(f"exchange refused listCurrentOrders: {describe(exc)}") from None
+        return {o.customer_order_ref: _fill(o.size_matched, o.average_price_matched, o.bet_id,
+                                            requested=o.price_size.size)
+                for o in result.orders if o.customer_order_ref in customer_refs}
+
+    def close(self) -> None:
+        logout(self.client)
+
+    def _alive(self) -> None:
+        try:
+            keep_alive(self.client)
+        except ExchangeUnavailable as exc:
+            raise BrokerError(str(exc)) from None
 
 
 def _fill(matched: float, price: float | None, bet_id: str | None, requested: float | None) -> Fill:

@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
+from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings, env_name
 from betting_assets.warehouse import ledger, locks, queries
@@ -46,24 +48,37 @@ def kill_reason(settings: Settings) -> str | None:
 
 
 def broker_for(settings: Settings) -> Broker:
-    """Paper unless live placement is asked for in full: the live mode, the exchange broker and
-    its credentials. Anything in between is refused with what is missing."""
-    live = settings.exchange.mode == BettingMode.LIVE
-    if settings.exchange.broker == "paper":
+    """Paper unless live placement is asked for in full: the live mode, the exchange broker, the
+    app key and a session (a token, or an account to log in with). Anything in between is
+    refused with what is missing."""
+    exchange = settings.exchange
+    live = exchange.mode == BettingMode.LIVE
+    if exchange.broker == "paper":
         if live:
             raise PlacementRefused("BETTING_MODE=live places real money and needs a real broker: set "
                                    "BETTING_BROKER=exchange with its credentials, or BETTING_MODE=paper")
         return PaperBroker()
-    missing = [env_name("exchange", name) for name in ("app_key", "session_token")
-               if not (getattr(settings.exchange, name) and getattr(settings.exchange, name).get_secret_value())]
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
-                               f"(now {settings.exchange.mode.value})")
+                               f"(now {exchange.mode.value})")
+    secret = {name: _secret(getattr(exchange, name)) for name in ("app_key", "session_token", "password")}
+    missing = [env_name("exchange", "app_key")] if not secret["app_key"] else []
+    if not secret["session_token"] and not (exchange.username and secret["password"]):
+        missing.append(env_name("exchange", "session_token") + " (or " + env_name("exchange", "username") + " and "
+                       + env_name("exchange", "password") + " to log in)")
     if missing:
         raise PlacementRefused("live placement needs " + " and ".join(missing))
-    return ExchangeBroker(settings.exchange.url, settings.exchange.app_key.get_secret_value(),  # type: ignore[union-attr]
-                          settings.exchange.session_token.get_secret_value(),  # type: ignore[union-attr]
-                          settings.exchange.timeout_s)
+    try:
+        made = exchange_client.client(exchange.url, secret["app_key"] or "", username=exchange.username,
+                                      password=secret["password"], session_token=secret["session_token"],
+                                      certs=exchange.certs, timeout_s=exchange.timeout_s)
+    except exchange_client.ExchangeUnavailable as exc:
+        raise PlacementRefused(str(exc)) from None
+    return ExchangeBroker(made)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() or None if value is not None else None
 
 
 @dataclass
