@@ -28,3 +28,21 @@ def to_ladder(price: float) -> float:
 
 def on_ladder(price: float) -> bool:
     return MIN_PRICE <= price <= MAX_PRICE and math.isclose(to_ladder(price), price, abs_tol=1e-9)
+
+
+def tick_above(price: float) -> float:
+    """The next tick above ``price`` (itself put on the ladder first)."""
+    on = to_ladder(price)
+    for high, tick in BANDS:
+        if on < high - 1e-9:
+            return round(on + tick, 2)
+    return MAX_PRICE
+
+
+def tick_below(price: float) -> float:
+    """The tick below ``price`` (itself put on the ladder first)."""
+    on = to_ladder(price)
+    for high, tick in BANDS:
+        if on <= high + 1e-9:
+            return max(round(on - tick, 2), MIN_PRICE)
+    return MAX_PRICE

@@ -1,7 +1,8 @@
 """A fake exchange answering as Betfair's Exchange API-NG does, for tests and the demo: its
 identity service (login, certificate login, keep-alive, logout), the betting API's JSON-RPC
-(``placeOrders``, ``listCurrentOrders``) and the account API's ``getAccountFunds``, in the shapes
-betfairlightweight reads.
+(``listMarketCatalogue`` and ``listMarketBook`` from ``exchange_book``, ``placeOrders``,
+``listCurrentOrders``) and the account API's ``getAccountFunds``, in the shapes betfairlightweight
+reads.
 
 What placeOrders answers is scripted through ``POST /sandbox/exchange``: ``accept``,
 ``partial:F`` (match a share F), ``lapse`` (match nothing), ``reject:CODE`` (an instruction
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from betting_assets.domain.ladder import on_ladder
+from betting_assets.sandbox.exchange_book import ExchangeBooks
 
 DEFAULT_APP_KEY = "sandbox-app-key"
 DEFAULT_SESSION = "sandbox-session"
@@ -47,6 +49,8 @@ class FakeExchange:
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    books: ExchangeBooks | None = None
+    """the exchange's markets and books over the sandbox's market and clock"""
 
     def configure(self, doc: dict[str, Any]) -> None:
         with self.lock:
@@ -176,6 +180,11 @@ def exchange_routes(exchange: FakeExchange) -> list[Route]:
             result = exchange.current_orders(params)
         elif method == "getAccountFunds":
             result = exchange.funds()
+        elif method in ("listMarketCatalogue", "listMarketBook") and exchange.books is not None:
+            with exchange.lock:
+                exchange.calls.append(method)
+            result = (exchange.books.catalogue(params) if method == "listMarketCatalogue"
+                      else exchange.books.books(params))
         else:
             return _rpc_error("INVALID_INPUT_DATA", request_id)
         return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})

@@ -27,6 +27,7 @@ from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, KNOWN_MARKETS
 from betting_assets.domain.timeutil import format_utc as iso
 from betting_assets.domain.timeutil import parse_utc as _parse_date
 from betting_assets.sandbox.exchange import FakeExchange, exchange_routes
+from betting_assets.sandbox.exchange_book import ExchangeBooks
 from betting_assets.sandbox.market import Market, bookmakers_for
 
 HISTORICAL_MULTIPLIER = 10
@@ -95,7 +96,7 @@ class SandboxState:
         self.rng = random.Random(0)
         self.requests = 0
         self.lock = threading.Lock()
-        self.exchange = FakeExchange()
+        self.exchange = FakeExchange(books=ExchangeBooks(market, lambda: self.now))
 
     def set_faults(self, faults: Faults) -> None:
         with self.lock:

@@ -1,0 +1,94 @@
+"""The sandbox exchange's markets and books through betfairlightweight over HTTP, and the feed's
+events mapped onto them: the exchange's own names map, the women's twin is passed over, the
+match listed twice stays unmapped, and the books follow the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import httpx
+import polars as pl
+import pytest
+
+from betting_assets.domain.exchange_mapping import match_events
+from betting_assets.domain.ladder import on_ladder, tick_above
+from betting_assets.domain.timeutil import parse_utc
+from betting_assets.placement import exchange_client
+from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
+from betting_assets.sandbox.server import SandboxServer
+
+KEY = {"x-api-key": "test-key"}
+WINDOW = {"from": "2023-08-12T00:00:00Z", "to": "2023-08-15T00:00:00Z"}
+
+
+def _clock(sandbox: SandboxServer, now: str) -> None:
+    httpx.post(f"{sandbox.url}/sandbox/clock", json={"now": now}, headers=KEY).raise_for_status()
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> exchange_client.PointedClient:
+    _clock(sandbox, "2023-08-12T10:00:00Z")
+    return exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=DEFAULT_SESSION)
+
+
+def _catalogue(client: exchange_client.PointedClient) -> list:  # type: ignore[type-arg]
+    return client.betting.list_market_catalogue(
+        filter={"eventTypeIds": ["1"], "marketTypeCodes": ["MATCH_ODDS"], "marketStartTime": WINDOW},
+        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_START_TIME", "COMPETITION"], max_results=100)
+
+
+def test_the_catalogue_names_teams_as_an_exchange_does(client: exchange_client.PointedClient) -> None:
+    markets = _catalogue(client)
+    names = [m.event.name for m in markets]
+    assert "Man Utd v Wolverhampton" in names and "Arsenal v Nottm Forest" in names
+    assert "Chelsea W v Liverpool W" in names and names.count("Bournemouth v West Ham") == 2
+    assert all([r.runner_name for r in m.runners][2] == "The Draw" for m in markets)
+    assert len({m.market_id for m in markets}) == len(markets)
+    assert all(m.market_start_time.replace(tzinfo=timezone.utc) >= datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
+               for m in markets)
+
+
+def test_books_sit_on_the_ladder_around_the_fair_price_and_follow_the_clock(
+        client: exchange_client.PointedClient, sandbox: SandboxServer) -> None:
+    markets = {m.event.name: m for m in _catalogue(client)}
+    arsenal = markets["Arsenal v Nottm Forest"]
+    (book,) = client.betting.list_market_book([arsenal.market_id], price_projection={"priceData": ["EX_BEST_OFFERS"]})
+    assert book.status == "OPEN" and isinstance(book.version, int)
+    implied = 0.0
+    for runner in book.runners:
+        backs = [p.price for p in runner.ex.available_to_back]
+        lays = [p.price for p in runner.ex.available_to_lay]
+        assert len(backs) == len(lays) == 3 and all(on_ladder(p) for p in backs + lays)
+        assert backs == sorted(backs, reverse=True) and lays == sorted(lays) and lays[0] == tick_above(backs[0])
+        implied += 1 / backs[0]
+    assert 1.0 <= implied < 1.03     # the fair book, put down onto the ladder
+    women = markets["Chelsea W v Liverpool W"]
+    (unpriced,) = client.betting.list_market_book([women.market_id])
+    assert all(not r.ex.available_to_back for r in unpriced.runners)   # no feed prices behind it
+    _clock(sandbox, "2023-08-12T13:00:00Z")     # Arsenal kicked off at 12:30
+    (playing,) = client.betting.list_market_book([arsenal.market_id])
+    assert playing.status == "SUSPENDED" and all(not r.ex.available_to_back for r in playing.runners)
+    _clock(sandbox, "2023-08-12T16:00:00Z")
+    assert client.betting.list_market_book([arsenal.market_id])[0].status == "CLOSED"
+
+
+def test_the_feeds_events_map_onto_the_exchange_but_never_by_a_guess(
+        client: exchange_client.PointedClient, sandbox: SandboxServer) -> None:
+    feed = httpx.get(f"{sandbox.url}/v4/sports/soccer_epl/events", params={"apiKey": "test-key"}).json()
+    feed_frame = pl.DataFrame([{"event_id": e["id"], "sport_key": e["sport_key"],
+                                "commence_time": parse_utc(e["commence_time"]), "home_team": e["home_team"],
+                                "away_team": e["away_team"]} for e in feed
+                               if parse_utc(e["commence_time"]) < datetime(2023, 8, 15, tzinfo=timezone.utc)])
+    exchange = pl.DataFrame([{"exchange_event_id": m.event.id, "sport_key": "soccer_epl",
+                              "start_time": m.market_start_time.replace(tzinfo=timezone.utc),
+                              "home": m.event.name.split(" v ")[0], "away": m.event.name.split(" v ")[1]}
+                             for m in _catalogue(client)])
+    mapped, unmapped = match_events(feed_frame, exchange)
+    names = dict(zip(feed_frame["event_id"], feed_frame["home_team"]))
+    assert {names[e] for e in unmapped["event_id"]} == {"Bournemouth"}
+    assert "candidates within" in unmapped["reason"][0]
+    assert mapped.height == feed_frame.height - 1 >= 8
+    by_home = {names[r["event_id"]]: r["method"] for r in mapped.iter_rows(named=True)}
+    assert by_home["Man United"] == "alias" and by_home["Chelsea"] == "exact"
+    women = set(exchange.filter(pl.col("home").str.ends_with(" W"))["exchange_event_id"])
+    assert not women & set(mapped["exchange_event_id"])
