@@ -54,6 +54,10 @@ class DemoSummary:
     """figures of the Dagster stages (``PipelineFigures``); empty with ``ingest_only``"""
 
 
+LABELS = {"exchange_mapped": "events mapped to exchange markets",
+          "exchange_unmapped": "events unmapped (findings)"}
+
+
 def run_demo(settings: Settings, data: str | None = None, start: datetime | None = None,
              end: datetime | None = None, console: Console | None = None, ingest_only: bool = False,
              trials: int = 10, test_from: datetime | None = None, live_moments: int = 4) -> DemoSummary:
@@ -160,8 +164,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         console.print(LEGEND)
         bets = Table(title="checks, and live: slips, paper bets, settlement", show_header=False)
         bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
-        for key in ("checks_passed", "checks_failed", "slips", "bets_placed", "bets_rejected", "bets_settled"):
-            bets.add_row(key.replace("_", " "), f"{figures[key]:,}")
+        for key in ("checks_passed", "checks_failed", "exchange_mapped", "exchange_unmapped", "slips", "bets_placed",
+                    "bets_rejected", "bets_settled"):
+            bets.add_row(LABELS.get(key, key.replace("_", " ")), f"{figures[key]:,}")
         if figures["failed_checks"]:
             names = sorted(set(figures["failed_checks"]))
             bets.add_row("failed checks", ", ".join(f"{n} ×{figures['failed_checks'].count(n)}" for n in names))

@@ -55,6 +55,9 @@ class PipelineFigures:
     dagster_home: str = ""
     registry: list[dict[str, str]] = field(default_factory=list)
     """every registered version with its alias, as the gate left them"""
+    exchange_mapped: int = 0
+    """upcoming events mapped to the sandbox exchange's markets at the last live moment"""
+    exchange_unmapped: int = 0
 
 
 def _instance(settings: Settings):  # type: ignore[no-untyped-def]
@@ -78,12 +81,15 @@ class DemoRunner:
     def __init__(self, settings: Settings, values: dict[str, Any], server: SandboxServer, start: datetime,
                  end: datetime) -> None:
         """``values``: the settings resource's, on top of the environment (the market's sports)."""
-        from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource
+        from betting_assets.defs.resources import ClockResource, ExchangeResource, OddsApiResource, SettingsResource
         from betting_assets.definitions import build_defs
+        from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 
         resource = SettingsResource(values=values)
         self.defs = build_defs({
             "settings": resource,
+            "exchange": ExchangeResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
+                                         session_token=DEFAULT_SESSION),
             "odds_api": OddsApiResource(settings=resource, base_url=server.url, api_key=SANDBOX_API_KEY),
             "clock": ClockResource(settings=resource, source="provider", base_url=server.url),
         })
@@ -189,6 +195,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
             for sport in sports:
                 runner.run("collect_odds", "live", sport=sport, partition_key=str(partition_key(sport, now.date())))
             runner.run("discover_events", "live")   # the fixture list, and odds_freshness judged after the fetch
+        runner.run("map_exchange_markets", "exchange")   # which of them the sandbox's exchange lists, and where
         runner.run("propose_bets", "slips")
         runner.run("place_bets", "placement")
         figures.live_times.append(now.isoformat())
@@ -331,6 +338,7 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
 
     with engine.connect() as conn:
         figures.slips = queries.slip_count(conn)
+        figures.exchange_mapped, figures.exchange_unmapped = queries.exchange_mapping_counts(conn)
         bets = ledger.frame(conn)
     figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
     placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]

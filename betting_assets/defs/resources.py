@@ -30,6 +30,7 @@ from betting_assets.warehouse.engine import make_engine
 
 if TYPE_CHECKING:
     from betting_assets.modelling.registry import Tracker
+    from betting_assets.placement.exchange_client import PointedClient
 
 
 class SettingsResource(ConfigurableResource):
@@ -162,6 +163,31 @@ class BrokerResource(ConfigurableResource):
         self._broker = None
 
 
+class ExchangeResource(ConfigurableResource):
+    """The exchange's catalogue and books, for mapping events to markets (placing is the broker's):
+    the settings' exchange unless ``base_url``, ``app_key`` and ``session_token`` name another
+    (the sandbox's, in tests and the demo)."""
+
+    settings: SettingsResource
+    base_url: str | None = None
+    app_key: str | None = None
+    session_token: str | None = None
+
+    def client(self) -> "PointedClient":
+        from betting_assets.placement import exchange_client
+
+        exchange = self.settings.get().exchange
+        key = self.app_key or exchange_client.secret(exchange.app_key)
+        if not key:
+            raise exchange_client.ExchangeUnavailable(
+                "reading the exchange's markets needs BETTING_EXCHANGE_APP_KEY and a session "
+                "(BETTING_EXCHANGE_SESSION_TOKEN, or BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD)")
+        return exchange_client.client(self.base_url or exchange.url, key, username=exchange.username,
+                                      password=exchange_client.secret(exchange.password),
+                                      session_token=self.session_token or exchange_client.secret(exchange.session_token),
+                                      certs=exchange.certs, timeout_s=exchange.timeout_s)
+
+
 class MlflowResource(ConfigurableResource):
     """MLflow tracking and registry: the settings' (a SQLite store and local artifacts under the
     project home by default) unless ``tracking_uri`` names one."""
@@ -190,4 +216,5 @@ def default_resources(settings: SettingsResource | None = None, **given: Any) ->
         "clock": ClockResource(settings=settings),
         "mlflow": MlflowResource(settings=settings),
         "broker": BrokerResource(settings=settings),
+        "exchange": ExchangeResource(settings=settings),
     } | given

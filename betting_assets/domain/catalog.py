@@ -90,3 +90,9 @@ def bookmaker_title(key: str) -> str:
         if key in books:
             return books[key]
     return key
+
+
+EXCHANGE_EVENT_TYPES = {"soccer": "1", "tennis": "2", "basketball": "7522", "icehockey": "7524",
+                        "americanfootball": "6423", "baseball": "7511"}
+"""Betfair's event type id of each sport group (the part of a sport key before the first _)"""
+

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import betfairlightweight
+from pydantic import SecretStr
 from betfairlightweight.exceptions import APIError, BetfairError, LoginError
 
 BETFAIR_URL = "https://api.betfair.com"
@@ -56,6 +57,11 @@ def client(url: str, app_key: str, *, username: str | None = None, password: str
     except BetfairError as exc:
         raise ExchangeUnavailable(f"exchange login failed: {describe(exc)}") from None
     return made
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """A secret setting's value, ``None`` when it is unset or empty."""
+    return (value.get_secret_value() or None) if value is not None else None
 
 
 def keep_alive(made: PointedClient) -> None:

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
@@ -61,7 +60,7 @@ def broker_for(settings: Settings) -> Broker:
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
                                f"(now {exchange.mode.value})")
-    secret = {name: _secret(getattr(exchange, name)) for name in ("app_key", "session_token", "password")}
+    secret = {name: exchange_client.secret(getattr(exchange, name)) for name in ("app_key", "session_token", "password")}
     missing = [env_name("exchange", "app_key")] if not secret["app_key"] else []
     if not secret["session_token"] and not (exchange.username and secret["password"]):
         missing.append(env_name("exchange", "session_token") + " (or " + env_name("exchange", "username") + " and "
@@ -75,10 +74,6 @@ def broker_for(settings: Settings) -> Broker:
     except exchange_client.ExchangeUnavailable as exc:
         raise PlacementRefused(str(exc)) from None
     return ExchangeBroker(made)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() or None if value is not None else None
 
 
 @dataclass

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
 from betting_assets.domain.ladder import MIN_PRICE, tick_above, tick_below, to_ladder
 from betting_assets.domain.timeutil import parse_utc
 
-EVENT_TYPES = {"soccer": "1", "tennis": "2", "basketball": "7522", "icehockey": "7524",
-               "americanfootball": "6423", "baseball": "7511"}
 EXCHANGE_NAMES = {
     "Man United": "Man Utd", "Manchester United": "Man Utd", "Nott'm Forest": "Nottm Forest",
     "Sheffield United": "Sheff Utd", "Wolves": "Wolverhampton", "Bayern Munich": "FC Bayern München",
@@ -110,7 +109,7 @@ class ExchangeBooks:
         window = wanted.get("marketStartTime") or {}
         low, high = parse_utc(window.get("from")), parse_utc(window.get("to"))
         found = [m for m in self.known.values()
-                 if (not types or EVENT_TYPES.get(m.sport_key.split("_")[0]) in types) and "MATCH_ODDS" in codes
+                 if (not types or EXCHANGE_EVENT_TYPES.get(m.sport_key.split("_")[0]) in types) and "MATCH_ODDS" in codes
                  and (low is None or m.start >= low) and (high is None or m.start <= high) and m.start > now]
         found.sort(key=lambda m: (m.start, m.market_id))
         return [self._catalogue_entry(m) for m in found[:int(params.get("maxResults") or 1000)]]
@@ -123,7 +122,7 @@ class ExchangeBooks:
             "competition": {"id": str(_number("competition", m.sport_key) % 10_000_000), "name": m.competition},
             "event": {"id": m.exchange_event_id, "name": f"{m.home} v {m.away}", "countryCode": "GB",
                       "timezone": "GMT", "openDate": _stamp(m.start)},
-            "eventType": {"id": EVENT_TYPES.get(kind, "0"), "name": kind.capitalize()},
+            "eventType": {"id": EXCHANGE_EVENT_TYPES.get(kind, "0"), "name": kind.capitalize()},
             "description": {"persistenceEnabled": True, "bspMarket": False, "marketTime": _stamp(m.start),
                             "suspendTime": _stamp(m.start), "bettingType": "ODDS", "turnInPlayEnabled": False,
                             "marketType": "MATCH_ODDS", "regulator": "SANDBOX", "marketBaseRate": 5.0,

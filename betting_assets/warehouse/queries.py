@@ -14,6 +14,7 @@ from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
     events,
+    exchange_markets,
     features,
     fetch_log,
     normalized_odds,
@@ -314,3 +315,30 @@ def warehouse_totals(conn: Connection) -> dict[str, Any]:
 
 def slip_count(conn: Connection) -> int:
     return conn.scalar(select(func.count()).select_from(bet_slips)) or 0
+
+
+def exchange_markets_frame(conn: Connection, event_ids: list[str] | None = None) -> pl.DataFrame:
+    """The stored mapping: one row per event, market, line and side."""
+    columns = [c for c in exchange_markets.c]
+    query = select(*columns).order_by(exchange_markets.c.event_id, exchange_markets.c.side)
+    if event_ids is not None:
+        query = query.where(exchange_markets.c.event_id.in_(event_ids))
+    rows = conn.execute(query).all()
+    return pl.DataFrame([dict(r._mapping) for r in rows], schema=EXCHANGE_MARKET_SCHEMA)
+
+
+EXCHANGE_MARKET_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String, "market_id": pl.String,
+    "selection_id": pl.Int64, "handicap": pl.Float64, "exchange_event_id": pl.String,
+    "exchange_event_name": pl.String, "market_version": pl.Int64, "score": pl.Float64, "method": pl.String,
+    "mapped_at": pl.Datetime("us", "UTC"),
+}
+
+
+def exchange_mapping_counts(conn: Connection) -> tuple[int, int]:
+    """Events mapped to the exchange now, and events its mapping findings name that are not."""
+    mapped = set(conn.execute(select(exchange_markets.c.event_id).distinct()).scalars())
+    named = set(conn.execute(select(data_quality_log.c.event_id).distinct()
+                             .where(data_quality_log.c.check_name == "exchange_mapping")).scalars())
+    return len(mapped), len(named - mapped)
+

@@ -165,6 +165,25 @@ features = Table(
     Index(None, "sport_key", "commence_time"),
 )
 
+exchange_markets = Table(
+    "exchange_markets",
+    metadata,
+    Column("event_id", String(64), ForeignKey("events.event_id"), primary_key=True),
+    Column("market_type", String(32), primary_key=True),
+    Column("line", Float, primary_key=True),
+    Column("side", String(16), primary_key=True),
+    Column("market_id", String(32), nullable=False),
+    Column("selection_id", BigInteger, nullable=False),
+    Column("handicap", Float, nullable=False),
+    Column("exchange_event_id", String(32), nullable=False),
+    Column("exchange_event_name", Text, nullable=False),
+    Column("market_version", BigInteger),
+    Column("score", Float, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("mapped_at", UtcDateTime(), nullable=False),
+)
+"""each mapped event's runners on the exchange: which market and selection a bet on that side goes to"""
+
 bet_slips = Table(
     "bet_slips",
     metadata,

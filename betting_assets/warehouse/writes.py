@@ -25,6 +25,7 @@ from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
     events,
+    exchange_markets,
     features,
     fetch_log,
     normalized_odds,
@@ -424,3 +425,15 @@ def set_event_statuses(conn: Connection, changes: dict[str, list[str]], at: date
     lock_events(conn, events.c.event_id.in_(sorted(i for ids in changes.values() for i in ids)))
     for status, ids in changes.items():
         conn.execute(update(events).where(events.c.event_id.in_(ids)).values(status=status, updated_at=at))
+
+
+def replace_exchange_markets(conn: Connection, runners: pl.DataFrame, event_ids: list[str], at: datetime) -> int:
+    """The mapping of ``event_ids`` as it is now: their old rows go, the mapped ones' runners come
+    in, so a refresh after a name fix or a new listing leaves no stale market behind."""
+    for chunk in _chunks(event_ids, 500):
+        conn.execute(exchange_markets.delete().where(exchange_markets.c.event_id.in_(chunk)))
+    if runners.is_empty():
+        return 0
+    conn.execute(exchange_markets.insert(), [{**r, "mapped_at": at} for r in runners.iter_rows(named=True)])
+    return runners.height
+

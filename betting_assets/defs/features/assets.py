@@ -45,7 +45,8 @@ PREVIEW = ["event_id", "decision_time", "home_team", "away_team", "sharp_mult_ho
                     "time matches the stored features exactly (a difference means look-ahead, or normalised "
                     "odds missing for part of the lookback window).")],
 )
-def features(context: AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):  # type: ignore[no-untyped-def]
+def features(context: AssetExecutionContext, warehouse: WarehouseResource,
+             settings: SettingsResource):  # type: ignore[no-untyped-def]
     cfg = settings.get()
     config = feature_store.feature_config(cfg)
     engine = warehouse.engine()

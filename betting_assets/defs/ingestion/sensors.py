@@ -27,7 +27,8 @@ from betting_assets.warehouse import queries
 @sensor(job=collect_odds, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
         description="Requests one odds run per sport whose most urgent upcoming event is due for its tier.")
 def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
-                      odds_api: OddsApiResource, clock: ClockResource, settings: SettingsResource) -> SensorResult | SkipReason:
+                      odds_api: OddsApiResource, clock: ClockResource,
+                      settings: SettingsResource) -> SensorResult | SkipReason:
     cfg = settings.get()
     now = now_or_skip(clock, "odds not fetched")
     if isinstance(now, SkipReason):

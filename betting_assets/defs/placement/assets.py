@@ -1,10 +1,10 @@
-"""The ``bets`` ledger asset and ``settled_bets``: the ledger's placed bets settled against
-final scores."""
+"""The exchange's markets for the upcoming events, the ``bets`` ledger asset and
+``settled_bets``: the ledger's placed bets settled against final scores."""
 
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
 
-from betting_assets.defs.metadata import percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
+from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
+from betting_assets.defs.resources import ClockResource, ExchangeResource, SettingsResource, WarehouseResource
 from betting_assets.warehouse import ledger
 
 GROUP = "placement"
@@ -22,7 +22,8 @@ bets = AssetSpec(
                 "history after each, P&L, ROI and CLV; the risk gate reads its drawdown and losses from here.",
     kinds={"sql"},
 )
-def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+                 settings: SettingsResource) -> MaterializeResult:
     from betting_assets.placement.settle import bankroll_png, settle_placed, summary
 
     cfg = settings.get()
@@ -49,3 +50,44 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
         png = bankroll_png(history, cfg.bankroll)
         metadata["bankroll_curve"] = picture(png, "bankroll")
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+
+@asset(
+    group_name=GROUP,
+    deps=["events"],
+    description="The upcoming events mapped to the exchange's MATCH_ODDS markets and runners (by sport, kick-off "
+                "within 30 min and team names; never a guess): the market, selection and version a bet on each "
+                "side goes to; an event left unmapped is a data-quality finding naming the candidates.",
+    kinds={"sql"},
+)
+def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, exchange: ExchangeResource,
+                     clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+    from betting_assets.placement import exchange_client
+    from betting_assets.placement.exchange_markets import map_markets
+
+    try:
+        client = exchange.client()
+    except exchange_client.ExchangeUnavailable as exc:
+        raise Failure(str(exc)) from None
+    try:
+        outcome = map_markets(warehouse.engine(), client, clock.now(), settings.get().collection.sports)
+    finally:
+        exchange_client.logout(client)
+    events = outcome.events.height
+    methods = outcome.runners.unique("event_id").group_by("method").len().sort("method")
+    for row in outcome.unmapped.iter_rows(named=True):
+        context.log.warning(f"not mapped: {row['match']}: {row['reason']}"
+                            + (f" (candidates: {row['candidates']})" if row["candidates"] else ""))
+    return MaterializeResult(metadata={
+        "events": events,
+        "mapped_events": outcome.mapped_events,
+        "mapped_pct": percent(outcome.mapped_events / events) if events else MetadataValue.null(),
+        "unmapped_events": outcome.unmapped.height,
+        "new_findings": outcome.findings_new,
+        "dagster/row_count": outcome.runners.height,
+        "by_method": MetadataValue.md(" · ".join(f"{m}: {n}" for m, n in methods.iter_rows()) or "none"),
+        "unmapped": markdown_table(outcome.unmapped.select("match", "reason", "candidates"), limit=20),
+        "scope": MetadataValue.text(f"scheduled events of {', '.join(settings.get().collection.sports)} within 7 "
+                                    "days, against the exchange's catalogue over the same window"),
+    })
+

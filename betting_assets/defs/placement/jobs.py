@@ -25,7 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table
-from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.placement.assets import exchange_markets, settled_bets
 from betting_assets.defs.resources import BrokerResource, ClockResource, SettingsResource, WarehouseResource
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker
@@ -66,7 +66,8 @@ def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource,
 @op(ins={"after": In(Nothing)}, out=Out(list), description="Proposed slips not yet in the ledger, with the "
     "price each bookmaker offers now.")
 def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
-               broker: BrokerResource, clock: ClockResource, settings: SettingsResource) -> list:  # type: ignore[type-arg]
+               broker: BrokerResource, clock: ClockResource,
+               settings: SettingsResource) -> list:  # type: ignore[type-arg]
     rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker).name, clock.now(),
                                   context.run_id, config.slip_ids or None, config.limit)
     context.log.info(f"{len(rows)} proposed slips to place")
@@ -150,3 +151,10 @@ def place_bets() -> None:
 settle_bets = define_asset_job(
     "settle_bets", selection=AssetSelection.assets(settled_bets), tags={"betting/stage": "settlement"},
     description="Settles placed bets whose events are final, with the checks on the ledger.")
+
+
+map_exchange_markets = define_asset_job(
+    "map_exchange_markets", selection=AssetSelection.assets(exchange_markets),
+    description="The upcoming events mapped to the exchange's markets and runners.",
+    tags={"betting/stage": "placement"})
+

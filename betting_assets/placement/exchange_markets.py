@@ -1,0 +1,105 @@
+"""Feed events mapped to the exchange's markets: what the exchange broker needs to place a bet
+on the right market and runner, and what a user reads to see which events can be bet on.
+
+The upcoming events in the warehouse are matched (``domain.exchange_mapping``) against the
+exchange's MATCH_ODDS catalogue over the same window; each mapped event's runners become rows
+of ``exchange_markets`` with the market's current version, and each unmapped event a
+data-quality finding naming the candidates, so nothing is ever placed on a guessed market.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+from sqlalchemy import Engine
+
+from betting_assets.domain import exchange_mapping
+from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
+from betting_assets.domain.normalize import Finding
+from betting_assets.placement.exchange_client import PointedClient
+from betting_assets.warehouse import queries, writes
+
+HORIZON = timedelta(days=7)
+MATCH_ODDS = "MATCH_ODDS"
+CHECK = "exchange_mapping"
+RUNNER_SCHEMA = {"event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String,
+                 "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
+                 "exchange_event_id": pl.String, "exchange_event_name": pl.String, "market_version": pl.Int64,
+                 "score": pl.Float64, "method": pl.String}
+
+
+@dataclass
+class MappingOutcome:
+    events: pl.DataFrame
+    runners: pl.DataFrame
+    unmapped: pl.DataFrame
+    findings_new: int
+
+    @property
+    def mapped_events(self) -> int:
+        return self.runners["event_id"].n_unique() if self.runners.height else 0
+
+
+def event_type_ids(sports: list[str]) -> list[str]:
+    return sorted({EXCHANGE_EVENT_TYPES[s.split("_")[0]] for s in sports if s.split("_")[0] in EXCHANGE_EVENT_TYPES})
+
+
+def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: list[str],
+                horizon: timedelta = HORIZON) -> MappingOutcome:
+    with engine.connect() as conn:
+        upcoming = queries.upcoming_events(conn, now, sports).filter(pl.col("commence_time") <= now + horizon)
+    catalogue = client.betting.list_market_catalogue(
+        filter={"eventTypeIds": event_type_ids(sports), "marketTypeCodes": [MATCH_ODDS],
+                "marketStartTime": {"from": _stamp(now), "to": _stamp(now + horizon)}},
+        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_START_TIME", "COMPETITION", "EVENT_TYPE"],
+        max_results=1000)
+    by_event = {m.event.id: m for m in catalogue}
+    exchange = pl.DataFrame([_listing(m) for m in catalogue], schema={
+        "exchange_event_id": pl.String, "sport_key": pl.String, "start_time": pl.Datetime("us", "UTC"),
+        "home": pl.String, "away": pl.String})
+    feed = upcoming.select("event_id", "sport_key", "commence_time", "home_team", "away_team")
+    by_type = feed.with_columns(sport_key=pl.col("sport_key").map_elements(
+        lambda s: EXCHANGE_EVENT_TYPES.get(s.split("_")[0], ""), return_dtype=pl.String))   # the exchange's sports
+    mapped, unmapped = exchange_mapping.match_events(by_type, exchange)
+    versions = _versions(client, [by_event[e].market_id for e in mapped["exchange_event_id"]])
+    rows = []
+    for hit in mapped.iter_rows(named=True):
+        market = by_event[hit["exchange_event_id"]]
+        home, _, away = market.event.name.partition(" v ")
+        for runner in market.runners:
+            side = "home" if runner.runner_name == home else "away" if runner.runner_name == away else "draw"
+            rows.append({"event_id": hit["event_id"], "market_type": MATCH_ODDS, "line": 0.0, "side": side,
+                         "market_id": market.market_id, "selection_id": runner.selection_id,
+                         "handicap": float(runner.handicap or 0.0), "exchange_event_id": market.event.id,
+                         "exchange_event_name": market.event.name, "market_version": versions.get(market.market_id),
+                         "score": hit["score"], "method": hit["method"]})
+    runners = pl.DataFrame(rows, schema=RUNNER_SCHEMA)
+    names = {r["event_id"]: f"{r['home_team']} v {r['away_team']}" for r in feed.iter_rows(named=True)}
+    findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
+                        event_id=r["event_id"], market="h2h", context={"candidates": r["candidates"]})
+                for r in unmapped.iter_rows(named=True)]
+    with engine.begin() as conn:
+        writes.replace_exchange_markets(conn, runners, feed["event_id"].to_list(), now)
+        new = writes.record_findings(conn, findings, source=CHECK, recorded_at=now)
+    return MappingOutcome(feed, runners, unmapped.with_columns(
+        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), new)
+
+
+def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    home, _, away = market.event.name.partition(" v ")
+    return {"exchange_event_id": market.event.id, "sport_key": str(market.event_type.id) if market.event_type else "",
+            "start_time": market.market_start_time.replace(tzinfo=timezone.utc), "home": home, "away": away}
+
+
+def _versions(client: PointedClient, market_ids: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(market_ids), 40):
+        for book in client.betting.list_market_book(market_ids[start:start + 40]):
+            found[book.market_id] = book.version
+    return found
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
