@@ -38,9 +38,10 @@ def prepare(home: Path) -> Path:
 
 
 def initialise(home: Path) -> Path:
-    """``prepare``, then the instance's storage and the provider pool's slots created now: left to
-    the first run that uses the pool, two runs started together on SQLite can each create a
-    slot (both count none, both add one) and call the provider at once."""
+    """``prepare``, then the instance's storage and the provider pool's slots created now rather
+    than by the first run that uses the pool (two runs started together on SQLite could each
+    add one). The provider assets also hold a warehouse lock, since Dagster's claim of a slot
+    on SQLite can still admit two steps at once."""
     from dagster import DagsterInstance
 
     config = prepare(home)

@@ -3,6 +3,8 @@ the quality rules, and returns what a person wants to see in the UI."""
 
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import polars as pl
@@ -28,9 +30,20 @@ from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
-from betting_assets.warehouse import queries, writes
+from betting_assets.warehouse import locks, queries, writes
 
 SCORES_WINDOW = timedelta(days=3)
+PROVIDER_WAIT_S = 3600.0
+
+
+@contextmanager
+def provider_turn(warehouse: WarehouseResource) -> Iterator[None]:
+    """One provider asset at a time across processes, held in the warehouse (a file lock beside
+    SQLite, an advisory lock on PostgreSQL). The pool should already ensure it, but on SQLite
+    Dagster's slot claim reads a free slot and takes it in two statements, so two runs starting
+    together can both get it; this lock is what makes the credits and rate limits safe."""
+    with locks.named_lock(warehouse.engine(), PROVIDER_POOL, timeout_s=PROVIDER_WAIT_S):
+        yield
 PARTITION_LOOKBACK = timedelta(days=2)
 GROUP = "ingestion"
 RAW_SPECS = {
@@ -72,24 +85,25 @@ class OddsConfig(Config):
 )
 def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
-    collector = odds_api.collector(warehouse.engine())
-    now = clock.now()
-    discovered = {sport: collector.discover_events(sport, now=now) for sport in settings.get().collection.sports}
-    with warehouse.connect() as conn:
-        upcoming = queries.upcoming_events(conn, now)
-    by_tier = (
-        due_events(upcoming, now).group_by("sport_key", "tier").agg(events=pl.len(), due=pl.col("due").sum())
-        .sort("sport_key", "events", descending=[False, True])
-    )
-    return MaterializeResult(metadata={
-        "dagster/row_count": upcoming.height,
-        "clock": now.isoformat(),
-        "discovered": MetadataValue.json({s: r.events for s, r in discovered.items()}),
-        "status_changes": MetadataValue.json({s: r.status_changes for s, r in discovered.items()}),
-        "upcoming_by_tier": markdown_table(by_tier, limit=30),
-        "preview": markdown_table(upcoming.sort("commence_time").select(
-            "sport_key", "commence_time", "home_team", "away_team", "last_odds_at")),
-    })
+    with provider_turn(warehouse):
+        collector = odds_api.collector(warehouse.engine())
+        now = clock.now()
+        discovered = {sport: collector.discover_events(sport, now=now) for sport in settings.get().collection.sports}
+        with warehouse.connect() as conn:
+            upcoming = queries.upcoming_events(conn, now)
+        by_tier = (
+            due_events(upcoming, now).group_by("sport_key", "tier").agg(events=pl.len(), due=pl.col("due").sum())
+            .sort("sport_key", "events", descending=[False, True])
+        )
+        return MaterializeResult(metadata={
+            "dagster/row_count": upcoming.height,
+            "clock": now.isoformat(),
+            "discovered": MetadataValue.json({s: r.events for s, r in discovered.items()}),
+            "status_changes": MetadataValue.json({s: r.status_changes for s, r in discovered.items()}),
+            "upcoming_by_tier": markdown_table(by_tier, limit=30),
+            "preview": markdown_table(upcoming.sort("commence_time").select(
+                "sport_key", "commence_time", "home_team", "away_team", "last_odds_at")),
+        })
 
 
 @asset(
@@ -107,59 +121,61 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
 )
 def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
                    odds_api: OddsApiResource, clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
-    collector = odds_api.collector(warehouse.engine())
-    now = clock.now()
-    total = IngestResult()
-    days = run_days(context)
-    parts: list[dict[str, object]] = []
-    for index, day in enumerate(days, start=1):
-        if day.start > now:
-            raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
-                          "from the future", allow_retries=False)
-        live = config.mode == "live" or (config.mode == "auto" and day.end > now)
-        if live:
-            result = collector.live_odds(day.sport_key, now=now, derive=False)
-        else:
-            def progress(plan, status, _day=day):  # type: ignore[no-untyped-def]
-                context.log.debug(f"{_day.sport_key} {plan.at.isoformat()} {plan.tier}: {status}")
-            result = collector.backfill_day(day.sport_key, day.start, min(day.end, now), progress=progress)
-        total.add(result)
-        parts.append({"partition": str(day.key), "snapshots_new": result.snapshots,
-                      "snapshots_already_stored": result.duplicate_snapshots})
-        context.log.info(f"[{index}/{len(days)}] {day.sport_key} {day.day} ({'live' if live else 'history'}): "
-                         f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
-    with warehouse.connect() as conn:
-        held = _partition_snapshots(conn, days, set(total.snapshot_ids))
-        preview = queries.snapshots_preview(conn, total.snapshot_ids)
-        remaining = queries.credits_remaining(conn)
-    mode = settings.get().quality.mode
-    outcomes = {o.name: o for o in total.outcomes}
-    outcomes["required_fields"] = complete = quality.snapshots_complete(held)
-    if total.errors:
-        raise Failure(f"{len(total.errors)} provider answers could not be read (kept in fetch_log and "
-                      f"data_quality_log; {collector.credits_charged} credits charged): " + "; ".join(total.errors[:3]),
-                      metadata={"credits_charged": collector.credits_charged})
-    results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in RAW_SPECS]
-    return MaterializeResult(
-        metadata=per_partition({
-            "dagster/row_count": total.snapshots,
-            "snapshots_new": total.snapshots,
-            "snapshots_already_stored": total.duplicate_snapshots,
-            "snapshots_incomplete": complete.errors,
-            "events": preview["events"].max() if not preview.is_empty() else 0,
-            "bookmakers": len(total.bookmakers),
-            "credits_spent": collector.credits_charged,
-            "credits_remaining": remaining if remaining is not None else MetadataValue.null(),
-            "fetches_by_tier": MetadataValue.json(total.tiers),
-            "preview": markdown_table(preview, limit=12),
-            "dagster/column_schema": column_schema({
-                "snapshot_id": pl.Int64, "sport_key": pl.String, "source": pl.String, "as_of": pl.Datetime(),
-                "fetched_at": pl.Datetime(), "fetch_tier": pl.String, "hours_to_commence": pl.Float64,
-                "requests_remaining": pl.Int64, "requests_last": pl.Int64, "payload": pl.String,
-            }),
-        }, [p["partition"] for p in parts], parts),  # type: ignore[misc]
-        check_results=results,
-    )
+    with provider_turn(warehouse):
+        collector = odds_api.collector(warehouse.engine())
+        now = clock.now()
+        total = IngestResult()
+        days = run_days(context)
+        parts: list[dict[str, object]] = []
+        for index, day in enumerate(days, start=1):
+            if day.start > now:
+                raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
+                              "from the future", allow_retries=False)
+            live = config.mode == "live" or (config.mode == "auto" and day.end > now)
+            if live:
+                result = collector.live_odds(day.sport_key, now=now, derive=False)
+            else:
+                def progress(plan, status, _day=day):  # type: ignore[no-untyped-def]
+                    context.log.debug(f"{_day.sport_key} {plan.at.isoformat()} {plan.tier}: {status}")
+                result = collector.backfill_day(day.sport_key, day.start, min(day.end, now), progress=progress)
+            total.add(result)
+            parts.append({"partition": str(day.key), "snapshots_new": result.snapshots,
+                          "snapshots_already_stored": result.duplicate_snapshots})
+            context.log.info(f"[{index}/{len(days)}] {day.sport_key} {day.day} ({'live' if live else 'history'}): "
+                             f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
+        with warehouse.connect() as conn:
+            held = _partition_snapshots(conn, days, set(total.snapshot_ids))
+            preview = queries.snapshots_preview(conn, total.snapshot_ids)
+            remaining = queries.credits_remaining(conn)
+        mode = settings.get().quality.mode
+        outcomes = {o.name: o for o in total.outcomes}
+        outcomes["required_fields"] = complete = quality.snapshots_complete(held)
+        if total.errors:
+            raise Failure(f"{len(total.errors)} provider answers could not be read (kept in fetch_log and "
+                          f"data_quality_log; {collector.credits_charged} credits charged): "
+                          + "; ".join(total.errors[:3]),
+                          metadata={"credits_charged": collector.credits_charged})
+        results = [checks.result(outcomes.get(name) or quality.CheckOutcome(name, 0), mode) for name in RAW_SPECS]
+        return MaterializeResult(
+            metadata=per_partition({
+                "dagster/row_count": total.snapshots,
+                "snapshots_new": total.snapshots,
+                "snapshots_already_stored": total.duplicate_snapshots,
+                "snapshots_incomplete": complete.errors,
+                "events": preview["events"].max() if not preview.is_empty() else 0,
+                "bookmakers": len(total.bookmakers),
+                "credits_spent": collector.credits_charged,
+                "credits_remaining": remaining if remaining is not None else MetadataValue.null(),
+                "fetches_by_tier": MetadataValue.json(total.tiers),
+                "preview": markdown_table(preview, limit=12),
+                "dagster/column_schema": column_schema({
+                    "snapshot_id": pl.Int64, "sport_key": pl.String, "source": pl.String, "as_of": pl.Datetime(),
+                    "fetched_at": pl.Datetime(), "fetch_tier": pl.String, "hours_to_commence": pl.Float64,
+                    "requests_remaining": pl.Int64, "requests_last": pl.Int64, "payload": pl.String,
+                }),
+            }, [p["partition"] for p in parts], parts),  # type: ignore[misc]
+            check_results=results,
+        )
 
 
 def _partition_snapshots(conn, days: list[SportDay], fetched: set[int]) -> list:  # type: ignore[no-untyped-def, type-arg]
@@ -245,61 +261,63 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
 )
 def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
-    cfg = settings.get()
-    collector = odds_api.collector(warehouse.engine())
-    now = clock.now()
-    by_sport: dict[str, list[SportDay]] = defaultdict(list)
-    for day in run_days(context):
-        by_sport[day.sport_key].append(day)
-    updated = 0
-    results_frame: pl.DataFrame | None = None
-    unresolved: list[str] = []
-    errors: list[str] = []
-    for sport, days in by_sport.items():
-        if any(d.end > now - SCORES_WINDOW and d.start <= now for d in days):
-            result = collector.scores(sport, days_from=3)
-            updated += result.events
-            errors.extend(result.errors)
-        old = [d for d in days if d.end <= now - SCORES_WINDOW]
-        if old and cfg.collection.results_data is not None:
-            if results_frame is None:
-                from betting_assets.sources.football_data import read_football_data
+    with provider_turn(warehouse):
+        cfg = settings.get()
+        collector = odds_api.collector(warehouse.engine())
+        now = clock.now()
+        by_sport: dict[str, list[SportDay]] = defaultdict(list)
+        for day in run_days(context):
+            by_sport[day.sport_key].append(day)
+        updated = 0
+        results_frame: pl.DataFrame | None = None
+        unresolved: list[str] = []
+        errors: list[str] = []
+        for sport, days in by_sport.items():
+            if any(d.end > now - SCORES_WINDOW and d.start <= now for d in days):
+                result = collector.scores(sport, days_from=3)
+                updated += result.events
+                errors.extend(result.errors)
+            old = [d for d in days if d.end <= now - SCORES_WINDOW]
+            if old and cfg.collection.results_data is not None:
+                if results_frame is None:
+                    from betting_assets.sources.football_data import read_football_data
 
-                results_frame = read_football_data(cfg.collection.results_data).events
-            for day in old:
-                updated += collector.import_results(results_frame, day.start, day.end)
-        elif old:
-            unresolved.extend(f"{d.sport_key} {d.day}" for d in old)
-    if errors:
-        raise Failure(f"the scores answer could not be read ({collector.credits_charged} credits charged; the body "
-                      "is kept in fetch_log): " + "; ".join(errors[:3]),
-                      metadata={"credits_charged": collector.credits_charged})
-    if unresolved:
-        context.log.warning(f"{len(unresolved)} partitions are older than the provider's scores window and "
-                            "BETTING_RESULTS_DATA is not set: their results stay unknown")
-    with warehouse.connect() as conn:
-        frame = pl.concat([queries.events_between(conn, d.sport_key, d.start, d.end)
-                           for days in by_sport.values() for d in days])
-    outcome = quality.scores_sanity(frame, now)
-    with warehouse.engine().begin() as conn:
-        writes.record_findings(conn, outcome.findings, source="scores")
-    status = frame.group_by("status").agg(events=pl.len()).sort("status")
-    keys = [str(d.key) for days in by_sport.values() for d in days]
-    day_key = pl.concat_str("sport_key", pl.lit("|"), pl.col("commence_time").dt.date().cast(pl.String))
-    counted = {r["partition"]: r for r in frame.group_by(day_key.alias("partition")).agg(
-        events=pl.len(), final=(pl.col("status") == "final").sum()).iter_rows(named=True)}
-    parts = [{"partition": k, "events": counted.get(k, {}).get("events", 0), "final": counted.get(k, {}).get("final", 0)}
-             for k in keys]
-    return MaterializeResult(
-        metadata=per_partition({
-            "dagster/row_count": frame.height,
-            "events": frame.height,
-            "updated": updated,
-            "credits_spent": collector.credits_charged,
-            "by_status": markdown_table(status),
-            "without_results_source": len(unresolved),
-            "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
-                "commence_time", "home_team", "away_team", "home_score", "away_score")),
-        }, keys, parts),
-        check_results=[checks.result(outcome, cfg.quality.mode)],
-    )
+                    results_frame = read_football_data(cfg.collection.results_data).events
+                for day in old:
+                    updated += collector.import_results(results_frame, day.start, day.end)
+            elif old:
+                unresolved.extend(f"{d.sport_key} {d.day}" for d in old)
+        if errors:
+            raise Failure(f"the scores answer could not be read ({collector.credits_charged} credits charged; the body "
+                          "is kept in fetch_log): " + "; ".join(errors[:3]),
+                          metadata={"credits_charged": collector.credits_charged})
+        if unresolved:
+            context.log.warning(f"{len(unresolved)} partitions are older than the provider's scores window and "
+                                "BETTING_RESULTS_DATA is not set: their results stay unknown")
+        with warehouse.connect() as conn:
+            frame = pl.concat([queries.events_between(conn, d.sport_key, d.start, d.end)
+                               for days in by_sport.values() for d in days])
+        outcome = quality.scores_sanity(frame, now)
+        with warehouse.engine().begin() as conn:
+            writes.record_findings(conn, outcome.findings, source="scores")
+        status = frame.group_by("status").agg(events=pl.len()).sort("status")
+        keys = [str(d.key) for days in by_sport.values() for d in days]
+        day_key = pl.concat_str("sport_key", pl.lit("|"), pl.col("commence_time").dt.date().cast(pl.String))
+        counted = {r["partition"]: r for r in frame.group_by(day_key.alias("partition")).agg(
+            events=pl.len(), final=(pl.col("status") == "final").sum()).iter_rows(named=True)}
+        parts = [{"partition": k, "events": counted.get(k, {}).get("events", 0),
+                  "final": counted.get(k, {}).get("final", 0)}
+                 for k in keys]
+        return MaterializeResult(
+            metadata=per_partition({
+                "dagster/row_count": frame.height,
+                "events": frame.height,
+                "updated": updated,
+                "credits_spent": collector.credits_charged,
+                "by_status": markdown_table(status),
+                "without_results_source": len(unresolved),
+                "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
+                    "commence_time", "home_team", "away_team", "home_score", "away_score")),
+            }, keys, parts),
+            check_results=[checks.result(outcome, cfg.quality.mode)],
+        )
