@@ -437,6 +437,79 @@ def db_downgrade(revision: str) -> None:
 
 
 @main.group()
+def exchange() -> None:
+    """The exchange path (Betfair through betfairlightweight)."""
+
+
+@exchange.command("check")
+@click.option("--at", "at", default=None, help="Check as of this time (ISO); the provider's clock or now by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON instead of tables.")
+def exchange_check(at: str | None, as_json: bool) -> None:
+    """Logs in, reads the funds, maps the upcoming events to the exchange's markets, reads their
+    books and says what placement would do with each proposed slip. Places nothing."""
+    import json
+
+    from rich.table import Table
+
+    from betting_assets.placement import exchange_client
+    from betting_assets.placement.exchange_check import check
+    from betting_assets.warehouse.engine import make_engine
+
+    settings = get_settings()
+    now = day_option(at, "--at") or _clock_now(settings)
+    try:
+        client = exchange_client.from_settings(settings.exchange)
+    except exchange_client.ExchangeUnavailable as exc:
+        raise UserError(str(exc)) from None
+    engine = make_engine(settings.warehouse_url)
+    try:
+        found = check(engine, client, settings, now)
+    finally:
+        exchange_client.logout(client)
+        engine.dispose()
+    mapping = found.mapping
+    if as_json:
+        click.echo(json.dumps({"at": now.isoformat(), "available": found.available, "exposure": found.exposure,
+                               "events": mapping.events.height, "mapped": mapping.mapped_events,
+                               "unmapped": mapping.unmapped.drop("event_id").to_dicts(), "books": found.books,
+                               "slips": found.slips}, indent=2, default=str))
+        return
+    console = Console()
+    console.print(f"exchange {settings.exchange.url} at {now:%Y-%m-%d %H:%M} UTC: available "
+                  f"{found.available:,.2f}, exposure {found.exposure:,.2f}")
+    console.print(f"upcoming events within 7 days: {mapping.events.height}, mapped {mapping.mapped_events}, "
+                  f"unmapped {mapping.unmapped.height}")
+    for row in mapping.unmapped.iter_rows(named=True):
+        console.print(f"  not mapped: {row['match']}: {row['reason']}"
+                      + (f" ({row['candidates']})" if row["candidates"] else ""))
+    table = Table(title="proposed slips: what placement would do (nothing was placed)")
+    for column in ("slip", "match", "side", "price", "stake", "would", "why"):
+        table.add_column(column)
+    for slip in found.slips:
+        table.add_row(str(slip["slip"]), slip["match"], slip["side"], f"{slip['price']:g}", f"{slip['stake']:.2f}",
+                      slip["would"], slip["why"])
+    console.print(table if found.slips else "no proposed slips")
+
+
+def _clock_now(settings: Settings) -> datetime:
+    """The provider's clock against the sandbox (as the sensors read it), else the time now."""
+    from datetime import timezone
+
+    import httpx
+
+    from betting_assets.domain.timeutil import parse_utc
+
+    if not settings.uses_provider_clock:
+        return datetime.now(timezone.utc)
+    base = settings.collection.odds_api_base_url.rstrip("/")
+    try:
+        return parse_utc(httpx.get(f"{base}/sandbox/clock", timeout=5.0).json().get("now")) or datetime.now(
+            timezone.utc)
+    except httpx.HTTPError:
+        raise UserError(f"the provider clock at {base} is unreachable: start the sandbox or pass --at") from None
+
+
+@main.group()
 def instance() -> None:
     """The Dagster instance the project runs on."""
 

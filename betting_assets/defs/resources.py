@@ -176,16 +176,8 @@ class ExchangeResource(ConfigurableResource):
     def client(self) -> "PointedClient":
         from betting_assets.placement import exchange_client
 
-        exchange = self.settings.get().exchange
-        key = self.app_key or exchange_client.secret(exchange.app_key)
-        if not key:
-            raise exchange_client.ExchangeUnavailable(
-                "reading the exchange's markets needs BETTING_EXCHANGE_APP_KEY and a session "
-                "(BETTING_EXCHANGE_SESSION_TOKEN, or BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD)")
-        return exchange_client.client(self.base_url or exchange.url, key, username=exchange.username,
-                                      password=exchange_client.secret(exchange.password),
-                                      session_token=self.session_token or exchange_client.secret(exchange.session_token),
-                                      certs=exchange.certs, timeout_s=exchange.timeout_s)
+        return exchange_client.from_settings(self.settings.get().exchange, base_url=self.base_url,
+                                             app_key=self.app_key, session_token=self.session_token)
 
 
 class MlflowResource(ConfigurableResource):

@@ -59,6 +59,19 @@ def client(url: str, app_key: str, *, username: str | None = None, password: str
     return made
 
 
+def from_settings(exchange: Any, *, base_url: str | None = None, app_key: str | None = None,
+                  session_token: str | None = None) -> PointedClient:
+    """A client for the settings' exchange (``ExchangeSettings``); the keywords name another."""
+    key = app_key or secret(exchange.app_key)
+    if not key:
+        raise ExchangeUnavailable(
+            "the exchange needs BETTING_EXCHANGE_APP_KEY and a session (BETTING_EXCHANGE_SESSION_TOKEN, or "
+            "BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD)")
+    return client(base_url or exchange.url, key, username=exchange.username, password=secret(exchange.password),
+                  session_token=session_token or secret(exchange.session_token), certs=exchange.certs,
+                  timeout_s=exchange.timeout_s)
+
+
 def secret(value: SecretStr | None) -> str | None:
     """A secret setting's value, ``None`` when it is unset or empty."""
     return (value.get_secret_value() or None) if value is not None else None

@@ -35,7 +35,8 @@ class MappingOutcome:
     events: pl.DataFrame
     runners: pl.DataFrame
     unmapped: pl.DataFrame
-    findings_new: int
+    findings: list[Finding]
+    findings_new: int = 0
 
     @property
     def mapped_events(self) -> int:
@@ -48,6 +49,17 @@ def event_type_ids(sports: list[str]) -> list[str]:
 
 def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: list[str],
                 horizon: timedelta = HORIZON) -> MappingOutcome:
+    """``plan``, then stored: the events' runners replaced, the unmapped ones' findings recorded."""
+    outcome = plan(engine, client, now, sports, horizon)
+    with engine.begin() as conn:
+        writes.replace_exchange_markets(conn, outcome.runners, outcome.events["event_id"].to_list(), now)
+        outcome.findings_new = writes.record_findings(conn, outcome.findings, source=CHECK, recorded_at=now)
+    return outcome
+
+
+def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str],
+         horizon: timedelta = HORIZON) -> MappingOutcome:
+    """The upcoming events within ``horizon`` matched to the exchange's catalogue, writing nothing."""
     with engine.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, sports).filter(pl.col("commence_time") <= now + horizon)
     catalogue = client.betting.list_market_catalogue(
@@ -80,11 +92,8 @@ def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: li
     findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
                         event_id=r["event_id"], market="h2h", context={"candidates": r["candidates"]})
                 for r in unmapped.iter_rows(named=True)]
-    with engine.begin() as conn:
-        writes.replace_exchange_markets(conn, runners, feed["event_id"].to_list(), now)
-        new = writes.record_findings(conn, findings, source=CHECK, recorded_at=now)
     return MappingOutcome(feed, runners, unmapped.with_columns(
-        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), new)
+        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings)
 
 
 def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]

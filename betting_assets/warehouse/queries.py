@@ -256,6 +256,11 @@ def slips_frame(conn: Connection, condition: Any = None, limit: int | None = Non
     return result_frame(conn, query)
 
 
+def proposed_slips(conn: Connection) -> pl.DataFrame:
+    """Slips not yet placed (or refused): what a placement run would take up."""
+    return slips_frame(conn, bet_slips.c.status == "proposed")
+
+
 def result_frame(conn: Connection, query: Any) -> pl.DataFrame:
     """A query's rows with the types polars infers from all of them (for tables read whole)."""
     result = conn.execute(query)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, select
 
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import SettingsResource
+from betting_assets.domain.market_view import offers_at
+from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
+from betting_assets.domain.strategies import best_prices
 from betting_assets.sandbox.server import SandboxServer
+from betting_assets.warehouse import queries, writes
 from betting_assets_tests.defs.bind import sandbox_resources
 from betting_assets.warehouse.tables import odds_snapshots as odds_snapshots_table
 
@@ -57,3 +62,36 @@ def ingested(engine: Engine, sandbox: SandboxServer, resources: dict[str, object
         assert materialize([normalized_odds], resources=resources, partition_key=f"soccer_epl|{day.isoformat()}",
                            instance=DagsterInstance.ephemeral()).success
     return resources
+
+
+NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer, home: Path) -> pl.DataFrame:
+    """The odds of 12 August 2023 as on offer at 13:20, and one slip per 14:00 match on its
+    best home price, its model probability set 5 % above that price's implied one."""
+    set_sandbox(sandbox, "clock", {"now": NOW.isoformat()})
+    assert materialize([odds_snapshots, normalized_odds], resources=resources, partition_key=DAY,
+                       instance=DagsterInstance.ephemeral()).success
+    return _propose(engine, NOW)
+
+
+def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05) -> pl.DataFrame:
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, now, 1.0, ["soccer_epl"])
+        odds = queries.odds_for_events(conn, due["event_id"].to_list(), now - timedelta(days=3), now + timedelta(seconds=1))
+    cuts = due.select("event_id", "sport_key", "commence_time",
+                      decision_time=pl.lit(now + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
+    best = best_prices(offers_at(odds, cuts, sharp_book="pinnacle"), ("h2h",)).filter(pl.col("side") == "home")
+    slips = best.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
+        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=(1 + edge) / pl.col("price"),
+        fair_prob=pl.col("fair"), edge=pl.lit(edge), kelly=pl.lit(0.01), stake=pl.lit(stake), bankroll=pl.lit(1000.0),
+        rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"), decision_time=pl.lit(now).cast(
+            pl.Datetime("us", "UTC")))
+    slips = slips.with_columns(idempotency_key=pl.Series([
+        idempotency_key(r["event_id"], r["market"], r["side"], r["point"], "test_model", "1")
+        for r in slips.iter_rows(named=True)])).select(SLIP_COLUMNS)
+    with engine.begin() as conn:
+        writes.propose_slips(conn, slips, created_at=now)
+    return slips

@@ -4,7 +4,7 @@ placed through the gate on a real Dagster instance, crashes and concurrent runs,
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -18,49 +18,13 @@ from betting_assets.defs.placement.checks import results_overdue
 from betting_assets.defs.placement.jobs import place_bets
 from betting_assets.defs.placement.sensors import placement_sensor
 from betting_assets.defs.resources import BrokerResource
-from betting_assets.domain.market_view import offers_at
-from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
-from betting_assets.domain.strategies import best_prices
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker, Fill, OrderRequest, PaperBroker
 from betting_assets.sandbox.server import SandboxServer
-from betting_assets_tests.defs.bind import with_settings
-from betting_assets.warehouse import ledger, queries, writes
+from betting_assets.warehouse import ledger, queries
 from betting_assets.warehouse.tables import bet_slips, events
-from betting_assets_tests.defs.conftest import DAY, set_sandbox
-
-NOW = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer, home: Path) -> pl.DataFrame:
-    """The odds of 12 August 2023 as on offer at 13:20, and one slip per 14:00 match on its
-    best home price, its model probability set 5 % above that price's implied one."""
-    set_sandbox(sandbox, "clock", {"now": NOW.isoformat()})
-    assert materialize([odds_snapshots, normalized_odds], resources=resources, partition_key=DAY,
-                       instance=DagsterInstance.ephemeral()).success
-    return _propose(engine, NOW)
-
-
-def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05) -> pl.DataFrame:
-    with engine.connect() as conn:
-        due = queries.at_decision(conn, now, 1.0, ["soccer_epl"])
-        odds = queries.odds_for_events(conn, due["event_id"].to_list(), now - timedelta(days=3), now + timedelta(seconds=1))
-    cuts = due.select("event_id", "sport_key", "commence_time",
-                      decision_time=pl.lit(now + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
-    best = best_prices(offers_at(odds, cuts, sharp_book="pinnacle"), ("h2h",)).filter(pl.col("side") == "home")
-    slips = best.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
-        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=(1 + edge) / pl.col("price"),
-        fair_prob=pl.col("fair"), edge=pl.lit(edge), kelly=pl.lit(0.01), stake=pl.lit(stake), bankroll=pl.lit(1000.0),
-        rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"), decision_time=pl.lit(now).cast(
-            pl.Datetime("us", "UTC")))
-    slips = slips.with_columns(idempotency_key=pl.Series([
-        idempotency_key(r["event_id"], r["market"], r["side"], r["point"], "test_model", "1")
-        for r in slips.iter_rows(named=True)])).select(SLIP_COLUMNS)
-    with engine.begin() as conn:
-        writes.propose_slips(conn, slips, created_at=now)
-    return slips
-
+from betting_assets_tests.defs.bind import with_settings
+from betting_assets_tests.defs.conftest import DAY, NOW, set_sandbox
 
 def _bets(engine: Engine) -> pl.DataFrame:
     with engine.connect() as conn:
