@@ -495,18 +495,14 @@ def _clock_now(settings: Settings) -> datetime:
     """The provider's clock against the sandbox (as the sensors read it), else the time now."""
     from datetime import timezone
 
-    import httpx
-
-    from betting_assets.domain.timeutil import parse_utc
+    from betting_assets.clock import ProviderUnreachable, provider_now
 
     if not settings.uses_provider_clock:
         return datetime.now(timezone.utc)
-    base = settings.collection.odds_api_base_url.rstrip("/")
     try:
-        return parse_utc(httpx.get(f"{base}/sandbox/clock", timeout=5.0).json().get("now")) or datetime.now(
-            timezone.utc)
-    except httpx.HTTPError:
-        raise UserError(f"the provider clock at {base} is unreachable: start the sandbox or pass --at") from None
+        return provider_now(settings.collection.odds_api_base_url)
+    except ProviderUnreachable as exc:
+        raise UserError(f"{exc}, or pass --at") from None
 
 
 @main.group()

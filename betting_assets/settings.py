@@ -21,8 +21,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 from pydantic.fields import FieldInfo
-from pydantic_settings import (BaseSettings, DotEnvSettingsSource, EnvSettingsSource, NoDecode,
-                               PydanticBaseSettingsSource, SettingsConfigDict)
+from pydantic_settings import (BaseSettings, DotEnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
 from betting_assets.domain.bounds import OUT_OF_ORDER, ordered
 from betting_assets.domain.devig import DEFAULT_CHOICE, parse_choice
@@ -243,21 +243,17 @@ class ExchangeSettings(_Group):
     alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
 
 
-SIZING_FLAT = {"percent": "stake_percent", "method": ""}
-RISK_FLAT = {"min_edge": "min_edge", "min_stake": "min_stake", "max_stake": "max_stake",
-             "price_tolerance": "price_tolerance"}
-GROUPS: dict[str, tuple[type[BaseModel], str, dict[str, str]]] = {
-    "storage": (StorageSettings, StorageSettings.FLAT_PREFIX, StorageSettings.FLAT),
-    "collection": (CollectionSettings, CollectionSettings.FLAT_PREFIX, CollectionSettings.FLAT),
-    "quality": (QualitySettings, QualitySettings.FLAT_PREFIX, QualitySettings.FLAT),
-    "features": (FeatureSettings, FeatureSettings.FLAT_PREFIX, FeatureSettings.FLAT),
-    "model": (ModelSettings, ModelSettings.FLAT_PREFIX, ModelSettings.FLAT),
-    "backtest": (BacktestSettings, BacktestSettings.FLAT_PREFIX, BacktestSettings.FLAT),
-    "sizing": (Sizing, "", SIZING_FLAT),
-    "risk": (RiskLimits, "risk_", RISK_FLAT),
-    "exchange": (ExchangeSettings, ExchangeSettings.FLAT_PREFIX, ExchangeSettings.FLAT),
+GROUPS: dict[str, type[BaseModel]] = {
+    "storage": StorageSettings, "collection": CollectionSettings, "quality": QualitySettings,
+    "features": FeatureSettings, "model": ModelSettings, "backtest": BacktestSettings, "sizing": Sizing,
+    "risk": RiskLimits, "exchange": ExchangeSettings,
 }
-"""group name → its model, the flat names' prefix and the flat names that differ ("" for none)"""
+_DOMAIN_FLAT: dict[str, tuple[str, dict[str, str]]] = {
+    "sizing": ("", {"percent": "stake_percent", "method": ""}),
+    "risk": ("risk_", {"min_edge": "min_edge", "min_stake": "min_stake", "max_stake": "max_stake",
+                       "price_tolerance": "price_tolerance"}),
+}
+"""the flat-name rules of the two groups that are the domain's models ("" for no flat name)"""
 
 
 def flat_names() -> dict[str, list[tuple[str, str]]]:
@@ -265,7 +261,8 @@ def flat_names() -> dict[str, list[tuple[str, str]]]:
     where the gate shares a value with sizing or the strategies (``min_stake``, ``max_stake``,
     ``min_edge``)."""
     names: dict[str, list[tuple[str, str]]] = {"bankroll": []}
-    for group, (model, prefix, renamed) in GROUPS.items():
+    for group, model in GROUPS.items():
+        prefix, renamed = _DOMAIN_FLAT.get(group) or (getattr(model, "FLAT_PREFIX"), getattr(model, "FLAT"))
         for field in model.model_fields:
             flat = renamed.get(field, prefix + field)
             if flat:
@@ -334,9 +331,7 @@ class Settings(BaseSettings):
         """Nested names before flat ones, the process before ``.env``."""
         import os
 
-        dotenv = dotenv_settings if isinstance(dotenv_settings, DotEnvSettingsSource) else None
-        from_file = dict(dotenv.env_vars) if dotenv is not None else {}
-        assert isinstance(env_settings, EnvSettingsSource)
+        from_file = dict(dotenv_settings.env_vars) if isinstance(dotenv_settings, DotEnvSettingsSource) else {}
         return (init_settings, env_settings, _FlatNames(settings_cls, dict(os.environ)), dotenv_settings,
                 _FlatNames(settings_cls, from_file), file_secret_settings)
 

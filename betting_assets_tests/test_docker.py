@@ -58,7 +58,7 @@ def test_environment_names_are_settings_the_package_reads() -> None:
         if name.startswith("BETTING_"):
             key = name.removeprefix("BETTING_").lower()
             group, _, field = key.partition("__")
-            nested = field and group in GROUPS and field in GROUPS[group][0].model_fields
+            nested = field and group in GROUPS and field in GROUPS[group].model_fields
             assert key in FLAT_NAMES or nested, f"{name} is not a setting"
     assert {"DAGSTER_PG_URL", "DAGSTER_HOME", "BETTING_DATABASE_URL", "BETTING_ODDS_API_KEY"} <= set(env)
     assert env["BETTING_DATABASE_URL"].startswith("postgresql+psycopg2://")

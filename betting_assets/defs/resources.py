@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
-import httpx
 from dagster import ConfigurableResource, InitResourceContext, SkipReason
 from pydantic import PrivateAttr, SecretStr
 from sqlalchemy import Connection, Engine
 
-from betting_assets.domain.timeutil import parse_utc
+from betting_assets.clock import ProviderUnreachable, provider_now
 from betting_assets.ingestion import Collector
 from betting_assets.placement import service
 from betting_assets.placement.brokers import Broker
@@ -100,10 +99,6 @@ class OddsApiResource(ConfigurableResource):
                          quality_mode=settings.quality.mode)
 
 
-class ProviderUnreachable(RuntimeError):
-    """The provider (or its clock) did not answer: a sensor skips saying so instead of failing."""
-
-
 def now_or_skip(clock: "ClockResource", undone: str) -> "datetime | SkipReason":
     """The clock's time, or, when the provider's clock is down, the skip a sensor returns: what
     was not done, what is down and what to start (its cursor stays as it was)."""
@@ -129,18 +124,7 @@ class ClockResource(ConfigurableResource):
     def now(self) -> datetime:
         if not self.uses_provider():
             return datetime.now(timezone.utc)
-        base = self.base_url or self.settings.get().collection.odds_api_base_url
-        try:
-            response = httpx.get(f"{base.rstrip('/')}/sandbox/clock", timeout=5.0)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise ProviderUnreachable(
-                f"the provider clock at {base} is unreachable ({type(exc).__name__}): start the sandbox "
-                "(make dev, or betting sandbox serve) or set BETTING_CLOCK=system for the real time") from exc
-        now = parse_utc(response.json().get("now"))
-        if now is None:
-            raise ValueError(f"the provider clock at {base} answered without a readable time")
-        return now
+        return provider_now(self.base_url or self.settings.get().collection.odds_api_base_url)
 
 
 class BrokerResource(ConfigurableResource):

@@ -40,9 +40,6 @@ class Result(IntEnum):
     OPEN = 6
 
 
-UNKNOWN = -1
-"""the code of a string outside its vocabulary (or null)"""
-
 
 def words(vocabulary: type[IntEnum]) -> list[str]:
     """The strings a vocabulary's codes stand for, in code order (``Status.OTHER`` has none)."""

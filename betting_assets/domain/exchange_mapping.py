@@ -88,8 +88,9 @@ def match_events(feed: pl.DataFrame, exchange: pl.DataFrame, *, tolerance: timed
     (``MAPPED_SCHEMA``) and the unmapped ones with why and the candidates (``UNMAPPED_SCHEMA``)."""
     mapped, unmapped = [], []
     by_sport = {key: group for (key,), group in exchange.group_by("sport_key")}
+    none = exchange.clear()
     for event in feed.iter_rows(named=True):
-        options = by_sport.get(event["sport_key"], exchange.clear())
+        options = by_sport.get(event["sport_key"], none)
         near = options.filter((pl.col("start_time") - event["commence_time"]).abs() <= tolerance)
         candidates = sorted((_score(event, row) for row in near.iter_rows(named=True)), key=lambda c: -c.score)
         shown = [c for c in candidates if c.score >= 0.5][:3] or candidates[:1]

@@ -18,8 +18,6 @@ from betting_assets.domain.codes import Market, Result, Side, Status, words
 from betting_assets.domain.kernels.settle import settle_rows
 from betting_assets.domain.kernels.string_views import code_strings
 
-WIN, HALF_WIN, PUSH, HALF_LOSS, LOSS, VOID, OPEN = "win", "half_win", "push", "half_loss", "loss", "void", "open"
-VOID_STATUSES = ("cancelled", "postponed")
 RESULTS = tuple(words(Result))
 """each ``Result``'s name in the ledger, by code"""
 

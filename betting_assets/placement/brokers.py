@@ -116,9 +116,10 @@ class ExchangeBroker:
             result = self.client.betting.list_current_orders(customer_order_refs=customer_refs, order_projection="ALL")
         except (APIError, StatusCodeError, InvalidResponse) as exc:
             raise BrokerError(f"exchange refused listCurrentOrders: {describe(exc)}") from None
+        asked = set(customer_refs)
         return {o.customer_order_ref: _fill(o.size_matched, o.average_price_matched, o.bet_id,
                                             requested=o.price_size.size)
-                for o in result.orders if o.customer_order_ref in customer_refs}
+                for o in result.orders if o.customer_order_ref in asked}
 
     def close(self) -> None:
         logout(self.client)

@@ -32,11 +32,9 @@ class ExchangeCheck:
 def check(engine: Engine, client: PointedClient, settings: Settings, now: datetime) -> ExchangeCheck:
     funds = client.account.get_account_funds()
     mapping = plan(engine, client, now, settings.collection.sports)
-    runners = mapping.runners
-    books = {b.market_id: b for b in _books(client, runners["market_id"].unique().to_list())}
     quotes = []
-    for row in runners.iter_rows(named=True):
-        book = books.get(row["market_id"])
+    for row in mapping.runners.iter_rows(named=True):
+        book = mapping.books.get(row["market_id"])
         runner = next((r for r in book.runners if r.selection_id == row["selection_id"]), None) if book else None
         back = runner.ex.available_to_back[0] if runner and runner.ex.available_to_back else None
         lay = runner.ex.available_to_lay[0] if runner and runner.ex.available_to_lay else None
@@ -51,14 +49,6 @@ def check(engine: Engine, client: PointedClient, settings: Settings, now: dateti
                 for s in h2h.iter_rows(named=True)]
     return ExchangeCheck(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0), mapping,
                          quotes, verdicts)
-
-
-def _books(client: PointedClient, market_ids: list[str]) -> list[Any]:
-    found: list[Any] = []
-    for start in range(0, len(market_ids), 40):
-        found += client.betting.list_market_book(market_ids[start:start + 40],
-                                                 price_projection={"priceData": ["EX_BEST_OFFERS"]})
-    return found
 
 
 def _verdict(slip: dict[str, Any], quote: dict[str, Any] | None, tolerance: float) -> dict[str, Any]:

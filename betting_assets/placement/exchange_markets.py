@@ -9,8 +9,9 @@ data-quality finding naming the candidates, so nothing is ever placed on a guess
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
@@ -36,6 +37,8 @@ class MappingOutcome:
     runners: pl.DataFrame
     unmapped: pl.DataFrame
     findings: list[Finding]
+    books: dict[str, Any] = field(default_factory=dict)
+    """the mapped markets' books (best offers) as read for their versions, by market id"""
     findings_new: int = 0
 
     @property
@@ -75,7 +78,7 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     by_type = feed.with_columns(sport_key=pl.col("sport_key").map_elements(
         lambda s: EXCHANGE_EVENT_TYPES.get(s.split("_")[0], ""), return_dtype=pl.String))   # the exchange's sports
     mapped, unmapped = exchange_mapping.match_events(by_type, exchange)
-    versions = _versions(client, [by_event[e].market_id for e in mapped["exchange_event_id"]])
+    books = read_books(client, [by_event[e].market_id for e in mapped["exchange_event_id"]])
     rows = []
     for hit in mapped.iter_rows(named=True):
         market = by_event[hit["exchange_event_id"]]
@@ -85,7 +88,8 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
             rows.append({"event_id": hit["event_id"], "market_type": MATCH_ODDS, "line": 0.0, "side": side,
                          "market_id": market.market_id, "selection_id": runner.selection_id,
                          "handicap": float(runner.handicap or 0.0), "exchange_event_id": market.event.id,
-                         "exchange_event_name": market.event.name, "market_version": versions.get(market.market_id),
+                         "exchange_event_name": market.event.name, "market_version": books[market.market_id].version
+                         if market.market_id in books else None,
                          "score": hit["score"], "method": hit["method"]})
     runners = pl.DataFrame(rows, schema=RUNNER_SCHEMA)
     names = {r["event_id"]: f"{r['home_team']} v {r['away_team']}" for r in feed.iter_rows(named=True)}
@@ -93,7 +97,7 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
                         event_id=r["event_id"], market="h2h", context={"candidates": r["candidates"]})
                 for r in unmapped.iter_rows(named=True)]
     return MappingOutcome(feed, runners, unmapped.with_columns(
-        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings)
+        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books)
 
 
 def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -102,11 +106,14 @@ def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
             "start_time": market.market_start_time.replace(tzinfo=timezone.utc), "home": home, "away": away}
 
 
-def _versions(client: PointedClient, market_ids: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def read_books(client: PointedClient, market_ids: list[str]) -> dict[str, Any]:
+    """Market books with the best offers, by market id, 40 markets a call (the request weight
+    budget allows 200 points; best offers weigh 5 a market)."""
+    found: dict[str, Any] = {}
     for start in range(0, len(market_ids), 40):
-        for book in client.betting.list_market_book(market_ids[start:start + 40]):
-            found[book.market_id] = book.version
+        for book in client.betting.list_market_book(market_ids[start:start + 40],
+                                                     price_projection={"priceData": ["EX_BEST_OFFERS"]}):
+            found[book.market_id] = book
     return found
 
 

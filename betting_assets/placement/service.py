@@ -60,7 +60,8 @@ def broker_for(settings: Settings) -> Broker:
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
                                f"(now {exchange.mode.value})")
-    secret = {name: exchange_client.secret(getattr(exchange, name)) for name in ("app_key", "session_token", "password")}
+    secret = {name: exchange_client.secret(getattr(exchange, name))
+              for name in ("app_key", "session_token", "password")}
     missing = [env_name("exchange", "app_key")] if not secret["app_key"] else []
     if not secret["session_token"] and not (exchange.username and secret["password"]):
         missing.append(env_name("exchange", "session_token") + " (or " + env_name("exchange", "username") + " and "
@@ -68,9 +69,7 @@ def broker_for(settings: Settings) -> Broker:
     if missing:
         raise PlacementRefused("live placement needs " + " and ".join(missing))
     try:
-        made = exchange_client.client(exchange.url, secret["app_key"] or "", username=exchange.username,
-                                      password=secret["password"], session_token=secret["session_token"],
-                                      certs=exchange.certs, timeout_s=exchange.timeout_s)
+        made = exchange_client.from_settings(exchange)
     except exchange_client.ExchangeUnavailable as exc:
         raise PlacementRefused(str(exc)) from None
     return ExchangeBroker(made)

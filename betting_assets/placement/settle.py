@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
+from betting_assets.domain.codes import Result
 from betting_assets.domain.intervals import mean_interval, ratio_interval
 from betting_assets.domain.market_view import LINE_KEY, closing_fair, offers_at
-from betting_assets.domain.settlement import OPEN, RESULTS, settle_frame
+from betting_assets.domain.settlement import RESULTS, settle_frame
 from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries
 
@@ -52,7 +53,7 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
         .sort("commence_time", "bet_id")  # the bankroll history runs in the order results came in
     )
     ret, code = settle_frame(frame.with_columns(pl.col("status_event").alias("status")))
-    done = np.flatnonzero(code != RESULTS.index(OPEN))
+    done = np.flatnonzero(code != Result.OPEN)
     ids, stakes, closes = frame["bet_id"].to_list(), frame["stake"].to_list(), frame["p_close"].to_list()
     rows = [{"bet_id": ids[i], "result": RESULTS[code[i]], "unit_return": float(ret[i]),
              "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done]

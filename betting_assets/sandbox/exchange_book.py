@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
+from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, EXCHANGE_EVENT_TYPES
 from betting_assets.domain.ladder import MIN_PRICE, tick_above, tick_below, to_ladder
 from betting_assets.domain.timeutil import parse_utc
+from betting_assets.sandbox.market import bookmakers_for
 
 EXCHANGE_NAMES = {
     "Man United": "Man Utd", "Manchester United": "Man Utd", "Nott'm Forest": "Nottm Forest",
@@ -32,6 +33,7 @@ EXCHANGE_NAMES = {
 DRAW, DRAW_SELECTION = "The Draw", 58805
 TWIN_HOME, LISTED_TWICE_HOME = "Chelsea", "Bournemouth"
 CLOSES_AFTER = timedelta(hours=3)
+ALL_BOOKS = bookmakers_for(list(BOOKMAKERS_BY_REGION))
 SIMULATED_RULES = ("Simulated by the betting_assets sandbox from the replayed sharp price: not a real "
                    "exchange's book.")
 
@@ -60,8 +62,8 @@ class ExchangeMarket:
     home: str
     away: str
     three_way: bool
-    """whether the feed's prices for this market are the feed event's (not a twin's)"""
     priced: bool = True
+    """whether the feed's prices stand behind this listing (not for a twin the feed does not have)"""
 
     def runners(self) -> list[tuple[int, str, str]]:
         """(selection id, exchange name, feed side) in the exchange's order: home, away, draw."""
@@ -147,25 +149,24 @@ class ExchangeBooks:
         if not m.priced or now >= m.start:
             return {}, None
         if m.sport_key not in odds:
-            odds[m.sport_key] = self.market.odds(m.sport_key, now, {"h2h"}, set(_all_books()), "decimal")
+            odds[m.sport_key] = self.market.odds(m.sport_key, now, {"h2h"}, ALL_BOOKS, "decimal")
         events = [e for e in odds[m.sport_key] if e["id"] == m.feed_event_id]
         if not events:
             return {}, None
         books = events[0]["bookmakers"]
         sharp = [b for b in books if b["key"] == "pinnacle"] or books
         implied: dict[str, list[float]] = {}
-        latest = None
+        stamps = []
         for book in sharp:
             for market in book["markets"]:
-                stamp = parse_utc(market["last_update"])
-                latest = max(latest, stamp) if latest and stamp else stamp or latest
+                stamps.append(parse_utc(market["last_update"]))
                 for outcome in market["outcomes"]:
                     side = ("home" if outcome["name"] == events[0]["home_team"] else "away"
                             if outcome["name"] == events[0]["away_team"] else "draw")
                     implied.setdefault(side, []).append(1.0 / float(outcome["price"]))
         mean = {side: sum(v) / len(v) for side, v in implied.items()}
         total = sum(mean.values())
-        return {side: total / q for side, q in mean.items()}, latest
+        return {side: total / q for side, q in mean.items()}, max((s for s in stamps if s), default=None)
 
     def _book(self, m: ExchangeMarket, now: datetime, odds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         fair, latest = self._fair(m, now, odds)
@@ -190,9 +191,3 @@ class ExchangeBooks:
                 "numberOfRunners": len(runners), "numberOfActiveRunners": len(runners), "totalMatched": 0.0,
                 "totalAvailable": 0.0, "crossMatching": True, "runnersVoidable": False, "version": version,
                 "simulated": True, "runners": runners}
-
-
-def _all_books() -> list[str]:
-    from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION
-
-    return [key for books in BOOKMAKERS_BY_REGION.values() for key in books]

@@ -324,12 +324,11 @@ def slip_count(conn: Connection) -> int:
 
 def exchange_markets_frame(conn: Connection, event_ids: list[str] | None = None) -> pl.DataFrame:
     """The stored mapping: one row per event, market, line and side."""
-    columns = [c for c in exchange_markets.c]
-    query = select(*columns).order_by(exchange_markets.c.event_id, exchange_markets.c.side)
+    query = select(*(exchange_markets.c[name] for name in EXCHANGE_MARKET_SCHEMA)).order_by(
+        exchange_markets.c.event_id, exchange_markets.c.side)
     if event_ids is not None:
         query = query.where(exchange_markets.c.event_id.in_(event_ids))
-    rows = conn.execute(query).all()
-    return pl.DataFrame([dict(r._mapping) for r in rows], schema=EXCHANGE_MARKET_SCHEMA)
+    return _frame(conn, query, EXCHANGE_MARKET_SCHEMA)
 
 
 EXCHANGE_MARKET_SCHEMA: dict[str, pl.DataType] = {

@@ -34,16 +34,7 @@ from betting_assets.warehouse import locks, queries, writes
 
 SCORES_WINDOW = timedelta(days=3)
 PROVIDER_WAIT_S = 3600.0
-
-
-@contextmanager
-def provider_turn(warehouse: WarehouseResource) -> Iterator[None]:
-    """One provider asset at a time across processes, held in the warehouse (a file lock beside
-    SQLite, an advisory lock on PostgreSQL). The pool should already ensure it, but on SQLite
-    Dagster's slot claim reads a free slot and takes it in two statements, so two runs starting
-    together can both get it; this lock is what makes the credits and rate limits safe."""
-    with locks.named_lock(warehouse.engine(), PROVIDER_POOL, timeout_s=PROVIDER_WAIT_S):
-        yield
+"""how long a provider asset waits for another run's to finish before it fails"""
 PARTITION_LOOKBACK = timedelta(days=2)
 GROUP = "ingestion"
 RAW_SPECS = {
@@ -72,6 +63,16 @@ class OddsConfig(Config):
     """``auto`` collects live odds for the clock's current day and history for past days."""
 
     mode: str = "auto"
+
+
+@contextmanager
+def provider_turn(warehouse: WarehouseResource) -> Iterator[None]:
+    """One provider asset at a time across processes, held in the warehouse (a file lock beside
+    SQLite, an advisory lock on PostgreSQL). The pool should already ensure it, but on SQLite
+    Dagster's slot claim reads a free slot and takes it in two statements, so two runs starting
+    together can both get it; this lock is what makes the credits and rate limits safe."""
+    with locks.named_lock(warehouse.engine(), PROVIDER_POOL, timeout_s=PROVIDER_WAIT_S):
+        yield
 
 
 @asset(

@@ -1,0 +1,28 @@
+"""The provider's clock: against the sandbox, the time sensors, live fetches and the CLI act on
+is the sandbox's own, so a test or the demo moves time by moving the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+
+from betting_assets.domain.timeutil import parse_utc
+
+
+class ProviderUnreachable(RuntimeError):
+    """The provider (or its clock) did not answer: a sensor skips saying so instead of failing."""
+
+
+def provider_now(base_url: str) -> datetime:
+    try:
+        response = httpx.get(f"{base_url.rstrip('/')}/sandbox/clock", timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ProviderUnreachable(
+            f"the provider clock at {base_url} is unreachable ({type(exc).__name__}): start the sandbox "
+            "(make dev, or betting sandbox serve) or set BETTING_CLOCK=system for the real time") from exc
+    now = parse_utc(response.json().get("now"))
+    if now is None:
+        raise ValueError(f"the provider clock at {base_url} answered without a readable time")
+    return now
