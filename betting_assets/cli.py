@@ -137,8 +137,11 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
               "the last third by default.")
 @click.option("--live-moments", type=click.IntRange(min=1), default=4, show_default=True,
               help="How many of the busiest kick-off times after the history get live odds, slips and bets.")
+@click.option("--broker", type=click.Choice(["paper", "exchange"]), default="paper", show_default=True,
+              help="paper, or exchange: the live path against the sandbox's exchange (its books, matching, "
+                   "commission and settlement).")
 def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None, trials: int,
-         ingest_only: bool, test_from: str | None, live_moments: int) -> None:
+         ingest_only: bool, test_from: str | None, live_moments: int, broker: str) -> None:
     """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
     features, model, backtests, slips, paper bets and their settlement; summarise."""
     import contextlib
@@ -156,7 +159,7 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
     try:
         with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):   # MLflow prints there too
             summary = run_demo(settings, data=data, start=first, end=last, console=console, ingest_only=ingest_only,
-                               trials=trials, test_from=held_out, live_moments=live_moments)
+                               trials=trials, test_from=held_out, live_moments=live_moments, broker=broker)
     except (FileNotFoundError, ValueError, DemoStageFailed) as exc:
         raise UserError(str(exc)) from exc
     print_summary(summary, console)

@@ -60,7 +60,11 @@ LABELS = {"exchange_mapped": "events mapped to exchange markets",
 
 def run_demo(settings: Settings, data: str | None = None, start: datetime | None = None,
              end: datetime | None = None, console: Console | None = None, ingest_only: bool = False,
-             trials: int = 10, test_from: datetime | None = None, live_moments: int = 4) -> DemoSummary:
+             trials: int = 10, test_from: datetime | None = None, live_moments: int = 4,
+             broker: str = "paper") -> DemoSummary:
+    """``broker``: ``paper``, or ``exchange`` for the live path against the sandbox's exchange
+    (slips priced at its best back net of commission, orders matched against its books, bets
+    settled by its cleared orders)."""
     console = console or Console()
     spec = data or str(BUNDLED_DATA)
     console.print(f"[bold]Loading market[/] from {spec}")
@@ -86,6 +90,8 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
     values: dict[str, Any] = {"collection": {"sports": sports}}
     if results_from_files:
         values["collection"]["results_data"] = str(Path(spec).resolve())
+    if broker == "exchange":
+        values["exchange"] = {"mode": "live", "broker": "exchange"}
     settings = settings.updated(**values)
     from betting_assets.demo_pipeline import DemoRunner, ingest_history, run_pipeline
 
@@ -162,7 +168,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         console.print(model)
         console.print(strategies_table(figures["strategies"], "backtests over the out-of-time window"))
         console.print(LEGEND)
-        bets = Table(title="checks, and live: slips, paper bets, settlement", show_header=False)
+        on_exchange = figures.get("broker") == "exchange"
+        bets = Table(title="checks, and live: slips, " + ("bets on the sandbox's exchange" if on_exchange
+                                                         else "paper bets") + ", settlement", show_header=False)
         bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
         for key in ("checks_passed", "checks_failed", "exchange_mapped", "exchange_unmapped", "slips", "bets_placed",
                     "bets_rejected", "bets_settled"):
@@ -170,7 +178,12 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         if figures["failed_checks"]:
             names = sorted(set(figures["failed_checks"]))
             bets.add_row("failed checks", ", ".join(f"{n} ×{figures['failed_checks'].count(n)}" for n in names))
-        bets.add_row("P&L", f"{figures['pnl']:,.2f}")
+        for outcome, count in sorted(figures.get("outcomes", {}).items()):
+            bets.add_row(f"  {outcome}", f"{count:,}")
+        if on_exchange:
+            bets.add_row("P&L gross of commission", f"{figures['pnl'] + figures['commission']:,.2f}")
+            bets.add_row("commission paid", f"{figures['commission']:,.2f}")
+        bets.add_row("P&L" + (" net of commission" if on_exchange else ""), f"{figures['pnl']:,.2f}")
         settled = f"{figures['bets_settled']:,} settled bets"
         bets.add_row("ROI", f"{pct(figures['roi'])} ({ci(figures['roi_low'], figures['roi_high'])}, {settled}): "
                      + reading(figures["roi_low"], figures["roi_high"]))

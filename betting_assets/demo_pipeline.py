@@ -58,6 +58,10 @@ class PipelineFigures:
     exchange_mapped: int = 0
     """upcoming events mapped to the sandbox exchange's markets at the last live moment"""
     exchange_unmapped: int = 0
+    broker: str = "paper"
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """ledger rows by what happened: placed, partly matched, lapsed, refused by its reason"""
+    commission: float = 0.0
 
 
 def _instance(settings: Settings):  # type: ignore[no-untyped-def]
@@ -81,15 +85,23 @@ class DemoRunner:
     def __init__(self, settings: Settings, values: dict[str, Any], server: SandboxServer, start: datetime,
                  end: datetime) -> None:
         """``values``: the settings resource's, on top of the environment (the market's sports)."""
-        from betting_assets.defs.resources import ClockResource, ExchangeResource, OddsApiResource, SettingsResource
+        from betting_assets.defs.resources import (
+            BrokerResource,
+            ClockResource,
+            ExchangeResource,
+            OddsApiResource,
+            SettingsResource,
+        )
         from betting_assets.definitions import build_defs
         from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 
         resource = SettingsResource(values=values)
+        exchange = ExchangeResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
+                                    session_token=DEFAULT_SESSION)
         self.defs = build_defs({
             "settings": resource,
-            "exchange": ExchangeResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
-                                         session_token=DEFAULT_SESSION),
+            "exchange": exchange,
+            "broker": BrokerResource(settings=resource, exchange=exchange),
             "odds_api": OddsApiResource(settings=resource, base_url=server.url, api_key=SANDBOX_API_KEY),
             "clock": ClockResource(settings=resource, source="provider", base_url=server.url),
         })
@@ -159,7 +171,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     the live moments come after it."""
     from betting_assets.defs.partitions import partition_key
 
-    figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"])
+    figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"], broker=settings.exchange.broker)
     days = history_days(start, end)
     for sport in sports:
         step(f"features: {sport}, {len(days)} days in one run")
@@ -188,8 +200,9 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
         step("no match in the week after the history: no live day to bet on")
     for kick_off in moments:
         now = kick_off - DECISION_LEAD
-        step(f"live {now:%a %Y-%m-%d}: odds at {kick_off - EARLY_LOOK:%H:%M} and {now:%H:%M}, slips and paper "
-             f"bets for {kick_off:%H:%M} UTC")
+        where = "bets on the sandbox's exchange" if settings.exchange.broker == "exchange" else "paper bets"
+        step(f"live {now:%a %Y-%m-%d}: odds at {kick_off - EARLY_LOOK:%H:%M} and {now:%H:%M}, slips and {where} "
+             f"for {kick_off:%H:%M} UTC")
         for moment in (kick_off - EARLY_LOOK, now):
             runner.set_clock(moment)
             for sport in sports:
@@ -345,9 +358,31 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
     figures.bets_rejected = bets.filter((bets["status"] == "rejected") & ~bets["slip_id"].is_in(placed_slips.implode())
                                         )["slip_id"].n_unique()   # slips refused every time asked, not refusals
     done = summary(bets)
+    figures.outcomes = outcome_counts(bets)
+    figures.commission = float(done["commission"] or 0.0)
     figures.bets_settled = int(done["settled_bets"] or 0)
     figures.pnl = float(done["profit"] or 0.0)
     figures.roi = done["roi"]  # type: ignore[assignment]
     figures.mean_clv = done["mean_clv"]  # type: ignore[assignment]
     for key in ("roi_low", "roi_high", "clv_low", "clv_high"):
         setattr(figures, key, done[key])
+
+
+def outcome_counts(bets: Any) -> dict[str, int]:
+    """Ledger rows by what happened to them: placed in full or in part, lapsed, or refused,
+    with the refusal's reason up to its first figure (so refusals count by rule)."""
+    import re
+
+    counts: dict[str, int] = {}
+    for status, reasons in bets.select("status", "reasons").iter_rows():
+        said = reasons or ""
+        if status in ("placed", "settled"):
+            key = "placed, partly matched" if "partly matched" in said else "placed"
+        elif status == "rejected":
+            first = said.split(";")[0]
+            rule = first if first.startswith("exchange rejected") else re.split(r"[\d(]", first, maxsplit=1)[0]
+            key = "refused: " + re.sub(r"( from| only)$", "", rule.strip().rstrip(":").strip())
+        else:
+            key = status
+        counts[key] = counts.get(key, 0) + 1
+    return counts

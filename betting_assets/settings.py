@@ -235,6 +235,9 @@ class ExchangeSettings(_Group):
     password: SecretStr | None = Field(default=None, description="Exchange password, to log in.")
     certs: Path | None = Field(default=None, description="Folder with the account's API certificate (.crt and "
                                ".key, or .pem): certificate login instead of interactive.")
+    commission: float = Field(default=0.05, ge=0, lt=1, description="The exchange's commission on net winnings "
+                              "per market: exchange prices (the broker's book, and the feed's betfair_ex_*, "
+                              "matchbook, smarkets) count net of it in edges, stakes and backtests.")
     timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
                              "left pending and reconciled later.")
     kill_switch: bool = Field(default=False, description="Stops all placement.")

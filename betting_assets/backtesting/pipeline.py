@@ -58,7 +58,7 @@ def replay(odds: pl.DataFrame, events: pl.DataFrame, names: list[str], settings:
     at the model's decision time, the sharp book de-vigged as the settings (or ``devig``) say."""
     config = BacktestConfig(decision_hours=settings.model.decision_hours, sharp_book=settings.features.sharp_book,
                             devig_method=devig or settings.features.devig_method, bankroll=bankroll or settings.bankroll,
-                            lookback=lookback, start=start, end=end)
+                            lookback=lookback, start=start, end=end, commission=settings.exchange.commission)
     return run_backtest(odds, events, strategy_runs(names, settings, sizing, min_edge), config, model=model,
                         progress=progress)
 

@@ -3,6 +3,7 @@ time, the champion of their market kind, and the prices on offer now."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +14,8 @@ from betting_assets.backtesting.pipeline import champion_probabilities, sizing_f
 from betting_assets.domain import slips
 from betting_assets.domain.features import FeatureConfig, build_features
 from betting_assets.domain.market_view import offers_at
+from betting_assets.domain.risk import BookQuote
+from betting_assets.placement.exchange_markets import exchange_offers
 from betting_assets.modelling.registry import ModelRef, Tracker
 from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries
@@ -26,10 +29,13 @@ class SlipProposals:
     missing_models: list[str] = field(default_factory=list)
 
 
-def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime) -> SlipProposals:
+def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime,
+              exchange_quotes: Callable[[list[str]], dict[tuple[str, int], BookQuote]] | None = None) -> SlipProposals:
     """Slips for the events whose decision time has come by ``now``. The model sees features cut
     at the decision time it was trained at; the price is the best on offer now; stakes are sized
-    against the bankroll after the last settled bet."""
+    against the bankroll after the last settled bet. With ``exchange_quotes`` (the exchange
+    broker's live books by market id) the price is the exchange's best back, net of its
+    commission, on the markets the mapping found: what the broker can actually place."""
     config = FeatureConfig(decision_hours=(settings.model.decision_hours,), sharp_book=settings.features.sharp_book)
     with engine.connect() as conn:
         due = queries.at_decision(conn, now, settings.model.decision_hours, settings.collection.sports)
@@ -45,7 +51,12 @@ def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetim
         return SlipProposals(pl.DataFrame(), due.height, refs, missing)
     offers = offers_at(odds, due.select("event_id", "sport_key", "commence_time", decision_time=pl.lit(now)),
                        sharp_book=settings.features.sharp_book, lookback=config.lookback,
-                       method=settings.features.devig_method)
+                       method=settings.features.devig_method, commission=settings.exchange.commission)
+    if exchange_quotes is not None:
+        with engine.connect() as conn:
+            mapping = queries.exchange_markets_frame(conn, due["event_id"].to_list())
+        quotes = exchange_quotes(mapping["market_id"].unique().to_list()) if mapping.height else {}
+        offers = exchange_offers(offers, mapping, quotes, settings.exchange.commission, now)
     fixtures = features.select("event_id", "decision_time", "home_team", "away_team")
     proposed = slips.propose(offers, probs, fixtures, bankroll=bankroll, sizing=sizing_for(settings, "kelly"),
                              min_edge=settings.backtest.min_edge, limits=settings.risk)

@@ -127,26 +127,6 @@ class ClockResource(ConfigurableResource):
         return provider_now(self.base_url or self.settings.get().collection.odds_api_base_url)
 
 
-class BrokerResource(ConfigurableResource):
-    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
-    placement that is not fully configured."""
-
-    settings: SettingsResource
-    _broker: Broker | None = PrivateAttr(default=None)
-
-    def broker(self) -> Broker:
-        """One broker (one exchange session) for the whole run."""
-        if self._broker is None:
-            self._broker = service.broker_for(self.settings.get())
-        return self._broker
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        close = getattr(self._broker, "close", None)
-        if close is not None:
-            close()
-        self._broker = None
-
-
 class ExchangeResource(ConfigurableResource):
     """The exchange's catalogue and books, for mapping events to markets (placing is the broker's):
     the settings' exchange unless ``base_url``, ``app_key`` and ``session_token`` name another
@@ -162,6 +142,28 @@ class ExchangeResource(ConfigurableResource):
 
         return exchange_client.from_settings(self.settings.get().exchange, base_url=self.base_url,
                                              app_key=self.app_key, session_token=self.session_token)
+
+
+class BrokerResource(ConfigurableResource):
+    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
+    placement that is not fully configured. With ``exchange``, the exchange broker's session is
+    that resource's (the sandbox's, in the demo) rather than the settings' credentials."""
+
+    settings: SettingsResource
+    exchange: ExchangeResource | None = None
+    _broker: Broker | None = PrivateAttr(default=None)
+
+    def broker(self) -> Broker:
+        """One broker (one exchange session) for the whole run."""
+        if self._broker is None:
+            self._broker = service.broker_for(self.settings.get(), self.exchange.client if self.exchange else None)
+        return self._broker
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        close = getattr(self._broker, "close", None)
+        if close is not None:
+            close()
+        self._broker = None
 
 
 class MlflowResource(ConfigurableResource):

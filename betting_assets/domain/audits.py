@@ -22,9 +22,12 @@ CENTS = 0.005
 def prices_on_offer(bets: pl.DataFrame, odds: pl.DataFrame, lookback: timedelta) -> CheckOutcome:
     """Every backtest bet's price is a valid quote of that bookmaker's line in a snapshot taken
     before its decision time and no older than ``lookback``. ``bets``: the backtest ledger
-    (with ``strategy``); ``odds``: the warehouse's normalised quotes of those events."""
+    (with ``strategy``); ``odds``: the warehouse's normalised quotes of those events. The price
+    compared is the one quoted (an exchange's ``price`` is net of commission)."""
     if bets.is_empty():
         return CheckOutcome("prices_on_offer", 0)
+    if "quoted_price" in bets.columns:
+        bets = bets.with_columns(price=pl.col("quoted_price").fill_null(pl.col("price")))
     quotes = odds.filter(pl.col("is_valid")).select(*LINE, "snapshot_time", pl.col("price_decimal").alias("quoted"))
     joined = bets.with_row_index("bet").join(quotes, on=[*LINE, "snapshot_time"], how="left", nulls_equal=True)
     found = joined.group_by("bet").agg(

@@ -22,6 +22,7 @@ from betting_assets.domain import betting_metrics as metrics
 from betting_assets.domain import claims
 from betting_assets.domain.devig import DEFAULT_CHOICE
 from betting_assets.domain.market_view import LINE_KEY, UTC, MarketView, build_view, closing_fair, decision_times
+from betting_assets.domain.commission import DEFAULT_COMMISSION
 from betting_assets.domain.kernels import replay
 from betting_assets.domain.settlement import RESULTS, read_bets
 from betting_assets.domain.staking import Sizing, caps, linear_terms
@@ -30,8 +31,8 @@ from betting_assets.domain.strategies import BET_SCHEMA, Strategy, describe
 BACKTEST_BETS_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String, "sport_key": pl.String, "commence_time": UTC, "decision_time": UTC,
     "settle_time": UTC, "market": pl.String, "side": pl.String, "point": pl.Float64, "line": pl.Float64,
-    "bookmaker": pl.String, "price": pl.Float64, "snapshot_time": UTC, "prob": pl.Float64, "edge": pl.Float64,
-    "p_close": pl.Float64, "clv": pl.Float64, "group": pl.String, "weight": pl.Float64, "bankroll": pl.Float64,
+    "bookmaker": pl.String, "price": pl.Float64, "quoted_price": pl.Float64, "snapshot_time": UTC,
+    "prob": pl.Float64, "edge": pl.Float64, "p_close": pl.Float64, "clv": pl.Float64, "group": pl.String, "weight": pl.Float64, "bankroll": pl.Float64,
     "stake": pl.Float64, "result": pl.String, "unit_return": pl.Float64, "profit": pl.Float64,
 }
 CANDIDATE_COLUMNS = [*BET_SCHEMA, "sport_key", "commence_time", "decision_time", "three_way", "home_score",
@@ -49,6 +50,8 @@ class BacktestConfig:
     sharp_book: str = "pinnacle"
     devig_method: str = DEFAULT_CHOICE
     """de-vig of the sharp book per market (``devig.parse_choice``): fair prices, edges, CLV"""
+    commission: float = DEFAULT_COMMISSION
+    """on an exchange's net winnings: its prices count net of it (``domain.commission``)"""
     bankroll: float = 1000.0
     settle_delay: timedelta = timedelta(hours=3)
     lookback: timedelta = timedelta(days=30)
@@ -145,7 +148,7 @@ def execute(candidates: pl.DataFrame, sizing: Sizing, bankroll: float,
     days then run in one compiled loop that settles a group only once it is staked, and only
     the staked bets are gathered into the ledger, so strings are touched for the few rather
     than the million."""
-    c = candidates.select(CANDIDATE_COLUMNS)
+    c = candidates.select(CANDIDATE_COLUMNS + (["quoted_price"] if "quoted_price" in candidates.columns else []))
     if c.height == 0:
         return _scored(pl.DataFrame(schema=BACKTEST_BETS_SCHEMA), bankroll)
     decision_us = c["decision_time"].dt.epoch("us").to_numpy()
@@ -174,9 +177,11 @@ def _ledger(c: pl.DataFrame, leg_row: np.ndarray, weight: np.ndarray, day: np.nd
     staked, group = done.legs, done.groups
     rows = leg_row[staked]
     stake, unit_return = done.stake[group] * weight[rows], done.ret[staked]
-    ledger = c.select(_FROM_CANDIDATES)[rows].with_columns(
+    quoted = ["quoted_price"] if "quoted_price" in c.columns else []
+    ledger = c.select(*_FROM_CANDIDATES, *quoted)[rows].with_columns(
         settle_time=pl.Series(done.settle_us[group], dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
         clv=pl.col("price") * pl.col("p_close") - 1.0,
+        quoted_price=pl.col("quoted_price") if quoted else pl.col("price"),
         bankroll=pl.Series(done.cash[day[group]]),
         stake=pl.Series(stake),
         result=pl.Series(done.code[staked], dtype=pl.UInt8).replace_strict(dict(enumerate(RESULTS)),
@@ -188,6 +193,8 @@ def _ledger(c: pl.DataFrame, leg_row: np.ndarray, weight: np.ndarray, day: np.nd
 
 
 _FROM_CANDIDATES = [c for c in BACKTEST_BETS_SCHEMA if c in CANDIDATE_COLUMNS]
+"""``price`` is net of commission at an exchange (``market_view``); ``quoted_price``, carried
+when the candidates have it, is the price as quoted"""
 
 
 @dataclass
@@ -298,13 +305,15 @@ def run_backtest(odds: pl.DataFrame, events: pl.DataFrame, runs: list[StrategyRu
     if model is not None:
         check_model(model, decision_times(fixtures, config.decision_hours))
     view = build_view(odds, fixtures, decision_hours=config.decision_hours, sharp_book=config.sharp_book,
-                      method=config.devig_method, lookback=config.lookback, model=model)
+                      method=config.devig_method, lookback=config.lookback, model=model, commission=config.commission)
     closing = closing_fair(odds, fixtures, sharp_book=config.sharp_book, method=config.devig_method,
                            lookback=config.lookback)
     outcome_cols = fixtures.select("event_id", "sport_key", "commence_time", "status", "home_score", "away_score")
     result = BacktestResult(config=config.as_dict())
     for run in runs:
-        bets = run.strategy.select(view).select(list(BET_SCHEMA)).cast(BET_SCHEMA)
+        chosen = run.strategy.select(view)
+        quoted = pl.col("quoted_price") if "quoted_price" in chosen.columns else pl.col("price").alias("quoted_price")
+        bets = chosen.select(*BET_SCHEMA, quoted.cast(pl.Float64)).cast(BET_SCHEMA)
         check_bets(bets, view)
         decided = bets.join(view.offers.select("event_id", "decision_time", "three_way").unique("event_id"),
                             on="event_id")

@@ -1,6 +1,9 @@
 """The market as a bettor saw it at a decision time: every bookmaker's prices on offer, each
 with the sharp book's de-vigged fair probability for the same line.
 
+``price`` is what a unit returns on a win: an exchange's price net of its commission
+(``domain.commission``), a bookmaker's as quoted; ``quoted_price`` is the price as shown.
+
 "On offer" means the quotes of each bookmaker's latest snapshot of a market strictly before the
 decision time: a line a book stopped quoting is no longer on offer. The sharp book's closing
 price (its latest snapshot before kick-off) is the yardstick for closing line value.
@@ -13,6 +16,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from betting_assets.domain.commission import DEFAULT_COMMISSION, effective_price
 from betting_assets.domain.devig import DEFAULT_CHOICE, devig, parse_choice
 
 UTC = pl.Datetime("us", "UTC")
@@ -20,7 +24,8 @@ LINE_KEY = ["event_id", "market", "line"]
 OFFER_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String, "sport_key": pl.String, "commence_time": UTC, "decision_time": UTC,
     "three_way": pl.Boolean, "market": pl.String, "side": pl.String, "point": pl.Float64, "line": pl.Float64,
-    "bookmaker": pl.String, "price": pl.Float64, "snapshot_time": UTC, "fair": pl.Float64, "fair_time": UTC,
+    "bookmaker": pl.String, "price": pl.Float64, "quoted_price": pl.Float64, "snapshot_time": UTC,
+    "fair": pl.Float64, "fair_time": UTC,
 }
 MODEL_SCHEMA: dict[str, pl.DataType] = {"event_id": pl.String, "side": pl.String, "prob": pl.Float64,
                                         "prob_time": UTC}
@@ -86,22 +91,24 @@ def sharp_fair(quotes: pl.DataFrame, sharp_book: str, method: str) -> pl.DataFra
 
 
 def offers_at(odds: pl.DataFrame, cuts: pl.DataFrame, *, sharp_book: str, method: str = DEFAULT_CHOICE,
-              lookback: timedelta = timedelta(days=30)) -> pl.DataFrame:
+              lookback: timedelta = timedelta(days=30), commission: float = DEFAULT_COMMISSION) -> pl.DataFrame:
     """Prices on offer strictly before each event's ``decision_time`` in ``cuts`` (event_id,
-    sport_key, commence_time, decision_time), with the sharp fair probability of each line."""
+    sport_key, commence_time, decision_time), with the sharp fair probability of each line
+    (de-vigged from the prices as quoted)."""
     quotes = latest_quotes(odds, cuts, "decision_time", lookback)
-    offers = quotes.join(sharp_fair(quotes, sharp_book, method), on=[*LINE_KEY, "side"], how="left")
+    offers = quotes.join(sharp_fair(quotes, sharp_book, method), on=[*LINE_KEY, "side"], how="left").with_columns(
+        quoted_price=pl.col("price"), price=effective_price(pl.col("price"), pl.col("bookmaker"), commission))
     return offers.select(list(OFFER_SCHEMA)).cast(OFFER_SCHEMA).sort(
         "decision_time", "event_id", "market", "line", "side", "bookmaker")
 
 
 def build_view(odds: pl.DataFrame, fixtures: pl.DataFrame, *, decision_hours: float, sharp_book: str,
                method: str = DEFAULT_CHOICE, lookback: timedelta = timedelta(days=30),
-               model: pl.DataFrame | None = None) -> MarketView:
+               model: pl.DataFrame | None = None, commission: float = DEFAULT_COMMISSION) -> MarketView:
     """``odds`` in the normalised shape (event_id, bookmaker, market, side, point, snapshot_time,
     price_decimal, is_valid); ``fixtures``: event_id, sport_key, commence_time."""
     offers = offers_at(odds, decision_times(fixtures, decision_hours), sharp_book=sharp_book, method=method,
-                       lookback=lookback)
+                       lookback=lookback, commission=commission)
     if model is not None:
         model = model.select(list(MODEL_SCHEMA)).cast(MODEL_SCHEMA)
     return MarketView(offers=offers, sharp_book=sharp_book, model=model)

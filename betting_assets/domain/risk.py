@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from betting_assets.domain.bounds import ordered
+from betting_assets.domain.commission import net_price
 
 RATE_WINDOW = timedelta(minutes=1)
 OPEN_STATUSES = ("pending", "placed")
@@ -50,6 +51,8 @@ class RiskLimits(BaseModel):
     max_bets_per_minute: int = Field(default=30, gt=0, description="Rate limit on placements.")
     price_tolerance: float = Field(default=0.02, ge=0, description="Refuse a slip whose price fell by more than "
                                    "this share since it was proposed.")
+    max_transactions_per_hour: int = Field(default=5000, gt=0, description="Exchange transactions (orders sent, "
+                                           "failed ones too) per clock hour: Betfair charges beyond 5,000.")
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> "RiskLimits":
@@ -81,6 +84,9 @@ class Book:
     recent: list[datetime] = field(default_factory=list)
     kill_switch: str | None = None
     """why placement is switched off, if it is"""
+    funds: float | None = None
+    """what the exchange says is available to bet (None for paper)"""
+    transactions_this_hour: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,11 @@ def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) 
     recent = [t for t in book.recent if now - t < RATE_WINDOW]
     if len(recent) >= limits.max_bets_per_minute:
         reasons.append(f"rate limit: {len(recent)} bets in the last minute, limit {limits.max_bets_per_minute}")
+    if book.funds is not None and order.stake > book.funds + 1e-9:
+        reasons.append(f"available funds {book.funds:.2f} below the stake {order.stake:.2f}")
+    if book.transactions_this_hour >= limits.max_transactions_per_hour:
+        reasons.append(f"transaction budget: {book.transactions_this_hour} exchange transactions this hour, "
+                       f"limit {limits.max_transactions_per_hour}")
     return reasons
 
 
@@ -163,6 +174,9 @@ def gate(orders: list[Order], book: Book, limits: RiskLimits, now: datetime) -> 
             held.event_exposure[order.event_id] = held.event_exposure.get(order.event_id, 0.0) + order.stake
             held.day_staked += order.stake
             held.recent.append(now)
+            if held.funds is not None:
+                held.funds -= order.stake
+                held.transactions_this_hour += 1
         verdicts.append(Verdict(order, tuple(reasons)))
     return verdicts
 
@@ -181,7 +195,69 @@ def recheck(proposed_price: float, offered_price: float | None, commence_time: d
     return None
 
 
-def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime, kill_switch: str | None = None) -> Book:
+@dataclass(frozen=True)
+class BookQuote:
+    """One runner of an exchange's live book."""
+
+    status: str
+    version: int | None
+    back_price: float | None
+    back_size: float | None
+
+
+@dataclass(frozen=True)
+class BookRecheck:
+    """What the live book says of a slip: a refusal (``final`` when the market is gone), or the
+    price, size and version to place at, with a note of what changed."""
+
+    reason: str | None = None
+    final: bool = False
+    price: float | None = None
+    quoted_price: float | None = None
+    stake: float = 0.0
+    version: int | None = None
+    note: str | None = None
+
+
+def recheck_on_book(proposed_price: float, quote: BookQuote | None, proposed_version: int | None, stake: float,
+                    commence_time: datetime, now: datetime, tolerance: float, commission: float,
+                    min_stake: float) -> BookRecheck:
+    """The re-check of a slip bound for an exchange against its live book. Its price is the
+    best back net of commission; a fall beyond the tolerance refuses the slip. A moved version
+    is no refusal of its own: the price is re-checked, and the order carries the new version so
+    the exchange lapses it if the market moves again before it arrives. Less size than the
+    stake places what is there when that reaches the minimum stake."""
+    if commence_time <= now:
+        return BookRecheck(f"{MARKET_CLOSED}: the event started at {commence_time:%Y-%m-%d %H:%M}", final=True)
+    if quote is None:
+        return BookRecheck("the exchange returned no book for this market")
+    if quote.status == "CLOSED":
+        return BookRecheck(f"{MARKET_CLOSED}: the exchange market is closed", final=True)
+    if quote.status != "OPEN":
+        return BookRecheck(f"the exchange market is {quote.status.lower()}")
+    if quote.back_price is None:
+        return BookRecheck("no back price on the exchange")
+    price = net_price(quote.back_price, commission)
+    fall = (proposed_price - price) / proposed_price
+    if fall > tolerance:
+        return BookRecheck(f"price moved from {proposed_price:.3f} to {price:.3f} (best back {quote.back_price:g} "
+                           f"net of {commission:.0%} commission, {-fall:+.1%}, tolerance {tolerance:.0%})")
+    notes = []
+    if proposed_version is not None and quote.version != proposed_version:
+        notes.append(f"market version moved from {proposed_version} to {quote.version}, price within tolerance")
+    size = float(quote.back_size or 0.0)
+    if size < stake:
+        if size < min_stake:
+            return BookRecheck(f"only {size:.2f} available at {quote.back_price:g}, below the minimum stake "
+                               f"{min_stake:.2f}")
+        notes.append(f"only {size:.2f} available at {quote.back_price:g}: placing {size:.2f} of {stake:.2f}")
+        stake = size
+    return BookRecheck(price=price, quoted_price=quote.back_price, stake=round(stake, 2), version=quote.version,
+                       note="; ".join(notes) or None)
+
+
+def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime, kill_switch: str | None = None,
+                     funds: float | None = None) -> Book:
     """The book from ledger rows (event_id, status, stake, placed_at, settled_at, profit). The
     bankroll moves only when a bet settles; stakes still open count as exposure."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -207,4 +283,16 @@ def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime,
         bankroll=equity, peak=peak, day_start=before_today, day_pnl=equity - before_today,
         day_staked=float(today["stake"].sum()), event_exposure=exposure, consecutive_losses=streak,
         recent=staked.filter(pl.col("placed_at") > now - RATE_WINDOW)["placed_at"].to_list(),
-        kill_switch=kill_switch)
+        kill_switch=kill_switch, funds=funds, transactions_this_hour=exchange_transactions(ledger, now))
+
+
+def exchange_transactions(ledger: pl.DataFrame, now: datetime) -> int:
+    """Orders sent to the exchange in ``now``'s clock hour, whatever their answer: placed,
+    lapsed, and refused by the exchange itself."""
+    if ledger.is_empty() or "broker" not in ledger.columns:
+        return 0
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    sent = (pl.col("broker") == "exchange") & (pl.coalesce("placed_at", "updated_at") >= hour) & (
+        pl.col("status").is_in(["pending", "placed", "lapsed", "settled", "void"])
+        | ((pl.col("status") == "rejected") & pl.col("reasons").str.starts_with("exchange rejected").fill_null(False)))
+    return ledger.filter(sent).height

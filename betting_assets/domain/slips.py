@@ -16,7 +16,10 @@ from betting_assets.domain.strategies import best_prices
 
 SLIP_COLUMNS = ["idempotency_key", "event_id", "sport_key", "commence_time", "decision_time", "home_team",
                 "away_team", "market", "side", "point", "bookmaker", "price", "price_time", "model_name",
-                "model_version", "model_prob", "fair_prob", "edge", "kelly", "stake", "bankroll", "rationale"]
+                "model_version", "model_prob", "fair_prob", "edge", "kelly", "stake", "bankroll", "rationale",
+                "quoted_price", "market_version", "available_size"]
+BOOK_COLUMNS = {"quoted_price": pl.Float64, "market_version": pl.Int64, "available_size": pl.Float64}
+"""what offers read from an exchange's book carry besides the market view's columns"""
 
 
 def idempotency_key(event_id: str, market: str, side: str, point: float, model_name: str, version: str) -> str:
@@ -26,11 +29,14 @@ def idempotency_key(event_id: str, market: str, side: str, point: float, model_n
 def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *, bankroll: float,
             sizing: Sizing, min_edge: float, limits: RiskLimits | None = None) -> pl.DataFrame:
     """``offers``: prices on offer now in the market-view shape (with the sharp ``fair``);
-    ``probs``: event_id, side, prob, model_name, model_version; ``fixtures``: event_id,
+    ``probs``: event_id, side, prob, model_name, model_version; edges and stakes use ``price``
+    (net of commission at an exchange); ``fixtures``: event_id,
     sport_key, commence_time, decision_time, home_team, away_team. One slip per outcome whose
     edge at the best price reaches ``min_edge``, sized by Kelly against ``bankroll`` with the
     slips sharing the day's allowance. With ``limits``, a slip also passes the risk gate's
     static controls (odds bounds, minimum edge, stakes capped and at least the minimum)."""
+    offers = offers.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in BOOK_COLUMNS.items()
+                                 if name not in offers.columns)
     best = best_prices(offers, ("h2h",))
     floor = max(min_edge, limits.min_edge) if limits else min_edge
     in_bounds = pl.col("price").is_between(limits.min_odds, limits.max_odds) if limits else pl.lit(True)
@@ -55,8 +61,10 @@ def propose(offers: pl.DataFrame, probs: pl.DataFrame, fixtures: pl.DataFrame, *
             lambda r: idempotency_key(r["event_id"], r["market"], r["side"], r["point"], r["model_name"],
                                       r["model_version"]), return_dtype=pl.String),
         rationale=pl.format(
-            "{} v{}: p({})={} vs best {} at {} (implied {}){}; edge {}%; Kelly {}% × {} of {} → stake {}",
-            "model_name", "model_version", "side", pl.col("prob").round(4), "price", "bookmaker",
+            "{} v{}: p({})={} vs best {} at {}{} (implied {}){}; edge {}%; Kelly {}% × {} of {} → stake {}",
+            "model_name", "model_version", "side", pl.col("prob").round(4), pl.col("price").round(3), "bookmaker",
+            pl.when(pl.col("quoted_price").is_not_null() & (pl.col("quoted_price") != pl.col("price")))
+            .then(pl.format(" (quoted {}, net of commission)", pl.col("quoted_price").round(3))).otherwise(pl.lit("")),
             (1.0 / pl.col("price")).round(4),
             pl.when(pl.col("fair").is_not_null()).then(pl.format("; sharp fair {}", pl.col("fair").round(4)))
             .otherwise(pl.lit("")),

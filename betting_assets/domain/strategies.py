@@ -81,7 +81,7 @@ def as_bets(frame: pl.DataFrame, prob: pl.Expr, prob_time: pl.Expr, edge: pl.Exp
         edge=edge if edge is not None else pl.col("prob") * pl.col("price") - 1.0,
         group=group if group is not None else pl.lit(None, pl.String),
         weight=weight if weight is not None else pl.lit(1.0),
-    ).select(list(BET_SCHEMA)).cast(BET_SCHEMA)
+    ).select(*BET_SCHEMA, *(["quoted_price"] if "quoted_price" in frame.columns else [])).cast(BET_SCHEMA)
 
 
 @dataclass

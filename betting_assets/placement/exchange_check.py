@@ -12,8 +12,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from betting_assets.domain.risk import BookQuote, recheck_on_book
 from betting_assets.placement.exchange_client import PointedClient
-from betting_assets.placement.exchange_markets import MappingOutcome, plan
+from betting_assets.placement.exchange_markets import MappingOutcome, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
 
@@ -42,30 +43,29 @@ def check(engine: Engine, client: PointedClient, settings: Settings, now: dateti
                        "back": back.price if back else None, "back_size": back.size if back else None,
                        "lay": lay.price if lay else None})
     by_side = {(q["event_id"], q["side"]): q for q in quotes}
+    book = runner_quotes(mapping.books)
     with engine.connect() as conn:
         slips = queries.proposed_slips(conn)
     h2h = slips.filter(pl.col("market") == "h2h") if slips.height else slips
-    verdicts = [_verdict(s, by_side.get((s["event_id"], s["side"])), settings.risk.price_tolerance)
+    verdicts = [_verdict(s, by_side.get((s["event_id"], s["side"])), book, settings, now)
                 for s in h2h.iter_rows(named=True)]
     return ExchangeCheck(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0), mapping,
                          quotes, verdicts)
 
 
-def _verdict(slip: dict[str, Any], quote: dict[str, Any] | None, tolerance: float) -> dict[str, Any]:
+def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tuple[str, int], BookQuote],
+             settings: Settings, now: datetime) -> dict[str, Any]:
+    """The placement job's own re-check (``recheck_on_book``) of the slip against the live book."""
     match = f"{slip['home_team']} v {slip['away_team']}"
     said = {"slip": slip["slip_id"], "match": match, "side": slip["side"], "price": slip["price"],
             "stake": slip["stake"]}
-    if quote is None:
+    if runner is None:
         return {**said, "would": "refuse", "why": "not mapped to an exchange market"}
-    if quote["status"] != "OPEN":
-        return {**said, "would": "refuse", "why": f"market {quote['status'].lower()}"}
-    if quote["back"] is None:
-        return {**said, "would": "refuse", "why": "no back price on the exchange"}
-    if quote["back"] < slip["price"] * (1 - tolerance):
-        return {**said, "would": "refuse", "why": f"best back {quote['back']:g} is more than {tolerance:.0%} below "
-                f"the slip's {slip['price']:g}"}
-    stake = min(float(slip["stake"]), float(quote["back_size"] or 0.0))
-    why = f"{stake:.2f} at {quote['back']:g} on {quote['market_id']} / {quote['selection_id']}"
-    if stake < float(slip["stake"]):
-        why += f" (only {quote['back_size']:g} available of {slip['stake']:g})"
-    return {**said, "would": "place", "why": why}
+    verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"])),
+                              slip.get("market_version"), float(slip["stake"]), slip["commence_time"], now,
+                              settings.risk.price_tolerance, settings.exchange.commission, settings.sizing.min_stake)
+    if verdict.reason:
+        return {**said, "would": "refuse", "why": verdict.reason}
+    why = (f"{verdict.stake:.2f} at {verdict.quoted_price:g} ({verdict.price:.3f} net of commission) on "
+           f"{runner['market_id']} / {runner['selection_id']}")
+    return {**said, "would": "place", "why": why + (f"; {verdict.note}" if verdict.note else "")}

@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 
 from betting_assets.domain import exchange_mapping
 from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
+from betting_assets.domain.commission import BROKER_BOOK, net_price
+from betting_assets.domain.risk import BookQuote
 from betting_assets.domain.normalize import Finding
 from betting_assets.placement.exchange_client import PointedClient
 from betting_assets.warehouse import queries, writes
@@ -55,6 +57,7 @@ def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: li
     """``plan``, then stored: the events' runners replaced, the unmapped ones' findings recorded."""
     outcome = plan(engine, client, now, sports, horizon)
     with engine.begin() as conn:
+        writes.record_exchange_books(conn, outcome.books, now, "mapping")
         writes.replace_exchange_markets(conn, outcome.runners, outcome.events["event_id"].to_list(), now)
         outcome.findings_new = writes.record_findings(conn, outcome.findings, source=CHECK, recorded_at=now)
     return outcome
@@ -106,6 +109,15 @@ def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
             "start_time": market.market_start_time.replace(tzinfo=timezone.utc), "home": home, "away": away}
 
 
+def read_and_keep(engine: Engine, client: PointedClient, market_ids: list[str], read_at: datetime,
+                  purpose: str) -> dict[str, Any]:
+    """``read_books``, the answers stored whole (``exchange_books``) before anything uses them."""
+    books = read_books(client, market_ids)
+    with engine.begin() as conn:
+        writes.record_exchange_books(conn, books, read_at, purpose)
+    return books
+
+
 def read_books(client: PointedClient, market_ids: list[str]) -> dict[str, Any]:
     """Market books with the best offers, by market id, 40 markets a call (the request weight
     budget allows 200 points; best offers weigh 5 a market)."""
@@ -115,6 +127,40 @@ def read_books(client: PointedClient, market_ids: list[str]) -> dict[str, Any]:
                                                      price_projection={"priceData": ["EX_BEST_OFFERS"]}):
             found[book.market_id] = book
     return found
+
+
+def runner_quotes(books: dict[str, Any]) -> dict[tuple[str, int], BookQuote]:
+    """The best back offer of every runner in ``books`` (``read_books``), by (market, selection)."""
+    found = {}
+    for market_id, book in books.items():
+        for runner in book.runners:
+            best = runner.ex.available_to_back[0] if runner.ex and runner.ex.available_to_back else None
+            found[(market_id, runner.selection_id)] = BookQuote(book.status, book.version, best.price if best else None,
+                                                                best.size if best else None)
+    return found
+
+
+def exchange_offers(offers: pl.DataFrame, mapping: pl.DataFrame, quotes: dict[tuple[str, int], BookQuote],
+                    commission: float, read_at: datetime) -> pl.DataFrame:
+    """The exchange's own prices in the market-view shape, for the match-result lines the
+    mapping covers: the best back net of commission (``price``) and as quoted, its size and
+    the market version, with the sharp fair probability of the line taken from ``offers``
+    (the feed's, at the same decision time). A runner without a back price, or in a market
+    that is not open, is not on offer."""
+    lines = offers.filter(pl.col("market") == "h2h").unique(["event_id", "side"], keep="first", maintain_order=True)
+    runners = mapping.filter(pl.col("market_type") == MATCH_ODDS).select("event_id", "side", "market_id", "selection_id")
+    joined = lines.join(runners, on=["event_id", "side"], how="inner")
+    rows = []
+    for row in joined.iter_rows(named=True):
+        quote = quotes.get((row["market_id"], row["selection_id"]))
+        if quote is None or quote.status != "OPEN" or quote.back_price is None:
+            continue
+        rows.append({**row, "bookmaker": BROKER_BOOK, "quoted_price": quote.back_price,
+                     "price": net_price(quote.back_price, commission), "snapshot_time": read_at,
+                     "market_version": quote.version, "available_size": quote.back_size})
+    schema = {**dict(offers.schema), "market_id": pl.String, "selection_id": pl.Int64, "market_version": pl.Int64,
+              "available_size": pl.Float64}
+    return pl.DataFrame(rows, schema=schema).drop("market_id", "selection_id")
 
 
 def _stamp(moment: datetime) -> str:

@@ -24,11 +24,11 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
-from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck
+from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck, recheck_on_book
 from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings, env_name
-from betting_assets.warehouse import ledger, locks, queries
+from betting_assets.warehouse import ledger, locks, queries, writes
 
 QUOTE_LOOKBACK = timedelta(days=3)
 BANKROLL_LOCK = "bankroll"
@@ -46,10 +46,11 @@ def kill_reason(settings: Settings) -> str | None:
     return None
 
 
-def broker_for(settings: Settings) -> Broker:
+def broker_for(settings: Settings, client: Callable[[], exchange_client.PointedClient] | None = None) -> Broker:
     """Paper unless live placement is asked for in full: the live mode, the exchange broker, the
     app key and a session (a token, or an account to log in with). Anything in between is
-    refused with what is missing."""
+    refused with what is missing. ``client`` makes the exchange's session instead of the
+    settings' credentials (the sandbox's, in the demo)."""
     exchange = settings.exchange
     live = exchange.mode == BettingMode.LIVE
     if exchange.broker == "paper":
@@ -60,6 +61,11 @@ def broker_for(settings: Settings) -> Broker:
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
                                f"(now {exchange.mode.value})")
+    if client is not None:
+        try:
+            return ExchangeBroker(client(), exchange.commission)
+        except exchange_client.ExchangeUnavailable as exc:
+            raise PlacementRefused(str(exc)) from None
     secret = {name: exchange_client.secret(getattr(exchange, name))
               for name in ("app_key", "session_token", "password")}
     missing = [env_name("exchange", "app_key")] if not secret["app_key"] else []
@@ -72,7 +78,7 @@ def broker_for(settings: Settings) -> Broker:
         made = exchange_client.from_settings(exchange)
     except exchange_client.ExchangeUnavailable as exc:
         raise PlacementRefused(str(exc)) from None
-    return ExchangeBroker(made)
+    return ExchangeBroker(made, exchange.commission)
 
 
 @dataclass
@@ -90,18 +96,26 @@ class PlacementReport:
                               "stake": row["requested_stake"], "outcome": what, "reason": reason or ""})
 
 
-def _fill_values(fill: Fill, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {"status": fill.status, "broker_bet_id": fill.broker_bet_id, "reasons": fill.reason,
+STRATEGY_REF = "model_value"
+"""the strategy slips come from, as the exchange's customerStrategyRef"""
+
+
+def _fill_values(fill: Fill, now: datetime, note: str | None = None) -> dict[str, Any]:
+    reasons = "; ".join(r for r in (note, fill.reason) if r) or None
+    values: dict[str, Any] = {"status": fill.status, "broker_bet_id": fill.broker_bet_id, "reasons": reasons,
                               "updated_at": now}
-    if fill.status == "placed":
-        values.update(price=fill.price, stake=fill.matched, placed_at=now)
+    if fill.status == "placed" and fill.price is not None:
+        values.update(price=fill.price, quoted_price=fill.quoted_price, stake=fill.matched, placed_at=now)
     return values
 
 
 def _request(row: dict[str, Any], min_fill: float) -> OrderRequest:
     return OrderRequest(customer_ref=row["customer_ref"], event_id=row["event_id"], market=row["market"],
                         side=row["side"], point=row["point"], price=row["requested_price"],
-                        stake=row["requested_stake"], min_fill=min_fill)
+                        stake=row["requested_stake"], min_fill=min_fill, quoted_price=row.get("quoted_price"),
+                        market_id=row.get("market_id"), selection_id=row.get("selection_id"),
+                        handicap=row.get("handicap") or 0.0, market_version=row.get("market_version"),
+                        strategy_ref=STRATEGY_REF)
 
 
 def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, outcome: PlacementReport,
@@ -110,8 +124,8 @@ def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, ou
     if fill.status == "unknown":
         outcome.add("unknown", row, fill.reason)
         return
-    ledger.finish(engine, row["idempotency_key"], _fill_values(fill, now))
-    outcome.add(fill.status, row, fill.reason)
+    ledger.finish(engine, row["idempotency_key"], _fill_values(fill, now, row.get("note")))
+    outcome.add(fill.status, row, "; ".join(r for r in (row.get("note"), fill.reason) if r) or None)
 
 
 def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1.0) -> PlacementReport:
@@ -142,10 +156,11 @@ def _reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float, o
             _send(engine, broker, row, now, outcome, min_fill)
 
 
-def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetime, run_id: str | None,
+def candidate_rows(engine: Engine, settings: Settings, broker: Broker, now: datetime, run_id: str | None,
                    slip_ids: list[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Unclaimed proposed slips as ledger rows, each with the price on offer now (None when
-    the bookmaker no longer quotes the line)."""
+    the bookmaker no longer quotes the line). Bound for an exchange, each also carries the
+    market and runner the mapping found and that runner's live book."""
     with engine.connect() as conn:
         slips = ledger.unclaimed_slips(conn, slip_ids, limit)
         if slips.is_empty():
@@ -154,20 +169,45 @@ def candidate_rows(engine: Engine, settings: Settings, broker: str, now: datetim
         cut = now + timedelta(microseconds=1)  # a snapshot taken at this very moment is on offer now
         odds = queries.odds_for_events(conn, ids, now - QUOTE_LOOKBACK, cut)
         names = queries.match_names(conn, ids)
+        mapping = queries.exchange_markets_frame(conn, ids) if broker.name == "exchange" else None
     cuts = slips.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
         decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
-    offered = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=QUOTE_LOOKBACK).select(
+    offered = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=QUOTE_LOOKBACK,
+                        commission=settings.exchange.commission).select(
         "event_id", "market", "side", "point", "bookmaker", pl.col("price").alias("price_now"))
     priced = slips.join(offered, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
-    return [{
+    rows = [{
         "idempotency_key": s["idempotency_key"], "customer_ref": ledger.customer_ref(s["idempotency_key"]),
-        "slip_id": s["slip_id"], "broker": broker, "event_id": s["event_id"], "sport_key": s["sport_key"],
+        "slip_id": s["slip_id"], "broker": broker.name, "event_id": s["event_id"], "sport_key": s["sport_key"],
         "match": names.get(s["event_id"], s["event_id"]),
         "commence_time": s["commence_time"], "market": s["market"], "side": s["side"], "point": s["point"],
         "bookmaker": s["bookmaker"], "requested_price": s["price"], "requested_stake": s["stake"],
         "edge": s["edge"], "model_version": s["model_version"], "model_prob": s["model_prob"],
         "price_now": s["price_now"], "created_at": now, "updated_at": now, "run_id": run_id,
+        "quoted_price": s.get("quoted_price") or s["price"], "proposed_version": s.get("market_version"),
     } for s in priced.iter_rows(named=True)]
+    if mapping is not None:
+        _on_exchange(engine, rows, mapping, broker, now)
+    return rows
+
+
+def _on_exchange(engine: Engine, rows: list[dict[str, Any]], mapping: pl.DataFrame, broker: Broker,
+                 now: datetime) -> None:
+    """Each row's exchange market and runner (match odds only: the markets the mapping holds)
+    and its live book, read in one pass over the markets and kept whole."""
+    def keep(books: dict[str, Any]) -> None:
+        with engine.begin() as conn:
+            writes.record_exchange_books(conn, books, now, "placement")
+
+    wanted = {(r["event_id"], r["side"]) for r in rows if r["market"] == "h2h"}
+    runners = {(r["event_id"], r["side"]): r for r in mapping.filter(pl.col("market_type") == "MATCH_ODDS")
+               .iter_rows(named=True) if (r["event_id"], r["side"]) in wanted}
+    quotes = getattr(broker, "quotes")(sorted({r["market_id"] for r in runners.values()}), keep) if runners else {}
+    for row in rows:
+        hit = runners.get((row["event_id"], row["side"])) if row["market"] == "h2h" else None
+        row.update(on_exchange=True, market_id=hit["market_id"] if hit else None,
+                   selection_id=hit["selection_id"] if hit else None, handicap=hit["handicap"] if hit else 0.0,
+                   book=quotes.get((hit["market_id"], hit["selection_id"])) if hit else None)
 
 
 LEDGER_FIELDS = [name for name in ledger.BETS_SCHEMA if name not in ("bet_id", "status")]
@@ -178,12 +218,17 @@ def _ledger_row(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, outcome: PlacementReport,
+                 commission: float = 0.0, min_stake: float = 1.0,
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows still on offer at an acceptable price (taken at today's price, edge recomputed);
-    rows whose market has closed (final); rows whose price fell too far (a later run may find
-    it back). Refusals come as ledger rows with the reason."""
+    rows whose market has closed (final); rows whose price fell too far, or that cannot be
+    placed on the exchange now (a later run may find them placeable). Refusals come as ledger
+    rows with the reason."""
     fresh, closed, moved = [], [], []
     for row in rows:
+        if row.get("on_exchange"):
+            _recheck_on_exchange(row, limits, now, commission, min_stake, outcome, fresh, closed, moved)
+            continue
         reason = recheck(row["requested_price"], row["price_now"], row["commence_time"], now, limits.price_tolerance)
         if reason:
             (closed if reason.startswith(MARKET_CLOSED) else moved).append(_ledger_row(row, reasons=reason))
@@ -192,6 +237,26 @@ def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, 
         price = row["price_now"]
         fresh.append({**row, "requested_price": price, "edge": row["model_prob"] * price - 1.0})
     return fresh, closed, moved
+
+
+def _recheck_on_exchange(row: dict[str, Any], limits: RiskLimits, now: datetime, commission: float, min_stake: float,
+                         outcome: PlacementReport, fresh: list[dict[str, Any]], closed: list[dict[str, Any]],
+                         moved: list[dict[str, Any]]) -> None:
+    if row["market_id"] is None:
+        reason = "not mapped to an exchange market (see the exchange_mapping findings)"
+        moved.append(_ledger_row(row, reasons=reason))
+        outcome.add("refused", row, reason)
+        return
+    verdict = recheck_on_book(row["requested_price"], row["book"], row["proposed_version"], row["requested_stake"],
+                              row["commence_time"], now, limits.price_tolerance, commission, min_stake)
+    if verdict.reason:
+        (closed if verdict.final else moved).append(_ledger_row(row, reasons=verdict.reason))
+        outcome.add("refused", row, verdict.reason)
+        return
+    price = verdict.price or row["requested_price"]
+    fresh.append({**row, "requested_price": price, "quoted_price": verdict.quoted_price,
+                  "requested_stake": verdict.stake, "market_version": verdict.version, "note": verdict.note,
+                  "edge": row["model_prob"] * price - 1.0})
 
 
 def record_refusals(engine: Engine, closed: list[dict[str, Any]], moved: list[dict[str, Any]], attempt: str) -> None:
@@ -221,13 +286,14 @@ def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], l
                 outcome.add("already_claimed", row, "another run holds this slip")
             else:
                 mine.append(row)
-        book = book_from_ledger(book_rows, start_bankroll, now, kill())
+        available = getattr(broker, "available", None)
+        book = book_from_ledger(book_rows, start_bankroll, now, kill(), available() if available else None)
         orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"])
                   for r in mine]
         passed, rejected = [], []
         for row, verdict in zip(mine, gate(orders, book, limits, now)):
             if verdict.accepted:
-                passed.append(_ledger_row(row))
+                passed.append(row)
             else:
                 reason = "; ".join(verdict.reasons)
                 rejected.append(_ledger_row(row, reasons=reason))
@@ -245,7 +311,7 @@ def place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], now: datet
         if stop:
             outcome.add("stopped", row, f"kill switch: {stop}")
             continue
-        if not ledger.claim(engine, row):
+        if not ledger.claim(engine, _ledger_row(row)):
             outcome.add("already_claimed", row, "another run holds this slip")
             continue
         _send(engine, broker, row, now, outcome, min_fill)
@@ -257,8 +323,9 @@ def run_placement(engine: Engine, broker: Broker, settings: Settings, now: datet
     outcome = reconcile(engine, broker, now, settings.sizing.min_stake)
     limits = settings.risk
     attempt = attempt_tag(run_id)
-    rows = candidate_rows(engine, settings, broker.name, now, run_id, slip_ids, limit)
-    fresh, closed, moved = recheck_rows(rows, limits, now, outcome)
+    rows = candidate_rows(engine, settings, broker, now, run_id, slip_ids, limit)
+    fresh, closed, moved = recheck_rows(rows, limits, now, outcome, settings.exchange.commission,
+                                        settings.sizing.min_stake)
     record_refusals(engine, closed, moved, attempt)
     gate_and_place(engine, broker, fresh, limits, settings.bankroll, now, lambda: kill_reason(settings), outcome,
                    attempt, settings.sizing.min_stake)

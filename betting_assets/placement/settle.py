@@ -1,9 +1,13 @@
-"""Settling placed bets against final scores, with the sharp closing price for CLV."""
+"""Settling placed bets against final scores, with the sharp closing price for CLV; an
+exchange's bets by the exchange's own settlement (``listClearedOrders``), cross-checked against
+the scores."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -12,22 +16,34 @@ from sqlalchemy import Engine
 from betting_assets.domain.codes import Result
 from betting_assets.domain.intervals import mean_interval, ratio_interval
 from betting_assets.domain.market_view import LINE_KEY, closing_fair, offers_at
+from betting_assets.domain.normalize import Finding
 from betting_assets.domain.settlement import RESULTS, settle_frame
 from betting_assets.settings import Settings
-from betting_assets.warehouse import ledger, queries
+from betting_assets.placement.brokers import Cleared
+from betting_assets.warehouse import ledger, queries, writes
 
 LOOKBACK = timedelta(days=3)
+
+
+CHECK = "exchange_settlement"
+OUTCOMES = {"WIN": "win", "LOSE": "loss", "VOID": "void"}
 
 
 @dataclass
 class Settled:
     settled: int
     still_open: int
+    findings: list[Finding] = field(default_factory=list)
+    by_exchange: int = 0
 
 
-def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
+def settle_placed(engine: Engine, settings: Settings, now: datetime,
+                  cleared: Callable[[list[str]], dict[str, Cleared]] | None = None) -> Settled:
     """Placed bets whose event is final, cancelled or postponed are settled by the rules of
-    ``domain.settlement``; the rest stay placed until their result is known."""
+    ``domain.settlement``; the rest stay placed until their result is known. A bet placed on
+    the exchange settles when the exchange has settled it (``cleared``: its reports by customer
+    reference), with the exchange's profit and commission as the money; where the scores
+    settle it differently, that is a data-quality finding, and the exchange's figures stand."""
     with engine.connect() as conn:
         placed = ledger.with_status(conn, "placed")
         if placed.is_empty():
@@ -55,10 +71,52 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime) -> Settled:
     ret, code = settle_frame(frame.with_columns(pl.col("status_event").alias("status")))
     done = np.flatnonzero(code != Result.OPEN)
     ids, stakes, closes = frame["bet_id"].to_list(), frame["stake"].to_list(), frame["p_close"].to_list()
-    rows = [{"bet_id": ids[i], "result": RESULTS[code[i]], "unit_return": float(ret[i]),
-             "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done]
+    by_scores = {ids[i]: {"bet_id": ids[i], "result": RESULTS[code[i]], "unit_return": float(ret[i]),
+                          "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done}
+    on_exchange = frame.filter(pl.col("broker") == "exchange")
+    reports = cleared(on_exchange["customer_ref"].to_list()) if cleared is not None and on_exchange.height else {}
+    rows, findings, by_exchange = [], [], 0
+    for bet in frame.iter_rows(named=True):
+        if bet["broker"] != "exchange":
+            if bet["bet_id"] in by_scores:
+                rows.append(by_scores[bet["bet_id"]])
+            continue
+        report = reports.get(bet["customer_ref"])
+        if report is None:
+            continue
+        row, finding = _from_exchange(bet, report, by_scores.get(bet["bet_id"]))
+        rows.append(row)
+        by_exchange += 1
+        if finding is not None:
+            findings.append(finding)
     count = ledger.record_settlement(engine, rows, settings.bankroll, now)
-    return Settled(count, placed.height - count)
+    if findings:
+        with engine.begin() as conn:
+            writes.record_findings(conn, findings, source=CHECK, recorded_at=now)
+    return Settled(count, placed.height - count, findings, by_exchange)
+
+
+def _from_exchange(bet: dict[str, Any], report: Cleared,
+                   scored: dict[str, Any] | None) -> tuple[dict[str, Any], Finding | None]:
+    """The ledger's settlement of an exchange bet from the exchange's report, and a finding
+    where the scores disagree on the result or on the gross profit (to the cent)."""
+    result = OUTCOMES.get(report.outcome, report.outcome.lower())
+    net = report.profit - report.commission
+    stake = float(bet["stake"] or 0.0)
+    row = {"bet_id": bet["bet_id"], "result": result, "unit_return": 1.0 + net / stake if stake else 1.0,
+           "profit": net, "p_close": bet["p_close"], "exchange_profit": report.profit,
+           "commission": report.commission}
+    if scored is None:
+        return row, None
+    quoted = float(bet["quoted_price"] or bet["price"])
+    gross = {"win": stake * (quoted - 1.0), "loss": -stake}.get(scored["result"], 0.0)
+    if scored["result"] == result and abs(gross - report.profit) < 0.01:
+        return row, None
+    return row, Finding(CHECK, "error", f"bet {bet['bet_id']} ({bet['market']} {bet['side']}): the scores settle it "
+                        f"{scored['result']} ({gross:+.2f}), the exchange {result} ({report.profit:+.2f}, "
+                        f"commission {report.commission:.2f}); the exchange's figures are recorded",
+                        event_id=bet["event_id"], bookmaker=bet["bookmaker"], market=bet["market"],
+                        context={"bet_id": bet["bet_id"], "customer_ref": bet["customer_ref"]})
 
 
 def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
@@ -70,8 +128,9 @@ def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
     clv = done.filter(pl.col("p_close").is_not_null()).select(pl.col("price") * pl.col("p_close") - 1.0).to_series()
     roi_ci = ratio_interval(done["profit"].to_numpy(), done["stake"].to_numpy(), np.arange(done.height))
     clv_ci = mean_interval(clv.to_numpy())
+    commission = float(done["commission"].fill_null(0.0).sum()) if done.height and "commission" in done.columns else 0.0
     return {"settled_bets": done.height, "open_bets": placed.filter(pl.col("status") == "placed").height,
-            "turnover": turnover, "profit": profit, "roi": profit / turnover if turnover else None,
+            "turnover": turnover, "profit": profit, "commission": commission, "roi": profit / turnover if turnover else None,
             "roi_low": roi_ci.low if roi_ci else None, "roi_high": roi_ci.high if roi_ci else None,
             "mean_clv": float(clv.mean()) if clv.len() else None,  # type: ignore[arg-type]
             "clv_low": clv_ci.low if clv_ci else None, "clv_high": clv_ci.high if clv_ci else None,

@@ -76,6 +76,43 @@ class ExchangeBooks:
         self.market = market
         self.clock = clock
         self.known: dict[str, ExchangeMarket] = {}
+        self.taken: dict[tuple[str, int, float], float] = {}
+        """back liquidity already matched, by market, selection and price: a book does not refill"""
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def current(self, market_id: str) -> dict[str, Any] | None:
+        """The market's book now, as listMarketBook answers it; None for a market not listed."""
+        now = self.clock()
+        self._refresh(now)
+        listing = self.known.get(market_id)
+        return self._book(listing, now, {}) if listing is not None else None
+
+    def take(self, market_id: str, selection: int, price: float, size: float) -> None:
+        key = (market_id, selection, price)
+        self.taken[key] = self.taken.get(key, 0.0) + size
+
+    def winner(self, market_id: str) -> str | None:
+        """The winning runner's feed side once the event is final ("void" when it was not
+        played), None while it is not."""
+        listing = self.known.get(market_id)
+        if listing is None:
+            return None
+        now = self.clock()
+        for event in self.market.scores(listing.sport_key, now, 3):
+            if event["id"] != listing.feed_event_id or not event.get("completed"):
+                continue
+            goals = {s["name"]: float(s["score"]) for s in event.get("scores") or []}
+            home, away = goals.get(event["home_team"]), goals.get(event["away_team"])
+            if home is None or away is None:
+                return "void"
+            return "home" if home > away else "away" if away > home else "draw"
+        return None
+
+    def runner_side(self, market_id: str, selection: int) -> str | None:
+        listing = self.known.get(market_id)
+        return next((side for sid, _, side in listing.runners() if sid == selection), None) if listing else None
 
     def _refresh(self, now: datetime) -> None:
         for sport in self.market.sports():
@@ -180,7 +217,9 @@ class ExchangeBooks:
                 up = tick_above(price)
                 for level in range(3):
                     size = float(20 + _number(m.market_id, sid, level, latest) % 380)
-                    back.append({"price": price, "size": size})
+                    size = round(size - self.taken.get((m.market_id, sid, price), 0.0), 2)
+                    if size > 0:
+                        back.append({"price": price, "size": size})
                     lay.append({"price": up, "size": float(20 + _number(m.market_id, sid, -level, latest) % 380)})
                     price, up = tick_below(price), tick_above(up)
             runners.append({"selectionId": sid, "handicap": 0.0, "status": "ACTIVE", "totalMatched": 0.0,

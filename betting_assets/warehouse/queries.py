@@ -14,6 +14,7 @@ from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
     events,
+    exchange_books,
     exchange_markets,
     features,
     fetch_log,
@@ -320,6 +321,18 @@ def warehouse_totals(conn: Connection) -> dict[str, Any]:
 
 def slip_count(conn: Connection) -> int:
     return conn.scalar(select(func.count()).select_from(bet_slips)) or 0
+
+
+def exchange_books_before(conn: Connection, market_ids: list[str], at: datetime) -> dict[str, dict[str, Any]]:
+    """Each market's latest stored book read at or before ``at``, as the exchange answered it."""
+    if not market_ids:
+        return {}
+    latest = (select(exchange_books.c.market_id, func.max(exchange_books.c.book_id).label("book_id"))
+              .where(exchange_books.c.market_id.in_(market_ids), exchange_books.c.read_at <= at)
+              .group_by(exchange_books.c.market_id).subquery())
+    rows = conn.execute(select(exchange_books.c.market_id, exchange_books.c.payload)
+                        .join(latest, exchange_books.c.book_id == latest.c.book_id)).all()
+    return {market_id: payload for market_id, payload in rows}
 
 
 def exchange_markets_frame(conn: Connection, event_ids: list[str] | None = None) -> pl.DataFrame:

@@ -184,6 +184,21 @@ exchange_markets = Table(
 )
 """each mapped event's runners on the exchange: which market and selection a bet on that side goes to"""
 
+exchange_books = Table(
+    "exchange_books",
+    metadata,
+    Column("book_id", BigId, primary_key=True, autoincrement=True),
+    Column("read_at", UtcDateTime(), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("market_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger),
+    Column("payload", JsonDocument, nullable=False),
+    Index(None, "market_id", "read_at"),
+)
+"""each exchange market book read before a decision (mapping, slips, placement), whole as the
+exchange answered it: what a slip's price can be read back from"""
+
 bet_slips = Table(
     "bet_slips",
     metadata,
@@ -213,10 +228,16 @@ bet_slips = Table(
     Column("bankroll", Float, nullable=False),
     Column("rationale", Text, nullable=False),
     Column("run_id", String(64)),
+    Column("quoted_price", Float),
+    Column("market_version", BigInteger),
+    Column("available_size", Float),
     UniqueConstraint("idempotency_key"),
     Index(None, "status", "commence_time"),
     Index(None, "event_id"),
 )
+"""``price`` is what a unit returns on a win (an exchange's net of commission), ``quoted_price``
+the price as quoted; ``market_version`` and ``available_size`` are the exchange book's when the
+slip was priced from it"""
 
 bets = Table(
     "bets",
@@ -251,6 +272,11 @@ bets = Table(
     Column("profit", Float),
     Column("p_close", Float),
     Column("run_id", String(64)),
+    Column("quoted_price", Float),
+    Column("market_id", String(32)),
+    Column("selection_id", BigInteger),
+    Column("exchange_profit", Float),
+    Column("commission", Float),
     UniqueConstraint("idempotency_key"),
     UniqueConstraint("customer_ref"),
     Index(None, "status", "commence_time"),

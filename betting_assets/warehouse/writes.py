@@ -25,6 +25,7 @@ from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
     events,
+    exchange_books,
     exchange_markets,
     features,
     fetch_log,
@@ -239,6 +240,17 @@ def finding_fingerprint(row: dict[str, Any]) -> str:
     parts = [row["check_name"], row["source"] or "", subject, row["bookmaker"] or "", row["market"] or "",
              row["message"], json.dumps(row["context"], sort_keys=True, default=str)]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def record_exchange_books(conn: Connection, books: dict[str, Any], read_at: datetime, purpose: str) -> int:
+    """Market books as the exchange answered them (betfairlightweight keeps the answer in
+    ``_data``), before anything is derived from them."""
+    rows = [{"read_at": read_at, "purpose": purpose, "market_id": market_id, "status": str(book.status),
+             "version": book.version, "payload": getattr(book, "_data", None) or {}}
+            for market_id, book in books.items()]
+    if rows:
+        conn.execute(exchange_books.insert(), rows)
+    return len(rows)
 
 
 def record_findings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, select
 from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import SettingsResource
 from betting_assets.domain.market_view import offers_at
+from betting_assets.domain.risk import BookQuote
+from betting_assets.placement.exchange_markets import exchange_offers
 from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
 from betting_assets.domain.strategies import best_prices
 from betting_assets.sandbox.server import SandboxServer
@@ -77,13 +80,22 @@ def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer,
     return _propose(engine, NOW)
 
 
-def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05) -> pl.DataFrame:
+def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05,
+             exchange_quotes: Callable[[list[str]], dict[tuple[str, int], BookQuote]] | None = None) -> pl.DataFrame:
+    """One slip per due match on its best home price (the exchange's best back, net of
+    commission, with ``exchange_quotes``), its model probability ``edge`` above that price's."""
     with engine.connect() as conn:
         due = queries.at_decision(conn, now, 1.0, ["soccer_epl"])
         odds = queries.odds_for_events(conn, due["event_id"].to_list(), now - timedelta(days=3), now + timedelta(seconds=1))
+        mapping = queries.exchange_markets_frame(conn, due["event_id"].to_list())
     cuts = due.select("event_id", "sport_key", "commence_time",
                       decision_time=pl.lit(now + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
-    best = best_prices(offers_at(odds, cuts, sharp_book="pinnacle"), ("h2h",)).filter(pl.col("side") == "home")
+    offers = offers_at(odds, cuts, sharp_book="pinnacle")
+    if exchange_quotes is not None:
+        offers = exchange_offers(offers, mapping, exchange_quotes(mapping["market_id"].unique().to_list()), 0.05, now)
+    else:
+        offers = offers.with_columns(market_version=pl.lit(None, pl.Int64), available_size=pl.lit(None, pl.Float64))
+    best = best_prices(offers, ("h2h",)).filter(pl.col("side") == "home")
     slips = best.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
         model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=(1 + edge) / pl.col("price"),
         fair_prob=pl.col("fair"), edge=pl.lit(edge), kelly=pl.lit(0.01), stake=pl.lit(stake), bankroll=pl.lit(1000.0),

@@ -346,7 +346,7 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
                                                        priced: pl.DataFrame, home: Path) -> None:
     settings = resources["settings"].get()  # type: ignore[attr-defined]
     limits = settings.risk
-    fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, "paper", NOW, None), limits, NOW,
+    fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, PaperBroker(), NOW, None), limits, NOW,
                                        service.PlacementReport())
     outcome = service.PlacementReport()
 

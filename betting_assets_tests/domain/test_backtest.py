@@ -237,3 +237,35 @@ def test_the_readable_engine_gives_what_the_engine_before_it_gave() -> None:
         assert done.ledger.height > 1_000 and done.ledger.equals(before.ledger), sizing.method
         assert done.metrics == before.metrics
         assert set(done.ledger["result"]) >= {"win", "loss", "push", "half_win", "half_loss", "void"}
+
+
+def test_no_backtest_counts_an_edge_that_commission_eats() -> None:
+    """The planted 3 % edge sits at an exchange (``betfair_ex_uk``): gross it is a bet every
+    match; net of 5 % commission on winnings only the shortest prices keep 2 %. At a bookmaker
+    the same price keeps its edge, and a 10 % edge survives the commission."""
+    odds, events, probs = simulated_market(400, seed=8, mispricing=0.03)
+    at_exchange = odds.with_columns(pl.col("bookmaker").replace("softa", "betfair_ex_uk"))
+    model = _model(probs, events)
+
+    def bets(frame: pl.DataFrame, commission: float) -> dict[str, pl.DataFrame]:
+        config = BacktestConfig(decision_hours=1.0, bankroll=100_000.0, commission=commission)
+        result = run_backtest(frame, events, _runs("sharp_value", "model_value"), config, model=model)
+        return {s.name: s.bets for s in result.strategies}
+
+    gross = bets(at_exchange, 0.0)
+    assert gross["sharp_value"].height == gross["model_value"].height == 400
+    net = bets(at_exchange, 0.05)
+    survives = gross["sharp_value"].filter(pl.col("prob") * (1 + (pl.col("quoted_price") - 1) * 0.95) - 1 >= 0.02)
+    assert 0 < survives.height < 40
+    for name in ("sharp_value", "model_value"):
+        assert sorted(net[name]["event_id"]) == sorted(survives["event_id"])
+        assert (net[name]["edge"] >= 0.02).all() and (net[name]["quoted_price"] < 1.5).all()
+    assert bets(odds, 0.05)["sharp_value"].height == 400            # a bookmaker charges no commission
+    odds10, _, _ = simulated_market(400, seed=8, mispricing=0.10)
+    kept = bets(odds10.with_columns(pl.col("bookmaker").replace("softa", "betfair_ex_uk")), 0.05)["sharp_value"]
+    assert kept.height == 400 and set(kept["bookmaker"]) == {"betfair_ex_uk"}
+    # the ledger keeps the price as quoted beside the one that pays, and settles on the latter
+    assert kept["price"].to_list() == pytest.approx([1 + (q - 1) * 0.95 for q in kept["quoted_price"]])
+    won = kept.filter(pl.col("result") == "win")
+    assert won["profit"].to_list() == pytest.approx((won["stake"] * (won["quoted_price"] - 1) * 0.95).to_list())
+    assert (kept["edge"] - (kept["prob"] * kept["price"] - 1)).abs().max() < 1e-9

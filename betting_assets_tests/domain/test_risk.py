@@ -8,7 +8,17 @@ import polars as pl
 import pytest
 
 from betting_assets.domain.ladder import on_ladder, to_ladder
-from betting_assets.domain.risk import Book, Order, RiskLimits, book_from_ledger, gate, recheck
+from betting_assets.domain.risk import (
+    Book,
+    BookQuote,
+    Order,
+    RiskLimits,
+    book_from_ledger,
+    exchange_transactions,
+    gate,
+    recheck,
+    recheck_on_book,
+)
 
 NOW = datetime(2024, 3, 2, 14, 0, tzinfo=timezone.utc)
 LIMITS = RiskLimits(min_odds=1.2, max_odds=15.0, min_edge=0.02, min_stake=1.0, max_stake=50.0,
@@ -41,6 +51,9 @@ GOOD = Order("k", "e1", price=2.5, stake=20.0, edge=0.05)
     (GOOD, _book(consecutive_losses=3), "losing streak: 3 losses in a row"),
     (GOOD, _book(recent=[NOW - timedelta(seconds=10), NOW - timedelta(seconds=50)]), "rate limit: 2 bets"),
     (GOOD, _book(kill_switch="the kill file exists"), "kill switch: the kill file exists"),
+    (GOOD, _book(funds=15.0), "available funds 15.00 below the stake 20.00"),
+    (GOOD, _book(funds=500.0, transactions_this_hour=5000), "transaction budget: 5000 exchange transactions this "
+     "hour, limit 5000"),
 ])
 def test_each_control_rejects_with_its_reason(order: Order, book: Book, reason: str) -> None:
     verdict, = gate([order], book, LIMITS, NOW)
@@ -110,3 +123,54 @@ def test_exchange_prices_are_rounded_down_to_the_ladder() -> None:
     assert on_ladder(2.02) and not on_ladder(2.03) and not on_ladder(1.0)
     with pytest.raises(ValueError, match="below the exchange's minimum"):
         to_ladder(1.0)
+
+
+def test_funds_and_the_transaction_budget_hold_over_a_batch() -> None:
+    """Each accepted order spends funds and one transaction before the next is gated."""
+    limits = LIMITS.model_copy(update={"max_transactions_per_hour": 4, "max_bets_per_minute": 10})
+    orders = [Order(f"k{i}", f"e{i}", 2.5, 20.0, 0.05) for i in range(4)]
+    verdicts = gate(orders, _book(funds=50.0, transactions_this_hour=1), limits, NOW)
+    assert [v.accepted for v in verdicts] == [True, True, False, False]
+    assert verdicts[2].reasons == ("available funds 10.00 below the stake 20.00",)
+    assert verdicts[3].reasons == ("available funds 10.00 below the stake 20.00",)   # a refusal spends nothing
+    budget = gate(orders[:2], _book(funds=500.0, transactions_this_hour=3), limits, NOW)
+    assert budget[0].accepted and budget[1].reasons == (
+        "transaction budget: 4 exchange transactions this hour, limit 4",)
+
+
+def test_exchange_transactions_count_what_reached_the_exchange_this_clock_hour() -> None:
+    at = NOW.replace(minute=30)
+    rows = pl.DataFrame({
+        "broker": ["exchange", "exchange", "exchange", "exchange", "paper", "exchange"],
+        "status": ["placed", "lapsed", "rejected", "rejected", "placed", "placed"],
+        "reasons": [None, "nothing matched", "exchange rejected the order: INVALID_ODDS", "price moved", None, None],
+        "placed_at": [at, None, None, None, at, NOW - timedelta(minutes=1)],
+        "updated_at": [at, at, at, at, at, NOW - timedelta(minutes=1)],
+    })
+    assert exchange_transactions(rows, at) == 3      # the gate's own refusal and paper do not count; 13:59 is last hour
+
+
+def test_the_recheck_on_the_live_book() -> None:
+    start = NOW + timedelta(hours=1)
+
+    def check(quote: BookQuote | None, version: int | None = 7, stake: float = 20.0, price: float = 2.045):
+        return recheck_on_book(price, quote, version, stake, start, NOW, 0.02, 0.05, 1.0)
+
+    same = check(BookQuote("OPEN", 7, 2.1, 100.0))
+    assert (same.reason, same.quoted_price, same.stake, same.version, same.note) == (None, 2.1, 20.0, 7, None)
+    assert same.price == pytest.approx(2.045)
+    fell = check(BookQuote("OPEN", 7, 2.04, 100.0))
+    assert fell.reason == ("price moved from 2.045 to 1.988 (best back 2.04 net of 5% commission, -2.8%, "
+                           "tolerance 2%)") and not fell.final
+    assert check(BookQuote("SUSPENDED", 7, None, None)).reason == "the exchange market is suspended"
+    closed = check(BookQuote("CLOSED", 7, None, None))
+    assert closed.final and closed.reason.startswith("market closed")
+    assert check(None).reason == "the exchange returned no book for this market"
+    moved = check(BookQuote("OPEN", 9, 2.12, 100.0))
+    assert moved.reason is None and moved.version == 9
+    assert moved.note == "market version moved from 7 to 9, price within tolerance"
+    thin = check(BookQuote("OPEN", 7, 2.1, 12.5))
+    assert thin.stake == 12.5 and thin.note == "only 12.50 available at 2.1: placing 12.50 of 20.00"
+    assert check(BookQuote("OPEN", 7, 2.1, 0.6)).reason == "only 0.60 available at 2.1, below the minimum stake 1.00"
+    late = recheck_on_book(2.0, BookQuote("OPEN", 7, 2.1, 100.0), 7, 20.0, NOW, NOW, 0.02, 0.05, 1.0)
+    assert late.final and late.reason.startswith("market closed: the event started")

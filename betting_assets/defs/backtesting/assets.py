@@ -1,6 +1,7 @@
 """The backtests and bet_slips assets."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -15,11 +16,12 @@ import polars as pl
 from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, MlflowResource, SettingsResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, ExchangeResource, MlflowResource, SettingsResource, WarehouseResource
 from betting_assets.defs.run_config import day_start, given
 
 GROUP = "backtesting"
-SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "price", "model_prob", "edge",
+SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "quoted_price", "price", "model_prob",
+                "edge",
                 "stake", "model_version"]
 
 
@@ -132,6 +134,22 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     return MaterializeResult(metadata=metadata)
 
 
+def _on_exchange_book(engine: Any, exchange: ExchangeResource, now: datetime, propose: Any) -> Any:
+    """Slips priced from the exchange's live books (kept whole in the warehouse), on one
+    logged-in session."""
+    from betting_assets.placement import exchange_client
+    from betting_assets.placement.exchange_markets import read_and_keep, runner_quotes
+
+    try:
+        client = exchange.client()
+    except exchange_client.ExchangeUnavailable as exc:
+        raise Failure(f"the exchange broker prices slips from the exchange's books: {exc}") from None
+    try:
+        return propose(lambda market_ids: runner_quotes(read_and_keep(engine, client, market_ids, now, "slips")))
+    finally:
+        exchange_client.logout(client)
+
+
 @asset(
     group_name=GROUP,
     deps=["trained_model", "normalized_odds", "scores"],
@@ -140,13 +158,17 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     kinds={"polars", "sql"},
 )
 def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
-              clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+              clock: ClockResource, settings: SettingsResource, exchange: ExchangeResource) -> MaterializeResult:
     from betting_assets.backtesting.slips import proposals
 
     cfg = settings.get()
     now = clock.now()
     engine = warehouse.engine()
-    outcome = proposals(engine, mlflow.tracker(), cfg, now)
+    if cfg.exchange.broker == "exchange":
+        outcome = _on_exchange_book(engine, exchange, now,
+                                    lambda quotes: proposals(engine, mlflow.tracker(), cfg, now, quotes))
+    else:
+        outcome = proposals(engine, mlflow.tracker(), cfg, now)
     if outcome.missing_models and not outcome.models:
         raise Failure("no champion model in the registry: materialise trained_model first",
                       metadata={"models": ", ".join(outcome.missing_models), "tracking_uri": mlflow.uri()})

@@ -4,6 +4,7 @@ every slip is within the gate's static bounds at the price on offer when it was 
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
@@ -12,6 +13,7 @@ from betting_assets.defs.backtesting.assets import backtests, bet_slips
 from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
+from betting_assets.domain.commission import BROKER_BOOK, net_price
 from betting_assets.domain.features import FeatureConfig
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.quality import CheckOutcome
@@ -89,7 +91,8 @@ def slips_within_bounds(context: AssetCheckExecutionContext, warehouse: Warehous
 
 
 @asset_check(asset=bet_slips, description="Every slip of the latest proposal carries the price its bookmaker "
-             "offered for that line when it was proposed (read back from the normalised odds).")
+             "offered for that line when it was proposed (read back from the normalised odds, or for the "
+             "exchange's own prices from its stored book), net of commission at an exchange.")
 def slip_prices_current(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
                         clock: ClockResource, settings: SettingsResource) -> AssetCheckResult:
     slips = _latest_slips(context, warehouse)
@@ -98,15 +101,39 @@ def slip_prices_current(context: AssetCheckExecutionContext, warehouse: Warehous
     cfg = settings.get()
     lookback = FeatureConfig().lookback
     offered = []
+    exchange = slips.filter(pl.col("bookmaker") == BROKER_BOOK)
     with warehouse.connect() as conn:
-        for created, group in slips.group_by("created_at"):
+        for created, group in slips.filter(pl.col("bookmaker") != BROKER_BOOK).group_by("created_at"):
             odds = queries.odds_for_events(conn, group["event_id"].unique().to_list(),
                                            group["commence_time"].min() - lookback, created[0])  # type: ignore[operator]
             cuts = group.select("event_id", "sport_key", "commence_time").unique("event_id").with_columns(
                 decision_time=pl.lit(created[0]).cast(pl.Datetime("us", "UTC")))
-            offers = offers_at(odds, cuts, sharp_book=cfg.features.sharp_book, lookback=lookback)
+            offers = offers_at(odds, cuts, sharp_book=cfg.features.sharp_book, lookback=lookback,
+                               commission=cfg.exchange.commission)
             offered.append(group.join(offers, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
                            .select("slip_id", pl.col("price_right").alias("price_then")))
-    outcome = audits.slip_prices_current(slips, pl.concat(offered))
+        if exchange.height:
+            offered.append(_from_exchange_books(conn, exchange, cfg.exchange.commission))
+    outcome = audits.slip_prices_current(slips, pl.concat(offered) if offered else pl.DataFrame(
+        schema={"slip_id": pl.Int64, "price_then": pl.Float64}))
     return recorded(warehouse.engine(), outcome, "bet_slips:prices", clock.now(), slips=slips.height)
+
+
+def _from_exchange_books(conn: Any, slips: pl.DataFrame, commission: float) -> pl.DataFrame:
+    """Slips priced at the exchange: the best back of their runner in the market's book as stored
+    at or before the slip was proposed, net of commission."""
+    runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list())
+    where = {(r["event_id"], r["side"]): (r["market_id"], r["selection_id"]) for r in runners.iter_rows(named=True)}
+    found = []
+    for (created,), group in slips.group_by("created_at"):
+        markets = sorted({where[k][0] for k in zip(group["event_id"], group["side"]) if k in where})
+        books = queries.exchange_books_before(conn, markets, created)
+        for slip in group.iter_rows(named=True):
+            market, selection = where.get((slip["event_id"], slip["side"]), (None, None))
+            runner = next((r for r in (books.get(market) or {}).get("runners", [])
+                           if r.get("selectionId") == selection), None)
+            backs = (runner or {}).get("ex", {}).get("availableToBack") or []
+            found.append({"slip_id": slip["slip_id"],
+                          "price_then": net_price(backs[0]["price"], commission) if backs else None})
+    return pl.DataFrame(found, schema={"slip_id": pl.Int64, "price_then": pl.Float64})
 

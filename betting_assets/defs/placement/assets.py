@@ -18,17 +18,22 @@ bets = AssetSpec(
 @asset(
     group_name=GROUP,
     deps=[bets, "scores"],
-    description="Placed bets settled against final scores (win, loss, push, void, quarter lines), the bankroll "
-                "history after each, P&L, ROI and CLV; the risk gate reads its drawdown and losses from here.",
+    description="Placed bets settled against final scores (win, loss, push, void, quarter lines), and exchange "
+                "bets by the exchange's cleared orders (its profit and commission, cross-checked against the "
+                "scores), the bankroll history after each, P&L, ROI and CLV; the risk gate reads its drawdown and "
+                "losses from here.",
     kinds={"sql"},
 )
 def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
-                 settings: SettingsResource) -> MaterializeResult:
+                 settings: SettingsResource, exchange: ExchangeResource) -> MaterializeResult:
     from betting_assets.placement.settle import bankroll_png, settle_placed, summary
 
     cfg = settings.get()
     engine = warehouse.engine()
-    done = settle_placed(engine, cfg, clock.now())
+    done = settle_placed(engine, cfg, clock.now(), cleared=lambda refs: _cleared(exchange, cfg.exchange.commission,
+                                                                                 refs))
+    for finding in done.findings:
+        context.log.warning(finding.message)
     with engine.connect() as conn:
         everything = ledger.frame(conn)
         history = ledger.bankroll_frame(conn)
@@ -37,12 +42,15 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
     fractions = ("roi", "roi_low", "roi_high", "mean_clv", "clv_low", "clv_high")
     metadata: dict[str, object] = {
         "settled_now": done.settled,
+        "settled_by_exchange": done.by_exchange,
+        "exchange_mismatches": len(done.findings),
         "still_open": done.still_open,
         "settled_bets": int(figures["settled_bets"] or 0),
         "open_bets": int(figures["open_bets"] or 0),
         "clv_bets": int(figures["clv_bets"] or 0),
         "turnover": rounded(figures["turnover"] or 0.0, 2),
         "pnl": rounded(figures["profit"] or 0.0, 2),
+        "commission_paid": rounded(figures["commission"] or 0.0, 2),
         **{f"{k}_pct": percent(figures[k]) for k in fractions},
         "bankroll": rounded(float(history["bankroll"][-1]) if history.height else cfg.bankroll, 2),
     }
@@ -50,6 +58,24 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
         png = bankroll_png(history, cfg.bankroll)
         metadata["bankroll_curve"] = picture(png, "bankroll")
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+
+def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> dict:  # type: ignore[type-arg]
+    """The exchange's settlement of these bets, on a session of its own."""
+    from betting_assets.placement import exchange_client
+    from betting_assets.placement.brokers import BrokerError, ExchangeBroker
+
+    try:
+        client = exchange.client()
+    except exchange_client.ExchangeUnavailable as exc:
+        raise Failure(f"exchange bets settle from the exchange's cleared orders: {exc}") from None
+    broker = ExchangeBroker(client, commission)
+    try:
+        return broker.cleared(refs)
+    except BrokerError as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        broker.close()
 
 
 @asset(

@@ -68,7 +68,7 @@ def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource,
 def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
                broker: BrokerResource, clock: ClockResource,
                settings: SettingsResource) -> list:  # type: ignore[type-arg]
-    rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker).name, clock.now(),
+    rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker), clock.now(),
                                   context.run_id, config.slip_ids or None, config.limit)
     context.log.info(f"{len(rows)} proposed slips to place")
     return rows
@@ -79,7 +79,9 @@ def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: 
 def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
                    rows: list, settings: SettingsResource) -> list:  # type: ignore[type-arg]
     outcome = service.PlacementReport()
-    fresh, closed, moved = service.recheck_rows(rows, settings.get().risk, clock.now(), outcome)
+    cfg = settings.get()
+    fresh, closed, moved = service.recheck_rows(rows, cfg.risk, clock.now(), outcome, cfg.exchange.commission,
+                                                cfg.sizing.min_stake)
     service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
     _report(context, outcome)
     return fresh
