@@ -353,7 +353,7 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
         figures.slips = queries.slip_count(conn)
         figures.exchange_mapped, figures.exchange_unmapped = queries.exchange_mapping_counts(conn)
         bets = ledger.frame(conn)
-    figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled"])).height
+    figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled", "void"])).height
     placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]
     figures.bets_rejected = bets.filter((bets["status"] == "rejected") & ~bets["slip_id"].is_in(placed_slips.implode())
                                         )["slip_id"].n_unique()   # slips refused every time asked, not refusals
@@ -369,20 +369,16 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
 
 
 def outcome_counts(bets: Any) -> dict[str, int]:
-    """Ledger rows by what happened to them: placed in full or in part, lapsed, or refused,
-    with the refusal's reason up to its first figure (so refusals count by rule)."""
-    import re
-
+    """Ledger rows by what happened to them: placed in full or in part, lapsed, or refused, by
+    each rule that refused it (its code)."""
     counts: dict[str, int] = {}
-    for status, reasons in bets.select("status", "reasons").iter_rows():
-        said = reasons or ""
-        if status in ("placed", "settled"):
-            key = "placed, partly matched" if "partly matched" in said else "placed"
+    for status, reasons, codes in bets.select("status", "reasons", "refusal_codes").iter_rows():
+        if status in ("placed", "settled", "void"):
+            keys = ["placed, partly matched" if "partly matched" in (reasons or "") else "placed"]
         elif status == "rejected":
-            first = said.split(";")[0]
-            rule = first if first.startswith("exchange rejected") else re.split(r"[\d(]", first, maxsplit=1)[0]
-            key = "refused: " + re.sub(r"( from| only)$", "", rule.strip().rstrip(":").strip())
+            keys = [f"refused: {code}" for code in (codes or "unknown").split(",")]
         else:
-            key = status
-        counts[key] = counts.get(key, 0) + 1
+            keys = [status]
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
     return counts

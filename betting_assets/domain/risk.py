@@ -1,27 +1,29 @@
-"""Pre-trade risk controls: every order passes them before it reaches a broker.
+"""The risk gate: every order passes the pre-trade controls (``domain.controls``) before it
+reaches a broker, and a slip the re-check finds moved never gets there.
 
-An order that fails a control is rejected with every reason that applies, so the record says
-all that was wrong rather than the first thing checked. Account-level stops (kill switch,
-daily loss, drawdown, losing streak) reject everything; order-level controls (odds, edge,
-stake, exposure, rate) look at one order against what the book already holds, and an accepted
-order counts towards the exposure of the orders gated after it in the same batch.
+An order that fails a control is rejected with every reason that applies, each with its
+control's code, so the record says all that was wrong rather than the first thing checked.
+Account-level stops (kill switch, daily loss, drawdown, losing streak) reject everything;
+order-level controls (odds, edge, stake, exposure, rate, funds, transactions) look at one order
+against what the book already holds, and an accepted order counts towards the exposure of the
+orders gated after it in the same batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from betting_assets.domain.bounds import ordered
 from betting_assets.domain.commission import net_price
+from betting_assets.domain.controls import RATE_WINDOW, Refusal, refusals
 
-RATE_WINDOW = timedelta(minutes=1)
 OPEN_STATUSES = ("pending", "placed")
 """ledger statuses whose stake is at risk until the bet settles"""
-STAKED_STATUSES = ("pending", "placed", "settled")
+STAKED_STATUSES = ("pending", "placed", "settled", "void")
 MARKET_CLOSED = "market closed"
 
 
@@ -68,6 +70,9 @@ class Order:
     price: float
     stake: float
     edge: float
+    quoted_price: float | None = None
+    on_exchange: bool = False
+    market_status: str | None = None
 
 
 @dataclass
@@ -92,30 +97,26 @@ class Book:
 @dataclass(frozen=True)
 class Verdict:
     order: Order
-    reasons: tuple[str, ...]
+    refusals: tuple[Refusal, ...]
 
     @property
     def accepted(self) -> bool:
-        return not self.reasons
+        return not self.refusals
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(r.message for r in self.refusals)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.refusals)
 
 
-def account_stops(book: Book, limits: RiskLimits) -> list[str]:
-    reasons = []
-    if book.kill_switch:
-        reasons.append(f"kill switch: {book.kill_switch}")
-    if book.day_start > 0 and -book.day_pnl >= limits.daily_loss_limit * book.day_start:
-        reasons.append(f"daily loss limit: lost {-book.day_pnl:.2f} today, limit "
-                       f"{limits.daily_loss_limit:.0%} of {book.day_start:.2f}")
-    if book.peak > 0 and (book.peak - book.bankroll) / book.peak >= limits.max_drawdown:
-        reasons.append(f"drawdown: bankroll {book.bankroll:.2f} is "
-                       f"{(book.peak - book.bankroll) / book.peak:.1%} below its peak {book.peak:.2f}, "
-                       f"limit {limits.max_drawdown:.0%}")
-    if book.consecutive_losses >= limits.max_consecutive_losses:
-        reasons.append(f"losing streak: {book.consecutive_losses} losses in a row, "
-                       f"limit {limits.max_consecutive_losses}")
-    if book.bankroll <= 0:
-        reasons.append(f"no bankroll left ({book.bankroll:.2f})")
-    return reasons
+_NOBODY = Order("", "", 0.0, 0.0, 0.0)
+
+
+def account_stops(book: Book, limits: RiskLimits, now: datetime | None = None) -> list[Refusal]:
+    return refusals(_NOBODY, book, limits, now or datetime.min, lambda c: c.account)
 
 
 def stake_cap(limits: RiskLimits, bankroll: float) -> float:
@@ -127,58 +128,33 @@ def stake_cap(limits: RiskLimits, bankroll: float) -> float:
 def static_problems(order: Order, bankroll: float, limits: RiskLimits) -> list[str]:
     """The controls that depend on the order and the bankroll alone: what a slip must pass
     before it is proposed, so the gate never meets a slip it must refuse whatever the book."""
-    reasons = []
-    if not limits.min_odds <= order.price <= limits.max_odds:
-        reasons.append(f"odds {order.price} outside [{limits.min_odds}, {limits.max_odds}]")
-    if order.edge < limits.min_edge:
-        reasons.append(f"edge {order.edge:.2%} below the minimum {limits.min_edge:.2%}")
-    if order.stake < limits.min_stake:
-        reasons.append(f"stake {order.stake:.2f} below the minimum {limits.min_stake:.2f}")
-    if limits.max_stake is not None and order.stake > limits.max_stake:
-        reasons.append(f"stake {order.stake:.2f} above the cap {limits.max_stake:.2f}")
-    if order.stake > limits.max_stake_fraction * bankroll:
-        reasons.append(f"stake {order.stake:.2f} above {limits.max_stake_fraction:.0%} of the bankroll "
-                       f"{bankroll:.2f}")
-    return reasons
-
-
-def order_problems(order: Order, book: Book, limits: RiskLimits, now: datetime) -> list[str]:
-    reasons = static_problems(order, book.bankroll, limits)
-    on_event = book.event_exposure.get(order.event_id, 0.0)
-    if on_event + order.stake > limits.max_event_exposure * book.bankroll:
-        reasons.append(f"event exposure {on_event + order.stake:.2f} above {limits.max_event_exposure:.0%} "
-                       f"of the bankroll")
-    if book.day_staked + order.stake > limits.max_day_exposure * book.bankroll:
-        reasons.append(f"day exposure {book.day_staked + order.stake:.2f} above {limits.max_day_exposure:.0%} "
-                       f"of the bankroll")
-    recent = [t for t in book.recent if now - t < RATE_WINDOW]
-    if len(recent) >= limits.max_bets_per_minute:
-        reasons.append(f"rate limit: {len(recent)} bets in the last minute, limit {limits.max_bets_per_minute}")
-    if book.funds is not None and order.stake > book.funds + 1e-9:
-        reasons.append(f"available funds {book.funds:.2f} below the stake {order.stake:.2f}")
-    if book.transactions_this_hour >= limits.max_transactions_per_hour:
-        reasons.append(f"transaction budget: {book.transactions_this_hour} exchange transactions this hour, "
-                       f"limit {limits.max_transactions_per_hour}")
-    return reasons
+    book = Book(bankroll=bankroll, peak=bankroll, day_start=bankroll)
+    return [r.message for r in refusals(order, book, limits, datetime.min, lambda c: c.static)]
 
 
 def gate(orders: list[Order], book: Book, limits: RiskLimits, now: datetime) -> list[Verdict]:
-    """Verdicts in order; each accepted order is added to a copy of the book first, so a batch
-    cannot together exceed what one order may not."""
+    """Verdicts in order, every control that refuses an order named (``domain.controls``);
+    each accepted order is added to a copy of the book first, so a batch cannot together
+    exceed what one order may not."""
     held = replace(book, event_exposure=dict(book.event_exposure), recent=list(book.recent))
-    stops = account_stops(held, limits)
+    stops = account_stops(held, limits, now)
     verdicts = []
     for order in orders:
-        reasons = stops + order_problems(order, held, limits, now)
-        if not reasons:
+        found = stops + refusals(order, held, limits, now, lambda c: not c.account)
+        if not found:
             held.event_exposure[order.event_id] = held.event_exposure.get(order.event_id, 0.0) + order.stake
             held.day_staked += order.stake
             held.recent.append(now)
             if held.funds is not None:
                 held.funds -= order.stake
                 held.transactions_this_hour += 1
-        verdicts.append(Verdict(order, tuple(reasons)))
+        verdicts.append(Verdict(order, tuple(found)))
     return verdicts
+
+
+def recheck_code(reason: str) -> str:
+    """The code of a bookmaker re-check's refusal (``recheck``)."""
+    return "market_closed" if reason.startswith(MARKET_CLOSED) else "price_moved"
 
 
 def recheck(proposed_price: float, offered_price: float | None, commence_time: datetime, now: datetime,
@@ -211,6 +187,7 @@ class BookRecheck:
     price, size and version to place at, with a note of what changed."""
 
     reason: str | None = None
+    code: str | None = None
     final: bool = False
     price: float | None = None
     quoted_price: float | None = None
@@ -228,20 +205,21 @@ def recheck_on_book(proposed_price: float, quote: BookQuote | None, proposed_ver
     the exchange lapses it if the market moves again before it arrives. Less size than the
     stake places what is there when that reaches the minimum stake."""
     if commence_time <= now:
-        return BookRecheck(f"{MARKET_CLOSED}: the event started at {commence_time:%Y-%m-%d %H:%M}", final=True)
+        return BookRecheck(f"{MARKET_CLOSED}: the event started at {commence_time:%Y-%m-%d %H:%M}", "market_closed",
+                           final=True)
     if quote is None:
-        return BookRecheck("the exchange returned no book for this market")
+        return BookRecheck("the exchange returned no book for this market", "no_book")
     if quote.status == "CLOSED":
-        return BookRecheck(f"{MARKET_CLOSED}: the exchange market is closed", final=True)
+        return BookRecheck(f"{MARKET_CLOSED}: the exchange market is closed", "market_closed", final=True)
     if quote.status != "OPEN":
-        return BookRecheck(f"the exchange market is {quote.status.lower()}")
+        return BookRecheck(f"the exchange market is {quote.status.lower()}", "market_status")
     if quote.back_price is None:
-        return BookRecheck("no back price on the exchange")
+        return BookRecheck("no back price on the exchange", "no_back_price")
     price = net_price(quote.back_price, commission)
     fall = (proposed_price - price) / proposed_price
     if fall > tolerance:
         return BookRecheck(f"price moved from {proposed_price:.3f} to {price:.3f} (best back {quote.back_price:g} "
-                           f"net of {commission:.0%} commission, {-fall:+.1%}, tolerance {tolerance:.0%})")
+                           f"net of {commission:.0%} commission, {-fall:+.1%}, tolerance {tolerance:.0%})", "price_moved")
     notes = []
     if proposed_version is not None and quote.version != proposed_version:
         notes.append(f"market version moved from {proposed_version} to {quote.version}, price within tolerance")
@@ -249,7 +227,7 @@ def recheck_on_book(proposed_price: float, quote: BookQuote | None, proposed_ver
     if size < stake:
         if size < min_stake:
             return BookRecheck(f"only {size:.2f} available at {quote.back_price:g}, below the minimum stake "
-                               f"{min_stake:.2f}")
+                               f"{min_stake:.2f}", "thin_book")
         notes.append(f"only {size:.2f} available at {quote.back_price:g}: placing {size:.2f} of {stake:.2f}")
         stake = size
     return BookRecheck(price=price, quoted_price=quote.back_price, stake=round(stake, 2), version=quote.version,

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from betfairlightweight.exceptions import APIError, InvalidResponse, StatusCodeError
 
 from betting_assets.domain.commission import DEFAULT_COMMISSION, net_price
+from betting_assets.domain.controls import exchange_size_problem
 from betting_assets.domain.ladder import to_ladder
 from betting_assets.domain.risk import BookQuote
 from betting_assets.placement.exchange_client import ExchangeUnavailable, PointedClient, describe, keep_alive, logout
@@ -67,6 +68,8 @@ class Fill:
     reason: str | None = None
     quoted_price: float | None = None
     """the price matched, as quoted"""
+    code: str | None = None
+    """why it was rejected, as a code (``exchange:`` and the exchange's error code)"""
 
 
 class BrokerError(RuntimeError):
@@ -100,16 +103,7 @@ class PaperBroker:
         pass
 
 
-MIN_STAKE, MIN_PAYOUT = 1.0, 10.0
-"""the exchange's minimum bet in GBP: a stake below 1 is valid only when it could pay out 10"""
 STRATEGY_REF_LENGTH = 15
-
-
-def size_problem(stake: float, price: float) -> str | None:
-    if stake >= MIN_STAKE or stake * price >= MIN_PAYOUT:
-        return None
-    return (f"stake {stake:.2f} below the exchange's minimum {MIN_STAKE:.2f} (or a payout of {MIN_PAYOUT:.0f} "
-            f"at {price})")
 
 
 class ExchangeBroker:
@@ -128,12 +122,12 @@ class ExchangeBroker:
         version (the exchange lapses the order if the market moved on), the slip's reference
         as both customer refs (it de-duplicates a resubmission) and the strategy's."""
         if order.market_id is None or order.selection_id is None:
-            return Fill("rejected", reason="no exchange market mapped for this bet")
+            return Fill("rejected", reason="no exchange market mapped for this bet", code="not_mapped")
         price = to_ladder(order.quoted_price or order.price)
         stake = round(order.stake, 2)
-        problem = size_problem(stake, price)
+        problem = exchange_size_problem(stake, price)
         if problem:
-            return Fill("rejected", reason=problem)
+            return Fill("rejected", reason=problem, code="exchange_minimum")
         instruction = {
             "selectionId": order.selection_id, "handicap": order.handicap, "side": "BACK", "orderType": "LIMIT",
             "limitOrder": {"size": stake, "price": price, "persistenceType": "LAPSE",
@@ -159,7 +153,7 @@ class ExchangeBroker:
         report = result.place_instruction_reports[0] if result.place_instruction_reports else None
         if result.status != "SUCCESS" or report is None:
             code = (report.error_code if report else None) or result.error_code or "FAILURE"
-            return Fill("rejected", reason=f"exchange rejected the order: {code}")
+            return Fill("rejected", reason=f"exchange rejected the order: {code}", code=f"exchange:{code}")
         return self._fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=stake)
 
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None,

@@ -24,7 +24,16 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.market_view import offers_at
-from betting_assets.domain.risk import MARKET_CLOSED, Order, RiskLimits, book_from_ledger, gate, recheck, recheck_on_book
+from betting_assets.domain.risk import (
+    MARKET_CLOSED,
+    Order,
+    RiskLimits,
+    book_from_ledger,
+    gate,
+    recheck,
+    recheck_code,
+    recheck_on_book,
+)
 from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
 from betting_assets.settings import BettingMode, Settings, env_name
@@ -103,7 +112,7 @@ STRATEGY_REF = "model_value"
 def _fill_values(fill: Fill, now: datetime, note: str | None = None) -> dict[str, Any]:
     reasons = "; ".join(r for r in (note, fill.reason) if r) or None
     values: dict[str, Any] = {"status": fill.status, "broker_bet_id": fill.broker_bet_id, "reasons": reasons,
-                              "updated_at": now}
+                              "updated_at": now, "refusal_codes": fill.code}
     if fill.status == "placed" and fill.price is not None:
         values.update(price=fill.price, quoted_price=fill.quoted_price, stake=fill.matched, placed_at=now)
     return values
@@ -231,7 +240,8 @@ def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, 
             continue
         reason = recheck(row["requested_price"], row["price_now"], row["commence_time"], now, limits.price_tolerance)
         if reason:
-            (closed if reason.startswith(MARKET_CLOSED) else moved).append(_ledger_row(row, reasons=reason))
+            (closed if reason.startswith(MARKET_CLOSED) else moved).append(
+                _ledger_row(row, reasons=reason, refusal_codes=recheck_code(reason)))
             outcome.add("refused", row, reason)
             continue
         price = row["price_now"]
@@ -244,13 +254,14 @@ def _recheck_on_exchange(row: dict[str, Any], limits: RiskLimits, now: datetime,
                          moved: list[dict[str, Any]]) -> None:
     if row["market_id"] is None:
         reason = "not mapped to an exchange market (see the exchange_mapping findings)"
-        moved.append(_ledger_row(row, reasons=reason))
+        moved.append(_ledger_row(row, reasons=reason, refusal_codes="not_mapped"))
         outcome.add("refused", row, reason)
         return
     verdict = recheck_on_book(row["requested_price"], row["book"], row["proposed_version"], row["requested_stake"],
                               row["commence_time"], now, limits.price_tolerance, commission, min_stake)
     if verdict.reason:
-        (closed if verdict.final else moved).append(_ledger_row(row, reasons=verdict.reason))
+        (closed if verdict.final else moved).append(_ledger_row(row, reasons=verdict.reason,
+                                                                refusal_codes=verdict.code))
         outcome.add("refused", row, verdict.reason)
         return
     price = verdict.price or row["requested_price"]
@@ -288,7 +299,9 @@ def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], l
                 mine.append(row)
         available = getattr(broker, "available", None)
         book = book_from_ledger(book_rows, start_bankroll, now, kill(), available() if available else None)
-        orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"])
+        orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"],
+                        quoted_price=r.get("quoted_price"), on_exchange=bool(r.get("on_exchange")),
+                        market_status=r["book"].status if r.get("book") else None)
                   for r in mine]
         passed, rejected = [], []
         for row, verdict in zip(mine, gate(orders, book, limits, now)):
@@ -296,7 +309,7 @@ def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], l
                 passed.append(row)
             else:
                 reason = "; ".join(verdict.reasons)
-                rejected.append(_ledger_row(row, reasons=reason))
+                rejected.append(_ledger_row(row, reasons=reason, refusal_codes=",".join(verdict.codes)))
                 outcome.add("rejected", row, reason)
         ledger.record_rejections(engine, rejected, attempt=attempt)
         place(engine, broker, passed, now, outcome, min_fill, kill)

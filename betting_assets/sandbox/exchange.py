@@ -14,7 +14,8 @@ is final, with the commission on the market's net winnings.
 
 Faults are scripted through ``POST /sandbox/exchange``, one item per order: ``accept`` (all
 matched whatever the book), ``partial:F`` (a share F), ``lapse`` (nothing), ``reject:CODE``
-(an instruction error), ``timeout:S`` (take the order, answer only after S seconds).
+(an instruction error), ``timeout:S`` (take the order, answer only after S seconds); and
+``void_markets`` and ``misreport`` make its settlement void a market or get a bet wrong.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class FakeExchange:
     dedupe_window_s: float = 60.0
     commission: float = 0.05
     paid: set[str] = field(default_factory=set)
+    voided: set[str] = field(default_factory=set)
+    """market ids the exchange voids (an abandoned match): every bet's stake comes back"""
     misreport: set[str] = field(default_factory=set)
     """customer order refs whose settlement the exchange gets wrong (won for lost and back)"""
     books: ExchangeBooks | None = None
@@ -89,6 +92,7 @@ class FakeExchange:
                 self.references.clear()
                 self.paid.clear()
                 self.misreport.clear()
+                self.voided.clear()
                 self.balance = DEFAULT_BALANCE
                 if self.books is not None:
                     self.books.taken.clear()
@@ -98,6 +102,7 @@ class FakeExchange:
             self.commission = float(doc.get("commission", self.commission))
             self.dedupe_window_s = float(doc.get("dedupe_window_s", self.dedupe_window_s))
             self.misreport = set(doc.get("misreport", self.misreport))
+            self.voided = set(doc.get("void_markets", self.voided))
             self.app_key = str(doc.get("app_key", self.app_key))
             self.session_token = str(doc.get("session_token", self.session_token))
 
@@ -178,7 +183,8 @@ class FakeExchange:
                     by_market.setdefault(o["marketId"], []).append(o)
             found = []
             for market_id, orders in by_market.items():
-                winner = self.books.winner(market_id) if self.books is not None else None
+                winner = "void" if market_id in self.voided else (
+                    self.books.winner(market_id) if self.books is not None else None)
                 if winner is None:
                     continue
                 found.extend(self._settle(market_id, orders, winner))

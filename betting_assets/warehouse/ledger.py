@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
+from betting_assets.domain import bet_states
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets, events
 from betting_assets.warehouse.writes import _insert
@@ -27,6 +28,7 @@ def customer_ref(key: str) -> str:
 
 def claim(engine: Engine, row: dict[str, Any]) -> bool:
     """Inserts a pending row and commits it; False when the key is already in the ledger."""
+    bet_states.check(None, "pending")
     with engine.begin() as conn:
         inserted = conn.execute(
             _insert(conn, bets).values(**row, status="pending").on_conflict_do_nothing(
@@ -47,6 +49,7 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
     key of that attempt and the slip stays proposed for a later run."""
     if not rows:
         return 0
+    bet_states.check(None, "rejected")
     if attempt is not None:
         keys = [attempt_key(r["idempotency_key"], attempt) for r in rows]
         rows = [{**r, "idempotency_key": k, "customer_ref": customer_ref(k)} for r, k in zip(rows, keys)]
@@ -59,7 +62,9 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
 
 
 def finish(engine: Engine, key: str, values: dict[str, Any]) -> bool:
-    """Moves a pending row to its final state; a row already final is left alone."""
+    """Moves a pending row to its final state; a row already final is left alone. A status a
+    pending bet may not take (``domain.bet_states``) is refused before anything is written."""
+    bet_states.check("pending", values["status"])
     with engine.begin() as conn:
         result = conn.execute(update(bets).where(and_(bets.c.idempotency_key == key, bets.c.status == "pending"))
                               .values(**values).returning(bets.c.slip_id)).first()
@@ -95,15 +100,17 @@ def unclaimed_slips(conn: Connection, slip_ids: list[int] | None = None, limit: 
 
 
 def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankroll: float, now: datetime) -> int:
-    """Settles placed bets and appends the bankroll after each, in settlement order. A bet
-    settled by another run meanwhile is skipped (the update only touches placed rows)."""
+    """Settles placed bets (``settled``, or ``void`` when the result gave the stake back) and
+    appends the bankroll after each, in settlement order. A bet settled by another run meanwhile
+    is skipped (the update only touches placed rows)."""
     count = 0
     with engine.begin() as conn:
         bankroll = current_bankroll(conn, start_bankroll)
         for row in settled:
             bet_id = row.pop("bet_id")
+            status = bet_states.check("placed", bet_states.settled_status(row["result"]))
             done = conn.execute(update(bets).where(and_(bets.c.bet_id == bet_id, bets.c.status == "placed"))
-                                .values(**row, status="settled", settled_at=now, updated_at=now)).rowcount
+                                .values(**row, status=status.value, settled_at=now, updated_at=now)).rowcount
             if not done:
                 continue
             bankroll += row["profit"]

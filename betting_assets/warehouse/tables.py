@@ -277,11 +277,14 @@ bets = Table(
     Column("selection_id", BigInteger),
     Column("exchange_profit", Float),
     Column("commission", Float),
+    Column("refusal_codes", String(255)),
     UniqueConstraint("idempotency_key"),
     UniqueConstraint("customer_ref"),
     Index(None, "status", "commence_time"),
     Index(None, "event_id"),
 )
+"""``refusal_codes``: the codes of the controls (``domain.controls``), re-check rules or exchange
+errors that refused the bet, comma-separated, so refusals can be counted by rule"""
 
 bankroll_history = Table(
     "bankroll_history",

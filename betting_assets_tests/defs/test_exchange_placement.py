@@ -88,6 +88,9 @@ def test_slips_are_priced_placed_and_settled_on_the_exchange(
     by = {s: rows.filter(pl.col("event_id") == s) for s in rows["event_id"].unique()}
     refused = by[unmapped["event_id"][0]].row(0, named=True)
     assert refused["status"] == "rejected" and refused["reasons"].startswith("not mapped to an exchange market")
+    assert refused["refusal_codes"] == "not_mapped"
+    (bets_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey("bets")]
+    assert bets_event.materialization.metadata["refused_by_rule"].value == "not_mapped: 1"
     sent = rows.filter(pl.col("broker") == "exchange").filter(pl.col("status") != "rejected")
     assert sorted(sent["status"].to_list()) == ["lapsed", "placed", "placed"]
     runners = mapping.filter(pl.col("side") == "home").select("event_id", "market_id", "selection_id")

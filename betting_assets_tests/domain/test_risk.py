@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 
+from betting_assets.domain import controls
 from betting_assets.domain.ladder import on_ladder, to_ladder
 from betting_assets.domain.risk import (
     Book,
@@ -35,30 +37,59 @@ def _book(**changes: object) -> Book:
 GOOD = Order("k", "e1", price=2.5, stake=20.0, edge=0.05)
 
 
-@pytest.mark.parametrize(("order", "book", "reason"), [
-    (Order("k", "e1", 1.1, 20.0, 0.05), _book(), "odds 1.1 outside [1.2, 15.0]"),
-    (Order("k", "e1", 21.0, 20.0, 0.05), _book(), "odds 21.0 outside"),
-    (Order("k", "e1", 2.5, 20.0, 0.01), _book(), "edge 1.00% below the minimum 2.00%"),
-    (Order("k", "e1", 2.5, 0.5, 0.05), _book(), "stake 0.50 below the minimum 1.00"),
-    (Order("k", "e1", 2.5, 60.0, 0.05), _book(bankroll=5000.0, peak=5000.0, day_start=5000.0),
+ON_EXCHANGE = Order("k", "e1", 2.5, 20.0, 0.05, quoted_price=2.6, on_exchange=True, market_status="OPEN")
+
+
+@pytest.mark.parametrize(("order", "book", "code", "reason"), [
+    (Order("k", "e1", 1.1, 20.0, 0.05), _book(), "odds_range", "odds 1.1 outside [1.2, 15.0]"),
+    (Order("k", "e1", 21.0, 20.0, 0.05), _book(), "odds_range", "odds 21.0 outside"),
+    (Order("k", "e1", 2.5, 20.0, 0.01), _book(), "min_edge", "edge 1.00% below the minimum 2.00%"),
+    (Order("k", "e1", 2.5, 0.5, 0.05), _book(), "min_stake", "stake 0.50 below the minimum 1.00"),
+    (Order("k", "e1", 2.5, 60.0, 0.05), _book(bankroll=5000.0, peak=5000.0, day_start=5000.0), "max_stake",
      "stake 60.00 above the cap 50.00"),
-    (Order("k", "e1", 2.5, 45.0, 0.05), _book(bankroll=800.0, peak=800.0, day_start=800.0),
+    (Order("k", "e1", 2.5, 45.0, 0.05), _book(bankroll=800.0, peak=800.0, day_start=800.0), "stake_fraction",
      "stake 45.00 above 5% of the bankroll 800.00"),
-    (GOOD, _book(event_exposure={"e1": 85.0}), "event exposure 105.00 above 10% of the bankroll"),
-    (GOOD, _book(day_staked=240.0), "day exposure 260.00 above 25% of the bankroll"),
-    (GOOD, _book(day_pnl=-100.0), "daily loss limit: lost 100.00 today"),
-    (GOOD, _book(bankroll=740.0, peak=1000.0, day_start=740.0), "drawdown: bankroll 740.00 is 26.0% below its peak"),
-    (GOOD, _book(consecutive_losses=3), "losing streak: 3 losses in a row"),
-    (GOOD, _book(recent=[NOW - timedelta(seconds=10), NOW - timedelta(seconds=50)]), "rate limit: 2 bets"),
-    (GOOD, _book(kill_switch="the kill file exists"), "kill switch: the kill file exists"),
-    (GOOD, _book(funds=15.0), "available funds 15.00 below the stake 20.00"),
-    (GOOD, _book(funds=500.0, transactions_this_hour=5000), "transaction budget: 5000 exchange transactions this "
-     "hour, limit 5000"),
+    (GOOD, _book(event_exposure={"e1": 85.0}), "event_exposure", "event exposure 105.00 above 10% of the bankroll"),
+    (GOOD, _book(day_staked=240.0), "day_exposure", "day exposure 260.00 above 25% of the bankroll"),
+    (GOOD, _book(day_pnl=-100.0), "daily_loss", "daily loss limit: lost 100.00 today"),
+    (GOOD, _book(bankroll=740.0, peak=1000.0, day_start=740.0), "drawdown",
+     "drawdown: bankroll 740.00 is 26.0% below its peak"),
+    (GOOD, _book(consecutive_losses=3), "losing_streak", "losing streak: 3 losses in a row"),
+    (GOOD, _book(recent=[NOW - timedelta(seconds=10), NOW - timedelta(seconds=50)]), "rate_limit",
+     "rate limit: 2 bets"),
+    (GOOD, _book(kill_switch="the kill file exists"), "kill_switch", "kill switch: the kill file exists"),
+    (GOOD, _book(funds=15.0), "available_funds", "available funds 15.00 below the stake 20.00"),
+    (GOOD, _book(funds=500.0, transactions_this_hour=5000), "transaction_budget",
+     "transaction budget: 5000 exchange transactions this hour, limit 5000"),
+    (Order("k", "e1", 1.5, 0.9, 0.05, quoted_price=1.6, on_exchange=True), _book(),
+     "exchange_minimum", "stake 0.90 below the exchange's minimum 1.00 (or a payout of 10 at 1.6)"),
+    (replace(ON_EXCHANGE, market_status="SUSPENDED"), _book(), "market_status", "the exchange market is suspended"),
 ])
-def test_each_control_rejects_with_its_reason(order: Order, book: Book, reason: str) -> None:
-    verdict, = gate([order], book, LIMITS, NOW)
+def test_each_control_rejects_with_its_code_and_reason(order: Order, book: Book, code: str, reason: str) -> None:
+    verdict, = gate([order], book, LIMITS.model_copy(update={"min_stake": 0.5}) if code == "exchange_minimum"
+                    else LIMITS, NOW)
     assert not verdict.accepted
+    assert code in verdict.codes, verdict.codes
     assert any(r.startswith(reason) for r in verdict.reasons), verdict.reasons
+
+
+def test_a_new_control_is_one_class_and_one_registration() -> None:
+    @controls.control
+    class NoDerbies:
+        code = "no_derbies"
+        account = static = False
+
+        def check(self, order: Order, book: Book, limits: RiskLimits, now: datetime) -> str | None:
+            return "no bets on derbies" if order.event_id.startswith("derby") else None
+
+    try:
+        derby, other = gate([replace(GOOD, event_id="derby-1"), GOOD], _book(), LIMITS, NOW)
+        assert derby.codes == ("no_derbies",) and derby.reasons == ("no bets on derbies",) and other.accepted
+        with pytest.raises(ValueError, match="no_derbies"):
+            controls.control(NoDerbies)
+    finally:
+        controls.REGISTRY[:] = [c for c in controls.REGISTRY if c.code != "no_derbies"]
+    assert len({c.code for c in controls.REGISTRY}) == len(controls.REGISTRY) == 17
 
 
 def test_a_clean_order_passes_and_old_placements_do_not_count_towards_the_rate() -> None:

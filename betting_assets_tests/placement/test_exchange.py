@@ -281,3 +281,14 @@ def test_cleared_orders_after_the_event_with_commission(exchange: ExchangeBroker
     assert exchange.available() == pytest.approx(balance, abs=0.01)
     exchange.cleared(["h", "d"])
     assert exchange.available() == pytest.approx(balance, abs=0.01)             # paid once
+
+
+def test_a_voided_market_gives_every_stake_back(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+    market, book = _market(sandbox, exchange.client)
+    exchange.place(_on(market, book, "v", book.runners[0].ex.available_to_back[0].price, 10.0))
+    assert exchange.available() == DEFAULT_BALANCE - 10.0
+    httpx.post(f"{sandbox.url}/sandbox/exchange", json={"void_markets": [market.market_id]},
+               headers={"x-api-key": "test-key"}).raise_for_status()
+    (voided,) = exchange.cleared(["v"]).values()
+    assert (voided.outcome, voided.profit, voided.commission, voided.size_settled) == ("VOID", 0.0, 0.0, 0.0)
+    assert exchange.available() == DEFAULT_BALANCE

@@ -1,7 +1,8 @@
 """Exchange prices and settlement: slips and bets keep the price as quoted beside the price
 net of commission, a slip priced from the exchange's book keeps the market version and size it
 saw, a bet keeps the exchange market and runner it went to, and an exchange bet the profit and
-commission the exchange settled it with; exchange_books keeps each market book read before a
+commission the exchange settled it with, and a refused bet the codes of the rules that refused
+it; exchange_books keeps each market book read before a
 decision, whole
 
 Revision ID: 0008
@@ -44,13 +45,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column('selection_id', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('exchange_profit', sa.Float(), nullable=True))
         batch.add_column(sa.Column('commission', sa.Float(), nullable=True))
+        batch.add_column(sa.Column('refusal_codes', sa.String(255), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_index('ix_exchange_books_market_id_read_at', 'exchange_books')
     op.drop_table('exchange_books')
     with op.batch_alter_table('bets') as batch:
-        for name in ('commission', 'exchange_profit', 'selection_id', 'market_id', 'quoted_price'):
+        for name in ('refusal_codes', 'commission', 'exchange_profit', 'selection_id', 'market_id', 'quoted_price'):
             batch.drop_column(name)
     with op.batch_alter_table('bet_slips') as batch:
         for name in ('available_size', 'market_version', 'quoted_price'):

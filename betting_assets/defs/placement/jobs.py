@@ -111,13 +111,17 @@ def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
         names = queries.match_names(conn, mine["event_id"].unique().to_list()) if mine.height else {}
     counts = {**{f"reconciled_{k}": v for k, v in reconciled.items()},
               **dict(mine.group_by("status").len().iter_rows())}
+    by_rule = (mine.filter(pl.col("refusal_codes").is_not_null()).select(pl.col("refusal_codes").str.split(","))
+               .explode("refusal_codes").group_by("refusal_codes").len().sort("refusal_codes"))
     orders = mine.with_columns(match=pl.col("event_id").replace_strict(names, default=pl.col("event_id")))
     metadata = {
         **{k: MetadataValue.int(v) for k, v in counts.items()},
         "ledger_rows": MetadataValue.int(sum(totals.values())),
+        "refused_by_rule": MetadataValue.md(" · ".join(f"{code}: {n}" for code, n in by_rule.iter_rows()) or "none"),
         **{f"ledger_{k}": MetadataValue.int(v) for k, v in sorted(totals.items())},
         "orders": markdown_table(orders.select("slip_id", "match", "market", "side", "bookmaker", "requested_price",
-                                               "price", "stake", "status", "reasons"), limit=25, digits=2)
+                                               "price", "stake", "status", "refusal_codes", "reasons"), limit=25,
+                                 digits=2)
         if mine.height else MetadataValue.md("nothing this run"),
     }
     yield AssetMaterialization(asset_key="bets", metadata=metadata,
