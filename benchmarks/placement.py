@@ -66,7 +66,8 @@ def seed(engine: Engine, n: int) -> None:
             "away_team": [f"{e} A" for e in ids], "market": "h2h", "side": "home", "point": 0.0, "bookmaker": "bet365",
             "price": 2.0, "price_time": NOW - timedelta(minutes=5), "model_name": "bench", "model_version": "1",
             "model_prob": 0.55, "fair_prob": 0.5, "edge": 0.1, "kelly": 0.1, "stake": 10.0, "bankroll": 1_000_000.0,
-            "rationale": "benchmark"}).select(SLIP_COLUMNS)
+            "rationale": "benchmark", "quoted_price": 2.0, "market_version": None, "available_size": None},
+            schema_overrides={"market_version": pl.Int64, "available_size": pl.Float64}).select(SLIP_COLUMNS)
         writes.propose_slips(conn, slips, created_at=NOW)
 
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks import backtest_engine, features_asof, normalize_store, placement, sensor_tick
+from benchmarks import backtest_engine, exchange_placement, features_asof, normalize_store, placement, sensor_tick
 
 
 def main() -> None:
@@ -67,6 +67,16 @@ def main() -> None:
     figures.append(f"figure placement_duplicate_or_lost_bets_after_crashes: {r['duplicates'] + r['missing']:.0f} "
                    "slips (goal == 0)")
     figures.append(f"figure placement_slips_per_s_postgresql: {r['rate']:.0f} slips/s (goal >= 10)")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = exchange_placement.run(pg_url, Path(tmp))
+    print(f"exchange placement on PostgreSQL: {r['slips']:,.0f} slips through the mapping, the live books, re-check, "
+          f"gate and placeOrders over HTTP to the sandbox's exchange in {r['seconds']:.2f} s; after {r['crashes']:.0f} "
+          f"crashes in 20 cycles and a final run: {r['placed']:,.0f} placed, {r['pending']:.0f} pending, "
+          f"{r['missing']:.0f} slips without a bet; at the exchange {r['exchange_duplicates']:.0f} duplicate and "
+          f"{r['exchange_missing']:.0f} missing orders", flush=True)
+    lost = r["duplicates"] + r["missing"] + r["exchange_duplicates"] + r["exchange_missing"]
+    figures.append(f"figure exchange_placement_duplicate_or_lost_bets_after_crashes: {lost:.0f} slips (goal == 0)")
+    figures.append(f"figure exchange_placement_slips_per_s_postgresql: {r['rate']:.0f} slips/s (goal >= 10)")
     for line in figures:
         print(line)
 

@@ -1,0 +1,153 @@
+"""1,000 slips through the exchange path on PostgreSQL: the mapping read from the warehouse, the
+live books read through betfairlightweight, the re-check, the gate (funds and transaction
+budget included), placeOrders over HTTP against the sandbox's exchange and the two-phase
+ledger. Throughput on a clean pass, then 20 crash-and-rerun cycles (a crash at a random order,
+before it is sent or after the exchange answered but before the ledger heard) and a count of
+duplicate or lost bets, in the ledger and at the exchange (whose de-duplication of a resent
+reference is switched off, so only reconciliation can keep the count right)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from benchmarks.normalize_store import Database
+from benchmarks.placement import NOW, SETTINGS, Crash, seed
+from betting_assets.domain.commission import BROKER_BOOK, net_price
+from betting_assets.placement import exchange_client, service
+from betting_assets.placement.brokers import ExchangeBroker, Fill, OrderRequest
+from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
+from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
+from betting_assets.warehouse.tables import bet_slips, bets, exchange_markets, normalized_odds
+
+PRICE, SIZE = 2.0, 1_000.0
+
+
+class FlatBooks:
+    """One open match-odds market per benchmark event, every runner backed at 2.0 for 1,000:
+    what the sandbox's exchange matches the orders against."""
+
+    def __init__(self, markets: dict[str, list[int]]) -> None:
+        self.markets = markets
+        self.taken: dict[tuple[str, int, float], float] = {}
+
+    def _book(self, market_id: str) -> dict[str, Any]:
+        runners = [{"selectionId": sid, "handicap": 0.0, "status": "ACTIVE", "totalMatched": 0.0,
+                    "ex": {"availableToBack": [{"price": PRICE, "size": SIZE - self.taken.get((market_id, sid, PRICE), 0.0)}],
+                           "availableToLay": [{"price": 2.02, "size": SIZE}], "tradedVolume": []}}
+                   for sid in self.markets[market_id]]
+        return {"marketId": market_id, "isMarketDataDelayed": False, "status": "OPEN", "betDelay": 0,
+                "bspReconciled": False, "complete": True, "inplay": False, "numberOfWinners": 1,
+                "numberOfRunners": len(runners), "numberOfActiveRunners": len(runners), "totalMatched": 0.0,
+                "totalAvailable": 0.0, "crossMatching": True, "runnersVoidable": False, "version": 1,
+                "runners": runners}
+
+    def current(self, market_id: str) -> dict[str, Any] | None:
+        return self._book(market_id) if market_id in self.markets else None
+
+    def books(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._book(m) for m in params.get("marketIds") or [] if m in self.markets]
+
+    def catalogue(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return []
+
+    def take(self, market_id: str, selection: int, price: float, size: float) -> None:
+        key = (market_id, selection, price)
+        self.taken[key] = self.taken.get(key, 0.0) + size
+
+    def winner(self, market_id: str) -> str | None:
+        return None
+
+    def runner_side(self, market_id: str, selection: int) -> str | None:
+        return None
+
+
+class CrashingExchange(ExchangeBroker):
+    """Dies at its ``at``-th order: before sending it, or after the exchange answered and
+    before the ledger heard."""
+
+    def __init__(self, client: exchange_client.PointedClient, at: int, after_answer: bool) -> None:
+        super().__init__(client, 0.05)
+        self.left, self.after_answer = at, after_answer
+
+    def place(self, order: OrderRequest) -> Fill:
+        if self.left == 0:
+            if self.after_answer:
+                super().place(order)
+            raise Crash(order.customer_ref)
+        self.left -= 1
+        return super().place(order)
+
+
+def _on_the_exchange(engine: Engine, n: int) -> dict[str, list[int]]:
+    """The benchmark's slips as the exchange path has them: priced at the exchange's best back
+    (net of commission), each event mapped to a market whose home runner it backs."""
+    ids = [f"bench-{i:05d}" for i in range(n)]
+    markets = {f"1.{500_000 + i}": [10_000 + i] for i in range(n)}
+    with engine.begin() as conn:
+        conn.execute(bet_slips.update().values(bookmaker=BROKER_BOOK, price=net_price(PRICE, 0.05), quoted_price=PRICE,
+                                               market_version=1, edge=0.55 * net_price(PRICE, 0.05) - 1))
+        conn.execute(normalized_odds.update().values(bookmaker=BROKER_BOOK))
+        conn.execute(exchange_markets.insert(), [{
+            "event_id": e, "market_type": "MATCH_ODDS", "line": 0.0, "side": "home", "market_id": f"1.{500_000 + i}",
+            "selection_id": 10_000 + i, "handicap": 0.0, "exchange_event_id": str(40_000_000 + i),
+            "exchange_event_name": f"{e} H v {e} A", "market_version": 1, "score": 1.0, "method": "exact",
+            "mapped_at": NOW} for i, e in enumerate(ids)])
+    return markets
+
+
+def _exchange_orders(url: str) -> Counter[str]:
+    return Counter(o["customerOrderRef"] for o in httpx.get(f"{url}/sandbox/exchange", timeout=30).json()["orders"])
+
+
+def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_value: int = 11) -> dict[str, float]:
+    rng = random.Random(seed_value)
+    state = SandboxState(load_market("sim:1"), now=NOW)
+    with SandboxServer(state) as server:
+        def broker(**crash: Any) -> ExchangeBroker:
+            made = exchange_client.client(server.url, DEFAULT_APP_KEY, session_token=DEFAULT_SESSION, timeout_s=30)
+            return CrashingExchange(made, **crash) if crash else ExchangeBroker(made, 0.05)
+
+        results: dict[str, float] = {}
+        for phase in ("clean", "crashing"):
+            database = Database("postgresql", workdir, pg_url)
+            try:
+                seed(database.engine, slips)
+                state.exchange.books = FlatBooks(_on_the_exchange(database.engine, slips))  # type: ignore[assignment]
+                # no de-duplication window: a resent order would be a second bet, as after Betfair's 60 s,
+                # so only reconciliation can keep the count right
+                state.exchange.configure({"reset": True, "balance": 1_000_000.0, "script": [], "default": "book",
+                                          "dedupe_window_s": 0.0})
+                if phase == "clean":
+                    began = time.perf_counter()
+                    outcome = service.run_placement(database.engine, broker(), SETTINGS, NOW)
+                    results["seconds"] = time.perf_counter() - began
+                    assert outcome.counts.get("placed") == slips, outcome.counts
+                    continue
+                crashes = 0
+                for _ in range(cycles):
+                    try:
+                        service.run_placement(database.engine, broker(at=rng.randrange(0, 2 * slips // cycles),
+                                                                      after_answer=rng.random() < 0.5), SETTINGS, NOW)
+                    except Crash:
+                        crashes += 1
+                service.run_placement(database.engine, broker(), SETTINGS, NOW)
+                with database.engine.connect() as conn:
+                    per_slip = conn.execute(select(bets.c.idempotency_key, func.count())
+                                            .group_by(bets.c.idempotency_key)).all()
+                    statuses = dict(conn.execute(select(bets.c.status, func.count()).group_by(bets.c.status)).all())
+                sent = _exchange_orders(server.url)
+            finally:
+                database.close()
+    return {"slips": float(slips), "seconds": results["seconds"], "rate": slips / results["seconds"],
+            "crashes": float(crashes), "duplicates": float(sum(n - 1 for _, n in per_slip)),
+            "missing": float(slips - len(per_slip)), "placed": float(statuses.get("placed", 0)),
+            "pending": float(statuses.get("pending", 0)),
+            "exchange_duplicates": float(sum(n - 1 for n in sent.values())),
+            "exchange_missing": float(slips - len(sent))}
