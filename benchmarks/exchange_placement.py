@@ -35,11 +35,11 @@ class FlatBooks:
 
     def __init__(self, markets: dict[str, list[int]]) -> None:
         self.markets = markets
-        self.taken: dict[tuple[str, int, float], float] = {}
+        self.taken: dict[tuple[str, int, float, float], float] = {}
 
     def _book(self, market_id: str) -> dict[str, Any]:
         runners = [{"selectionId": sid, "handicap": 0.0, "status": "ACTIVE", "totalMatched": 0.0,
-                    "ex": {"availableToBack": [{"price": PRICE, "size": SIZE - self.taken.get((market_id, sid, PRICE), 0.0)}],
+                    "ex": {"availableToBack": [{"price": PRICE, "size": SIZE - self.taken.get((market_id, sid, 0.0, PRICE), 0.0)}],
                            "availableToLay": [{"price": 2.02, "size": SIZE}], "tradedVolume": []}}
                    for sid in self.markets[market_id]]
         return {"marketId": market_id, "isMarketDataDelayed": False, "status": "OPEN", "betDelay": 0,
@@ -57,14 +57,11 @@ class FlatBooks:
     def catalogue(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         return []
 
-    def take(self, market_id: str, selection: int, price: float, size: float) -> None:
-        key = (market_id, selection, price)
+    def take(self, market_id: str, selection: int, price: float, size: float, handicap: float = 0.0) -> None:
+        key = (market_id, selection, handicap, price)
         self.taken[key] = self.taken.get(key, 0.0) + size
 
-    def winner(self, market_id: str) -> str | None:
-        return None
-
-    def runner_side(self, market_id: str, selection: int) -> str | None:
+    def settle(self, market_id: str, selection: int, handicap: float, price: float) -> float | None:
         return None
 
 

@@ -30,7 +30,7 @@ class SlipProposals:
 
 
 def proposals(engine: Engine, tracker: Tracker, settings: Settings, now: datetime,
-              exchange_quotes: Callable[[list[str]], dict[tuple[str, int], BookQuote]] | None = None) -> SlipProposals:
+              exchange_quotes: Callable[[list[str]], dict[tuple[str, int, float], BookQuote]] | None = None) -> SlipProposals:
     """Slips for the events whose decision time has come by ``now``. The model sees features cut
     at the decision time it was trained at; the price is the best on offer now; stakes are sized
     against the bankroll after the last settled bet. With ``exchange_quotes`` (the exchange

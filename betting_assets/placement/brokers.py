@@ -157,7 +157,7 @@ class ExchangeBroker:
         return self._fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=stake)
 
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None,
-               ) -> dict[tuple[str, int], BookQuote]:
+               ) -> dict[tuple[str, int, float], BookQuote]:
         """The live books' best back offer per (market, selection); ``keep`` is handed the books
         as read, to store before they are used."""
         from betting_assets.placement.exchange_markets import read_books, runner_quotes

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.risk import BookQuote, recheck_on_book
 from betting_assets.placement.exchange_client import PointedClient
-from betting_assets.placement.exchange_markets import MappingOutcome, plan, runner_quotes
+from betting_assets.placement.exchange_markets import MappingOutcome, exchange_runner, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
 
@@ -36,24 +35,28 @@ def check(engine: Engine, client: PointedClient, settings: Settings, now: dateti
     quotes = []
     for row in mapping.runners.iter_rows(named=True):
         book = mapping.books.get(row["market_id"])
-        runner = next((r for r in book.runners if r.selection_id == row["selection_id"]), None) if book else None
+        runner = next((r for r in book.runners if r.selection_id == row["selection_id"]
+                       and float(r.handicap or 0.0) == row["handicap"]), None) if book else None
         back = runner.ex.available_to_back[0] if runner and runner.ex.available_to_back else None
         lay = runner.ex.available_to_lay[0] if runner and runner.ex.available_to_lay else None
         quotes.append({**row, "status": book.status if book else "UNKNOWN",
                        "back": back.price if back else None, "back_size": back.size if back else None,
                        "lay": lay.price if lay else None})
-    by_side = {(q["event_id"], q["side"]): q for q in quotes}
+    by_line = {(q["event_id"], q["market_type"], q["line"], q["side"]): q for q in quotes}
     book = runner_quotes(mapping.books)
     with engine.connect() as conn:
         slips = queries.proposed_slips(conn)
-    h2h = slips.filter(pl.col("market") == "h2h") if slips.height else slips
-    verdicts = [_verdict(s, by_side.get((s["event_id"], s["side"])), book, settings, now)
-                for s in h2h.iter_rows(named=True)]
+    verdicts = [_verdict(s, _runner(by_line, s), book, settings, now) for s in slips.iter_rows(named=True)]
     return ExchangeCheck(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0), mapping,
                          quotes, verdicts)
 
 
-def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tuple[str, int], BookQuote],
+def _runner(by_line: dict[tuple[Any, ...], dict[str, Any]], slip: dict[str, Any]) -> dict[str, Any] | None:
+    found = exchange_runner(slip["market"], slip["side"], slip["point"])
+    return by_line.get((slip["event_id"], found[0], found[1], slip["side"])) if found else None
+
+
+def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tuple[str, int, float], BookQuote],
              settings: Settings, now: datetime) -> dict[str, Any]:
     """The placement job's own re-check (``recheck_on_book``) of the slip against the live book."""
     match = f"{slip['home_team']} v {slip['away_team']}"
@@ -61,7 +64,7 @@ def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tup
             "stake": slip["stake"]}
     if runner is None:
         return {**said, "would": "refuse", "why": "not mapped to an exchange market"}
-    verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"])),
+    verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"], runner["handicap"])),
                               slip.get("market_version"), float(slip["stake"]), slip["commence_time"], now,
                               settings.risk.price_tolerance, settings.exchange.commission, settings.sizing.min_stake)
     if verdict.reason:

@@ -25,7 +25,9 @@ from betting_assets.placement.exchange_client import PointedClient
 from betting_assets.warehouse import queries, writes
 
 HORIZON = timedelta(days=7)
-MATCH_ODDS = "MATCH_ODDS"
+MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP = "MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP"
+MARKET_TYPES = {"h2h": MATCH_ODDS, "totals": OVER_UNDER_25, "spreads": ASIAN_HANDICAP}
+"""the feed's markets and the exchange's market types they are bet on (totals at 2.5 goals only)"""
 CHECK = "exchange_mapping"
 RUNNER_SCHEMA = {"event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String,
                  "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
@@ -68,12 +70,18 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     """The upcoming events within ``horizon`` matched to the exchange's catalogue, writing nothing."""
     with engine.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, sports).filter(pl.col("commence_time") <= now + horizon)
-    catalogue = client.betting.list_market_catalogue(
-        filter={"eventTypeIds": event_type_ids(sports), "marketTypeCodes": [MATCH_ODDS],
+    listed = client.betting.list_market_catalogue(
+        filter={"eventTypeIds": event_type_ids(sports), "marketTypeCodes": list(MARKET_TYPES.values()),
                 "marketStartTime": {"from": _stamp(now), "to": _stamp(now + horizon)}},
-        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_START_TIME", "COMPETITION", "EVENT_TYPE"],
+        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_START_TIME", "COMPETITION", "EVENT_TYPE",
+                           "MARKET_DESCRIPTION"],
         max_results=1000)
+    catalogue = [m for m in listed if _market_type(m) == MATCH_ODDS]   # the events are matched on match odds
     by_event = {m.event.id: m for m in catalogue}
+    others: dict[str, list[Any]] = {}
+    for m in listed:
+        if _market_type(m) != MATCH_ODDS:
+            others.setdefault(m.event.id, []).append(m)
     exchange = pl.DataFrame([_listing(m) for m in catalogue], schema={
         "exchange_event_id": pl.String, "sport_key": pl.String, "start_time": pl.Datetime("us", "UTC"),
         "home": pl.String, "away": pl.String})
@@ -81,19 +89,19 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     by_type = feed.with_columns(sport_key=pl.col("sport_key").map_elements(
         lambda s: EXCHANGE_EVENT_TYPES.get(s.split("_")[0], ""), return_dtype=pl.String))   # the exchange's sports
     mapped, unmapped = exchange_mapping.match_events(by_type, exchange)
-    books = read_books(client, [by_event[e].market_id for e in mapped["exchange_event_id"]])
+    markets = [m for e in mapped["exchange_event_id"] for m in [by_event[e], *others.get(e, [])]]
+    books = read_books(client, [m.market_id for m in markets])
     rows = []
     for hit in mapped.iter_rows(named=True):
-        market = by_event[hit["exchange_event_id"]]
-        home, _, away = market.event.name.partition(" v ")
-        for runner in market.runners:
-            side = "home" if runner.runner_name == home else "away" if runner.runner_name == away else "draw"
-            rows.append({"event_id": hit["event_id"], "market_type": MATCH_ODDS, "line": 0.0, "side": side,
-                         "market_id": market.market_id, "selection_id": runner.selection_id,
-                         "handicap": float(runner.handicap or 0.0), "exchange_event_id": market.event.id,
-                         "exchange_event_name": market.event.name, "market_version": books[market.market_id].version
-                         if market.market_id in books else None,
-                         "score": hit["score"], "method": hit["method"]})
+        for market in [by_event[hit["exchange_event_id"]], *others.get(hit["exchange_event_id"], [])]:
+            for runner in market.runners:
+                side, line = runner_line(market, runner)
+                rows.append({"event_id": hit["event_id"], "market_type": _market_type(market), "line": line,
+                             "side": side, "market_id": market.market_id, "selection_id": runner.selection_id,
+                             "handicap": float(runner.handicap or 0.0), "exchange_event_id": market.event.id,
+                             "exchange_event_name": market.event.name,
+                             "market_version": books[market.market_id].version if market.market_id in books else None,
+                             "score": hit["score"], "method": hit["method"]})
     runners = pl.DataFrame(rows, schema=RUNNER_SCHEMA)
     names = {r["event_id"]: f"{r['home_team']} v {r['away_team']}" for r in feed.iter_rows(named=True)}
     findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
@@ -101,6 +109,36 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
                 for r in unmapped.iter_rows(named=True)]
     return MappingOutcome(feed, runners, unmapped.with_columns(
         match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books)
+
+
+def _market_type(market: Any) -> str:
+    return str(market.description.market_type) if market.description else MATCH_ODDS
+
+
+def runner_line(market: Any, runner: Any) -> tuple[str, float]:
+    """A runner's feed side and line, as the market view keys them: over/under at 2.5, a
+    handicap runner at the home team's handicap (the away runner's negated)."""
+    kind = _market_type(market)
+    if kind == OVER_UNDER_25:
+        return ("over" if runner.runner_name.lower().startswith("over") else "under"), 2.5
+    home, _, away = market.event.name.partition(" v ")
+    side = "home" if runner.runner_name == home else "away" if runner.runner_name == away else "draw"
+    if kind == ASIAN_HANDICAP:
+        handicap = float(runner.handicap or 0.0)
+        return side, handicap if side == "home" else -handicap
+    return side, 0.0
+
+
+def exchange_runner(market: str, side: str, point: float) -> tuple[str, float] | None:
+    """The exchange market type and line a feed bet (market, side, point) is placed on; None
+    for a line the exchange's markets do not carry."""
+    if market == "h2h":
+        return MATCH_ODDS, 0.0
+    if market == "totals":
+        return (OVER_UNDER_25, 2.5) if point == 2.5 else None
+    if market == "spreads":
+        return ASIAN_HANDICAP, point if side == "home" else -point
+    return None
 
 
 def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -129,38 +167,41 @@ def read_books(client: PointedClient, market_ids: list[str]) -> dict[str, Any]:
     return found
 
 
-def runner_quotes(books: dict[str, Any]) -> dict[tuple[str, int], BookQuote]:
-    """The best back offer of every runner in ``books`` (``read_books``), by (market, selection)."""
+def runner_quotes(books: dict[str, Any]) -> dict[tuple[str, int, float], BookQuote]:
+    """The best back offer of every runner in ``books`` (``read_books``), by (market, selection,
+    handicap)."""
     found = {}
     for market_id, book in books.items():
         for runner in book.runners:
             best = runner.ex.available_to_back[0] if runner.ex and runner.ex.available_to_back else None
-            found[(market_id, runner.selection_id)] = BookQuote(book.status, book.version, best.price if best else None,
-                                                                best.size if best else None)
+            found[(market_id, runner.selection_id, float(runner.handicap or 0.0))] = BookQuote(
+                book.status, book.version, best.price if best else None, best.size if best else None)
     return found
 
 
-def exchange_offers(offers: pl.DataFrame, mapping: pl.DataFrame, quotes: dict[tuple[str, int], BookQuote],
+def exchange_offers(offers: pl.DataFrame, mapping: pl.DataFrame, quotes: dict[tuple[str, int, float], BookQuote],
                     commission: float, read_at: datetime) -> pl.DataFrame:
-    """The exchange's own prices in the market-view shape, for the match-result lines the
-    mapping covers: the best back net of commission (``price``) and as quoted, its size and
+    """The exchange's own prices in the market-view shape, for the lines the mapping covers
+    (match odds, over/under 2.5, Asian handicap): the best back net of commission (``price``) and as quoted, its size and
     the market version, with the sharp fair probability of the line taken from ``offers``
     (the feed's, at the same decision time). A runner without a back price, or in a market
     that is not open, is not on offer."""
-    lines = offers.filter(pl.col("market") == "h2h").unique(["event_id", "side"], keep="first", maintain_order=True)
-    runners = mapping.filter(pl.col("market_type") == MATCH_ODDS).select("event_id", "side", "market_id", "selection_id")
-    joined = lines.join(runners, on=["event_id", "side"], how="inner")
+    lines = offers.filter(pl.col("market").is_in(list(MARKET_TYPES))).unique(
+        ["event_id", "market", "line", "side"], keep="first", maintain_order=True).with_columns(
+        market_type=pl.col("market").replace_strict(MARKET_TYPES, return_dtype=pl.String))
+    runners = mapping.select("event_id", "market_type", "line", "side", "market_id", "selection_id", "handicap")
+    joined = lines.join(runners, on=["event_id", "market_type", "line", "side"], how="inner").drop("market_type")
     rows = []
     for row in joined.iter_rows(named=True):
-        quote = quotes.get((row["market_id"], row["selection_id"]))
+        quote = quotes.get((row["market_id"], row["selection_id"], row["handicap"]))
         if quote is None or quote.status != "OPEN" or quote.back_price is None:
             continue
         rows.append({**row, "bookmaker": BROKER_BOOK, "quoted_price": quote.back_price,
                      "price": net_price(quote.back_price, commission), "snapshot_time": read_at,
                      "market_version": quote.version, "available_size": quote.back_size})
-    schema = {**dict(offers.schema), "market_id": pl.String, "selection_id": pl.Int64, "market_version": pl.Int64,
-              "available_size": pl.Float64}
-    return pl.DataFrame(rows, schema=schema).drop("market_id", "selection_id")
+    schema = {**dict(offers.schema), "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
+              "market_version": pl.Int64, "available_size": pl.Float64}
+    return pl.DataFrame(rows, schema=schema).drop("market_id", "selection_id", "handicap")
 
 
 def _stamp(moment: datetime) -> str:

@@ -36,6 +36,7 @@ from betting_assets.domain.risk import (
 )
 from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
+from betting_assets.placement.exchange_markets import exchange_runner
 from betting_assets.settings import BettingMode, Settings, env_name
 from betting_assets.warehouse import ledger, locks, queries, writes
 
@@ -202,21 +203,28 @@ def candidate_rows(engine: Engine, settings: Settings, broker: Broker, now: date
 
 def _on_exchange(engine: Engine, rows: list[dict[str, Any]], mapping: pl.DataFrame, broker: Broker,
                  now: datetime) -> None:
-    """Each row's exchange market and runner (match odds only: the markets the mapping holds)
-    and its live book, read in one pass over the markets and kept whole."""
+    """Each row's exchange market and runner (match odds, over/under 2.5 or the handicap line,
+    as the mapping holds them) and its live book, read in one pass over the markets and kept
+    whole."""
     def keep(books: dict[str, Any]) -> None:
         with engine.begin() as conn:
             writes.record_exchange_books(conn, books, now, "placement")
 
-    wanted = {(r["event_id"], r["side"]) for r in rows if r["market"] == "h2h"}
-    runners = {(r["event_id"], r["side"]): r for r in mapping.filter(pl.col("market_type") == "MATCH_ODDS")
-               .iter_rows(named=True) if (r["event_id"], r["side"]) in wanted}
+    keys = {id(r): _runner_key(r) for r in rows}
+    wanted = set(keys.values())
+    runners = {k: r for r in mapping.iter_rows(named=True)
+               if (k := (r["event_id"], r["market_type"], r["line"], r["side"])) in wanted}
     quotes = getattr(broker, "quotes")(sorted({r["market_id"] for r in runners.values()}), keep) if runners else {}
     for row in rows:
-        hit = runners.get((row["event_id"], row["side"])) if row["market"] == "h2h" else None
+        hit = runners.get(keys[id(row)])
         row.update(on_exchange=True, market_id=hit["market_id"] if hit else None,
                    selection_id=hit["selection_id"] if hit else None, handicap=hit["handicap"] if hit else 0.0,
-                   book=quotes.get((hit["market_id"], hit["selection_id"])) if hit else None)
+                   book=quotes.get((hit["market_id"], hit["selection_id"], hit["handicap"])) if hit else None)
+
+
+def _runner_key(row: dict[str, Any]) -> tuple[str, str, float, str] | None:
+    found = exchange_runner(row["market"], row["side"], row["point"])
+    return (row["event_id"], found[0], found[1], row["side"]) if found else None
 
 
 LEDGER_FIELDS = [name for name in ledger.BETS_SCHEMA if name not in ("bet_id", "status")]

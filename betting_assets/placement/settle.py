@@ -26,7 +26,21 @@ LOOKBACK = timedelta(days=3)
 
 
 CHECK = "exchange_settlement"
-OUTCOMES = {"WIN": "win", "LOSE": "loss", "VOID": "void"}
+GROSS = {"win": lambda stake, price: stake * (price - 1.0), "half_win": lambda stake, price: stake * (price - 1.0) / 2,
+         "push": lambda stake, price: 0.0, "void": lambda stake, price: 0.0,
+         "half_loss": lambda stake, price: -stake / 2, "loss": lambda stake, price: -stake}
+"""a result's gross profit on ``stake`` at the quoted ``price``"""
+
+
+def exchange_result(report: Cleared, stake: float) -> str:
+    """The result the exchange's money says: void, or the one whose gross profit it paid (the
+    exchange reports a half-won handicap as a WIN with half the winnings)."""
+    if report.outcome == "VOID":
+        return "void"
+    for name in ("win", "half_win", "push", "half_loss", "loss"):
+        if abs(GROSS[name](stake, report.price_matched) - report.profit) < 0.01:
+            return name
+    return "win" if report.profit > 0 else "loss"
 
 
 @dataclass
@@ -100,16 +114,15 @@ def _from_exchange(bet: dict[str, Any], report: Cleared,
                    scored: dict[str, Any] | None) -> tuple[dict[str, Any], Finding | None]:
     """The ledger's settlement of an exchange bet from the exchange's report, and a finding
     where the scores disagree on the result or on the gross profit (to the cent)."""
-    result = OUTCOMES.get(report.outcome, report.outcome.lower())
-    net = report.profit - report.commission
     stake = float(bet["stake"] or 0.0)
+    result = exchange_result(report, stake)
+    net = report.profit - report.commission
     row = {"bet_id": bet["bet_id"], "result": result, "unit_return": 1.0 + net / stake if stake else 1.0,
            "profit": net, "p_close": bet["p_close"], "exchange_profit": report.profit,
            "commission": report.commission}
     if scored is None:
         return row, None
-    quoted = float(bet["quoted_price"] or bet["price"])
-    gross = {"win": stake * (quoted - 1.0), "loss": -stake}.get(scored["result"], 0.0)
+    gross = GROSS.get(scored["result"], GROSS["push"])(stake, float(bet["quoted_price"] or bet["price"]))
     if scored["result"] == result and abs(gross - report.profit) < 0.01:
         return row, None
     return row, Finding(CHECK, "error", f"bet {bet['bet_id']} ({bet['market']} {bet['side']}): the scores settle it "

@@ -142,8 +142,10 @@ class FakeExchange:
             if kind == "reject":
                 return self._failure(arg or "INSUFFICIENT_FUNDS", params), 0.0
             levels: list[tuple[float, float]] = []
+            handicap = float(instruction.get("handicap") or 0.0)
             if kind == "book" and book is not None:
-                runner = next((r for r in book["runners"] if r["selectionId"] == selection), None)
+                runner = next((r for r in book["runners"] if r["selectionId"] == selection
+                               and float(r["handicap"]) == handicap), None)
                 offers = runner["ex"]["availableToBack"] if runner else []
                 levels = _match(size, price, offers)
             else:
@@ -156,11 +158,11 @@ class FakeExchange:
             average = round(sum(p * s for p, s in levels) / matched, 2) if matched else 0.0
             if self.books is not None:
                 for level_price, level_size in levels:
-                    self.books.take(market_id, selection, level_price, level_size)
+                    self.books.take(market_id, selection, level_price, level_size, handicap)
             self.balance = round(self.balance - matched, 2)
             order = {"betId": str(next(self.ids)), "customerOrderRef": ref, "marketId": market_id,
                      "customerStrategyRef": params.get("customerStrategyRef"),
-                     "selectionId": selection, "handicap": instruction.get("handicap", 0.0),
+                     "selectionId": selection, "handicap": handicap,
                      "side": instruction["side"], "orderType": "LIMIT", "persistenceType": limit["persistenceType"],
                      "status": "EXECUTION_COMPLETE" if matched else "EXPIRED", "sizeMatched": matched,
                      "averagePriceMatched": average, "bspLiability": 0.0,
@@ -183,24 +185,34 @@ class FakeExchange:
                     by_market.setdefault(o["marketId"], []).append(o)
             found = []
             for market_id, orders in by_market.items():
-                winner = "void" if market_id in self.voided else (
-                    self.books.winner(market_id) if self.books is not None else None)
-                if winner is None:
-                    continue
-                found.extend(self._settle(market_id, orders, winner))
+                returns = self._returns(market_id, orders)
+                if returns is not None:
+                    found.extend(self._settle(market_id, orders, returns))
         found = [c for c in found if (not refs or c["customerOrderRef"] in refs) and (not bet_ids or c["betId"] in bet_ids)]
         return {"clearedOrders": found, "moreAvailable": False}
 
-    def _settle(self, market_id: str, orders: list[dict[str, Any]], winner: str) -> list[dict[str, Any]]:
-        assert self.books is not None
-        profits = {}
+    def _returns(self, market_id: str, orders: list[dict[str, Any]]) -> dict[str, float] | None:
+        """Each order's unit return once its market is settled (1 for all when voided), else None."""
+        if market_id in self.voided:
+            return {o["betId"]: 1.0 for o in orders}
+        if self.books is None:
+            return None
+        returns = {}
         for o in orders:
-            won = (self.books.runner_side(market_id, o["selectionId"]) == winner) != (o["customerOrderRef"] in self.misreport)
-            profits[o["betId"]] = 0.0 if winner == "void" else (
-                round(o["sizeMatched"] * (o["averagePriceMatched"] - 1.0), 2) if won else -o["sizeMatched"])
+            ret = self.books.settle(market_id, o["selectionId"], float(o["handicap"]), o["averagePriceMatched"])
+            if ret is None:
+                return None
+            if o["customerOrderRef"] in self.misreport:   # the exchange gets this one the wrong way round
+                ret = 0.0 if ret > 1.0 else o["averagePriceMatched"]
+            returns[o["betId"]] = ret
+        return returns
+
+    def _settle(self, market_id: str, orders: list[dict[str, Any]], returns: dict[str, float]) -> list[dict[str, Any]]:
+        profits = {o["betId"]: round(o["sizeMatched"] * (returns[o["betId"]] - 1.0), 2) for o in orders}
         net = sum(profits.values())
         winnings = sum(p for p in profits.values() if p > 0)
         charge = round(self.commission * net, 2) if net > 0 else 0.0
+        voided = market_id in self.voided
         out = []
         for o in orders:
             profit = profits[o["betId"]]
@@ -208,13 +220,13 @@ class FakeExchange:
             if o["betId"] not in self.paid:
                 self.paid.add(o["betId"])
                 self.balance = round(self.balance + o["sizeMatched"] + profit - commission, 2)
-            outcome = "WIN" if profit > 0 else "LOSE" if profit < 0 else "VOID"
             out.append({"betId": o["betId"], "customerOrderRef": o["customerOrderRef"],
                         "customerStrategyRef": o["customerStrategyRef"], "marketId": market_id,
                         "selectionId": o["selectionId"], "handicap": o["handicap"], "side": o["side"],
-                        "orderType": "LIMIT", "persistenceType": o["persistenceType"], "betOutcome": outcome,
+                        "orderType": "LIMIT", "persistenceType": o["persistenceType"],
+                        "betOutcome": "VOID" if voided else "WIN" if profit >= 0 else "LOSE",
                         "priceRequested": o["priceSize"]["price"], "priceMatched": o["averagePriceMatched"],
-                        "priceReduced": False, "sizeSettled": 0.0 if winner == "void" else o["sizeMatched"],
+                        "priceReduced": False, "sizeSettled": 0.0 if voided else o["sizeMatched"],
                         "sizeCancelled": 0.0, "profit": profit, "commission": commission, "betCount": 1,
                         "placedDate": o["placedDate"], "settledDate": _now(), "lastMatchedDate": o["placedDate"]})
         return out

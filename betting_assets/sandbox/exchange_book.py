@@ -1,6 +1,7 @@
-"""The sandbox exchange's markets: for every event the sandbox serves, the exchange's event and
-its MATCH_ODDS market, with runners named as an exchange names teams, and books simulated
-around the sharp fair price that move with the sandbox clock.
+"""The sandbox exchange's markets: for every event the sandbox serves, the exchange's event with
+its MATCH_ODDS market (runners named as an exchange names teams, "The Draw" for soccer), its
+OVER_UNDER_25 and its ASIAN_HANDICAP markets where the feed prices those (one runner per team
+and line), and books simulated around the sharp fair price that move with the sandbox clock.
 
 The books are simulated (the market's ``simulated`` flag and its rules say so): best back at
 the fair price put on the tick ladder, lay one tick above, three levels each side with sizes
@@ -31,6 +32,10 @@ EXCHANGE_NAMES = {
 }
 """feed name → the exchange's, where they differ"""
 DRAW, DRAW_SELECTION = "The Draw", 58805
+UNDER, OVER = (47972, "Under 2.5 Goals"), (47973, "Over 2.5 Goals")
+MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP = "MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP"
+FEED_MARKET = {MATCH_ODDS: "h2h", OVER_UNDER_25: "totals", ASIAN_HANDICAP: "spreads"}
+MARKET_NAMES = {MATCH_ODDS: "Match Odds", OVER_UNDER_25: "Over/Under 2.5 Goals", ASIAN_HANDICAP: "Asian Handicap"}
 TWIN_HOME, LISTED_TWICE_HOME = "Chelsea", "Bournemouth"
 CLOSES_AFTER = timedelta(hours=3)
 ALL_BOOKS = bookmakers_for(list(BOOKMAKERS_BY_REGION))
@@ -64,11 +69,36 @@ class ExchangeMarket:
     three_way: bool
     priced: bool = True
     """whether the feed's prices stand behind this listing (not for a twin the feed does not have)"""
+    market_type: str = MATCH_ODDS
 
-    def runners(self) -> list[tuple[int, str, str]]:
-        """(selection id, exchange name, feed side) in the exchange's order: home, away, draw."""
-        runs = [(selection_id(self.home), self.home, "home"), (selection_id(self.away), self.away, "away")]
-        return runs + [(DRAW_SELECTION, DRAW, "draw")] if self.three_way else runs
+    def runners(self, lines: tuple[float, ...] = ()) -> list[tuple[int, str, str, float]]:
+        """(selection id, exchange name, feed side, handicap) in the exchange's order; an Asian
+        handicap market has one runner per team and home ``line`` (the away side at minus it)."""
+        if self.market_type == OVER_UNDER_25:
+            return [(UNDER[0], UNDER[1], "under", 0.0), (OVER[0], OVER[1], "over", 0.0)]
+        home, away = selection_id(self.home), selection_id(self.away)
+        if self.market_type == ASIAN_HANDICAP:
+            return [r for line in lines for r in ((home, self.home, "home", line), (away, self.away, "away", -line))]
+        runs = [(home, self.home, "home", 0.0), (away, self.away, "away", 0.0)]
+        return runs + [(DRAW_SELECTION, DRAW, "draw", 0.0)] if self.three_way else runs
+
+
+def unit_return(market_type: str, side: str, handicap: float, price: float, home: int, away: int) -> float:
+    """What one unit backed returns once the match ended ``home``-``away``: the exchange's own
+    settlement, written apart from the product's so a disagreement can show. A quarter line is
+    half on each neighbouring half line."""
+    if market_type == MATCH_ODDS:
+        won = {"home": home > away, "away": away > home, "draw": home == away}[side]
+        return price if won else 0.0
+    if market_type == OVER_UNDER_25:
+        return price if (home + away > 2.5) == (side == "over") else 0.0
+    margin = (home - away) if side == "home" else (away - home)
+    halves = (handicap - 0.25, handicap + 0.25) if abs(handicap * 4) % 2 == 1 else (handicap, handicap)
+    total = 0.0
+    for line in halves:
+        edge = margin + line
+        total += 0.5 * (price if edge > 0 else 1.0 if edge == 0 else 0.0)
+    return total
 
 
 class ExchangeBooks:
@@ -76,8 +106,8 @@ class ExchangeBooks:
         self.market = market
         self.clock = clock
         self.known: dict[str, ExchangeMarket] = {}
-        self.taken: dict[tuple[str, int, float], float] = {}
-        """back liquidity already matched, by market, selection and price: a book does not refill"""
+        self.taken: dict[tuple[str, int, float, float], float] = {}
+        """back liquidity already matched, by market, selection, handicap and price: a book does not refill"""
 
     def now(self) -> datetime:
         return self.clock()
@@ -89,30 +119,31 @@ class ExchangeBooks:
         listing = self.known.get(market_id)
         return self._book(listing, now, {}) if listing is not None else None
 
-    def take(self, market_id: str, selection: int, price: float, size: float) -> None:
-        key = (market_id, selection, price)
+    def take(self, market_id: str, selection: int, price: float, size: float, handicap: float = 0.0) -> None:
+        key = (market_id, selection, handicap, price)
         self.taken[key] = self.taken.get(key, 0.0) + size
 
-    def winner(self, market_id: str) -> str | None:
-        """The winning runner's feed side once the event is final ("void" when it was not
-        played), None while it is not."""
+    def score(self, market_id: str) -> tuple[int, int] | None:
+        """The final score of the market's match, None while it is not final."""
         listing = self.known.get(market_id)
         if listing is None:
             return None
-        now = self.clock()
-        for event in self.market.scores(listing.sport_key, now, 3):
+        for event in self.market.scores(listing.sport_key, self.clock(), 3):
             if event["id"] != listing.feed_event_id or not event.get("completed"):
                 continue
-            goals = {s["name"]: float(s["score"]) for s in event.get("scores") or []}
-            home, away = goals.get(event["home_team"]), goals.get(event["away_team"])
-            if home is None or away is None:
-                return "void"
-            return "home" if home > away else "away" if away > home else "draw"
+            goals = {s["name"]: int(float(s["score"])) for s in event.get("scores") or []}
+            if event["home_team"] in goals and event["away_team"] in goals:
+                return goals[event["home_team"]], goals[event["away_team"]]
         return None
 
-    def runner_side(self, market_id: str, selection: int) -> str | None:
-        listing = self.known.get(market_id)
-        return next((side for sid, _, side in listing.runners() if sid == selection), None) if listing else None
+    def settle(self, market_id: str, selection: int, handicap: float, price: float) -> float | None:
+        """A unit's return on that runner (at its ``handicap``) at ``price`` once the match is
+        final, else None."""
+        listing, goals = self.known.get(market_id), self.score(market_id)
+        if listing is None or goals is None:
+            return None
+        side = {sid: side for sid, _, side, _ in listing.runners((0.0,))}.get(selection)
+        return unit_return(listing.market_type, side, handicap, price, *goals) if side else None
 
     def _refresh(self, now: datetime) -> None:
         for sport in self.market.sports():
@@ -126,13 +157,16 @@ class ExchangeBooks:
         assert start is not None
         three_way = event["sport_key"].startswith("soccer")
 
-        def listed(copy: str, h: str, a: str, priced: bool = True) -> ExchangeMarket:
+        def listed(copy: str, h: str, a: str, priced: bool = True, kind: str = MATCH_ODDS) -> ExchangeMarket:
             exchange_event = str(30_000_000 + _number("event", event["id"], copy) % 9_000_000)
-            return ExchangeMarket(f"1.{200_000_000 + _number('market', event['id'], copy) % 99_000_000}",
+            tag = "" if kind == MATCH_ODDS else kind
+            return ExchangeMarket(f"1.{200_000_000 + _number('market', event['id'], copy, tag) % 99_000_000}",
                                   exchange_event, event["id"], event["sport_key"], event.get("sport_title") or "",
-                                  start, h, a, three_way, priced)
+                                  start, h, a, three_way, priced, kind)
 
         listings = [listed("", home, away)]
+        if three_way:
+            listings += [listed("", home, away, kind=OVER_UNDER_25), listed("", home, away, kind=ASIAN_HANDICAP)]
         if event["home_team"] == TWIN_HOME:
             listings.append(listed("women", f"{home} W", f"{away} W", priced=False))
         if event["home_team"] == LISTED_TWICE_HOME:
@@ -140,35 +174,50 @@ class ExchangeBooks:
         return listings
 
     def catalogue(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Markets of the asked types, sports and window; an over/under or handicap market only
+        where the feed prices that market for the match now."""
         now = self.clock()
         self._refresh(now)
         wanted = params.get("filter") or {}
         types = set(wanted.get("eventTypeIds") or [])
-        codes = set(wanted.get("marketTypeCodes") or ["MATCH_ODDS"])
+        codes = set(wanted.get("marketTypeCodes") or [MATCH_ODDS])
         window = wanted.get("marketStartTime") or {}
         low, high = parse_utc(window.get("from")), parse_utc(window.get("to"))
         found = [m for m in self.known.values()
-                 if (not types or EXCHANGE_EVENT_TYPES.get(m.sport_key.split("_")[0]) in types) and "MATCH_ODDS" in codes
-                 and (low is None or m.start >= low) and (high is None or m.start <= high) and m.start > now]
+                 if (not types or EXCHANGE_EVENT_TYPES.get(m.sport_key.split("_")[0]) in types)
+                 and m.market_type in codes and (low is None or m.start >= low) and (high is None or m.start <= high)
+                 and m.start > now]
         found.sort(key=lambda m: (m.start, m.market_id))
-        return [self._catalogue_entry(m) for m in found[:int(params.get("maxResults") or 1000)]]
+        odds: dict[str, list[dict[str, Any]]] = {}
+        entries = []
+        for m in found:
+            fair, _ = self._fair(m, now, odds)
+            if m.market_type != MATCH_ODDS and not fair:
+                continue
+            entries.append(self._catalogue_entry(m, self._lines(fair)))
+        return entries[:int(params.get("maxResults") or 1000)]
 
-    def _catalogue_entry(self, m: ExchangeMarket) -> dict[str, Any]:
+    @staticmethod
+    def _lines(fair: dict[tuple[str, float], float]) -> tuple[float, ...]:
+        return tuple(sorted({h for side, h in fair if side == "home"}))
+
+    def _catalogue_entry(self, m: ExchangeMarket, lines: tuple[float, ...]) -> dict[str, Any]:
         kind = m.sport_key.split("_")[0]
         return {
-            "marketId": m.market_id, "marketName": "Match Odds", "totalMatched": 0.0,
+            "marketId": m.market_id, "marketName": MARKET_NAMES[m.market_type], "totalMatched": 0.0,
             "marketStartTime": _stamp(m.start),
             "competition": {"id": str(_number("competition", m.sport_key) % 10_000_000), "name": m.competition},
             "event": {"id": m.exchange_event_id, "name": f"{m.home} v {m.away}", "countryCode": "GB",
                       "timezone": "GMT", "openDate": _stamp(m.start)},
             "eventType": {"id": EXCHANGE_EVENT_TYPES.get(kind, "0"), "name": kind.capitalize()},
             "description": {"persistenceEnabled": True, "bspMarket": False, "marketTime": _stamp(m.start),
-                            "suspendTime": _stamp(m.start), "bettingType": "ODDS", "turnInPlayEnabled": False,
-                            "marketType": "MATCH_ODDS", "regulator": "SANDBOX", "marketBaseRate": 5.0,
+                            "suspendTime": _stamp(m.start), "bettingType": "ASIAN_HANDICAP_DOUBLE_LINE"
+                            if m.market_type == ASIAN_HANDICAP else "ODDS", "turnInPlayEnabled": False,
+                            "marketType": m.market_type, "regulator": "SANDBOX", "marketBaseRate": 5.0,
                             "discountAllowed": True, "wallet": "UK", "rules": SIMULATED_RULES,
                             "rulesHasDate": False, "priceLadderDescription": {"type": "CLASSIC"}},
-            "runners": [{"selectionId": sid, "runnerName": name, "handicap": 0.0, "sortPriority": i + 1}
-                        for i, (sid, name, _) in enumerate(m.runners())],
+            "runners": [{"selectionId": sid, "runnerName": name, "handicap": handicap, "sortPriority": i + 1}
+                        for i, (sid, name, _, handicap) in enumerate(m.runners(lines))],
         }
 
     def books(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -181,48 +230,71 @@ class ExchangeBooks:
         return "OPEN" if now < m.start else "SUSPENDED" if now < m.start + CLOSES_AFTER else "CLOSED"
 
     def _fair(self, m: ExchangeMarket, now: datetime,
-              odds: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, float], datetime | None]:
-        """Fair prices by feed side from the sharp book (or every book when it is absent)."""
+              odds: dict[str, list[dict[str, Any]]]) -> tuple[dict[tuple[str, float], float], datetime | None]:
+        """Fair prices by (feed side, handicap) from the sharp book (or every book when it is
+        absent), each line de-vigged on its own; over/under at 2.5 goals only."""
         if not m.priced or now >= m.start:
             return {}, None
         if m.sport_key not in odds:
-            odds[m.sport_key] = self.market.odds(m.sport_key, now, {"h2h"}, ALL_BOOKS, "decimal")
+            odds[m.sport_key] = self.market.odds(m.sport_key, now, {"h2h", "totals", "spreads"}, ALL_BOOKS, "decimal")
         events = [e for e in odds[m.sport_key] if e["id"] == m.feed_event_id]
         if not events:
             return {}, None
-        books = events[0]["bookmakers"]
+        event, key = events[0], FEED_MARKET[m.market_type]
+        books = [b for b in event["bookmakers"] if any(k["key"] == key for k in b["markets"])]
         sharp = [b for b in books if b["key"] == "pinnacle"] or books
-        implied: dict[str, list[float]] = {}
+        implied: dict[tuple[str, float], list[float]] = {}
         stamps = []
         for book in sharp:
             for market in book["markets"]:
+                if market["key"] != key:
+                    continue
                 stamps.append(parse_utc(market["last_update"]))
                 for outcome in market["outcomes"]:
-                    side = ("home" if outcome["name"] == events[0]["home_team"] else "away"
-                            if outcome["name"] == events[0]["away_team"] else "draw")
-                    implied.setdefault(side, []).append(1.0 / float(outcome["price"]))
-        mean = {side: sum(v) / len(v) for side, v in implied.items()}
-        total = sum(mean.values())
-        return {side: total / q for side, q in mean.items()}, max((s for s in stamps if s), default=None)
+                    point = float(outcome.get("point") or 0.0)
+                    if key == "totals":
+                        if point != 2.5:
+                            continue
+                        side, line = str(outcome["name"]).lower(), 0.0
+                    else:
+                        side = ("home" if outcome["name"] == event["home_team"] else "away"
+                                if outcome["name"] == event["away_team"] else "draw")
+                        line = point
+                    implied.setdefault((side, line), []).append(1.0 / float(outcome["price"]))
+        mean = {k: sum(v) / len(v) for k, v in implied.items()}
+
+        def home_line(side: str, line: float) -> float:
+            return (line if side == "home" else -line) if m.market_type == ASIAN_HANDICAP else 0.0
+
+        groups: dict[float, float] = {}
+        for (side, line), q in mean.items():
+            groups[home_line(side, line)] = groups.get(home_line(side, line), 0.0) + q
+        fair = {(side, line): groups[home_line(side, line)] / q for (side, line), q in mean.items()}
+        if m.market_type == ASIAN_HANDICAP:      # a line both sides of which are priced
+            fair = {(s, h): p for (s, h), p in fair.items()
+                    if ("away" if s == "home" else "home", -h) in fair}
+        return fair, max((s for s in stamps if s), default=None)
 
     def _book(self, m: ExchangeMarket, now: datetime, odds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         fair, latest = self._fair(m, now, odds)
         status = self.status(m, now)
         runners = []
-        for sid, _, side in m.runners():
+        for sid, _, side, handicap in m.runners(self._lines(fair)):
             back: list[dict[str, float]] = []
             lay: list[dict[str, float]] = []
-            if status == "OPEN" and side in fair and fair[side] >= MIN_PRICE:
-                price = to_ladder(fair[side])
+            price_now = fair.get((side, handicap))
+            if status == "OPEN" and price_now is not None and price_now >= MIN_PRICE:
+                price = to_ladder(price_now)
                 up = tick_above(price)
                 for level in range(3):
-                    size = float(20 + _number(m.market_id, sid, level, latest) % 380)
-                    size = round(size - self.taken.get((m.market_id, sid, price), 0.0), 2)
+                    size = float(20 + _number(m.market_id, sid, handicap, level, latest) % 380)
+                    size = round(size - self.taken.get((m.market_id, sid, handicap, price), 0.0), 2)
                     if size > 0:
                         back.append({"price": price, "size": size})
-                    lay.append({"price": up, "size": float(20 + _number(m.market_id, sid, -level, latest) % 380)})
+                    lay.append({"price": up, "size": float(20 + _number(m.market_id, sid, handicap, -level, latest)
+                                                           % 380)})
                     price, up = tick_below(price), tick_above(up)
-            runners.append({"selectionId": sid, "handicap": 0.0, "status": "ACTIVE", "totalMatched": 0.0,
+            runners.append({"selectionId": sid, "handicap": handicap, "status": "ACTIVE", "totalMatched": 0.0,
                             "ex": {"availableToBack": back, "availableToLay": lay, "tradedVolume": []}})
         version = int(latest.timestamp()) if latest else int(m.start.timestamp()) - 86_400
         return {"marketId": m.market_id, "isMarketDataDelayed": False, "status": status, "betDelay": 0,

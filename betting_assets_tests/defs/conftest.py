@@ -81,7 +81,7 @@ def priced(engine: Engine, resources: dict[str, object], sandbox: SandboxServer,
 
 
 def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0.05,
-             exchange_quotes: Callable[[list[str]], dict[tuple[str, int], BookQuote]] | None = None) -> pl.DataFrame:
+             exchange_quotes: Callable[[list[str]], dict[tuple[str, int, float], BookQuote]] | None = None) -> pl.DataFrame:
     """One slip per due match on its best home price (the exchange's best back, net of
     commission, with ``exchange_quotes``), its model probability ``edge`` above that price's."""
     with engine.connect() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from sqlalchemy import Engine, func, select
@@ -54,8 +55,21 @@ def test_upcoming_events_map_to_runners_and_the_match_listed_twice_does_not(
     assert meta["events"] == len(window) >= 10 and meta["unmapped_events"] == len(bournemouth) >= 1
     assert meta["mapped_events"] == len(window) - len(bournemouth) and meta["mapped_pct"] < 100
     assert set(stored["event_id"]) == set(home) - bournemouth
-    assert stored.group_by("event_id").len()["len"].to_list() == [3] * stored["event_id"].n_unique()
-    assert set(stored["side"]) == {"home", "away", "draw"} and stored["market_version"].is_not_null().all()
+    match_odds = stored.filter(pl.col("market_type") == "MATCH_ODDS")
+    assert match_odds.group_by("event_id").len()["len"].to_list() == [3] * stored["event_id"].n_unique()
+    assert set(match_odds["side"]) == {"home", "away", "draw"} and stored["market_version"].is_not_null().all()
+    totals = stored.filter(pl.col("market_type") == "OVER_UNDER_25")   # where the feed prices 2.5 goals
+    assert totals["event_id"].n_unique() >= 5 and set(totals["side"]) == {"over", "under"}
+    assert (totals["line"] == 2.5).all() and set(totals["selection_id"]) == {47972, 47973}
+    handicaps = stored.filter(pl.col("market_type") == "ASIAN_HANDICAP")   # one runner per team and line
+    assert handicaps["event_id"].n_unique() >= 5
+    assert handicaps.group_by("event_id", "line").len()["len"].unique().to_list() == [2]
+    assert (handicaps.filter(pl.col("side") == "home")["handicap"] == handicaps.filter(pl.col("side") == "home")["line"]
+            ).all()
+    assert (handicaps.filter(pl.col("side") == "away")["handicap"] == -handicaps.filter(pl.col("side") == "away")["line"]
+            ).all()
+    assert meta["markets"] == f"ASIAN_HANDICAP: {handicaps['market_id'].n_unique()} · MATCH_ODDS: " \
+        f"{match_odds['market_id'].n_unique()} · OVER_UNDER_25: {totals['market_id'].n_unique()}"
     united = stored.filter(stored["event_id"].is_in([e for e, h in window if h == "Man United"]))
     assert united["exchange_event_name"][0] == "Man Utd v Wolverhampton" and set(united["method"]) == {"alias"}
     assert {e for e, _, _ in findings} == bournemouth

@@ -7,7 +7,7 @@ as a finding rather than overwritten."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import polars as pl
@@ -54,12 +54,17 @@ def _exchange(sandbox: SandboxServer) -> dict:  # type: ignore[type-arg]
     return httpx.get(f"{sandbox.url}/sandbox/exchange").json()  # type: ignore[no-any-return]
 
 
-def _slips_on_the_exchange(engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> pl.DataFrame:
+def _mapped_and_priced(live: dict[str, object], sandbox: SandboxServer) -> None:
+    """The events mapped at 10:00, the day's odds collected at 13:20."""
     set_sandbox(sandbox, "clock", {"now": MAPPED_AT.isoformat()})
     assert materialize([events, exchange_markets], resources=live, instance=DagsterInstance.ephemeral()).success
     set_sandbox(sandbox, "clock", {"now": NOW.isoformat()})
     assert materialize([odds_snapshots, normalized_odds], resources=live, partition_key=DAY,
                        instance=DagsterInstance.ephemeral()).success
+
+
+def _slips_on_the_exchange(engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> pl.DataFrame:
+    _mapped_and_priced(live, sandbox)
     client = _client(sandbox)
     return _propose(engine, NOW, stake=10.0, exchange_quotes=lambda ids: runner_quotes(read_books(client, ids)))
 
@@ -93,7 +98,8 @@ def test_slips_are_priced_placed_and_settled_on_the_exchange(
     assert bets_event.materialization.metadata["refused_by_rule"].value == "not_mapped: 1"
     sent = rows.filter(pl.col("broker") == "exchange").filter(pl.col("status") != "rejected")
     assert sorted(sent["status"].to_list()) == ["lapsed", "placed", "placed"]
-    runners = mapping.filter(pl.col("side") == "home").select("event_id", "market_id", "selection_id")
+    runners = mapping.filter((pl.col("side") == "home") & (pl.col("market_type") == "MATCH_ODDS")).select(
+        "event_id", "market_id", "selection_id")
     assert sent.join(runners, on="event_id").filter(
         (pl.col("market_id") != pl.col("market_id_right")) | (pl.col("selection_id") != pl.col("selection_id_right"))
     ).is_empty()
@@ -142,3 +148,61 @@ def _bets(engine: Engine) -> pl.DataFrame:
 def _cleared(sandbox: SandboxServer) -> list[dict]:  # type: ignore[type-arg]
     return [{"customerOrderRef": o.customer_order_ref, "profit": o.profit, "commission": o.commission}
             for o in _client(sandbox).betting.list_cleared_orders(bet_status="SETTLED").orders]
+
+
+def test_a_totals_and_a_handicap_bet_go_to_their_own_markets_and_settle_as_the_scores_do(
+        engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> None:
+    """Slips on over 2.5 goals and on the home handicap line, priced at the exchange's books,
+    are placed on the OVER_UNDER_25 and ASIAN_HANDICAP runners the mapping found (the handicap
+    sent with the order), and the exchange's settlement agrees with the scores'."""
+    from betting_assets.domain.market_view import offers_at
+    from betting_assets.domain.slips import SLIP_COLUMNS
+    from betting_assets.placement import service
+    from betting_assets.placement.brokers import ExchangeBroker
+    from betting_assets.placement.exchange_markets import exchange_offers
+    from betting_assets.placement.settle import settle_placed
+    from betting_assets.warehouse import writes
+
+    _mapped_and_priced(live, sandbox)
+    client = _client(sandbox)
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, NOW, 1.0, ["soccer_epl"])
+        odds = queries.odds_for_events(conn, due["event_id"].to_list(), NOW - timedelta(days=3),
+                                       NOW + timedelta(seconds=1))   # the snapshot taken at NOW is on offer
+        mapping = queries.exchange_markets_frame(conn, due["event_id"].to_list())
+    cuts = due.select("event_id", "sport_key", "commence_time",
+                      decision_time=pl.lit(NOW + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
+    offers = exchange_offers(offers_at(odds, cuts, sharp_book="pinnacle"), mapping,
+                             runner_quotes(read_books(client, mapping["market_id"].unique().to_list())), 0.05, NOW)
+    picked = offers.filter(((pl.col("market") == "totals") & (pl.col("side") == "over"))
+                           | ((pl.col("market") == "spreads") & (pl.col("side") == "home"))).unique(
+        ["event_id", "market"]).sort("event_id", "market").head(4)
+    assert set(picked["market"]) == {"totals", "spreads"}
+    slips = picked.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
+        idempotency_key=pl.concat_str("event_id", "market", "side", pl.col("point").cast(pl.String), separator="|"),
+        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=1.05 / pl.col("price"),
+        fair_prob=pl.col("fair"), edge=pl.lit(0.05), kelly=pl.lit(0.01), stake=pl.lit(10.0), bankroll=pl.lit(1000.0),
+        rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"),
+        decision_time=pl.lit(NOW).cast(pl.Datetime("us", "UTC"))).select(SLIP_COLUMNS)
+    with engine.begin() as conn:
+        writes.propose_slips(conn, slips, created_at=NOW)
+    broker = ExchangeBroker(client, 0.05)
+    outcome = service.run_placement(engine, broker, live["settings"].get(), NOW)  # type: ignore[attr-defined]
+    assert outcome.counts == {"placed": slips.height}, outcome.rows
+    placed = _bets(engine).join(mapping.select("event_id", "market_type", "side", "market_id", "selection_id",
+                                               "handicap", "line"), on=["event_id", "market_id", "selection_id"])
+    kinds = {"totals": "OVER_UNDER_25", "spreads": "ASIAN_HANDICAP"}
+    assert all(kinds[m] == t for m, t in placed.select("market", "market_type").iter_rows())
+    assert (placed.filter(pl.col("market") == "spreads")["point"] == placed.filter(pl.col("market") == "spreads")["line"]
+            ).all()
+    sent = {o["customerOrderRef"]: o for o in _exchange(sandbox)["orders"]}
+    for bet in placed.iter_rows(named=True):
+        assert sent[bet["customer_ref"]]["handicap"] == bet["handicap"]
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    done = settle_placed(engine, live["settings"].get(), datetime(2023, 8, 13, tzinfo=timezone.utc),  # type: ignore[attr-defined]
+                         cleared=broker.cleared)
+    assert done.by_exchange == slips.height and done.findings == []          # the exchange and the scores agree
+    settled = _bets(engine)
+    assert set(settled["status"]) <= {"settled", "void"} and settled["exchange_profit"].is_not_null().all()

@@ -92,3 +92,44 @@ def test_the_feeds_events_map_onto_the_exchange_but_never_by_a_guess(
     assert by_home["Man United"] == "alias" and by_home["Chelsea"] == "exact"
     women = set(exchange.filter(pl.col("home").str.ends_with(" W"))["exchange_event_id"])
     assert not women & set(mapped["exchange_event_id"])
+
+
+def test_the_exchange_settles_every_line_as_the_product_does() -> None:
+    """The sandbox exchange's settlement is written apart from the product's; on every handicap
+    line from -3 to +3 in quarters, both totals sides and every match result, for scores up to
+    5-5, the two agree (so a score/exchange mismatch in the ledger means the exchange said so)."""
+    from betting_assets.domain.codes import Market, Side, Status
+    from betting_assets.domain.kernels.settle import settle_one
+    from betting_assets.sandbox.exchange_book import unit_return
+
+    checked = 0
+    for home in range(6):
+        for away in range(6):
+            for quarter in range(-12, 13):
+                line = quarter / 4
+                for side, code in (("home", Side.HOME), ("away", Side.AWAY)):
+                    ours, _ = settle_one(Market.SPREADS, code, Status.FINAL, line, 1.9, home, away, False)
+                    assert unit_return("ASIAN_HANDICAP", side, line, 1.9, home, away) == pytest.approx(ours)
+                    checked += 1
+            for side, code in (("over", Side.OVER), ("under", Side.UNDER)):
+                ours, _ = settle_one(Market.TOTALS, code, Status.FINAL, 2.5, 2.1, home, away, False)
+                assert unit_return("OVER_UNDER_25", side, 0.0, 2.1, home, away) == pytest.approx(ours)
+            for side, code in (("home", Side.HOME), ("draw", Side.DRAW), ("away", Side.AWAY)):
+                ours, _ = settle_one(Market.H2H, code, Status.FINAL, 0.0, 3.0, home, away, True)
+                assert unit_return("MATCH_ODDS", side, 0.0, 3.0, home, away) == pytest.approx(ours)
+    assert checked == 36 * 25 * 2
+
+
+def test_totals_and_handicap_markets_are_listed_where_the_feed_prices_them(
+        client: exchange_client.PointedClient) -> None:
+    listed = client.betting.list_market_catalogue(
+        filter={"eventTypeIds": ["1"], "marketTypeCodes": ["OVER_UNDER_25", "ASIAN_HANDICAP"],
+                "marketStartTime": WINDOW},
+        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_DESCRIPTION"], max_results=200)
+    arsenal = {m.description.market_type: m for m in listed if m.event.name == "Arsenal v Nottm Forest"}
+    totals, handicap = arsenal["OVER_UNDER_25"], arsenal["ASIAN_HANDICAP"]
+    assert [r.runner_name for r in totals.runners] == ["Under 2.5 Goals", "Over 2.5 Goals"]
+    assert [(r.runner_name, r.handicap) for r in handicap.runners] == [("Arsenal", -2.0), ("Nottm Forest", 2.0)]
+    (book,) = client.betting.list_market_book([handicap.market_id], price_projection={"priceData": ["EX_BEST_OFFERS"]})
+    backs = [r.ex.available_to_back[0].price for r in book.runners]
+    assert all(on_ladder(p) for p in backs) and 0.97 < sum(1 / p for p in backs) < 1.05   # around the fair line

@@ -17,6 +17,7 @@ from betting_assets.domain.commission import BROKER_BOOK, net_price
 from betting_assets.domain.features import FeatureConfig
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.quality import CheckOutcome
+from betting_assets.placement.exchange_markets import exchange_runner
 from betting_assets.warehouse import queries
 
 BACKTEST_LOOKBACK = timedelta(days=30)
@@ -123,17 +124,22 @@ def _from_exchange_books(conn: Any, slips: pl.DataFrame, commission: float) -> p
     """Slips priced at the exchange: the best back of their runner in the market's book as stored
     at or before the slip was proposed, net of commission."""
     runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list())
-    where = {(r["event_id"], r["side"]): (r["market_id"], r["selection_id"]) for r in runners.iter_rows(named=True)}
+    where = {(r["event_id"], r["market_type"], r["line"], r["side"]): r for r in runners.iter_rows(named=True)}
+
+    def runner_of(slip: dict[str, Any]) -> dict[str, Any] | None:
+        found = exchange_runner(slip["market"], slip["side"], slip["point"])
+        return where.get((slip["event_id"], found[0], found[1], slip["side"])) if found else None
+
     found = []
     for (created,), group in slips.group_by("created_at"):
-        markets = sorted({where[k][0] for k in zip(group["event_id"], group["side"]) if k in where})
-        books = queries.exchange_books_before(conn, markets, created)
-        for slip in group.iter_rows(named=True):
-            market, selection = where.get((slip["event_id"], slip["side"]), (None, None))
-            runner = next((r for r in (books.get(market) or {}).get("runners", [])
-                           if r.get("selectionId") == selection), None)
+        mapped = {s["slip_id"]: runner_of(s) for s in group.iter_rows(named=True)}
+        books = queries.exchange_books_before(conn, sorted({r["market_id"] for r in mapped.values() if r}), created)
+        for slip_id, hit in mapped.items():
+            runner = next((r for r in (books.get(hit["market_id"]) or {}).get("runners", [])
+                           if r.get("selectionId") == hit["selection_id"]
+                           and float(r.get("handicap") or 0.0) == hit["handicap"]), None) if hit else None
             backs = (runner or {}).get("ex", {}).get("availableToBack") or []
-            found.append({"slip_id": slip["slip_id"],
+            found.append({"slip_id": slip_id,
                           "price_then": net_price(backs[0]["price"], commission) if backs else None})
     return pl.DataFrame(found, schema={"slip_id": pl.Int64, "price_then": pl.Float64})
 

@@ -1,6 +1,7 @@
 """The exchange's markets for the upcoming events, the ``bets`` ledger asset and
 ``settled_bets``: the ledger's placed bets settled against final scores."""
 
+import polars as pl
 from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
@@ -81,9 +82,10 @@ def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> 
 @asset(
     group_name=GROUP,
     deps=["events"],
-    description="The upcoming events mapped to the exchange's MATCH_ODDS markets and runners (by sport, kick-off "
-                "within 30 min and team names; never a guess): the market, selection and version a bet on each "
-                "side goes to; an event left unmapped is a data-quality finding naming the candidates.",
+    description="The upcoming events mapped to the exchange's markets and runners (by sport, kick-off within 30 "
+                "min and team names on MATCH_ODDS; never a guess), with their OVER_UNDER_25 and ASIAN_HANDICAP "
+                "markets: the market, selection, handicap and version a bet on each side and line goes to; an "
+                "event left unmapped is a data-quality finding naming the candidates.",
     kinds={"sql"},
 )
 def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, exchange: ExchangeResource,
@@ -112,6 +114,8 @@ def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResourc
         "new_findings": outcome.findings_new,
         "dagster/row_count": outcome.runners.height,
         "by_method": MetadataValue.md(" · ".join(f"{m}: {n}" for m, n in methods.iter_rows()) or "none"),
+        "markets": MetadataValue.md(" · ".join(f"{t}: {n}" for t, n in outcome.runners.group_by("market_type").agg(
+            pl.col("market_id").n_unique()).sort("market_type").iter_rows()) or "none"),
         "unmapped": markdown_table(outcome.unmapped.select("match", "reason", "candidates"), limit=20),
         "scope": MetadataValue.text(f"scheduled events of {', '.join(settings.get().collection.sports)} within 7 "
                                     "days, against the exchange's catalogue over the same window"),
