@@ -116,3 +116,37 @@ def _score(event: dict[str, object], row: dict[str, object]) -> Candidate:
     away, away_how = similarity(str(event["away_team"]), str(row["away"]))
     how = next(h for h in ("different teams", "similarity", "alias", "exact") if h in (home_how, away_how))
     return Candidate(str(row["exchange_event_id"]), f"{row['home']} v {row['away']}", round(min(home, away), 4), how)
+
+
+MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP = "MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP"
+MARKET_TYPES = {"h2h": MATCH_ODDS, "totals": OVER_UNDER_25, "spreads": ASIAN_HANDICAP}
+"""the feed's markets and the exchange's market types they are bet on (totals at 2.5 goals only)"""
+
+
+def exchange_runner(market: str, side: str, point: float) -> tuple[str, float] | None:
+    """The exchange market type and line a feed bet (market, side, point) is placed on, the
+    line keyed as the market view keys it (a handicap at the home team's); None for a line the
+    exchange's markets do not carry."""
+    if market == "h2h":
+        return MATCH_ODDS, 0.0
+    if market == "totals":
+        return (OVER_UNDER_25, 2.5) if point == 2.5 else None
+    if market == "spreads":
+        return ASIAN_HANDICAP, point if side == "home" else -point
+    return None
+
+
+def unmapped_slips(slips: pl.DataFrame, runners: pl.DataFrame) -> pl.DataFrame:
+    """Proposed slips (slip_id, event_id, market, side, point) whose runner the mapping
+    (``runners``: event_id, market_type, line, side) does not hold, with why."""
+    held = {(r["event_id"], r["market_type"], r["line"], r["side"]) for r in runners.iter_rows(named=True)}
+    mapped_events = set(runners["event_id"].to_list()) if runners.height else set()
+    rows = []
+    for slip in slips.iter_rows(named=True):
+        found = exchange_runner(slip["market"], slip["side"], slip["point"])
+        if found is not None and (slip["event_id"], found[0], found[1], slip["side"]) in held:
+            continue
+        why = ("the event is not mapped" if slip["event_id"] not in mapped_events
+               else "the exchange carries no such line" if found is None else f"no {found[0]} runner at {found[1]:g}")
+        rows.append({**slip, "reason": why})
+    return pl.DataFrame(rows, schema={**dict(slips.schema), "reason": pl.String})

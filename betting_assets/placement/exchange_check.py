@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 
 from betting_assets.domain.risk import BookQuote, recheck_on_book
 from betting_assets.placement.exchange_client import PointedClient
-from betting_assets.placement.exchange_markets import MappingOutcome, exchange_runner, plan, runner_quotes
+from betting_assets.domain.exchange_mapping import exchange_runner
+from betting_assets.placement.exchange_markets import MappingOutcome, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
 

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain import exchange_mapping
+from betting_assets.domain.exchange_mapping import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
 from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
 from betting_assets.domain.commission import BROKER_BOOK, net_price
 from betting_assets.domain.risk import BookQuote
@@ -25,9 +26,7 @@ from betting_assets.placement.exchange_client import PointedClient
 from betting_assets.warehouse import queries, writes
 
 HORIZON = timedelta(days=7)
-MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP = "MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP"
-MARKET_TYPES = {"h2h": MATCH_ODDS, "totals": OVER_UNDER_25, "spreads": ASIAN_HANDICAP}
-"""the feed's markets and the exchange's market types they are bet on (totals at 2.5 goals only)"""
+
 CHECK = "exchange_mapping"
 RUNNER_SCHEMA = {"event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String,
                  "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
@@ -127,18 +126,6 @@ def runner_line(market: Any, runner: Any) -> tuple[str, float]:
         handicap = float(runner.handicap or 0.0)
         return side, handicap if side == "home" else -handicap
     return side, 0.0
-
-
-def exchange_runner(market: str, side: str, point: float) -> tuple[str, float] | None:
-    """The exchange market type and line a feed bet (market, side, point) is placed on; None
-    for a line the exchange's markets do not carry."""
-    if market == "h2h":
-        return MATCH_ODDS, 0.0
-    if market == "totals":
-        return (OVER_UNDER_25, 2.5) if point == 2.5 else None
-    if market == "spreads":
-        return ASIAN_HANDICAP, point if side == "home" else -point
-    return None
 
 
 def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]

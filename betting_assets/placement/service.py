@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from betting_assets.domain.exchange_mapping import exchange_runner
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import (
     MARKET_CLOSED,
@@ -36,7 +37,6 @@ from betting_assets.domain.risk import (
 )
 from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
-from betting_assets.placement.exchange_markets import exchange_runner
 from betting_assets.settings import BettingMode, Settings, env_name
 from betting_assets.warehouse import ledger, locks, queries, writes
 

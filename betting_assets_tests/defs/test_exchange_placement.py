@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from betting_assets.defs.ingestion.assets import events, normalized_odds, odds_snapshots, scores
 from betting_assets.defs.placement.assets import exchange_markets, settled_bets
+from betting_assets.defs.placement.checks import proposed_slips_mapped
 from betting_assets.defs.placement.jobs import place_bets
 from betting_assets.defs.resources import BrokerResource, ExchangeResource
 from betting_assets.domain.commission import BROKER_BOOK, net_price
@@ -85,6 +86,12 @@ def test_slips_are_priced_placed_and_settled_on_the_exchange(
     assert unmapped.height == 1 and unmapped["event_id"][0] not in mapping["event_id"].to_list()
     bookmaker = _propose(engine, NOW, stake=10.0).filter(pl.col("event_id") == unmapped["event_id"][0])
     assert bookmaker.height == 1
+    checked = materialize([exchange_markets, proposed_slips_mapped], resources=live,
+                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    (evaluation,) = checked.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.metadata["unmapped"].value == 1
+    assert "Bournemouth v West Ham" in evaluation.metadata["sample"].value and "the event is not mapped" in \
+        evaluation.metadata["sample"].value
 
     set_sandbox(sandbox, "exchange", {"script": ["book", "partial:0.5", "lapse"]})
     result = place_bets.execute_in_process(resources=live, instance=DagsterInstance.ephemeral())

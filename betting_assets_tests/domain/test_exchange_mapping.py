@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from betting_assets.domain.exchange_mapping import match_events, similarity
+from betting_assets.domain.exchange_mapping import match_events, similarity, unmapped_slips
 
 KO = datetime(2023, 8, 12, 14, tzinfo=timezone.utc)
 
@@ -57,3 +57,16 @@ def test_nothing_to_map_against_is_every_event_unmapped() -> None:
                                    "start_time": pl.Datetime("us", "UTC"), "home": pl.String, "away": pl.String})
     mapped, unmapped = match_events(_feed(("e1", "Arsenal", "Chelsea", KO)), nothing)
     assert mapped.is_empty() and unmapped["event_id"].to_list() == ["e1"]
+
+
+def test_a_slip_is_mapped_only_when_its_runner_is() -> None:
+    runners = pl.DataFrame({"event_id": ["e1", "e1", "e1", "e1"],
+                            "market_type": ["MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP", "ASIAN_HANDICAP"],
+                            "line": [0.0, 2.5, -0.75, -0.75], "side": ["home", "over", "home", "away"]})
+    slips = pl.DataFrame({"slip_id": [1, 2, 3, 4, 5, 6], "event_id": ["e1", "e1", "e1", "e1", "e1", "e2"],
+                          "market": ["h2h", "totals", "spreads", "spreads", "totals", "h2h"],
+                          "side": ["home", "over", "away", "home", "over", "home"],
+                          "point": [0.0, 2.5, 0.75, -0.25, 3.5, 0.0]})
+    missing = unmapped_slips(slips, runners)
+    assert dict(zip(missing["slip_id"], missing["reason"])) == {   # the away +0.75 is the home -0.75 line
+        4: "no ASIAN_HANDICAP runner at -0.25", 5: "the exchange carries no such line", 6: "the event is not mapped"}

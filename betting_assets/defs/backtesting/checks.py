@@ -14,10 +14,10 @@ from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.commission import BROKER_BOOK, net_price
+from betting_assets.domain.exchange_mapping import exchange_runner
 from betting_assets.domain.features import FeatureConfig
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.quality import CheckOutcome
-from betting_assets.placement.exchange_markets import exchange_runner
 from betting_assets.warehouse import queries
 
 BACKTEST_LOOKBACK = timedelta(days=30)

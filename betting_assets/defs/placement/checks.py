@@ -5,9 +5,12 @@ the ledger is held to its promises (no open bet on a final event, no gap in the 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from betting_assets.defs.check_results import recorded
-from betting_assets.defs.placement.assets import settled_bets
+from betting_assets.defs.placement.assets import exchange_markets, settled_bets
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
+from betting_assets.domain.exchange_mapping import unmapped_slips
+from betting_assets.domain.normalize import Finding
+from betting_assets.domain.quality import CheckOutcome
 from betting_assets.domain.quality import RESULT_GRACE, results_overdue as rule
 from betting_assets.warehouse import ledger, queries
 
@@ -42,3 +45,24 @@ def bankroll_continuous(context: AssetCheckExecutionContext, warehouse: Warehous
     outcome = audits.bankroll_continuous(history, settings.get().bankroll)
     return recorded(warehouse.engine(), outcome, "bets:bankroll", clock.now(), entries=history.height)
 
+
+
+@asset_check(asset=exchange_markets, description="With the exchange broker: every proposed slip's event and line is "
+             "mapped to an exchange runner (a slip that is not will be refused not_mapped at placement).")
+def proposed_slips_mapped(context: AssetCheckExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+                          settings: SettingsResource) -> AssetCheckResult:
+    now = clock.now()
+    with warehouse.connect() as conn:
+        slips = queries.proposed_slips(conn)
+        runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list() if slips.height else [])
+    if settings.get().exchange.broker != "exchange" or slips.is_empty():
+        return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", 0), "exchange_markets:slips", now,
+                        broker=settings.get().exchange.broker)
+    missing = unmapped_slips(slips.select("slip_id", "event_id", "home_team", "away_team", "market", "side", "point"),
+                             runners)
+    findings = [Finding("proposed_slips_mapped", "error",
+                        f"slip {r['slip_id']} ({r['home_team']} v {r['away_team']}, {r['market']} {r['side']} "
+                        f"{r['point']:g}) cannot be placed on the exchange: {r['reason']}",
+                        event_id=r["event_id"], market=r["market"]) for r in missing.iter_rows(named=True)]
+    return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", slips.height, findings),
+                    "exchange_markets:slips", now, proposed=slips.height, unmapped=missing.height)
