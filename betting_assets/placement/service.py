@@ -184,7 +184,8 @@ def candidate_rows(engine: Engine, settings: Settings, broker: Broker, now: date
         decision_time=pl.lit(cut).cast(pl.Datetime("us", "UTC")))
     offered = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=QUOTE_LOOKBACK,
                         commission=settings.exchange.commission).select(
-        "event_id", "market", "side", "point", "bookmaker", pl.col("price").alias("price_now"))
+        "event_id", "market", "side", "point", "bookmaker", pl.col("price").alias("price_now"),
+        pl.col("quoted_price").alias("quoted_now"))
     priced = slips.join(offered, on=["event_id", "market", "side", "point", "bookmaker"], how="left")
     rows = [{
         "idempotency_key": s["idempotency_key"], "customer_ref": ledger.customer_ref(s["idempotency_key"]),
@@ -193,7 +194,7 @@ def candidate_rows(engine: Engine, settings: Settings, broker: Broker, now: date
         "commence_time": s["commence_time"], "market": s["market"], "side": s["side"], "point": s["point"],
         "bookmaker": s["bookmaker"], "requested_price": s["price"], "requested_stake": s["stake"],
         "edge": s["edge"], "model_version": s["model_version"], "model_prob": s["model_prob"],
-        "price_now": s["price_now"], "created_at": now, "updated_at": now, "run_id": run_id,
+        "price_now": s["price_now"], "quoted_now": s["quoted_now"], "created_at": now, "updated_at": now, "run_id": run_id,
         "quoted_price": s.get("quoted_price") or s["price"], "proposed_version": s.get("market_version"),
     } for s in priced.iter_rows(named=True)]
     if mapping is not None:
@@ -253,7 +254,8 @@ def recheck_rows(rows: list[dict[str, Any]], limits: RiskLimits, now: datetime, 
             outcome.add("refused", row, reason)
             continue
         price = row["price_now"]
-        fresh.append({**row, "requested_price": price, "edge": row["model_prob"] * price - 1.0})
+        fresh.append({**row, "requested_price": price, "quoted_price": row["quoted_now"],
+                      "edge": row["model_prob"] * price - 1.0})
     return fresh, closed, moved
 
 
