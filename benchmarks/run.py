@@ -7,7 +7,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks import backtest_engine, exchange_placement, features_asof, normalize_store, placement, sensor_tick
+from benchmarks import (
+    backtest_engine,
+    collection_budget,
+    exchange_placement,
+    features_asof,
+    normalize_store,
+    placement,
+    sensor_tick,
+)
 
 
 def main() -> None:
@@ -48,6 +56,23 @@ def main() -> None:
           f"polling {report.fixed_credits:,}; closing captured for {report.closing_share:.1%}")
     figures.append(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
     figures.append(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
+    for name, folder in (("bundled", collection_budget.BUNDLED), ("shared", collection_budget.SHARED)):
+        if not folder.exists():
+            print(f"budget planner on the {name} files: {folder} not found, skipped")
+            continue
+        c = collection_budget.capture(folder)
+        print(f"budget planner on the {name} files ({c['events']:,.0f} events): every decision time and close for "
+              f"{c['least']:,.0f} credits against {c['fixed']:,.0f} for fixed 30-minute polling; 20,000 a month: "
+              f"decision {c['decision_20000']:.1%}, closing {c['closing_20000']:.1%}, "
+              f"{c['snapshots_20000']:.1f} snapshots per event ({c['spent_20000']:,.0f} spent); 100,000 a month: "
+              f"decision {c['decision_100000']:.1%}, closing {c['closing_100000']:.1%}, "
+              f"{c['snapshots_100000']:.1f} snapshots per event ({c['spent_100000']:,.0f} spent)", flush=True)
+        figures.append(f"figure budget_full_capture_vs_fixed_{name}: {c['ratio']:.1f} x (goal >= 10)")
+    seconds = collection_budget.planner_time()
+    print(f"budget planner: decision-time and closing calls for 10,000 upcoming events in 5 sports planned in "
+          f"{seconds:.2f} s (movement snapshots not included: they replay the tier rules, far slower)", flush=True)
+    figures.append(f"figure budget_planner_priorities_share_of_sensor_limit: "
+                   f"{seconds / collection_budget.SENSOR_LIMIT_S * 100:.2f} % (goal <= 1)")
     r = features_asof.run()
     print(f"features as of the decision time: {r['rows']:,.0f} odds rows for 10,000 events in {r['project_s']:.2f} s; "
           f"event-by-event baseline {r['naive_per_event_s'] * 1000:.1f} ms per event over {r['naive_events']:.0f} "

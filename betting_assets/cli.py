@@ -24,8 +24,8 @@ class UserError(click.ClickException):
 
 
 class _Group(click.Group):
-    """Settings that make no sense, or a data file that cannot be read as meant, end any
-    command with their one-line reason and exit 2."""
+    """Settings that make no sense, a data file that cannot be read as meant, or an option
+    click refuses end any command with their one-line reason and exit 2."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         from betting_assets.sources.football_data import FootballDataError
@@ -34,6 +34,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (SettingsError, FootballDataError) as exc:
             raise UserError(str(exc)) from None
+        except click.UsageError as exc:
+            raise UserError(exc.format_message()) from None
 
 
 def day_option(value: str | None, option: str) -> datetime | None:
@@ -180,9 +182,14 @@ def quota() -> None:
 @click.option("--regions", default=None, help="Comma-separated regions; the configured BETTING_REGIONS by default.")
 @click.option("--lead-days", default=14, show_default=True, type=int,
               help="How long before kick-off an event joins the odds feed.")
-def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_days: int) -> None:
+@click.option("--budget", type=click.IntRange(min=0), default=None,
+              help="Credits a month: the plan's coverage within them (decision-time and closing snapshots first).")
+@click.option("--curve", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG of coverage against monthly credits, with fixed 30-minute polling marked.")
+def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_days: int, budget: int | None,
+                   curve: Path | None) -> None:
     """Replays a real schedule through the tier rules and compares a season of tiered fetching
-    with fixed 30-minute polling."""
+    with fixed 30-minute polling; with ``--budget``, what a monthly credit budget buys."""
     from datetime import timedelta
 
     from rich.console import Console
@@ -219,6 +226,28 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
                   f"{report.closing_share:.1%} of events")
     print(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
     print(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
+    from betting_assets.domain.collection_budget import Pricing, budget_curve, full_capture, plan_collection
+
+    pricing = Pricing.uniform(n_markets, n_regions)
+    leads = [timedelta(hours=settings.model.decision_hours)]
+    least = full_capture(schedule, pricing=pricing, decision_leads=leads, feed_lead=timedelta(days=lead_days))
+    console.print(f"every decision-time ({settings.model.decision_hours:g} h before) and closing snapshot: "
+                  f"{least.credits:,} credits ({len(least.calls):,} calls), {report.fixed_credits / least.credits:.1f}× "
+                  "fewer than fixed 30-minute polling", soft_wrap=True)
+    if budget is not None:
+        plan = plan_collection(schedule, pricing=pricing, decision_leads=leads, budget=budget,
+                               feed_lead=timedelta(days=lead_days))
+        console.print(f"with {budget:,} credits a month: decision-time snapshot for {plan.share('decision'):.1%} of "
+                      f"{plan.events:,} events, closing for {plan.share('closing'):.1%}, "
+                      f"{plan.snapshots_per_event:.1f} snapshots per event; {plan.credits:,} credits spent, at most "
+                      f"{max(plan.spent_by_period.values(), default=0):,} in a month", soft_wrap=True)
+    if curve is not None:
+        from betting_assets.modelling.plots import budget_png
+
+        curve.write_bytes(budget_png(budget_curve(schedule, pricing=pricing, decision_leads=leads,
+                                                  feed_lead=timedelta(days=lead_days)),
+                                     report.fixed_credits, least.credits))
+        console.print(f"curve written to {curve}")
 
 
 @main.group()

@@ -4,6 +4,8 @@ are wrong)."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ CASES = [
     (["quota", "simulate", "--data", E0, "--markets", "foo"], "foo: not markets the provider knows"),
     (["quota", "simulate", "--data", E0, "--regions", "mars"], "mars: not regions the provider knows"),
     (["quota", "simulate", "--data", "{empty}"], "the file is empty"),
+    (["quota", "simulate", "--data", E0, "--budget", "-5"], "--budget"),
     (["quota", "simulate", "--data", "{missing}"], "missing columns ['AwayTeam']"),
     (["sandbox", "serve", "--data", "{empty}"], "the file is empty"),
     (["devig", "compare", "--data", "{notes}"], "not a football-data.co.uk file"),
@@ -72,3 +75,22 @@ def test_version_and_the_configured_markets_and_regions_by_default(files: dict[s
     get_settings.cache_clear()
     priced = CliRunner().invoke(main, ["quota", "simulate", "--data", E0])
     assert priced.exit_code == 0 and "2 markets × 2 regions = 4 credits a call" in " ".join(priced.stdout.split())
+
+
+
+def test_quota_simulate_says_what_a_monthly_budget_buys_and_draws_the_curve(files: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    """One season of the EPL (380 matches): every decision time and close costs a known number
+    of credits; 100 credits a month cannot buy them all, and buys decision times first."""
+    curve = tmp_path / "curve.png"
+    done = CliRunner().invoke(main, ["quota", "simulate", "--data", E0, "--budget", "100", "--curve", str(curve)])
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.stdout.split())
+    least = re.search(r"every decision-time \(1 h before\) and closing snapshot: ([\d,]+) credits", said)
+    assert least and int(least.group(1).replace(",", "")) > 0
+    bought = re.search(r"with 100 credits a month: decision-time snapshot for ([\d.]+)% of 380 events, closing for "
+                       r"([\d.]+)%.*at most (\d+) in a month", said)
+    assert bought, said
+    decision, closing, most = float(bought.group(1)), float(bought.group(2)), int(bought.group(3))
+    assert closing < 100 and decision >= closing and most <= 100
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

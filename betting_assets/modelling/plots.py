@@ -48,3 +48,26 @@ def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
     axis.set_xlabel("total gain")
     axis.set_title("LightGBM feature importance")
     return png_bytes(figure)
+
+
+def budget_png(curve: pl.DataFrame, fixed_credits: int, full_capture_credits: int) -> bytes:
+    """Coverage bought against the season's credits as the monthly budget grows, beside what
+    every decision time and close costs and what fixed 30-minute polling costs."""
+    figure, share = plt.subplots(figsize=(9, 4.5))
+    credits = curve["credits"].to_list()
+    share.plot(credits, [v * 100 for v in curve["decision"]], marker="o", label="decision-time snapshot (% of events)")
+    share.plot(credits, [v * 100 for v in curve["closing"]], marker="s", label="closing snapshot (% of events)")
+    share.set_xlabel("credits over the season")
+    share.set_ylabel("events covered (%)")
+    share.set_ylim(0, 105)
+    share.axvline(full_capture_credits, color="green", linestyle=":", label=f"every decision and close: {full_capture_credits:,}")
+    share.axvline(fixed_credits, color="grey", linestyle="--", label=f"fixed 30-minute polling: {fixed_credits:,}")
+    snapshots = share.twinx()
+    snapshots.plot(credits, curve["snapshots_per_event"].to_list(), color="purple", alpha=0.6,
+                   label="snapshots per event")
+    snapshots.set_ylabel("snapshots per event")
+    lines = share.get_legend_handles_labels()[0] + snapshots.get_legend_handles_labels()[0]
+    labels = share.get_legend_handles_labels()[1] + snapshots.get_legend_handles_labels()[1]
+    share.legend(lines, labels, loc="lower right", fontsize=8)
+    share.set_title("What a monthly credit budget buys (decision times first, then closes, then movement)")
+    return png_bytes(figure)
