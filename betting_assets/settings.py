@@ -114,6 +114,9 @@ class CollectionSettings(_Group):
     breaker_failure_threshold: int = Field(default=5, gt=0)
     breaker_cooldown_s: float = Field(default=60.0, ge=0)
     credit_reserve: int = Field(default=50, ge=0, description="Never spend credits below this.")
+    credit_budget: int | None = Field(default=None, gt=0, description="Credits a month the collection may spend; "
+                                      "unset: what the provider reports remaining.")
+    credit_reset_day: int = Field(default=1, ge=1, le=28, description="Day of the month the credit budget resets.")
     clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
                        description="Where sensors read the time: the provider's clock is the sandbox's.")
     history_start: str = Field(default="2019-08-01", description="First daily partition.")

@@ -117,4 +117,4 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
     assert {s.name for s in repository.sensor_defs} == {"odds_fetch_sensor", "scores_sensor", "slips_sensor",
                                                          "placement_sensor"}
     assert [s.name for s in repository.schedule_defs] == ["discover_events_hourly"]
-    assert len(repository.asset_graph.asset_check_keys) == 22
+    assert len(repository.asset_graph.asset_check_keys) == 23

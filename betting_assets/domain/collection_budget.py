@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from betting_assets.domain.normalize import Finding
+from betting_assets.domain.quality import CheckOutcome
 from betting_assets.domain.tiers import plan_fetches
 
 DECISION, CLOSING, MOVEMENT = "decision", "closing", "movement"
@@ -95,6 +97,39 @@ def period_start(moment: datetime, reset_day: int) -> datetime:
         month = start.month - 1 or 12
         start = start.replace(year=start.year - (start.month == 1), month=month)
     return start
+
+
+def next_period(start: datetime) -> datetime:
+    return start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+
+
+WARN_SHARE = 0.8
+
+
+def budget_spend(spent: int, remaining: int | None, budget: int | None, now: datetime,
+                 reset_day: int = 1) -> CheckOutcome:
+    """This period's spend (the ``x-requests-last`` of every call since the reset) against the
+    budget (unset: what was spent plus what the provider says remains): an error once over it,
+    a warning from 80 % of it or when the pace so far would pass it before the reset."""
+    start = period_start(now, reset_day)
+    end = next_period(start)
+    limit = budget if budget is not None else (spent + remaining if remaining is not None else None)
+    if limit is None:
+        return CheckOutcome("credit_budget", 0)
+    findings = []
+    left = (end - now).total_seconds() / 86_400
+    if spent > limit:
+        findings.append(Finding("credit_budget", "error", f"{spent:,} credits spent since {start:%Y-%m-%d}, over the "
+                                f"budget of {limit:,}"))
+    elif spent >= WARN_SHARE * limit:
+        findings.append(Finding("credit_budget", "warn", f"{spent:,} of {limit:,} credits spent since "
+                                f"{start:%Y-%m-%d} ({spent / limit:.0%}), {left:.1f} days before the reset"))
+    else:
+        elapsed = (now - start) / (end - start)
+        if elapsed >= 0.1 and spent / elapsed > limit:
+            findings.append(Finding("credit_budget", "warn", f"at this pace the period spends {spent / elapsed:,.0f} "
+                                    f"of {limit:,} credits ({spent:,} in its first {elapsed:.0%})"))
+    return CheckOutcome("credit_budget", 1, findings)
 
 
 def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads: list[timedelta],

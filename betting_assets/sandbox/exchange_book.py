@@ -109,9 +109,6 @@ class ExchangeBooks:
         self.taken: dict[tuple[str, int, float, float], float] = {}
         """back liquidity already matched, by market, selection, handicap and price: a book does not refill"""
 
-    def now(self) -> datetime:
-        return self.clock()
-
     def current(self, market_id: str) -> dict[str, Any] | None:
         """The market's book now, as listMarketBook answers it; None for a market not listed."""
         now = self.clock()

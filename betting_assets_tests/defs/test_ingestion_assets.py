@@ -227,3 +227,31 @@ def test_each_check_fails_on_a_crafted_snapshot_and_blocks_downstream(
         assert books == {"unibet", "betfair_ex_uk"}  # the three bad markets are left out
         assert _count(engine, normalized_table) < flagged_rows
         assert _count(engine, snapshots_table) == raw_before  # raw data is never touched
+
+
+def test_the_credit_budget_check_reads_the_months_spend_from_fetch_log(
+        engine: Engine, resources: dict[str, object], sandbox: SandboxServer) -> None:
+    """Credits really spent on the sandbox (its x-requests-last headers in fetch_log) against a
+    budget below them fail the check, naming both figures; a roomy budget passes."""
+    from betting_assets.defs.ingestion.assets import events as events_asset
+    from betting_assets.defs.ingestion.checks import credit_budget
+    from betting_assets.warehouse import health
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
+    assert materialize([odds_snapshots], resources=resources, partition_key=DAY,
+                       instance=DagsterInstance.ephemeral()).success
+    now = datetime.now(timezone.utc)          # credits are billed by the real month, not the sandbox's
+    with engine.connect() as conn:
+        _, spent = health.credits(conn, now, now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    assert spent > 0
+
+    def evaluate(budget: int):  # type: ignore[no-untyped-def]
+        bound = with_settings(resources, collection={"credit_budget": budget, "sports": ["soccer_epl"]})
+        done = materialize([events_asset, credit_budget], resources=bound, instance=DagsterInstance.ephemeral(),
+                           raise_on_error=False)
+        (evaluation,) = done.get_asset_check_evaluations()
+        return evaluation
+
+    tight = evaluate(max(spent - 1, 1))
+    assert not tight.passed and f"over the budget of {max(spent - 1, 1):,}" in tight.metadata["sample"].value
+    assert evaluate(spent * 100).passed

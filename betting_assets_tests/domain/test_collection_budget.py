@@ -97,3 +97,21 @@ def test_over_random_schedules_and_budgets_no_period_overspends_and_priorities_h
             for low, high in windows:
                 if period_start(high - timedelta(minutes=1), reset) in moved:     # movement bought in its period:
                     assert any(low <= t < high for t in times.get(sport, [])), (case, sport, kick)   # so it is hit
+
+
+def test_the_months_spend_is_held_to_the_budget() -> None:
+    from betting_assets.domain.collection_budget import budget_spend
+
+    mid = datetime(2024, 4, 16, tzinfo=timezone.utc)                 # half of April's period from a reset on the 1st
+    assert budget_spend(100, None, 1000, mid).passed
+    over = budget_spend(1_200, None, 1000, mid)
+    assert not over.passed and over.findings[0].severity == "error"
+    assert over.findings[0].message == "1,200 credits spent since 2024-04-01, over the budget of 1,000"
+    near = budget_spend(850, None, 1000, mid).findings[0]
+    assert near.severity == "warn" and "850 of 1,000 credits spent since 2024-04-01 (85%)" in near.message
+    pace = budget_spend(600, None, 1000, mid).findings[0]       # 600 in half the month: 1,200 by the reset
+    assert pace.severity == "warn" and pace.message.startswith("at this pace the period spends 1,200 of 1,000")
+    provider = budget_spend(900, 100, None, mid).findings[0]     # no budget set: spent plus what remains
+    assert "900 of 1,000" in provider.message
+    assert budget_spend(900, None, None, mid).checked == 0       # nothing to hold it to
+    assert budget_spend(10, None, 1000, datetime(2024, 4, 20, tzinfo=timezone.utc), reset_day=18).passed

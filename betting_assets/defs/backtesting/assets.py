@@ -154,7 +154,8 @@ def _on_exchange_book(engine: Any, exchange: ExchangeResource, now: datetime, pr
     group_name=GROUP,
     deps=["trained_model", "normalized_odds", "scores"],
     description="Proposals for events whose decision time has come: the champion's probabilities against the "
-                "best price on offer, Kelly-sized; one per event, market, outcome and model version.",
+                "best price on offer (with the exchange broker, the exchange's best back net of commission on the "
+                "mapped markets), Kelly-sized; one per event, market, outcome and model version.",
     kinds={"polars", "sql"},
 )
 def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
