@@ -143,6 +143,23 @@ class ExchangeResource(ConfigurableResource):
         return exchange_client.from_settings(self.settings.get().exchange, base_url=self.base_url,
                                              app_key=self.app_key, session_token=self.session_token)
 
+    @contextmanager
+    def session(self, purpose: str) -> Iterator["PointedClient"]:
+        """A logged-in client for one step, logged out after it; no session is the step's
+        failure, saying ``purpose`` and what is missing."""
+        from dagster import Failure
+
+        from betting_assets.placement import exchange_client
+
+        try:
+            made = self.client()
+        except exchange_client.ExchangeUnavailable as exc:
+            raise Failure(f"{purpose}: {exc}") from None
+        try:
+            yield made
+        finally:
+            exchange_client.logout(made)
+
 
 class BrokerResource(ConfigurableResource):
     """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live

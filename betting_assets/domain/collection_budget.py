@@ -134,18 +134,16 @@ def budget_spend(spent: int, remaining: int | None, budget: int | None, now: dat
 
 def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads: list[timedelta],
                     budget: int | None = None, reset_day: int = 1, feed_lead: timedelta = timedelta(days=14),
-                    movement: bool = True) -> CollectionPlan:
+                    movement: bool = True, tiered: dict[str, list[datetime]] | None = None) -> CollectionPlan:
     """The calls for ``schedule`` (``sport_key``, ``commence_time``), the calls made in each
     monthly period within ``budget`` credits (no limit when None). An event is listed from
     ``feed_lead`` before its kick-off, and a call serves the events listed then. Periods are
     bought priority by priority over the whole schedule, so a period never pays for movement
-    while one of its decision or closing calls is unpaid."""
-    rows = schedule.select("sport_key", "commence_time").sort("commence_time").with_row_index("row")
+    while one of its decision or closing calls is unpaid. ``tiered``: the movement calls by
+    sport (``tiered_calls``), when several budgets are planned over one schedule."""
+    rows = schedule.select("sport_key", "commence_time").sort("commence_time")
     sports = rows["sport_key"].to_list()
     kicks = rows["commence_time"].to_list()
-    by_sport: dict[str, list[int]] = {}
-    for r, sport in enumerate(sports):
-        by_sport.setdefault(sport, []).append(r)
     wallet = Wallet(budget, reset_day)
     chosen: list[PlannedCall] = []
     short: set[datetime] = set()
@@ -165,18 +163,27 @@ def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads:
             else:
                 short.update(period_start(end - TICK, reset_day) for end in ends)
     if movement:
-        for sport, events in sorted(by_sport.items()):
+        for sport, times in sorted((tiered if tiered is not None else tiered_calls(rows, feed_lead)).items()):
             taken = {c.at for c in chosen if c.sport_key == sport}
-            tiered = plan_fetches([(kicks[r] - feed_lead, kicks[r]) for r in events],
-                                  kicks[events[0]] - feed_lead, kicks[events[-1]], TICK)
-            for fetch in tiered:
-                call = PlannedCall(sport, fetch.at, MOVEMENT, pricing.cost(MOVEMENT))
-                if fetch.at not in taken and period_start(fetch.at, reset_day) not in short and wallet.pay(call):
+            for at in times:
+                call = PlannedCall(sport, at, MOVEMENT, pricing.cost(MOVEMENT))
+                if at not in taken and period_start(at, reset_day) not in short and wallet.pay(call):
                     chosen.append(call)
     chosen.sort(key=lambda c: (c.at, c.sport_key))
     plan = _scored(chosen, sports, kicks, decision_leads, budget, feed_lead)
     plan.spent_by_period = dict(sorted(wallet.spent.items()))
     return plan
+
+
+def tiered_calls(schedule: pl.DataFrame, feed_lead: timedelta = timedelta(days=14)) -> dict[str, list[datetime]]:
+    """The tier rules' calls per sport over ``schedule`` (``domain.tiers.plan_fetches``), each
+    event listed from ``feed_lead`` before its kick-off: what movement snapshots are bought from."""
+    found = {}
+    for (sport,), group in schedule.group_by("sport_key"):
+        kicks = sorted(group["commence_time"].to_list())
+        fetches = plan_fetches([(k - feed_lead, k) for k in kicks], kicks[0] - feed_lead, kicks[-1], TICK)
+        found[str(sport)] = [f.at for f in fetches]
+    return found
 
 
 @dataclass
@@ -249,13 +256,15 @@ def budget_curve(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads: li
                  feed_lead: timedelta = timedelta(days=14), points: int = 16) -> pl.DataFrame:
     """Coverage against the monthly budget, on a grid up to what full tiered movement costs:
     credits spent, the decision-time and closing shares, snapshots per event."""
-    roomy = plan_collection(schedule, pricing=pricing, decision_leads=decision_leads, feed_lead=feed_lead)
+    tiered = tiered_calls(schedule, feed_lead)
+    roomy = plan_collection(schedule, pricing=pricing, decision_leads=decision_leads, feed_lead=feed_lead,
+                            tiered=tiered)
     top = max(max(roomy.spent_by_period.values(), default=1), 1)
     rows = []
     for step in range(1, points + 1):
         budget = round(top * step / points)
         plan = plan_collection(schedule, pricing=pricing, decision_leads=decision_leads, budget=budget,
-                               feed_lead=feed_lead)
+                               feed_lead=feed_lead, tiered=tiered)
         rows.append({"budget": budget, "credits": plan.credits, "decision": plan.share(DECISION),
                      "closing": plan.share(CLOSING), "snapshots_per_event": plan.snapshots_per_event})
     return pl.DataFrame(rows)

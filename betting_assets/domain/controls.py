@@ -237,16 +237,6 @@ class ExchangeMinimum(_Order):
         return exchange_size_problem(order.stake, order.quoted_price or order.price) if order.on_exchange else None
 
 
-@control
-class MarketStatus(_Order):
-    code = "market_status"
-
-    def check(self, order: Order, book: Book, limits: RiskLimits, now: datetime) -> str | None:
-        if order.market_status not in (None, "OPEN"):
-            return f"the exchange market is {order.market_status.lower()}"
-        return None
-
-
 def exchange_size_problem(stake: float, price: float) -> str | None:
     if stake >= MIN_EXCHANGE_STAKE or stake * price >= MIN_EXCHANGE_PAYOUT:
         return None

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from difflib import SequenceMatcher
 
 import polars as pl
@@ -136,16 +137,31 @@ def exchange_runner(market: str, side: str, point: float) -> tuple[str, float] |
     return None
 
 
+RunnerKey = tuple[str, str, float, str]
+
+
+def runner_key(bet: dict[str, Any]) -> RunnerKey | None:
+    """Where a feed bet (event_id, market, side, point) sits in the mapping: (event, exchange
+    market type, line, side); None for a line the exchange's markets do not carry."""
+    found = exchange_runner(bet["market"], bet["side"], bet["point"])
+    return (bet["event_id"], found[0], found[1], bet["side"]) if found else None
+
+
+def index_runners(runners: pl.DataFrame) -> dict[RunnerKey, dict[str, Any]]:
+    """The stored mapping's rows by ``runner_key``."""
+    return {(r["event_id"], r["market_type"], r["line"], r["side"]): r for r in runners.iter_rows(named=True)}
+
+
 def unmapped_slips(slips: pl.DataFrame, runners: pl.DataFrame) -> pl.DataFrame:
     """Proposed slips (slip_id, event_id, market, side, point) whose runner the mapping
     (``runners``: event_id, market_type, line, side) does not hold, with why."""
-    held = {(r["event_id"], r["market_type"], r["line"], r["side"]) for r in runners.iter_rows(named=True)}
+    held = index_runners(runners)
     mapped_events = set(runners["event_id"].to_list()) if runners.height else set()
     rows = []
     for slip in slips.iter_rows(named=True):
-        found = exchange_runner(slip["market"], slip["side"], slip["point"])
-        if found is not None and (slip["event_id"], found[0], found[1], slip["side"]) in held:
+        if runner_key(slip) in held:
             continue
+        found = exchange_runner(slip["market"], slip["side"], slip["point"])
         why = ("the event is not mapped" if slip["event_id"] not in mapped_events
                else "the exchange carries no such line" if found is None else f"no {found[0]} runner at {found[1]:g}")
         rows.append({**slip, "reason": why})

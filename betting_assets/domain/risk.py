@@ -25,6 +25,8 @@ OPEN_STATUSES = ("pending", "placed")
 """ledger statuses whose stake is at risk until the bet settles"""
 STAKED_STATUSES = ("pending", "placed", "settled", "void")
 MARKET_CLOSED = "market closed"
+EXCHANGE_CODE_PREFIX = "exchange:"
+"""refusal codes of the exchange's own answers (``exchange:INVALID_ODDS``)"""
 
 
 class RiskLimits(BaseModel):
@@ -72,7 +74,6 @@ class Order:
     edge: float
     quoted_price: float | None = None
     on_exchange: bool = False
-    market_status: str | None = None
 
 
 @dataclass
@@ -147,6 +148,7 @@ def gate(orders: list[Order], book: Book, limits: RiskLimits, now: datetime) -> 
             held.recent.append(now)
             if held.funds is not None:
                 held.funds -= order.stake
+            if order.on_exchange:
                 held.transactions_this_hour += 1
         verdicts.append(Verdict(order, tuple(found)))
     return verdicts
@@ -179,6 +181,7 @@ class BookQuote:
     version: int | None
     back_price: float | None
     back_size: float | None
+    lay_price: float | None = None
 
 
 @dataclass(frozen=True)
@@ -266,11 +269,10 @@ def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime,
 
 def exchange_transactions(ledger: pl.DataFrame, now: datetime) -> int:
     """Orders sent to the exchange in ``now``'s clock hour, whatever their answer: placed,
-    lapsed, and refused by the exchange itself."""
-    if ledger.is_empty() or "broker" not in ledger.columns:
-        return 0
+    lapsed, and refused by the exchange itself (refusal code ``exchange:…``)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
     sent = (pl.col("broker") == "exchange") & (pl.coalesce("placed_at", "updated_at") >= hour) & (
         pl.col("status").is_in(["pending", "placed", "lapsed", "settled", "void"])
-        | ((pl.col("status") == "rejected") & pl.col("reasons").str.starts_with("exchange rejected").fill_null(False)))
+        | ((pl.col("status") == "rejected")
+           & pl.col("refusal_codes").str.starts_with(EXCHANGE_CODE_PREFIX).fill_null(False)))
     return ledger.filter(sent).height

@@ -11,7 +11,8 @@ next run asks the broker by the order's customer reference before placing anythi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -20,7 +21,7 @@ from betfairlightweight.exceptions import APIError, InvalidResponse, StatusCodeE
 from betting_assets.domain.commission import DEFAULT_COMMISSION, net_price
 from betting_assets.domain.controls import exchange_size_problem
 from betting_assets.domain.ladder import to_ladder
-from betting_assets.domain.risk import BookQuote
+from betting_assets.domain.risk import EXCHANGE_CODE_PREFIX, BookQuote
 from betting_assets.placement.exchange_client import ExchangeUnavailable, PointedClient, describe, keep_alive, logout
 
 FillStatus = Literal["placed", "lapsed", "rejected", "unknown"]
@@ -153,31 +154,25 @@ class ExchangeBroker:
         report = result.place_instruction_reports[0] if result.place_instruction_reports else None
         if result.status != "SUCCESS" or report is None:
             code = (report.error_code if report else None) or result.error_code or "FAILURE"
-            return Fill("rejected", reason=f"exchange rejected the order: {code}", code=f"exchange:{code}")
+            return Fill("rejected", reason=f"exchange rejected the order: {code}", code=f"{EXCHANGE_CODE_PREFIX}{code}")
         return self._fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=stake)
 
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None,
                ) -> dict[tuple[str, int, float], BookQuote]:
-        """The live books' best back offer per (market, selection); ``keep`` is handed the books
-        as read, to store before they are used."""
+        """The live books' best offers per (market, selection, handicap); ``keep`` is handed the
+        books as read, to store before they are used."""
         from betting_assets.placement.exchange_markets import read_books, runner_quotes
 
-        self._alive()
-        try:
+        with self._call("listMarketBook"):
             books = read_books(self.client, sorted(set(market_ids)))
-            if keep is not None:
-                keep(books)
-            return runner_quotes(books)
-        except (APIError, StatusCodeError, InvalidResponse) as exc:
-            raise BrokerError(f"exchange refused listMarketBook: {describe(exc)}") from None
+        if keep is not None:
+            keep(books)
+        return runner_quotes(books)
 
     def available(self) -> float:
         """Funds available to bet (getAccountFunds)."""
-        self._alive()
-        try:
+        with self._call("getAccountFunds"):
             return float(self.client.account.get_account_funds().available_to_bet_balance)
-        except (APIError, StatusCodeError, InvalidResponse) as exc:
-            raise BrokerError(f"exchange refused getAccountFunds: {describe(exc)}") from None
 
     def cleared(self, customer_refs: list[str]) -> dict[str, Cleared]:
         """The exchange's settlement of these bets (listClearedOrders, SETTLED, paged); a bet
@@ -185,14 +180,11 @@ class ExchangeBroker:
         found: dict[str, Cleared] = {}
         if not customer_refs:
             return found
-        self._alive()
         start = 0
         while True:
-            try:
+            with self._call("listClearedOrders"):
                 page = self.client.betting.list_cleared_orders(
                     bet_status="SETTLED", customer_order_refs=customer_refs, from_record=start, record_count=1000)
-            except (APIError, StatusCodeError, InvalidResponse) as exc:
-                raise BrokerError(f"exchange refused listClearedOrders: {describe(exc)}") from None
             for o in page.orders:
                 found[o.customer_order_ref] = Cleared(o.customer_order_ref, o.bet_outcome, float(o.price_matched or 0),
                                                       float(o.size_settled or 0), float(o.profit or 0),
@@ -204,11 +196,8 @@ class ExchangeBroker:
     def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
         if not customer_refs:
             return {}
-        self._alive()
-        try:
+        with self._call("listCurrentOrders"):
             result = self.client.betting.list_current_orders(customer_order_refs=customer_refs, order_projection="ALL")
-        except (APIError, StatusCodeError, InvalidResponse) as exc:
-            raise BrokerError(f"exchange refused listCurrentOrders: {describe(exc)}") from None
         asked = set(customer_refs)
         return {o.customer_order_ref: self._fill(o.size_matched, o.average_price_matched, o.bet_id,
                                                  requested=o.price_size.size)
@@ -223,6 +212,15 @@ class ExchangeBroker:
         except ExchangeUnavailable as exc:
             raise BrokerError(str(exc)) from None
 
+    @contextmanager
+    def _call(self, name: str) -> Iterator[None]:
+        """A read on a live session: any error of the exchange's is the session's refusal
+        (``BrokerError``), since nothing was placed that reconciliation would need to find."""
+        self._alive()
+        try:
+            yield
+        except (APIError, StatusCodeError, InvalidResponse) as exc:
+            raise BrokerError(f"exchange refused {name}: {describe(exc)}") from None
 
     def _fill(self, matched: float, price: float | None, bet_id: str | None, requested: float | None) -> Fill:
         if not matched:

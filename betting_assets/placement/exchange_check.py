@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from betting_assets.domain.risk import BookQuote, recheck_on_book
 from betting_assets.placement.exchange_client import PointedClient
-from betting_assets.domain.exchange_mapping import exchange_runner
+from betting_assets.domain.exchange_mapping import index_runners, runner_key
 from betting_assets.placement.exchange_markets import MappingOutcome, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
@@ -33,28 +33,19 @@ class ExchangeCheck:
 def check(engine: Engine, client: PointedClient, settings: Settings, now: datetime) -> ExchangeCheck:
     funds = client.account.get_account_funds()
     mapping = plan(engine, client, now, settings.collection.sports)
+    book = runner_quotes(mapping.books)
     quotes = []
     for row in mapping.runners.iter_rows(named=True):
-        book = mapping.books.get(row["market_id"])
-        runner = next((r for r in book.runners if r.selection_id == row["selection_id"]
-                       and float(r.handicap or 0.0) == row["handicap"]), None) if book else None
-        back = runner.ex.available_to_back[0] if runner and runner.ex.available_to_back else None
-        lay = runner.ex.available_to_lay[0] if runner and runner.ex.available_to_lay else None
-        quotes.append({**row, "status": book.status if book else "UNKNOWN",
-                       "back": back.price if back else None, "back_size": back.size if back else None,
-                       "lay": lay.price if lay else None})
-    by_line = {(q["event_id"], q["market_type"], q["line"], q["side"]): q for q in quotes}
-    book = runner_quotes(mapping.books)
+        quote = book.get((row["market_id"], row["selection_id"], row["handicap"]))
+        quotes.append({**row, "status": quote.status if quote else "UNKNOWN",
+                       "back": quote.back_price if quote else None, "back_size": quote.back_size if quote else None,
+                       "lay": quote.lay_price if quote else None})
+    index = index_runners(mapping.runners)
     with engine.connect() as conn:
         slips = queries.proposed_slips(conn)
-    verdicts = [_verdict(s, _runner(by_line, s), book, settings, now) for s in slips.iter_rows(named=True)]
+    verdicts = [_verdict(s, index.get(runner_key(s)), book, settings, now) for s in slips.iter_rows(named=True)]
     return ExchangeCheck(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0), mapping,
                          quotes, verdicts)
-
-
-def _runner(by_line: dict[tuple[Any, ...], dict[str, Any]], slip: dict[str, Any]) -> dict[str, Any] | None:
-    found = exchange_runner(slip["market"], slip["side"], slip["point"])
-    return by_line.get((slip["event_id"], found[0], found[1], slip["side"])) if found else None
 
 
 def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tuple[str, int, float], BookQuote],

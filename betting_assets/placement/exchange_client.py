@@ -48,8 +48,7 @@ def client(url: str, app_key: str, *, username: str | None = None, password: str
         made.set_session_token(session_token)
         return made
     if not username or not password:
-        raise ExchangeUnavailable("the exchange needs a session: set BETTING_EXCHANGE_SESSION_TOKEN, or "
-                                  "BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD to log in")
+        raise ExchangeUnavailable(needs(app_key, session_token, username, password))
     try:
         made.login() if certs else made.login_interactive()
     except LoginError as exc:
@@ -63,13 +62,23 @@ def from_settings(exchange: Any, *, base_url: str | None = None, app_key: str | 
                   session_token: str | None = None) -> PointedClient:
     """A client for the settings' exchange (``ExchangeSettings``); the keywords name another."""
     key = app_key or secret(exchange.app_key)
-    if not key:
-        raise ExchangeUnavailable(
-            "the exchange needs BETTING_EXCHANGE_APP_KEY and a session (BETTING_EXCHANGE_SESSION_TOKEN, or "
-            "BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD)")
-    return client(base_url or exchange.url, key, username=exchange.username, password=secret(exchange.password),
-                  session_token=session_token or secret(exchange.session_token), certs=exchange.certs,
-                  timeout_s=exchange.timeout_s)
+    token = session_token or secret(exchange.session_token)
+    password = secret(exchange.password)
+    missing = needs(key, token, exchange.username, password)
+    if missing:
+        raise ExchangeUnavailable(missing)
+    assert key is not None
+    return client(base_url or exchange.url, key, username=exchange.username, password=password,
+                  session_token=token, certs=exchange.certs, timeout_s=exchange.timeout_s)
+
+
+def needs(app_key: str | None, session_token: str | None, username: str | None, password: str | None) -> str | None:
+    """What the credentials lack, as the one line a user reads; None when a session can be had."""
+    missing = [] if app_key else ["BETTING_EXCHANGE_APP_KEY"]
+    if not session_token and not (username and password):
+        missing.append("BETTING_EXCHANGE_SESSION_TOKEN (or BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD "
+                       "to log in)")
+    return f"the exchange needs {' and '.join(missing)}" if missing else None
 
 
 def secret(value: SecretStr | None) -> str | None:

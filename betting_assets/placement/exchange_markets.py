@@ -2,9 +2,10 @@
 on the right market and runner, and what a user reads to see which events can be bet on.
 
 The upcoming events in the warehouse are matched (``domain.exchange_mapping``) against the
-exchange's MATCH_ODDS catalogue over the same window; each mapped event's runners become rows
-of ``exchange_markets`` with the market's current version, and each unmapped event a
-data-quality finding naming the candidates, so nothing is ever placed on a guessed market.
+exchange's MATCH_ODDS catalogue over the same window; each mapped event's runners, of its match
+odds, over/under 2.5 and Asian handicap markets, become rows of ``exchange_markets`` with the
+market's current version, and each unmapped event a data-quality finding naming the candidates,
+so nothing is ever placed on a guessed market.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain import exchange_mapping
-from betting_assets.domain.exchange_mapping import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
 from betting_assets.domain.catalog import EXCHANGE_EVENT_TYPES
 from betting_assets.domain.commission import BROKER_BOOK, net_price
-from betting_assets.domain.risk import BookQuote
+from betting_assets.domain.exchange_mapping import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
 from betting_assets.domain.normalize import Finding
+from betting_assets.domain.risk import BookQuote
 from betting_assets.placement.exchange_client import PointedClient
 from betting_assets.warehouse import queries, writes
 
@@ -76,11 +77,10 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
                            "MARKET_DESCRIPTION"],
         max_results=1000)
     catalogue = [m for m in listed if _market_type(m) == MATCH_ODDS]   # the events are matched on match odds
-    by_event = {m.event.id: m for m in catalogue}
-    others: dict[str, list[Any]] = {}
+    of_event: dict[str, list[Any]] = {m.event.id: [m] for m in catalogue}   # its match odds first
     for m in listed:
-        if _market_type(m) != MATCH_ODDS:
-            others.setdefault(m.event.id, []).append(m)
+        if _market_type(m) != MATCH_ODDS and m.event.id in of_event:
+            of_event[m.event.id].append(m)
     exchange = pl.DataFrame([_listing(m) for m in catalogue], schema={
         "exchange_event_id": pl.String, "sport_key": pl.String, "start_time": pl.Datetime("us", "UTC"),
         "home": pl.String, "away": pl.String})
@@ -88,11 +88,10 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     by_type = feed.with_columns(sport_key=pl.col("sport_key").map_elements(
         lambda s: EXCHANGE_EVENT_TYPES.get(s.split("_")[0], ""), return_dtype=pl.String))   # the exchange's sports
     mapped, unmapped = exchange_mapping.match_events(by_type, exchange)
-    markets = [m for e in mapped["exchange_event_id"] for m in [by_event[e], *others.get(e, [])]]
-    books = read_books(client, [m.market_id for m in markets])
+    books = read_books(client, [m.market_id for e in mapped["exchange_event_id"] for m in of_event[e]])
     rows = []
     for hit in mapped.iter_rows(named=True):
-        for market in [by_event[hit["exchange_event_id"]], *others.get(hit["exchange_event_id"], [])]:
+        for market in of_event[hit["exchange_event_id"]]:
             for runner in market.runners:
                 side, line = runner_line(market, runner)
                 rows.append({"event_id": hit["event_id"], "market_type": _market_type(market), "line": line,
@@ -155,14 +154,16 @@ def read_books(client: PointedClient, market_ids: list[str]) -> dict[str, Any]:
 
 
 def runner_quotes(books: dict[str, Any]) -> dict[tuple[str, int, float], BookQuote]:
-    """The best back offer of every runner in ``books`` (``read_books``), by (market, selection,
-    handicap)."""
+    """The best back offer (and best lay price) of every runner in ``books`` (``read_books``), by
+    (market, selection, handicap)."""
     found = {}
     for market_id, book in books.items():
         for runner in book.runners:
             best = runner.ex.available_to_back[0] if runner.ex and runner.ex.available_to_back else None
+            lay = runner.ex.available_to_lay[0] if runner.ex and runner.ex.available_to_lay else None
             found[(market_id, runner.selection_id, float(runner.handicap or 0.0))] = BookQuote(
-                book.status, book.version, best.price if best else None, best.size if best else None)
+                book.status, book.version, best.price if best else None, best.size if best else None,
+                lay.price if lay else None)
     return found
 
 

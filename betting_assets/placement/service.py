@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.domain.exchange_mapping import exchange_runner
+from betting_assets.domain.exchange_mapping import index_runners, runner_key
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.risk import (
     MARKET_CLOSED,
@@ -37,7 +37,7 @@ from betting_assets.domain.risk import (
 )
 from betting_assets.placement import exchange_client
 from betting_assets.placement.brokers import Broker, ExchangeBroker, Fill, OrderRequest, PaperBroker
-from betting_assets.settings import BettingMode, Settings, env_name
+from betting_assets.settings import BettingMode, Settings
 from betting_assets.warehouse import ledger, locks, queries, writes
 
 QUOTE_LOOKBACK = timedelta(days=3)
@@ -71,21 +71,8 @@ def broker_for(settings: Settings, client: Callable[[], exchange_client.PointedC
     if not live:
         raise PlacementRefused("the exchange broker places real money: it runs only with BETTING_MODE=live "
                                f"(now {exchange.mode.value})")
-    if client is not None:
-        try:
-            return ExchangeBroker(client(), exchange.commission)
-        except exchange_client.ExchangeUnavailable as exc:
-            raise PlacementRefused(str(exc)) from None
-    secret = {name: exchange_client.secret(getattr(exchange, name))
-              for name in ("app_key", "session_token", "password")}
-    missing = [env_name("exchange", "app_key")] if not secret["app_key"] else []
-    if not secret["session_token"] and not (exchange.username and secret["password"]):
-        missing.append(env_name("exchange", "session_token") + " (or " + env_name("exchange", "username") + " and "
-                       + env_name("exchange", "password") + " to log in)")
-    if missing:
-        raise PlacementRefused("live placement needs " + " and ".join(missing))
     try:
-        made = exchange_client.from_settings(exchange)
+        made = client() if client is not None else exchange_client.from_settings(exchange)
     except exchange_client.ExchangeUnavailable as exc:
         raise PlacementRefused(str(exc)) from None
     return ExchangeBroker(made, exchange.commission)
@@ -134,8 +121,9 @@ def _send(engine: Engine, broker: Broker, row: dict[str, Any], now: datetime, ou
     if fill.status == "unknown":
         outcome.add("unknown", row, fill.reason)
         return
-    ledger.finish(engine, row["idempotency_key"], _fill_values(fill, now, row.get("note")))
-    outcome.add(fill.status, row, "; ".join(r for r in (row.get("note"), fill.reason) if r) or None)
+    values = _fill_values(fill, now, row.get("note"))
+    ledger.finish(engine, row["idempotency_key"], values)
+    outcome.add(fill.status, row, values["reasons"])
 
 
 def reconcile(engine: Engine, broker: Broker, now: datetime, min_fill: float = 1.0) -> PlacementReport:
@@ -211,21 +199,14 @@ def _on_exchange(engine: Engine, rows: list[dict[str, Any]], mapping: pl.DataFra
         with engine.begin() as conn:
             writes.record_exchange_books(conn, books, now, "placement")
 
-    keys = {id(r): _runner_key(r) for r in rows}
-    wanted = set(keys.values())
-    runners = {k: r for r in mapping.iter_rows(named=True)
-               if (k := (r["event_id"], r["market_type"], r["line"], r["side"])) in wanted}
-    quotes = getattr(broker, "quotes")(sorted({r["market_id"] for r in runners.values()}), keep) if runners else {}
-    for row in rows:
-        hit = runners.get(keys[id(row)])
+    index = index_runners(mapping)
+    hits = [index.get(runner_key(row)) for row in rows]
+    markets = sorted({hit["market_id"] for hit in hits if hit})
+    quotes = getattr(broker, "quotes")(markets, keep) if markets else {}
+    for row, hit in zip(rows, hits):
         row.update(on_exchange=True, market_id=hit["market_id"] if hit else None,
                    selection_id=hit["selection_id"] if hit else None, handicap=hit["handicap"] if hit else 0.0,
                    book=quotes.get((hit["market_id"], hit["selection_id"], hit["handicap"])) if hit else None)
-
-
-def _runner_key(row: dict[str, Any]) -> tuple[str, str, float, str] | None:
-    found = exchange_runner(row["market"], row["side"], row["point"])
-    return (row["event_id"], found[0], found[1], row["side"]) if found else None
 
 
 LEDGER_FIELDS = [name for name in ledger.BETS_SCHEMA if name not in ("bet_id", "status")]
@@ -310,8 +291,7 @@ def gate_and_place(engine: Engine, broker: Broker, rows: list[dict[str, Any]], l
         available = getattr(broker, "available", None)
         book = book_from_ledger(book_rows, start_bankroll, now, kill(), available() if available else None)
         orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"],
-                        quoted_price=r.get("quoted_price"), on_exchange=bool(r.get("on_exchange")),
-                        market_status=r["book"].status if r.get("book") else None)
+                        quoted_price=r.get("quoted_price"), on_exchange=bool(r.get("on_exchange")))
                   for r in mine]
         passed, rejected = [], []
         for row, verdict in zip(mine, gate(orders, book, limits, now)):

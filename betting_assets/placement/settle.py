@@ -15,21 +15,22 @@ from sqlalchemy import Engine
 
 from betting_assets.domain.codes import Result
 from betting_assets.domain.intervals import mean_interval, ratio_interval
+from betting_assets.domain.kernels.settle import FIXED, PER_PRICE
 from betting_assets.domain.market_view import LINE_KEY, closing_fair, offers_at
 from betting_assets.domain.normalize import Finding
 from betting_assets.domain.settlement import RESULTS, settle_frame
-from betting_assets.settings import Settings
 from betting_assets.placement.brokers import Cleared
+from betting_assets.settings import Settings
 from betting_assets.warehouse import ledger, queries, writes
 
 LOOKBACK = timedelta(days=3)
-
-
 CHECK = "exchange_settlement"
-GROSS = {"win": lambda stake, price: stake * (price - 1.0), "half_win": lambda stake, price: stake * (price - 1.0) / 2,
-         "push": lambda stake, price: 0.0, "void": lambda stake, price: 0.0,
-         "half_loss": lambda stake, price: -stake / 2, "loss": lambda stake, price: -stake}
-"""a result's gross profit on ``stake`` at the quoted ``price``"""
+
+
+def gross_profit(result: str, stake: float, price: float) -> float:
+    """A result's profit on ``stake`` at the quoted ``price``, by the settlement rules' returns."""
+    code = RESULTS.index(result)
+    return stake * (PER_PRICE[code] * price + FIXED[code] - 1.0)
 
 
 def exchange_result(report: Cleared, stake: float) -> str:
@@ -38,7 +39,7 @@ def exchange_result(report: Cleared, stake: float) -> str:
     if report.outcome == "VOID":
         return "void"
     for name in ("win", "half_win", "push", "half_loss", "loss"):
-        if abs(GROSS[name](stake, report.price_matched) - report.profit) < 0.01:
+        if abs(gross_profit(name, stake, report.price_matched) - report.profit) < 0.01:
             return name
     return "win" if report.profit > 0 else "loss"
 
@@ -122,7 +123,7 @@ def _from_exchange(bet: dict[str, Any], report: Cleared,
            "commission": report.commission}
     if scored is None:
         return row, None
-    gross = GROSS.get(scored["result"], GROSS["push"])(stake, float(bet["quoted_price"] or bet["price"]))
+    gross = gross_profit(scored["result"], stake, float(bet["quoted_price"] or bet["price"]))
     if scored["result"] == result and abs(gross - report.profit) < 0.01:
         return row, None
     return row, Finding(CHECK, "error", f"bet {bet['bet_id']} ({bet['market']} {bet['side']}): the scores settle it "

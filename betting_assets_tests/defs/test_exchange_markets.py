@@ -90,4 +90,5 @@ def test_without_an_app_key_the_asset_fails_saying_what_to_set(with_exchange: di
                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert not done.success
     failure = next(e for e in done.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "the exchange needs BETTING_EXCHANGE_APP_KEY and a session" in str(failure.event_specific_data)
+    assert "the exchange needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN (or BETTING_EXCHANGE_USERNAME " \
+        "and BETTING_EXCHANGE_PASSWORD to log in)" in str(failure.event_specific_data)

@@ -233,7 +233,7 @@ def test_live_mode_is_refused_without_its_settings(engine: Engine, resources: di
     assert "BETTING_MODE=live places real money and needs a real broker" in str(failure.event_specific_data)
     result = _run(with_settings(resources, exchange={"mode": "live", "broker": "exchange"}))
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "live placement needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN" in str(
+    assert "the exchange needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN (or " in str(
         failure.event_specific_data)
     assert _bets(engine).is_empty()
 

@@ -137,17 +137,10 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
 def _on_exchange_book(engine: Any, exchange: ExchangeResource, now: datetime, propose: Any) -> Any:
     """Slips priced from the exchange's live books (kept whole in the warehouse), on one
     logged-in session."""
-    from betting_assets.placement import exchange_client
     from betting_assets.placement.exchange_markets import read_and_keep, runner_quotes
 
-    try:
-        client = exchange.client()
-    except exchange_client.ExchangeUnavailable as exc:
-        raise Failure(f"the exchange broker prices slips from the exchange's books: {exc}") from None
-    try:
+    with exchange.session("the exchange broker prices slips from the exchange's books") as client:
         return propose(lambda market_ids: runner_quotes(read_and_keep(engine, client, market_ids, now, "slips")))
-    finally:
-        exchange_client.logout(client)
 
 
 @asset(

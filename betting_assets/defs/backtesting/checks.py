@@ -14,10 +14,11 @@ from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain import audits
 from betting_assets.domain.commission import BROKER_BOOK, net_price
-from betting_assets.domain.exchange_mapping import exchange_runner
+from betting_assets.domain.exchange_mapping import index_runners, runner_key
 from betting_assets.domain.features import FeatureConfig
 from betting_assets.domain.market_view import offers_at
 from betting_assets.domain.quality import CheckOutcome
+from betting_assets.placement.exchange_markets import runner_quotes
 from betting_assets.warehouse import queries
 
 BACKTEST_LOOKBACK = timedelta(days=30)
@@ -122,24 +123,19 @@ def slip_prices_current(context: AssetCheckExecutionContext, warehouse: Warehous
 
 def _from_exchange_books(conn: Any, slips: pl.DataFrame, commission: float) -> pl.DataFrame:
     """Slips priced at the exchange: the best back of their runner in the market's book as stored
-    at or before the slip was proposed, net of commission."""
-    runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list())
-    where = {(r["event_id"], r["market_type"], r["line"], r["side"]): r for r in runners.iter_rows(named=True)}
+    at or before the slip was proposed (read as betfairlightweight reads the exchange's answer),
+    net of commission."""
+    from betfairlightweight.resources import MarketBook
 
-    def runner_of(slip: dict[str, Any]) -> dict[str, Any] | None:
-        found = exchange_runner(slip["market"], slip["side"], slip["point"])
-        return where.get((slip["event_id"], found[0], found[1], slip["side"])) if found else None
-
+    index = index_runners(queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list()))
     found = []
     for (created,), group in slips.group_by("created_at"):
-        mapped = {s["slip_id"]: runner_of(s) for s in group.iter_rows(named=True)}
-        books = queries.exchange_books_before(conn, sorted({r["market_id"] for r in mapped.values() if r}), created)
+        mapped = {s["slip_id"]: index.get(runner_key(s)) for s in group.iter_rows(named=True)}
+        stored = queries.exchange_books_before(conn, sorted({r["market_id"] for r in mapped.values() if r}), created)
+        quotes = runner_quotes({market: MarketBook(**payload) for market, payload in stored.items()})
         for slip_id, hit in mapped.items():
-            runner = next((r for r in (books.get(hit["market_id"]) or {}).get("runners", [])
-                           if r.get("selectionId") == hit["selection_id"]
-                           and float(r.get("handicap") or 0.0) == hit["handicap"]), None) if hit else None
-            backs = (runner or {}).get("ex", {}).get("availableToBack") or []
-            found.append({"slip_id": slip_id,
-                          "price_then": net_price(backs[0]["price"], commission) if backs else None})
+            quote = quotes.get((hit["market_id"], hit["selection_id"], hit["handicap"])) if hit else None
+            found.append({"slip_id": slip_id, "price_then": net_price(quote.back_price, commission)
+                          if quote and quote.back_price is not None else None})
     return pl.DataFrame(found, schema={"slip_id": pl.Int64, "price_then": pl.Float64})
 

@@ -63,20 +63,13 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
 
 def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> dict:  # type: ignore[type-arg]
     """The exchange's settlement of these bets, on a session of its own."""
-    from betting_assets.placement import exchange_client
     from betting_assets.placement.brokers import BrokerError, ExchangeBroker
 
-    try:
-        client = exchange.client()
-    except exchange_client.ExchangeUnavailable as exc:
-        raise Failure(f"exchange bets settle from the exchange's cleared orders: {exc}") from None
-    broker = ExchangeBroker(client, commission)
-    try:
-        return broker.cleared(refs)
-    except BrokerError as exc:
-        raise Failure(str(exc)) from None
-    finally:
-        broker.close()
+    with exchange.session("exchange bets settle from the exchange's cleared orders") as client:
+        try:
+            return ExchangeBroker(client, commission).cleared(refs)
+        except BrokerError as exc:
+            raise Failure(str(exc)) from None
 
 
 @asset(
@@ -90,17 +83,10 @@ def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> 
 )
 def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, exchange: ExchangeResource,
                      clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
-    from betting_assets.placement import exchange_client
     from betting_assets.placement.exchange_markets import map_markets
 
-    try:
-        client = exchange.client()
-    except exchange_client.ExchangeUnavailable as exc:
-        raise Failure(str(exc)) from None
-    try:
+    with exchange.session("the mapping reads the exchange's catalogue") as client:
         outcome = map_markets(warehouse.engine(), client, clock.now(), settings.get().collection.sports)
-    finally:
-        exchange_client.logout(client)
     events = outcome.events.height
     methods = outcome.runners.unique("event_id").group_by("method").len().sort("method")
     for row in outcome.unmapped.iter_rows(named=True):

@@ -52,12 +52,13 @@ def bankroll_continuous(context: AssetCheckExecutionContext, warehouse: Warehous
 def proposed_slips_mapped(context: AssetCheckExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
                           settings: SettingsResource) -> AssetCheckResult:
     now = clock.now()
+    broker = settings.get().exchange.broker
+    if broker != "exchange":
+        return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", 0), "exchange_markets:slips", now,
+                        broker=broker)
     with warehouse.connect() as conn:
         slips = queries.proposed_slips(conn)
         runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list() if slips.height else [])
-    if settings.get().exchange.broker != "exchange" or slips.is_empty():
-        return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", 0), "exchange_markets:slips", now,
-                        broker=settings.get().exchange.broker)
     missing = unmapped_slips(slips.select("slip_id", "event_id", "home_team", "away_team", "market", "side", "point"),
                              runners)
     findings = [Finding("proposed_slips_mapped", "error",
