@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks import (
     backtest_engine,
-    collection_budget,
+    collection_plan,
     exchange_placement,
     features_asof,
     normalize_store,
@@ -42,37 +42,34 @@ def main() -> None:
                 r = sensor_tick.run(database.url)
             finally:
                 database.close()
-            print(f"{kind}: fetch sensor over 10,000 upcoming events in 5 sports: median {r['median_s'] * 1000:.0f} ms "
-                  f"per tick, {r['requested']:.0f} runs requested", flush=True)
+            print(f"{kind}: fetch sensor following the plan of 10,000 upcoming events in 5 sports: median "
+                  f"{r['median_s'] * 1000:.0f} ms per tick, {r['requested']:.0f} runs requested", flush=True)
             figures.append(f"figure sensor_tick_share_of_limit_{kind}: {r['share_of_limit'] * 100:.2f} % (goal <= 1)")
-    from datetime import timedelta
-
-    from betting_assets.domain.quota import simulate_quota
-    from betting_assets.sources.football_data import read_football_data
-
-    bundled = Path(__file__).resolve().parents[1] / "betting_assets" / "data"
-    report = simulate_quota(read_football_data(bundled).events, markets=3, regions=1, lead=timedelta(days=14))
-    print(f"quota over EPL and Bundesliga 2023-24: tiered {report.tiered_credits:,} credits, fixed 30-minute "
-          f"polling {report.fixed_credits:,}; closing captured for {report.closing_share:.1%}")
-    figures.append(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
-    figures.append(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
-    for name, folder in (("bundled", collection_budget.BUNDLED), ("shared", collection_budget.SHARED)):
+    for name, folder in (("bundled", collection_plan.BUNDLED), ("shared", collection_plan.SHARED)):
         if not folder.exists():
-            print(f"budget planner on the {name} files: {folder} not found, skipped")
+            print(f"collection plan on the {name} files: {folder} not found, skipped")
             continue
-        c = collection_budget.capture(folder)
-        print(f"budget planner on the {name} files ({c['events']:,.0f} events): every decision time and close for "
-              f"{c['least']:,.0f} credits against {c['fixed']:,.0f} for fixed 30-minute polling; 20,000 a month: "
-              f"decision {c['decision_20000']:.1%}, closing {c['closing_20000']:.1%}, "
-              f"{c['snapshots_20000']:.1f} snapshots per event ({c['spent_20000']:,.0f} spent); 100,000 a month: "
-              f"decision {c['decision_100000']:.1%}, closing {c['closing_100000']:.1%}, "
-              f"{c['snapshots_100000']:.1f} snapshots per event ({c['spent_100000']:,.0f} spent)", flush=True)
+        c = collection_plan.capture(folder)
+        print(f"collection plan on the {name} files ({c['events']:,.0f} events, {collection_plan.PRICING.cost('decision')} "
+              f"credits an odds call): every decision time and close for {c['least']:,.0f} credits in "
+              f"{c['calls']:,.0f} calls ({c['slots']:,.0f} distinct kick-off slots: about a decision call and a "
+              f"closing call per slot is the limit), against {c['fixed']:,.0f} for fixed 30-minute polling and "
+              f"{c['tiers']:,.0f} for the tier rules alone; with no budget the busiest month takes "
+              f"{c['busiest_month']:,.0f}", flush=True)
         figures.append(f"figure budget_full_capture_vs_fixed_{name}: {c['ratio']:.1f} x (goal >= 10)")
-    seconds = collection_budget.planner_time()
-    print(f"budget planner: decision-time and closing calls for 10,000 upcoming events in 5 sports planned in "
-          f"{seconds:.2f} s (movement snapshots not included: they replay the tier rules, far slower)", flush=True)
-    figures.append(f"figure budget_planner_priorities_share_of_sensor_limit: "
-                   f"{seconds / collection_budget.SENSOR_LIMIT_S * 100:.2f} % (goal <= 1)")
+        for budget in collection_plan.BUDGETS:
+            print(f"  {budget:,} credits a month, replayed day by day: decision {c[f'decision_{budget}']:.1%}, "
+                  f"closing {c[f'closing_{budget}']:.1%}, results {c[f'results_{budget}']:.1%}, "
+                  f"{c[f'snapshots_{budget}']:.1f} snapshots per event, {c[f'spent_{budget}']:,.0f} spent "
+                  f"(at most {c[f'month_{budget}']:,.0f} in a month)", flush=True)
+            for key in ("decision", "closing"):
+                figures.append(f"figure budget_{budget}_{key}_share_{name}: {c[f'{key}_{budget}'] * 100:.1f} % "
+                               "(goal >= 100)")
+    seconds = collection_plan.planner_time()
+    print(f"collection plan: every call (decision, closing, results, tier movement) for 10,000 upcoming events "
+          f"in 5 sports planned in {seconds:.2f} s", flush=True)
+    figures.append(f"figure budget_planner_share_of_sensor_limit: "
+                   f"{seconds / collection_plan.SENSOR_LIMIT_S * 100:.2f} % (goal <= 1)")
     r = features_asof.run()
     print(f"features as of the decision time: {r['rows']:,.0f} odds rows for 10,000 events in {r['project_s']:.2f} s; "
           f"event-by-event baseline {r['naive_per_event_s'] * 1000:.1f} ms per event over {r['naive_events']:.0f} "

@@ -1,6 +1,7 @@
-"""Fetch-sensor evaluation over 10,000 upcoming events in five sports, against Dagster's
-60-second sensor evaluation limit. The sensor runs as the daemon would run it: a real
-instance, real resources, the warehouse query and the tier decision."""
+"""Fetch-sensor evaluation over the collection plan of 10,000 upcoming events in five sports,
+against Dagster's 60-second sensor evaluation limit. The plan is made from the warehouse and
+stored as the collection_plan asset would; the sensor runs as the daemon would run it: a real
+instance, real resources, the plan's due calls, the calls made and the decision."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import insert
 
+from betting_assets import planning
 from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, default_resources
+from betting_assets.settings import load_settings
 from betting_assets.warehouse import migrate
+from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import events
 
@@ -43,12 +47,18 @@ def seed(url: str, n_events: int, now: datetime) -> None:
 def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
     now = datetime(2024, 1, 6, 12, tzinfo=timezone.utc)
     seed(url, n_events, now)
+    settings_values = load_settings(collection={"sports": SPORTS, "credit_budget": 100_000})
+    engine = make_engine(url)
+    live = planning.live_plan(engine, settings_values, now)
+    with engine.begin() as conn:
+        plan_store.replace_plan(conn, live.rows(), now, SPORTS, now, now + timedelta(days=15))
+    engine.dispose()
 
     class FixedClock(ClockResource):
         def now(self) -> datetime:
             return now
 
-    settings = SettingsResource(values={"collection": {"sports": SPORTS}})
+    settings = SettingsResource(values={"collection": {"sports": SPORTS, "credit_budget": 100_000}})
     resources = default_resources(settings, warehouse=WarehouseResource(settings=settings, database_url=url),
                                   clock=FixedClock(settings=settings, source="system"))
     instance = DagsterInstance.ephemeral()

@@ -183,13 +183,15 @@ def quota() -> None:
 @click.option("--lead-days", default=14, show_default=True, type=int,
               help="How long before kick-off an event joins the odds feed.")
 @click.option("--budget", type=click.IntRange(min=0), default=None,
-              help="Credits a month: the plan's coverage within them (decision-time and closing snapshots first).")
+              help="Credits a month: what the plan buys with them, replayed day by day (decision-time, closing "
+                   "and results first, then movement).")
 @click.option("--curve", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG of coverage against monthly credits, with fixed 30-minute polling marked.")
 def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_days: int, budget: int | None,
                    curve: Path | None) -> None:
-    """Replays a real schedule through the tier rules and compares a season of tiered fetching
-    with fixed 30-minute polling; with ``--budget``, what a monthly credit budget buys."""
+    """Replays a real schedule: the tier rules against fixed 30-minute polling, the least credits
+    that capture every decision time and close, and with ``--budget`` what a monthly credit
+    budget buys when the plan is made day by day as the sensors follow it."""
     from datetime import timedelta
 
     from rich.console import Console
@@ -221,31 +223,37 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
                       f"{sport.fixed_calls:,}", f"{sport.closing_captured}/{sport.events}")
     console = Console()
     console.print(table)
-    console.print(f"tiered: {report.tiered_credits:,} credits; fixed 30-minute polling: {report.fixed_credits:,} "
-                  f"credits; {report.ratio:.1f}× fewer; closing snapshot (≤ 30 min before kick-off) captured for "
-                  f"{report.closing_share:.1%} of events")
-    print(f"figure quota_tiered_vs_fixed: {report.ratio:.1f} x (goal >= 10)")
-    print(f"figure quota_closing_captured: {report.closing_share * 100:.1f} % (goal >= 100)")
-    from betting_assets.domain.collection_budget import Pricing, budget_curve, full_capture, plan_collection
+    console.print(f"the tier rules alone: {report.tiered_credits:,} credits; fixed 30-minute polling: "
+                  f"{report.fixed_credits:,} credits; {report.ratio:.1f}× fewer; closing snapshot (≤ 30 min before "
+                  f"kick-off) captured for {report.closing_share:.1%} of events", soft_wrap=True)
+    from betting_assets.domain.collection_plan import CLOSING, DECISION, RESULTS, budget_curve, full_capture
+    from betting_assets.domain.collection_plan import simulate_collection
+    from betting_assets.planning import decision_leads, pricing
 
-    pricing = Pricing.uniform(n_markets, n_regions)
-    leads = [timedelta(hours=settings.model.decision_hours)]
-    least = full_capture(schedule, pricing=pricing, decision_leads=leads, feed_lead=timedelta(days=lead_days))
-    console.print(f"every decision-time ({settings.model.decision_hours:g} h before) and closing snapshot: "
-                  f"{least.credits:,} credits ({len(least.calls):,} calls), {report.fixed_credits / least.credits:.1f}× "
-                  "fewer than fixed 30-minute polling", soft_wrap=True)
+    collection = settings.collection.model_copy(update={"markets": chosen["--markets"], "regions": chosen["--regions"],
+                                                        "closing_markets": [m for m in settings.collection.closing_markets
+                                                                            if m in chosen["--markets"]],
+                                                        "movement_markets": [m for m in settings.collection.movement_markets
+                                                                             if m in chosen["--markets"]]})
+    priced, leads, lead = pricing(collection), decision_leads(settings), timedelta(days=lead_days)
+    least = full_capture(schedule, pricing=priced, decision_leads=leads, feed_lead=lead)
+    hours = ", ".join(f"{d.total_seconds() / 3600:g}" for d in leads)
+    console.print(f"every decision-time ({hours} h before kick-off) and closing snapshot: {least.credits:,} credits "
+                  f"({len(least.calls):,} calls), {report.fixed_credits / least.credits:.1f}× fewer than fixed "
+                  "30-minute polling", soft_wrap=True)
     if budget is not None:
-        plan = plan_collection(schedule, pricing=pricing, decision_leads=leads, budget=budget,
-                               feed_lead=timedelta(days=lead_days))
-        console.print(f"with {budget:,} credits a month: decision-time snapshot for {plan.share('decision'):.1%} of "
-                      f"{plan.events:,} events, closing for {plan.share('closing'):.1%}, "
+        plan = simulate_collection(schedule, pricing=priced, decision_leads=leads, budget=budget, feed_lead=lead,
+                                   reset_day=settings.collection.credit_reset_day)
+        shares = ", ".join(f"{name} {plan.share(key):.1%} ({plan.covered[key]:,} of {plan.counted[key]:,})"
+                           for key, name in ((DECISION, "decision-time snapshot"), (CLOSING, "closing snapshot"),
+                                             (RESULTS, "result polled")))
+        console.print(f"with {budget:,} credits a month, replayed day by day as the sensors would buy them: {shares}; "
                       f"{plan.snapshots_per_event:.1f} snapshots per event; {plan.credits:,} credits spent, at most "
                       f"{max(plan.spent_by_period.values(), default=0):,} in a month", soft_wrap=True)
     if curve is not None:
         from betting_assets.modelling.plots import budget_png
 
-        curve.write_bytes(budget_png(budget_curve(schedule, pricing=pricing, decision_leads=leads,
-                                                  feed_lead=timedelta(days=lead_days)),
+        curve.write_bytes(budget_png(budget_curve(schedule, pricing=priced, decision_leads=leads, feed_lead=lead),
                                      report.fixed_credits, least.credits))
         console.print(f"curve written to {curve}")
 

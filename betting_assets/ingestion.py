@@ -16,16 +16,16 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 
 from betting_assets.domain import quality
-from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds, snapshot_events
 from betting_assets.domain.scores import ScoreUpdate, parse_scores
-from betting_assets.domain.tiers import PlannedFetch, plan_fetches, tier_name
+from betting_assets.domain.tiers import TierCall, tier_calls, tier_name
 from betting_assets.domain.timeutil import format_utc, parse_utc
 from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.transactions import in_transaction
 
-_RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds"}
+_RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds", "event_odds", "historical_event_odds"}
 DEFAULT_LEAD = timedelta(days=14)
 WARMUP = timedelta(days=3)
 COVERAGE_LOOKBACK = timedelta(days=14)
@@ -40,7 +40,7 @@ def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) ->
     frames: list[pl.DataFrame] = []
     findings: list[Finding] = []
     for snap in quality.current_snapshots(snapshots):
-        events = snap.payload.get("data") if snap.source == "historical" else snap.payload
+        events = snapshot_events(snap.payload, snap.source)
         if event_ids is not None and isinstance(events, list):
             events = [e for e in events if isinstance(e, dict) and e.get("id") in event_ids]
         normalized = normalize_odds(events, snap.as_of, snap.odds_format, snapshot_id=snap.snapshot_id)
@@ -98,7 +98,9 @@ class RebuildResult:
 class Collector:
     def __init__(self, engine: Engine, client: OddsApiClient, *, regions: list[str], markets: list[str],
                  odds_format: str = "decimal", bookmakers: list[str] | None = None,
-                 quality_mode: str = "flag") -> None:
+                 quality_mode: str = "flag", clock_at: datetime | None = None) -> None:
+        """``clock_at``: the time every fetch is logged at on the clock budgets and plans are
+        kept in, when it is not the wall clock (a sandbox's clock stands still between moves)."""
         self.engine = engine
         self.client = client
         self.regions = regions
@@ -106,6 +108,7 @@ class Collector:
         self.odds_format = odds_format
         self.bookmakers = bookmakers or None
         self.quality_mode = quality_mode
+        self.clock_at = clock_at
         self.last_fetch_id: int | None = None
         self.credits_charged = 0
         """credits the provider's headers say this collector's calls cost, failed ones included"""
@@ -123,6 +126,7 @@ class Collector:
             error=attempt.error, elapsed_ms=attempt.elapsed_ms, attempts=attempt.attempt,
             requests_remaining=attempt.quota.remaining, requests_used=attempt.quota.used,
             requests_last=attempt.quota.last, body=attempt.body if keep_body else None,
+            clock_at=self.clock_at or attempt.requested_at,
         )
         with self.engine.begin() as conn:
             self.last_fetch_id = writes.record_fetch(conn, record)
@@ -130,18 +134,34 @@ class Collector:
     # -- odds ---------------------------------------------------------------------------
 
     def live_odds(self, sport: str, *, now: datetime | None = None, tier: str | None = None,
-                  derive: bool = True) -> IngestResult:
+                  derive: bool = True, markets: list[str] | None = None) -> IngestResult:
+        """Every listed event's odds; ``markets`` (the configured ones by default) may be fewer,
+        as a plan's closing snapshot asks for only what bets and CLV use."""
+        markets = markets or self.markets
         try:
-            response = self.client.odds(sport, regions=self.regions, markets=self.markets,
+            response = self.client.odds(sport, regions=self.regions, markets=markets,
                                         odds_format=self.odds_format, bookmakers=self.bookmakers)
         except MalformedResponseError as exc:
             return self._malformed(sport, exc)
         as_of = now or response.requested_at
         result = self.store_odds(response, response.data, sport=sport, source="live", as_of=as_of, tier=tier,
-                                 derive=derive)
+                                 derive=derive, markets=markets)
         with self.engine.begin() as conn:
             writes.touch_sport(conn, sport, as_of)
         return result
+
+    def event_odds(self, sport: str, event_id: str, *, now: datetime | None = None, tier: str | None = None,
+                   derive: bool = True, markets: list[str] | None = None) -> IngestResult:
+        """One event's odds through the per-event endpoint (billed by the markets it returns),
+        kept whole as a snapshot of source ``event``."""
+        markets = markets or self.markets
+        try:
+            response = self.client.event_odds(sport, event_id, regions=self.regions, markets=markets,
+                                              odds_format=self.odds_format, bookmakers=self.bookmakers)
+        except MalformedResponseError as exc:
+            return self._malformed(sport, exc)
+        return self.store_odds(response, [response.data], sport=sport, source="event", as_of=now or response.requested_at,
+                               tier=tier, payload=response.data, derive=derive, markets=markets)
 
     def historical_odds(self, sport: str, date: datetime, tier: str | None = None,
                         derive: bool = True) -> tuple[IngestResult, dict[str, Any]]:
@@ -179,7 +199,8 @@ class Collector:
         return total
 
     def store_odds(self, response: ApiResponse, events: Any, *, sport: str, source: str, as_of: datetime,
-                   tier: str | None = None, payload: Any = None, derive: bool = True) -> IngestResult:
+                   tier: str | None = None, payload: Any = None, derive: bool = True,
+                   markets: list[str] | None = None) -> IngestResult:
         """Keeps the raw payload (committed on its own), then, when ``derive``, its normalised
         rows. With ``derive=False`` only the raw-level checks run (required fields, prices not
         after the fetch) and normalisation is left to ``rebuild``."""
@@ -195,7 +216,7 @@ class Collector:
                 conn, payload=payload, sport_key=sport, source=source, as_of=as_of,
                 fetched_at=response.requested_at, odds_format=self.odds_format, fetch_id=self.last_fetch_id,
                 fetch_tier=tier, hours_to_commence=hours, regions=",".join(self.regions),
-                markets=",".join(self.markets), quota=response.quota.as_dict(),
+                markets=",".join(markets or self.markets), quota=response.quota.as_dict(),
                 event_count=len(events) if isinstance(events, list) else 0, complete=not missing,
             )
         result = IngestResult(snapshots=int(inserted), duplicate_snapshots=int(not inserted),
@@ -251,7 +272,7 @@ class Collector:
         return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes)
 
     def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = DEFAULT_LEAD,
-                     warmup: timedelta = WARMUP, progress: Callable[[PlannedFetch, str], None] | None = None,
+                     warmup: timedelta = WARMUP, progress: Callable[[TierCall, str], None] | None = None,
                      ) -> IngestResult:
         """Collects [start, end) of history the way the live sensor would have: the events
         known then decide, by tier, when odds were fetched; each planned time is one
@@ -263,7 +284,7 @@ class Collector:
             frame = self._fixtures_at(sport, moment)
             in_transaction(self.engine, lambda conn, f=frame, m=moment: writes.upsert_events(conn, f.events, seen_at=m))
             schedule.update(dict(frame.events.select("event_id", "commence_time").iter_rows()))
-        plans = [p for p in plan_fetches([(k - lead, k) for k in schedule.values()], start - warmup, end)
+        plans = [p for p in tier_calls(sorted(schedule.values()), start - warmup, end, lead=lead)
                  if p.at >= start]
         with self.engine.connect() as conn:
             covered = queries.snapshot_coverage(conn, sport, start - COVERAGE_LOOKBACK, end)

@@ -117,6 +117,12 @@ class CollectionSettings(_Group):
     credit_budget: int | None = Field(default=None, gt=0, description="Credits a month the collection may spend; "
                                       "unset: what the provider reports remaining.")
     credit_reset_day: int = Field(default=1, ge=1, le=28, description="Day of the month the credit budget resets.")
+    closing_markets: CsvList = Field(default_factory=list, description="Markets the closing snapshot fetches (what "
+                                     "bets and CLV use); all of BETTING_MARKETS when empty.")
+    movement_markets: CsvList = Field(default_factory=list, description="Markets the line-movement snapshots fetch; "
+                                      "all of BETTING_MARKETS when empty.")
+    results_after_minutes: int = Field(default=150, gt=0, description="How long after kick-off the plan polls for "
+                                       "a result (one poll serves every game of the sport over by then).")
     clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
                        description="Where sensors read the time: the provider's clock is the sandbox's.")
     history_start: str = Field(default="2019-08-01", description="First daily partition.")
@@ -126,7 +132,8 @@ class CollectionSettings(_Group):
     scores_poll_minutes: int = Field(default=10, gt=0)
     fetch_retry_minutes: int = Field(default=10, gt=0)
 
-    _split = field_validator("sports", "regions", "markets", "bookmakers", mode="before")(_csv)
+    _split = field_validator("sports", "regions", "markets", "bookmakers", "closing_markets", "movement_markets",
+                             mode="before")(_csv)
     _day = field_validator("history_start")(_a_day)
 
     @field_validator("sports", "regions", "markets")
@@ -136,7 +143,7 @@ class CollectionSettings(_Group):
             raise ValueError("needs at least one value")
         return value
 
-    @field_validator("regions", "markets")
+    @field_validator("regions", "markets", "closing_markets", "movement_markets")
     @classmethod
     def _provider_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
         """A region or market the provider does not know would cost credits for nothing."""
@@ -150,6 +157,16 @@ class CollectionSettings(_Group):
     @model_validator(mode="after")
     def _backoff_ordered(self) -> "CollectionSettings":
         ordered(self, "http_backoff_initial_s", "http_backoff_max_s", strict=False)
+        return self
+
+    @model_validator(mode="after")
+    def _plan_markets_fetched(self) -> "CollectionSettings":
+        """A closing or movement snapshot can only fetch markets the collection fetches."""
+        for name in ("closing_markets", "movement_markets"):
+            extra = sorted(set(getattr(self, name)) - set(self.markets))
+            if extra:
+                raise ValueError(f"{env_name('collection', name)}: {', '.join(extra)} not among the markets fetched "
+                                 f"({env_name('collection', 'markets')}: {', '.join(self.markets)})")
         return self
 
 

@@ -81,16 +81,22 @@ def test_version_and_the_configured_markets_and_regions_by_default(files: dict[s
 def test_quota_simulate_says_what_a_monthly_budget_buys_and_draws_the_curve(files: dict[str, str],
                                                                           tmp_path: Path) -> None:
     """One season of the EPL (380 matches): every decision time and close costs a known number
-    of credits; 100 credits a month cannot buy them all, and buys decision times first."""
-    curve = tmp_path / "curve.png"
-    done = CliRunner().invoke(main, ["quota", "simulate", "--data", E0, "--budget", "100", "--curve", str(curve)])
+    of credits; 100 credits a month cannot buy them all, and buys decision times first. The
+    curve is drawn over the season's first 60 matches."""
+    done = CliRunner().invoke(main, ["quota", "simulate", "--data", E0, "--budget", "100"])
     assert done.exit_code == 0, done.output
     said = " ".join(done.stdout.split())
-    least = re.search(r"every decision-time \(1 h before\) and closing snapshot: ([\d,]+) credits", said)
+    least = re.search(r"every decision-time \(1 h before kick-off\) and closing snapshot: ([\d,]+) credits", said)
     assert least and int(least.group(1).replace(",", "")) > 0
-    bought = re.search(r"with 100 credits a month: decision-time snapshot for ([\d.]+)% of 380 events, closing for "
-                       r"([\d.]+)%.*at most (\d+) in a month", said)
+    bought = re.search(r"with 100 credits a month, replayed day by day as the sensors would buy them: decision-time "
+                       r"snapshot ([\d.]+)% \(\d+ of 380\), closing snapshot ([\d.]+)% \(\d+ of 380\).*at most (\d+) "
+                       r"in a month", said)
     assert bought, said
     decision, closing, most = float(bought.group(1)), float(bought.group(2)), int(bought.group(3))
     assert closing < 100 and decision >= closing and most <= 100
+    head = tmp_path / "E0_head.csv"
+    head.write_text("".join(Path(E0).read_text(encoding="utf-8-sig").splitlines(keepends=True)[:61]), encoding="utf-8")
+    curve = tmp_path / "curve.png"
+    drawn = CliRunner().invoke(main, ["quota", "simulate", "--data", str(head), "--curve", str(curve)])
+    assert drawn.exit_code == 0, drawn.output
     assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

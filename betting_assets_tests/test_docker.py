@@ -113,8 +113,8 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
     repository = defs.get_repository_def()
     assert {j.name for j in repository.get_all_jobs()} - {"__ASSET_JOB"} == {
         "collect_odds", "collect_scores", "ingest_history", "discover_events", "build_features", "train_model",
-        "run_backtests", "propose_bets", "place_bets", "settle_bets", "map_exchange_markets"}
-    assert {s.name for s in repository.sensor_defs} == {"odds_fetch_sensor", "scores_sensor", "slips_sensor",
-                                                         "placement_sensor"}
+        "run_backtests", "propose_bets", "place_bets", "settle_bets", "map_exchange_markets", "plan_collection"}
+    assert {s.name for s in repository.sensor_defs} == {"collection_plan_sensor", "odds_fetch_sensor", "scores_sensor",
+                                                         "slips_sensor", "placement_sensor"}
     assert [s.name for s in repository.schedule_defs] == ["discover_events_hourly"]
-    assert len(repository.asset_graph.asset_check_keys) == 23
+    assert len(repository.asset_graph.asset_check_keys) == 24

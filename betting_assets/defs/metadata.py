@@ -57,7 +57,8 @@ def percent(fraction: float | None, digits: int = 2) -> MetadataValue:
     return MetadataValue.null() if fraction is None else MetadataValue.float(round(100 * float(fraction), digits))
 
 
-STATE = {"credits_remaining"}
+STATE = {"credits_remaining", "budget", "credits_spent_this_period", "credits_left_this_period",
+         "credits_planned_this_period"}
 """figures of the provider or warehouse at the end of the run, not of its partitions"""
 
 

@@ -25,13 +25,19 @@ SPORT_DIMENSION = "sport"
 DATE_DIMENSION = "utc_date"
 
 
-def ingestion_partitions() -> MultiPartitionsDefinition:
+PLAN_DAYS = 15
+"""a plan covers today and the 14 days after it: how far ahead bookmakers list a fixture"""
+
+
+def ingestion_partitions(days_ahead: int = 1) -> MultiPartitionsDefinition:
     """The one place under ``defs/`` that reads settings itself: a partitions definition is the
-    graph's shape, which Dagster needs when it loads the definitions, before any resource."""
+    graph's shape, which Dagster needs when it loads the definitions, before any resource.
+    ``days_ahead``: days from today on that have a partition (today's only, for what is fetched)."""
     settings = load_settings()
     return MultiPartitionsDefinition({
         SPORT_DIMENSION: StaticPartitionsDefinition(list(settings.collection.sports)),
-        DATE_DIMENSION: DailyPartitionsDefinition(start_date=settings.collection.history_start, end_offset=1),
+        DATE_DIMENSION: DailyPartitionsDefinition(start_date=settings.collection.history_start,
+                                                  end_offset=days_ahead),
     })
 
 
@@ -79,3 +85,11 @@ def run_days(context: AssetExecutionContext) -> list[SportDay]:
 
 PARTITIONS = ingestion_partitions()
 """the one partitions definition of the ingestion and features assets (sports from the settings)"""
+PLAN_PARTITIONS = ingestion_partitions(PLAN_DAYS)
+"""the collection plan's: the same sports and days, and the days a plan looks ahead to"""
+
+
+def plan_range(sports: list[str], today: date) -> dict[str, str]:
+    """The run tags of one plan over every sport from ``today`` for ``PLAN_DAYS`` days."""
+    return {"dagster/asset_partition_range_start": str(partition_key(sports[0], today)),
+            "dagster/asset_partition_range_end": str(partition_key(sports[-1], today + timedelta(days=PLAN_DAYS - 1)))}

@@ -91,12 +91,13 @@ class OddsApiResource(ConfigurableResource):
         return OddsApiClient.from_settings(self.settings.get(), base_url=self.base_url,
                                            api_key=SecretStr(self.api_key) if self.api_key else None)
 
-    def collector(self, engine: Engine) -> Collector:
+    def collector(self, engine: Engine, clock_at: datetime | None = None) -> Collector:
+        """``clock_at``: what ``ClockResource.log_time`` says the fetch log should keep."""
         settings = self.settings.get()
         collection = settings.collection
         return Collector(engine, self.client(), regions=collection.regions, markets=collection.markets,
                          odds_format=collection.odds_format, bookmakers=collection.bookmakers,
-                         quality_mode=settings.quality.mode)
+                         quality_mode=settings.quality.mode, clock_at=clock_at)
 
 
 def now_or_skip(clock: "ClockResource", undone: str) -> "datetime | SkipReason":
@@ -125,6 +126,12 @@ class ClockResource(ConfigurableResource):
         if not self.uses_provider():
             return datetime.now(timezone.utc)
         return provider_now(self.base_url or self.settings.get().collection.odds_api_base_url)
+
+    def log_time(self, now: datetime) -> datetime | None:
+        """The time the fetch log keeps for calls made at ``now``: the provider's clock stands still
+        between moves, so a run's calls are all at its time; the system clock moves on, so each
+        call keeps its own (None)."""
+        return now if self.uses_provider() else None
 
 
 class ExchangeResource(ConfigurableResource):

@@ -1,10 +1,12 @@
-"""What the fetch and scores sensors decide at a tick, without touching Dagster or a database.
+"""What the odds and scores sensors decide at a tick, without touching Dagster or a database:
+the calls of the collection plan whose time has come, less those already made.
 
 A repeated tick is harmless twice over: the cursor remembers what was requested, so a tick
-before the requested fetch lands requests nothing, and the run key (sport, last snapshot
-held, attempt) is the same anyway, so Dagster would launch it once. If that run fails, no
-snapshot lands, and after ``retry_after`` the key gains an attempt number: an outage delays
-collection instead of stopping it.
+before the requested call lands requests nothing, and the run key (the planned call and an
+attempt number) is the same anyway, so Dagster would launch it once. If that run fails, no call
+lands, and after ``retry_after`` (or half the time the call's window had left, if sooner) the
+key gains an attempt: an outage delays collection within the window instead of stopping it. A
+call whose window passed unmade is missed, and said so.
 """
 
 from __future__ import annotations
@@ -15,108 +17,136 @@ from typing import Any
 
 import polars as pl
 
-from betting_assets.domain.tiers import TIERS, due_events
+from betting_assets.domain.collection_plan import EVENT_ODDS, ODDS, PRIORITIES, SCORES
 
-_TIER_ORDER = {tier.name: index for index, tier in enumerate(TIERS)}
+LATE_POLL_EVERY = timedelta(hours=3)
+"""a game past its planned poll without a result is polled again this often, within the
+provider's three-day scores window (abandoned or delayed games)"""
+CURSOR_KEPT = timedelta(days=2)
 
 
 @dataclass(frozen=True)
-class SportFetch:
+class PlannedFetch:
     sport_key: str
+    endpoint: str
+    event_id: str | None
+    markets: list[str]
+    priorities: list[str]
+    at: datetime
+    credits: int
     run_key: str
-    tier: str
-    due_events: int
-    upcoming_events: int
-    hours_to_nearest: float
-    last_fetch: datetime | None
 
 
 @dataclass
 class TickDecision:
-    requests: list[SportFetch]
+    requests: list[PlannedFetch]
     log: list[str]
     cursor: dict[str, Any]
 
     @property
     def skip_reason(self) -> str:
-        return "; ".join(self.log) if self.log else "no upcoming events"
+        return "; ".join(self.log) if self.log else "no planned call due"
 
 
-def decide_fetches(upcoming: pl.DataFrame, now: datetime, *, remaining: int | None, reserve: int,
-                   cost_per_call: int, cursor: dict[str, Any] | None = None,
-                   retry_after: timedelta = timedelta(minutes=10)) -> TickDecision:
-    """One request per sport with a due event, unless the quota guard forbids it."""
-    cursor = dict(cursor or {})
+def _answered(call: dict[str, Any], made: pl.DataFrame) -> bool:
+    """A planned call is made once a call of its kind succeeded since its time: a sport's odds
+    call answers a per-event need too, as it returns every listed event."""
+    since = made.filter((pl.col("sport_key") == call["sport_key"]) & (pl.col("clock_at") >= call["at"]))
+    if call["endpoint"] == SCORES:
+        return bool(since.filter(pl.col("endpoint") == SCORES).height)
+    sport_wide = since.filter(pl.col("endpoint") == ODDS).height
+    if call["endpoint"] == EVENT_ODDS:
+        return bool(sport_wide or since.filter((pl.col("endpoint") == EVENT_ODDS)
+                                               & (pl.col("event_id") == call["event_id"])).height)
+    return bool(sport_wide)
+
+
+def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoints: tuple[str, ...],
+                remaining: int | None, reserve: int, cursor: dict[str, Any] | None = None,
+                retry_after: timedelta = timedelta(minutes=10)) -> TickDecision:
+    """One request per planned call due now and not made yet (``due``: the plan's calls with
+    ``at`` ≤ now < ``due_until``; ``made``: the calls that succeeded, with ``clock_at``). Sport
+    calls of one sport due together are one request, asking for every market any of them asks
+    for. The quota guard holds a call that would leave fewer than ``reserve`` credits."""
+    cursor = {k: v for k, v in (cursor or {}).items()
+              if now - datetime.fromisoformat(v["requested"]) < CURSOR_KEPT}
     log: list[str] = []
-    requests: list[SportFetch] = []
-    if upcoming.is_empty():
-        return TickDecision([], ["no upcoming events in the warehouse"], cursor)
-    frame = due_events(upcoming, now)
-    per_sport = (
-        frame.group_by("sport_key")
-        .agg(
-            due=pl.col("due").sum(),
-            upcoming=pl.len(),
-            hours=pl.col("hours_to_start").min(),
-            last_fetch=pl.col("last_odds_at").max(),
-            tier=pl.col("tier").filter(pl.col("due")).replace_strict(_TIER_ORDER, default=None).min(),
-            next_due=pl.col("due_at").min(),
-        )
-        .sort("sport_key")
-    )
+    open_calls = [c for c in due.filter(pl.col("endpoint").is_in(list(endpoints))).sort("at").iter_rows(named=True)
+                  if not _answered(c, made)]
+    if not open_calls:
+        return TickDecision([], [f"no planned {'/'.join(endpoints)} call due at {now.isoformat()}"], cursor)
+    groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
+    for call in open_calls:
+        groups.setdefault((call["sport_key"], call["endpoint"], call["event_id"]), []).append(call)
+    requests = []
     budget = remaining
-    for row in per_sport.iter_rows(named=True):
-        sport = row["sport_key"]
-        if not row["due"]:
-            log.append(f"{sport}: {row['upcoming']} upcoming, none due; next at {row['next_due'].isoformat()}")
+    for (sport, endpoint, event), calls in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2] or "")):
+        first = calls[0]
+        markets = sorted({m for c in calls for m in (c["markets"] or "").split(",") if m})
+        priorities = sorted({c["priority"] for c in calls}, key=PRIORITIES.index)
+        credits = max(int(c["credits"]) for c in calls)
+        base = f"plan|{endpoint}|{sport}|{event or '*'}|{first['at'].isoformat()}"
+        what = f"{sport} {endpoint}{' ' + event if event else ''} ({', '.join(priorities)}, planned {first['at']:%H:%M})"
+        if budget is not None and budget - credits < reserve:
+            log.append(f"{what}: quota guard holds: {budget} credits remaining, the call costs up to {credits}, "
+                       f"reserve {reserve}")
             continue
-        if budget is not None and budget - cost_per_call < reserve:
-            log.append(f"{sport}: {row['due']} due but quota guard holds: {budget} credits remaining, "
-                       f"a call costs {cost_per_call}, reserve {reserve}")
-            continue
-        last = row["last_fetch"]
-        last_key = last.isoformat() if last is not None else "never"
-        entry = cursor.get(sport) or {}
+        entry = cursor.get(base)
         attempt = 0
-        if entry.get("last") == last_key:
-            waited = now - datetime.fromisoformat(entry["requested"])
-            if waited < retry_after:
-                log.append(f"{sport}: {row['due']} due, run already requested at {entry['requested']}; "
-                           f"waiting for its snapshot")
+        if entry is not None:
+            requested = datetime.fromisoformat(entry["requested"])
+            waited = now - requested
+            closes = min((c["due_until"] for c in calls if c["due_until"] is not None), default=None)
+            patience = min(retry_after, (closes - requested) / 2) if closes is not None else retry_after
+            if waited < patience:
+                log.append(f"{what}: run already requested at {entry['requested']}; waiting for its call")
                 continue
-            attempt = int(entry.get("attempt", 0)) + 1
-            log.append(f"{sport}: no new snapshot {waited} after the last request; retry {attempt}")
-        cursor[sport] = {"last": last_key, "attempt": attempt, "requested": now.isoformat()}
-        tier = TIERS[int(row["tier"])].name
-        requests.append(SportFetch(sport, f"odds|{sport}|{last_key}|{attempt}", tier, int(row["due"]),
-                                   int(row["upcoming"]), float(row["hours"]), last))
+            attempt = int(entry["attempt"]) + 1
+            log.append(f"{what}: not made {waited} after the request; retry {attempt}")
+        cursor[base] = {"requested": now.isoformat(), "attempt": attempt}
+        requests.append(PlannedFetch(sport, endpoint, event, markets, priorities, first["at"], credits,
+                                     f"{base}|{attempt}"))
         if budget is not None:
-            budget -= cost_per_call
+            budget -= credits
     return TickDecision(requests, log, cursor)
 
 
+def missed_calls(planned: pl.DataFrame, made: pl.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """Planned calls whose window closed before ``now`` without a call made in it."""
+    closed = planned.filter(pl.col("due_until").is_not_null() & (pl.col("due_until") <= now))
+    return [c for c in closed.iter_rows(named=True)
+            if not _answered(c, made.filter(pl.col("clock_at") < c["due_until"]))]
+
+
 @dataclass(frozen=True)
-class SportScores:
+class LatePoll:
     sport_key: str
     run_key: str
-    awaiting: int
+    late: int
 
 
-def decide_scores(awaiting: pl.DataFrame, now: datetime, *, poll_every: timedelta,
-                  remaining: int | None, reserve: int, cost_per_call: int = 2) -> tuple[list[SportScores], list[str]]:
-    """One scores poll per sport with started, unfinished events, at most once per
-    ``poll_every`` (the key names the poll slot)."""
-    if awaiting.is_empty():
-        return [], ["no started events awaiting a result"]
-    slot = int(now.timestamp() // poll_every.total_seconds())
-    out: list[SportScores] = []
-    log: list[str] = []
-    budget = remaining
-    for (sport,), group in sorted(awaiting.group_by("sport_key"), key=lambda item: str(item[0][0])):
-        if budget is not None and budget - cost_per_call < reserve:
-            log.append(f"{sport}: quota guard holds: {budget} credits remaining, reserve {reserve}")
+def late_results(awaiting: pl.DataFrame, made: pl.DataFrame, now: datetime, grace: timedelta) -> list[LatePoll]:
+    """One extra scores poll per sport with a game started more than ``grace`` ago and still
+    without a result, at most every ``LATE_POLL_EVERY`` (the plan's own poll came and went)."""
+    late = awaiting.filter(pl.col("commence_time") <= now - grace)
+    polls = []
+    for (sport,), group in sorted(late.group_by("sport_key"), key=lambda g: str(g[0][0])):
+        recent = made.filter((pl.col("sport_key") == sport) & (pl.col("endpoint") == SCORES)
+                             & (pl.col("clock_at") > now - LATE_POLL_EVERY))
+        if recent.height:
             continue
-        out.append(SportScores(str(sport), f"scores|{sport}|{slot}", group.height))
-        if budget is not None:
-            budget -= cost_per_call
-    return out, log
+        slot = int(now.timestamp() // LATE_POLL_EVERY.total_seconds())
+        polls.append(LatePoll(str(sport), f"scores-late|{sport}|{slot}", group.height))
+    return polls
+
+
+def plan_stale(discovered: datetime | None, planned: datetime | None, now: datetime) -> str | None:
+    """Why the stored plan should be made again, or None while it is current: none yet, the
+    fixture list read since it was made, or a new day (what is left is paced over fewer days)."""
+    if planned is None:
+        return "no collection plan yet"
+    if discovered is not None and discovered > planned:
+        return f"the fixture list was read at {discovered.isoformat()}, after the plan of {planned.isoformat()}"
+    if planned.date() < now.date():
+        return f"a new day since the plan of {planned.isoformat()}"
+    return None

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from betting_assets.domain.tiers import plan_fetches
+from betting_assets.domain.tiers import tier_calls
 
 CLOSING_WINDOW = timedelta(minutes=30)
 
@@ -65,7 +65,7 @@ def simulate_quota(schedule: pl.DataFrame, *, markets: int, regions: int, lead: 
     for (sport,), group in sorted(schedule.group_by("sport_key"), key=lambda item: str(item[0][0])):
         commences = sorted(group["commence_time"].to_list())
         start, end = commences[0] - lead, commences[-1]
-        plans = plan_fetches([(k - lead, k) for k in commences], start, end, tick)
+        plans = tier_calls(commences, start, end, lead=lead, tick=tick)
         times = [p.at for p in plans]
         captured = 0
         for kickoff in commences:

@@ -2,13 +2,14 @@
 
 One odds call returns every upcoming event of a sport and costs the same whatever their
 number, so a sport is fetched when its most urgent event is due, and that call refreshes
-all of them. The live sensor (``due_events``), the quota simulation and the historical
-backfill (``plan_fetches``) all use these rules, so backfilled history is spaced the way
-live collection would have spaced it.
+all of them. The collection plan's movement snapshots, the quota simulation and the historical
+backfill all replay these rules (``tier_calls``), so backfilled history is spaced the way live
+collection would have spaced it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -99,61 +100,106 @@ def earliest_due(commence: datetime, last_fetch: datetime | None, after: datetim
         return None
     if last_fetch is None:
         return after
-    for tier in reversed(TIERS):
-        low = commence - timedelta(hours=tier.max_hours) if tier.max_hours is not None else None
-        high = commence - timedelta(hours=tier.min_hours)
-        candidate = max(last_fetch + tier.interval, after)
+    for widest, narrowest, interval, closes_before in _WINDOWS:
+        low = commence - widest if widest is not None else None
+        high = commence - narrowest
+        candidate = max(last_fetch + interval, after)
         if low is not None and candidate <= low:
             candidate = low + _INSTANT
-        if candidate < high or (candidate == high and tier.min_hours > 0):
+        if candidate < high or (candidate == high and closes_before):
             return candidate
     return None
 
 
+_WINDOWS = [(timedelta(hours=t.max_hours) if t.max_hours is not None else None, timedelta(hours=t.min_hours),
+             t.interval, t.min_hours > 0) for t in reversed(TIERS)]
+"""each tier's window before the start, farthest first, built once: the replay asks this often"""
+
+
 @dataclass(frozen=True)
-class PlannedFetch:
+class TierCall:
     at: datetime
     tier: str
     hours_to_start: float
-    due_events: int
 
 
-def plan_fetches(schedule: list[tuple[datetime, datetime]], start: datetime, end: datetime,
-                 tick: timedelta = timedelta(minutes=1)) -> list[PlannedFetch]:
-    """The odds calls one sport would make between ``start`` and ``end``.
+def tier_calls(kicks: list[datetime], start: datetime, end: datetime, *, lead: timedelta | None,
+               tick: timedelta = timedelta(minutes=1), last: list[datetime | None] | None = None,
+               forced: list[datetime] | None = None) -> list[TierCall]:
+    """The odds calls one sport makes between ``start`` and ``end`` on the sensor's tick grid
+    (``tick`` after ``start``): a call when an event is due, each call refreshing every listed
+    upcoming event. After a call every listed event shares its time, and the first listed event
+    (by kick-off) that can still become due is the next one due, so a pointer walks the sorted
+    kick-offs once instead of every event at every call.
 
-    ``schedule`` holds (visible_from, commence_time) per event: an event joins the odds feed
-    when it becomes visible. Each call refreshes every visible upcoming event. Calls happen on
-    the sensor's tick grid (``tick`` after ``start``), as a sensor only acts when it ticks.
-    """
-    events = sorted(schedule, key=lambda pair: pair[1])
-    last: list[datetime | None] = [None] * len(events)
-    plans: list[PlannedFetch] = []
+    ``kicks`` sorted; each event is listed from ``kick − lead`` (``None``: all listed at
+    ``start``). ``last``: each event's last snapshot before ``start`` (live planning), else none.
+    ``forced``: calls made anyway (decision-time and closing snapshots): they refresh every
+    listed event and are not returned."""
+    listed = [k - lead for k in kicks] if lead is not None else [start] * len(kicks)
+    forced = sorted(f for f in (forced or []) if start <= f < end)
+    n = len(kicks)
+    common: datetime | None = None
+    """the time of the last call, which every event listed by then shares"""
+    individual = last is not None
+    refreshed = bisect_right(listed, start) if individual else 0
+    """events listed by the last call (or, with ``last``, by ``start``); the rest are not listed yet"""
+    pointer = 0
+    next_forced = 0
+    calls: list[TierCall] = []
+
+    def listed_due(now: datetime) -> datetime | None:
+        """The first moment an event not listed at the last call is due: when it is listed."""
+        for i in range(refreshed, n):
+            if listed[i] >= end:
+                return None
+            moment = max(now, listed[i])
+            if kicks[i] > moment:
+                return moment
+        return None
+
+    def refreshed_due(now: datetime) -> datetime | None:
+        nonlocal pointer
+        if individual:
+            found = [earliest_due(kicks[i], last[i], now) for i in range(refreshed)  # type: ignore[index]
+                     if kicks[i] > now]
+            return min((f for f in found if f is not None), default=None)
+        if common is None:
+            return None
+        while pointer < refreshed:
+            due = earliest_due(kicks[pointer], common, now) if kicks[pointer] > now else None
+            if due is not None:
+                return due
+            pointer += 1
+        return None
+
+    def candidate(now: datetime) -> datetime | None:
+        found = [f for f in (listed_due(now), refreshed_due(now)) if f is not None]
+        return min(found) if found else None
+
+    def refresh(now: datetime) -> None:
+        nonlocal common, refreshed, individual, pointer
+        common, individual = now, False
+        refreshed = bisect_right(listed, now)
+
     now = start
     while now < end:
-        best: datetime | None = None
-        for index, (visible, commence) in enumerate(events):
-            if commence <= now or visible >= end:
-                continue
-            candidate = earliest_due(commence, last[index], max(now, visible))
-            if candidate is not None and (best is None or candidate < best):
-                best = candidate
-        if best is None or best >= end:
-            break
-        steps = -(-(best - start) // tick)
-        now = start + steps * tick
-        if now >= end:
-            break
-        upcoming = [i for i, (visible, commence) in enumerate(events) if visible <= now < commence]
-        due = [i for i in upcoming if (d := earliest_due(events[i][1], last[i], now)) is not None and d <= now]
-        if not due:
-            now += tick
+        best = candidate(now)
+        grid = start + -(-(best - start) // tick) * tick if best is not None else None
+        while next_forced < len(forced) and forced[next_forced] < now:
+            next_forced += 1
+        if next_forced < len(forced) and (grid is None or forced[next_forced] <= grid):
+            refresh(forced[next_forced])
+            now = forced[next_forced] + _INSTANT
+            next_forced += 1
             continue
-        nearest = min(events[i][1] for i in upcoming)
-        hours = (nearest - now).total_seconds() / 3600.0
-        plans.append(PlannedFetch(at=now, tier=tier_name(hours) or "closing", hours_to_start=hours,
-                                  due_events=len(due)))
-        for i in upcoming:
-            last[i] = now
-        now += tick
-    return plans
+        if grid is None or grid >= end:
+            break
+        now = grid
+        if grid == best or candidate(now) == now:
+            nearest = kicks[bisect_right(kicks, now)] if bisect_right(kicks, now) < n else None
+            hours = (nearest - now).total_seconds() / 3600.0 if nearest is not None else 0.0
+            calls.append(TierCall(now, tier_name(hours) or "closing", hours))
+            refresh(now)
+        now += _INSTANT
+    return calls

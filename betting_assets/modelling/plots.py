@@ -52,12 +52,15 @@ def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
 
 def budget_png(curve: pl.DataFrame, fixed_credits: int, full_capture_credits: int) -> bytes:
     """Coverage bought against the season's credits as the monthly budget grows, beside what
-    every decision time and close costs and what fixed 30-minute polling costs."""
+    every decision time and close costs and what fixed 30-minute polling costs (credits on a
+    log scale: fixed polling costs tens of times more)."""
     figure, share = plt.subplots(figsize=(9, 4.5))
     credits = curve["credits"].to_list()
     share.plot(credits, [v * 100 for v in curve["decision"]], marker="o", label="decision-time snapshot (% of events)")
     share.plot(credits, [v * 100 for v in curve["closing"]], marker="s", label="closing snapshot (% of events)")
-    share.set_xlabel("credits over the season")
+    share.plot(credits, [v * 100 for v in curve["results"]], marker="^", label="result polled (% of events)")
+    share.set_xscale("log")
+    share.set_xlabel("credits over the season (log scale)")
     share.set_ylabel("events covered (%)")
     share.set_ylim(0, 105)
     share.axvline(full_capture_credits, color="green", linestyle=":", label=f"every decision and close: {full_capture_credits:,}")
@@ -69,5 +72,36 @@ def budget_png(curve: pl.DataFrame, fixed_credits: int, full_capture_credits: in
     lines = share.get_legend_handles_labels()[0] + snapshots.get_legend_handles_labels()[0]
     labels = share.get_legend_handles_labels()[1] + snapshots.get_legend_handles_labels()[1]
     share.legend(lines, labels, loc="lower right", fontsize=8)
-    share.set_title("What a monthly credit budget buys (decision times first, then closes, then movement)")
+    share.set_title("What a monthly credit budget buys (decision times, closes, results, then movement)")
+    return png_bytes(figure)
+
+
+def plan_png(days: pl.DataFrame, left: int | None, title: str) -> bytes:
+    """Planned credits per day, stacked by priority (``day``, ``priority``, ``credits``), with
+    what the period's budget has left as a line over the running total."""
+    order = ["decision", "closing", "results", "movement"]
+    labels = sorted(days["day"].unique().to_list())
+    figure, axis = plt.subplots(figsize=(9, 4))
+    bottom = [0.0] * len(labels)
+    for priority in order:
+        part = dict(days.filter(pl.col("priority") == priority).group_by("day").agg(pl.col("credits").sum()).iter_rows())
+        heights = [float(part.get(day, 0)) for day in labels]
+        axis.bar(labels, heights, bottom=bottom, label=priority)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    running = axis.twinx()
+    total = 0.0
+    cumulative = []
+    for height in bottom:
+        total += height
+        cumulative.append(total)
+    running.plot(labels, cumulative, color="black", marker=".", label="planned so far")
+    if left is not None:
+        running.axhline(left, color="red", linestyle="--", label=f"left in the period: {left:,}")
+    running.set_ylabel("credits planned so far")
+    axis.set_ylabel("credits planned that day")
+    axis.tick_params(axis="x", rotation=60, labelsize=7)
+    lines = axis.get_legend_handles_labels()[0] + running.get_legend_handles_labels()[0]
+    names = axis.get_legend_handles_labels()[1] + running.get_legend_handles_labels()[1]
+    axis.legend(lines, names, loc="upper left", fontsize=8)
+    axis.set_title(title)
     return png_bytes(figure)

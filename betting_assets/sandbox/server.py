@@ -178,11 +178,13 @@ def build_app(state: SandboxState) -> Starlette:
             body = body[: max(1, len(body) // 2)]
         return Response(body, media_type="application/json", headers=headers)
 
-    def odds_request(request: Request) -> tuple[set[str], set[str], str, int] | Response:
+    def odds_request(request: Request, any_market: bool = False) -> tuple[set[str], set[str], str, int] | Response:
+        """The markets, bookmakers and format asked for, and the credits a region's worth of
+        each market costs. ``any_market``: the per-event endpoint takes any market key."""
         params = request.query_params
         markets = _csv(params.get("markets") or "h2h")
         unknown = [m for m in markets if m not in KNOWN_MARKETS]
-        if unknown:
+        if unknown and not any_market:
             return _error(422, f"Invalid markets: {', '.join(unknown)}", "INVALID_MARKET")
         odds_format = params.get("oddsFormat", "decimal")
         if odds_format not in {"decimal", "american"}:
@@ -218,6 +220,46 @@ def build_app(state: SandboxState) -> Starlette:
         if ids:
             data = [e for e in data if e["id"] in ids]
         return data, cost if data else 0
+
+    def event_odds(historical: bool):  # type: ignore[no-untyped-def]
+        """One event's odds: billed by the markets it returns × regions (×10 historical), nothing
+        when it returns none; the historical form's ``data`` is the event itself."""
+        def handler(request: Request, sport: str) -> tuple[Any, int] | Response:
+            event_id = request.path_params["event_id"]
+            parsed = odds_request(request, any_market=True)
+            if isinstance(parsed, Response):
+                return parsed
+            markets, books, odds_format, _ = parsed
+            units = math.ceil(len(_csv(request.query_params.get("bookmakers"))) / 10) or len(
+                _csv(request.query_params.get("regions")))
+            if historical:
+                if not state.historical_allowed:
+                    return _error(401, "Historical data is not available on this plan",
+                                  "HISTORICAL_UNAVAILABLE_ON_FREE_USAGE_PLAN")
+                date = _parse_date(request.query_params.get("date"))
+                if date is None or date > state.now:
+                    return _error(422, "date must be an ISO 8601 timestamp no later than the sandbox clock",
+                                  "INVALID_HISTORICAL_TIMESTAMP")
+                doc = json.loads(state.market.historical_odds(sport, date, markets, books, odds_format))
+                listed = json.loads(state.market.historical_events(sport, date)).get("data") or []
+                found = [e for e in doc.get("data") or [] if e.get("id") == event_id]
+            else:
+                listed = state.market.events(sport, state.now)
+                found = [e for e in state.market.odds(sport, state.now, markets, books, odds_format)
+                         if e["id"] == event_id]
+            if not found:
+                named = [e for e in listed if e.get("id") == event_id]
+                if not named:
+                    return _error(404, f"Event not found: {event_id}", "EVENT_NOT_FOUND")
+                found = [{**named[0], "bookmakers": []}]
+            event = found[0]
+            returned = {m["key"] for b in event.get("bookmakers") or [] for m in b.get("markets") or []}
+            cost = len(returned & markets) * units * (HISTORICAL_MULTIPLIER if historical else 1)
+            if historical:
+                return {**{k: doc.get(k) for k in ("timestamp", "previous_timestamp", "next_timestamp")},
+                        "data": event}, cost
+            return event, cost
+        return handler
 
     def scores(request: Request, sport: str) -> tuple[Any, int] | Response:
         raw = request.query_params.get("daysFrom")
@@ -298,7 +340,9 @@ def build_app(state: SandboxState) -> Starlette:
         route("/v4/sports", sports),
         route("/v4/sports/{sport}/events", events),
         route("/v4/sports/{sport}/odds", odds),
+        route("/v4/sports/{sport}/events/{event_id}/odds", event_odds(historical=False)),
         route("/v4/sports/{sport}/scores", scores),
+        route("/v4/historical/sports/{sport}/events/{event_id}/odds", event_odds(historical=True)),
         route("/v4/historical/sports/{sport}/odds", historical("odds")),
         route("/v4/historical/sports/{sport}/events", historical("events")),
         Route("/sandbox/clock", clock, methods=["GET", "POST"]),
@@ -320,6 +364,8 @@ def _partial(body: bytes, rng: random.Random) -> bytes:
     except ValueError:
         return body
     events = doc["data"] if isinstance(doc, dict) and "data" in doc else doc
+    if isinstance(events, dict):
+        events = [events]                                   # one event's odds
     if isinstance(events, list) and events:
         event = rng.choice(events)
         books = event.get("bookmakers") or []

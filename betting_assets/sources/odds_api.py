@@ -186,6 +186,23 @@ class OddsApiClient:
         cost = estimate_cost(markets, regions, bookmakers)
         return self._get("odds", f"/v4/sports/{sport}/odds", params, sport, cost)
 
+    def event_odds(self, sport: str, event_id: str, *, regions: list[str], markets: list[str],
+                   odds_format: str = "decimal", bookmakers: list[str] | None = None) -> ApiResponse:
+        """One event's odds (any market key): billed by the markets it returns × regions, so the
+        expected cost is an upper bound; the headers say what it cost."""
+        params = self._odds_params(regions, markets, odds_format, bookmakers)
+        return self._get("event_odds", f"/v4/sports/{sport}/events/{event_id}/odds", params, sport,
+                         estimate_cost(markets, regions, bookmakers), self._check_event)
+
+    def historical_event_odds(self, sport: str, event_id: str, date: datetime | str, *, regions: list[str],
+                              markets: list[str], odds_format: str = "decimal",
+                              bookmakers: list[str] | None = None) -> ApiResponse:
+        """One event's odds at ``date``: an envelope whose ``data`` is the event, 10× the live bill."""
+        params = self._odds_params(regions, markets, odds_format, bookmakers)
+        params["date"] = _iso(date)
+        return self._get("historical_event_odds", f"/v4/historical/sports/{sport}/events/{event_id}/odds", params,
+                         sport, estimate_cost(markets, regions, bookmakers, historical=True), self._check_event_envelope)
+
     def scores(self, sport: str, days_from: int | None = None) -> ApiResponse:
         params: dict[str, Any] = {"dateFormat": "iso"}
         if days_from is not None:
@@ -237,6 +254,19 @@ class OddsApiClient:
                 "historical response is not an envelope {timestamp, previous_timestamp, next_timestamp, data}",
                 status_code=response.status_code, url=response.url, body=response.text,
             )
+
+    @staticmethod
+    def _check_event(response: ApiResponse) -> None:
+        if not isinstance(response.data, dict) or "id" not in response.data:
+            raise MalformedResponseError("event odds response is not an event {id, ..., bookmakers}",
+                                         status_code=response.status_code, url=response.url, body=response.text)
+
+    @classmethod
+    def _check_event_envelope(cls, response: ApiResponse) -> None:
+        cls._check_envelope(response)
+        if not isinstance(response.data["data"], dict):
+            raise MalformedResponseError("historical event odds response's data is not one event",
+                                         status_code=response.status_code, url=response.url, body=response.text)
 
     def _guard_credits(self, cost: int) -> None:
         if cost <= 0 or self.credit_reserve <= 0:

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Select, and_, func, select
 
-from betting_assets.domain.normalize import NORMALIZED_SCHEMA
+from betting_assets.domain.normalize import NORMALIZED_SCHEMA, SPORT_SOURCES
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.warehouse.tables import (
     bet_slips,
@@ -112,7 +112,7 @@ def stored_answer(conn: Connection, endpoint: str, sport: str, date: str) -> str
 
 
 def snapshot_coverage(conn: Connection, sport: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """For each complete stored snapshot, the span of time it answers for: a historical
+    """For each complete stored snapshot of the whole sport, the span of time it answers for: a historical
     envelope until its ``next_timestamp`` (asking again in between returns the same bytes), a
     live one for a minute. An incomplete one answers for nothing, so it is fetched again."""
     if conn.dialect.name == "postgresql":
@@ -122,7 +122,7 @@ def snapshot_coverage(conn: Connection, sport: str, start: datetime, end: dateti
     rows = conn.execute(
         select(odds_snapshots.c.as_of, odds_snapshots.c.source, following).where(
             odds_snapshots.c.sport_key == sport, odds_snapshots.c.as_of >= start, odds_snapshots.c.as_of < end,
-            odds_snapshots.c.complete.is_(True),
+            odds_snapshots.c.complete.is_(True), odds_snapshots.c.source.in_(SPORT_SOURCES),
         ).order_by(odds_snapshots.c.as_of)
     ).all()
     spans = []

@@ -72,9 +72,33 @@ fetch_log = Table(
     Column("requests_used", Integer),
     Column("requests_last", Integer),
     Column("body", Text),
+    Column("clock_at", UtcDateTime()),
     Index(None, "sport_key", "requested_at"),
     Index(None, "endpoint", "requested_at"),
+    Index(None, "clock_at"),
 )
+"""``clock_at``: when the call was made on the product's clock (the sandbox's replayed time in a
+demo, the wall clock in production), which budget periods and the collection plan are kept in"""
+
+collection_plan = Table(
+    "collection_plan",
+    metadata,
+    Column("call_id", BigId, primary_key=True, autoincrement=True),
+    Column("sport_key", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("endpoint", String(32), nullable=False),
+    Column("event_id", String(64)),
+    Column("markets", String(255), nullable=False),
+    Column("credits", Integer, nullable=False),
+    Column("events_served", Integer, nullable=False),
+    Column("due_until", UtcDateTime()),
+    Column("planned_at", UtcDateTime(), nullable=False),
+    Column("budget", Integer),
+    Index(None, "sport_key", "at"),
+)
+"""the calls the credit budget buys, one row each; a new plan replaces the calls not yet due and
+keeps the past ones as they were planned"""
 
 odds_snapshots = Table(
     "odds_snapshots",

@@ -67,6 +67,7 @@ class FetchRecord:
     requests_used: int | None = None
     requests_last: int | None = None
     body: str | None = None
+    clock_at: datetime | None = None
 
 
 def record_fetch(conn: Connection, record: FetchRecord) -> int:

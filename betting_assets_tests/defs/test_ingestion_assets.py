@@ -229,26 +229,30 @@ def test_each_check_fails_on_a_crafted_snapshot_and_blocks_downstream(
         assert _count(engine, snapshots_table) == raw_before  # raw data is never touched
 
 
-def test_the_credit_budget_check_reads_the_months_spend_from_fetch_log(
+def test_the_credit_budget_check_reads_the_periods_spend_from_fetch_log(
         engine: Engine, resources: dict[str, object], sandbox: SandboxServer) -> None:
-    """Credits really spent on the sandbox (its x-requests-last headers in fetch_log) against a
-    budget below them fail the check, naming both figures; a roomy budget passes."""
-    from betting_assets.defs.ingestion.assets import events as events_asset
+    """Credits really spent on the sandbox (its x-requests-last headers in fetch_log, kept at the
+    sandbox clock's time) against a budget below them fail the check, naming both figures; a
+    roomy budget passes."""
+    from datetime import date
+
+    from betting_assets.defs.ingestion.assets import collection_plan
     from betting_assets.defs.ingestion.checks import credit_budget
+    from betting_assets.defs.partitions import plan_range
     from betting_assets.warehouse import health
 
     set_sandbox(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
     assert materialize([odds_snapshots], resources=resources, partition_key=DAY,
                        instance=DagsterInstance.ephemeral()).success
-    now = datetime.now(timezone.utc)          # credits are billed by the real month, not the sandbox's
+    now = datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
     with engine.connect() as conn:
-        _, spent = health.credits(conn, now, now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+        _, spent = health.credits(conn, now, datetime(2023, 8, 1, tzinfo=timezone.utc))
     assert spent > 0
 
     def evaluate(budget: int):  # type: ignore[no-untyped-def]
         bound = with_settings(resources, collection={"credit_budget": budget, "sports": ["soccer_epl"]})
-        done = materialize([events_asset, credit_budget], resources=bound, instance=DagsterInstance.ephemeral(),
-                           raise_on_error=False)
+        done = materialize([collection_plan, credit_budget], resources=bound, instance=DagsterInstance.ephemeral(),
+                           raise_on_error=False, tags=plan_range(["soccer_epl"], date(2023, 8, 12)))
         (evaluation,) = done.get_asset_check_evaluations()
         return evaluation
 

@@ -45,6 +45,30 @@ def _control(server: SandboxServer, path: str, doc: dict) -> None:  # type: igno
     httpx.post(f"{server.url}/sandbox/{path}", json=doc, headers={"x-api-key": "test-key"}).raise_for_status()
 
 
+def test_one_events_odds_are_billed_by_the_markets_they_return(sandbox: SandboxServer) -> None:
+    """A sport call bills every market asked for; the per-event endpoint only those it returns
+    (none for a market the event is not priced in, a prop key included), ×10 historical, and its
+    historical ``data`` is the event itself."""
+    from betting_assets.sources.errors import NotFoundError
+
+    _control(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
+    asked = dict(regions=["uk", "eu"], markets=["h2h", "totals", "btts"])       # the sandbox prices no btts
+    with _client(sandbox) as client:
+        sport = client.odds("soccer_epl", **asked)
+        assert sport.quota.last == 3 * 2
+        event_id = sport.data[0]["id"]
+        one = client.event_odds("soccer_epl", event_id, **asked)
+        assert one.data["id"] == event_id and one.quota.last == 2 * 2
+        assert {m["key"] for b in one.data["bookmakers"] for m in b["markets"]} == {"h2h", "totals"}
+        props = client.event_odds("soccer_epl", event_id, regions=["uk"], markets=["player_goal_scorer_anytime"])
+        assert props.quota.last == 0 and props.data["bookmakers"] == []
+        past = client.historical_event_odds("soccer_epl", event_id, DATE, **asked)
+        assert past.quota.last == 2 * 2 * 10 and past.data["data"]["id"] == event_id
+        assert set(past.data) == {"timestamp", "previous_timestamp", "next_timestamp", "data"}
+        with pytest.raises(NotFoundError):
+            client.event_odds("soccer_epl", "no-such-event", **asked)
+
+
 def test_odds_and_quota_headers(sandbox: SandboxServer) -> None:
     _control(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
     with _client(sandbox) as client:

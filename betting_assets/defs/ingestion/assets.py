@@ -23,14 +23,18 @@ from dagster import (
 from betting_assets import expectations
 from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs import check_results as checks
-from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
-from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
+from betting_assets import planning
+from betting_assets.defs.partitions import PARTITIONS, PLAN_PARTITIONS, SportDay, run_days
+from betting_assets.defs.metadata import column_schema, markdown_table, per_partition, picture
 from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource
 from betting_assets.domain import quality
+from betting_assets.domain.collection_plan import CLOSING, DECISION, MOVEMENT, RESULTS
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
+from betting_assets.modelling.plots import plan_png
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
 from betting_assets.warehouse import locks, queries, writes
+from betting_assets.warehouse import plan as plan_store
 
 SCORES_WINDOW = timedelta(days=3)
 PROVIDER_WAIT_S = 3600.0
@@ -60,9 +64,13 @@ PROVIDER_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL
 
 
 class OddsConfig(Config):
-    """``auto`` collects live odds for the clock's current day and history for past days."""
+    """``auto`` collects live odds for the clock's current day and history for past days. A
+    planned call (the odds sensor's) may ask for fewer ``markets`` than configured, or for one
+    event through the per-event endpoint (``event_id``)."""
 
     mode: str = "auto"
+    markets: list[str] | None = None
+    event_id: str | None = None
 
 
 @contextmanager
@@ -87,8 +95,8 @@ def provider_turn(warehouse: WarehouseResource) -> Iterator[None]:
 def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
            clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     with provider_turn(warehouse):
-        collector = odds_api.collector(warehouse.engine())
         now = clock.now()
+        collector = odds_api.collector(warehouse.engine(), clock.log_time(now))
         discovered = {sport: collector.discover_events(sport, now=now) for sport in settings.get().collection.sports}
         with warehouse.connect() as conn:
             upcoming = queries.upcoming_events(conn, now)
@@ -123,8 +131,8 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
 def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse: WarehouseResource,
                    odds_api: OddsApiResource, clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     with provider_turn(warehouse):
-        collector = odds_api.collector(warehouse.engine())
         now = clock.now()
+        collector = odds_api.collector(warehouse.engine(), clock.log_time(now))
         total = IngestResult()
         days = run_days(context)
         parts: list[dict[str, object]] = []
@@ -133,8 +141,11 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                 raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
                               "from the future", allow_retries=False)
             live = config.mode == "live" or (config.mode == "auto" and day.end > now)
-            if live:
-                result = collector.live_odds(day.sport_key, now=now, derive=False)
+            if live and config.event_id:
+                result = collector.event_odds(day.sport_key, config.event_id, now=now, derive=False,
+                                              markets=config.markets)
+            elif live:
+                result = collector.live_odds(day.sport_key, now=now, derive=False, markets=config.markets)
             else:
                 def progress(plan, status, _day=day):  # type: ignore[no-untyped-def]
                     context.log.debug(f"{_day.sport_key} {plan.at.isoformat()} {plan.tier}: {status}")
@@ -264,8 +275,8 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
            clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
     with provider_turn(warehouse):
         cfg = settings.get()
-        collector = odds_api.collector(warehouse.engine())
         now = clock.now()
+        collector = odds_api.collector(warehouse.engine(), clock.log_time(now))
         by_sport: dict[str, list[SportDay]] = defaultdict(list)
         for day in run_days(context):
             by_sport[day.sport_key].append(day)
@@ -322,3 +333,73 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
             }, keys, parts),
             check_results=[checks.result(outcome, cfg.quality.mode)],
         )
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=PLAN_PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[events],
+    description="The provider calls the credit budget buys, per sport and day: a snapshot before every "
+                "decision time, a closing snapshot, a scores poll after each game, then line movement by "
+                "tier while credits last. The odds and scores sensors make exactly these calls.",
+    kinds={"sql"},
+)
+def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource, odds_api: OddsApiResource,
+                    clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+    cfg = settings.get()
+    now = clock.now()
+    days = run_days(context)
+    sports = sorted({d.sport_key for d in days})
+    start, end = min(d.start for d in days), max(d.end for d in days)
+    if end <= now:
+        raise Failure(f"a plan is for days to come: {days[-1].key} ended before the clock ({now.isoformat()})",
+                      allow_retries=False)
+    remaining = None
+    with warehouse.connect() as conn:
+        known = queries.credits_remaining(conn)
+    if known is None and cfg.collection.credit_budget is None:
+        with provider_turn(warehouse):         # the free sports list says what the plan has to spend
+            remaining = odds_api.collector(warehouse.engine(), clock.log_time(now)).client.sports().quota.remaining
+    live = planning.live_plan(warehouse.engine(), cfg, now, remaining)
+    rows = live.rows()
+    with warehouse.engine().begin() as conn:
+        stored = plan_store.replace_plan(conn, rows, now, sports, start, end)
+        held = plan_store.plan_frame(conn, start, end, sports)
+    table = planning.by_sport_day(held)
+    parts = [{"partition": str(d.key), **_day_totals(table, d)} for d in days]
+    plan = live.plan
+    shares = {f"{name}_share_%": MetadataValue.float(round(100 * plan.share(key), 1))
+              for key, name in ((DECISION, "decision"), (CLOSING, "closing"), (RESULTS, "results"))}
+    context.log.info(f"{stored} calls planned from {now.isoformat()} for {len(sports)} sports; budget "
+                     f"{live.budget if live.budget is not None else 'unlimited'} ({live.budget_source}), "
+                     f"{live.spent:,} spent this period")
+    return MaterializeResult(metadata=per_partition({
+        "dagster/row_count": stored,
+        "calls_planned": stored,
+        "credits_planned": sum(r["credits"] for r in rows),
+        "credits_planned_this_period": plan.spent_by_period.get(live.period_start, 0),
+        "budget": live.budget if live.budget is not None else MetadataValue.null(),
+        "budget_source": live.budget_source,
+        "credits_spent_this_period": live.spent,
+        "credits_left_this_period": live.left if live.left is not None else MetadataValue.null(),
+        "period_start": live.period_start.isoformat(),
+        "events": plan.events,
+        **{f"{name}_events": plan.counted[key] for key, name in
+           ((DECISION, "decision"), (CLOSING, "closing"), (RESULTS, "results"))},
+        **shares,
+        "snapshots_per_event": MetadataValue.float(round(plan.snapshots_per_event, 1)),
+        "by_sport_day": markdown_table(table, limit=60),
+        "next_calls": markdown_table(held.filter(pl.col("at") >= now).select(
+            "at", "sport_key", "priority", "endpoint", "event_id", "markets", "credits", "events_served"), limit=15),
+        "plan": picture(plan_png(table, live.left, f"Planned credits from {now:%Y-%m-%d %H:%M} UTC"),
+                        "planned credits per day"),
+        "clock": now.isoformat(),
+    }, [p["partition"] for p in parts], parts))  # type: ignore[misc]
+
+
+def _day_totals(table: pl.DataFrame, day: SportDay) -> dict[str, object]:
+    mine = table.filter((pl.col("sport_key") == day.sport_key) & (pl.col("day") == day.day.isoformat()))
+    by = {r["priority"]: r for r in mine.iter_rows(named=True)}
+    return {"calls": int(mine["calls"].sum()), "credits": int(mine["credits"].sum()),
+            **{f"{p}_calls": int(by[p]["calls"]) if p in by else 0 for p in (DECISION, CLOSING, RESULTS, MOVEMENT)}}

@@ -2,8 +2,15 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from betting_assets.defs.ingestion.assets import PROVIDER_TAGS, events, normalized_odds, odds_snapshots, scores
-from betting_assets.defs.partitions import PARTITIONS
+from betting_assets.defs.ingestion.assets import (
+    PROVIDER_TAGS,
+    collection_plan,
+    events,
+    normalized_odds,
+    odds_snapshots,
+    scores,
+)
+from betting_assets.defs.partitions import PARTITIONS, PLAN_PARTITIONS
 
 collect_odds = define_asset_job(
     "collect_odds", selection=AssetSelection.assets(odds_snapshots, normalized_odds), partitions_def=PARTITIONS,
@@ -18,3 +25,7 @@ ingest_history = define_asset_job(
     description="Backfill target: odds, normalised odds and scores per sport and day.",
 )
 discover_events = define_asset_job("discover_events", selection=AssetSelection.assets(events))
+plan_collection = define_asset_job(
+    "plan_collection", selection=AssetSelection.assets(collection_plan), partitions_def=PLAN_PARTITIONS,
+    description="The collection plan over every sport from today for 15 days (one run over the range).",
+)

@@ -1,0 +1,119 @@
+"""The collection plan in the warehouse: what it is made from (the fixture list, the markets
+each event is priced in, the calls already made, the credits spent) and the planned calls."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, and_, delete, func, or_, select
+
+from betting_assets.warehouse.queries import _event_columns, _frame
+from betting_assets.warehouse.tables import collection_plan, events, fetch_log, normalized_odds
+
+_UTC = pl.Datetime("us", "UTC")
+PLAN_SCHEMA: dict[str, pl.DataType] = {
+    "sport_key": pl.String, "at": _UTC, "priority": pl.String, "endpoint": pl.String, "event_id": pl.String,
+    "markets": pl.String, "credits": pl.Int64, "events_served": pl.Int64, "due_until": _UTC, "planned_at": _UTC,
+    "budget": pl.Int64,
+}
+CALL_SCHEMA: dict[str, pl.DataType] = {"sport_key": pl.String, "endpoint": pl.String, "event_id": pl.String,
+                                       "clock_at": _UTC, "credits": pl.Int64}
+PLANNED_ENDPOINTS = ("odds", "event_odds", "scores")
+"""the live endpoints a plan buys; the rest (historical backfills, discovery) are a user's own"""
+_EVENT_IN_URL = re.compile(r"/events/([^/?]+)/odds")
+CLOCK = func.coalesce(fetch_log.c.clock_at, fetch_log.c.requested_at)
+"""when a call was made on the product's clock (rows logged before 0009 have only the wall clock)"""
+
+
+def schedule(conn: Connection, now: datetime, sports: list[str], results_within: timedelta) -> pl.DataFrame:
+    """What a plan is made for: every scheduled event not started yet, and every event started
+    less than ``results_within`` ago still without a result."""
+    columns = [c for c in _event_columns() if c.name in ("event_id", "sport_key", "commence_time", "last_odds_at")]
+    query = select(*columns).where(events.c.sport_key.in_(sports), or_(
+        and_(events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > now),
+        and_(events.c.status.in_(["scheduled", "live"]), events.c.commence_time <= now,
+             events.c.commence_time > now - results_within)))
+    return _frame(conn, query.order_by(events.c.commence_time), {
+        "event_id": pl.String, "sport_key": pl.String, "commence_time": _UTC, "last_odds_at": _UTC})
+
+
+def markets_offered(conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
+    """The markets each event has been priced in so far (what a per-event call would return)."""
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start:start + 500]
+        for event_id, market in conn.execute(select(normalized_odds.c.event_id, normalized_odds.c.market).where(
+                normalized_odds.c.event_id.in_(chunk)).distinct()):
+            found.setdefault(event_id, []).append(market)
+    return found
+
+
+def calls_made(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:
+    """The live odds and scores calls that succeeded in [since, until) on the product's clock, each
+    with its event (per-event calls) and the credits it cost."""
+    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, fetch_log.c.url, CLOCK,
+                               fetch_log.c.requests_last)
+                        .where(fetch_log.c.ok.is_(True), fetch_log.c.endpoint.in_(PLANNED_ENDPOINTS),
+                               CLOCK >= since, CLOCK < until).order_by(CLOCK)).all()
+    out = []
+    for sport, endpoint, url, at, credits in rows:
+        event = _EVENT_IN_URL.search(url) if endpoint == "event_odds" else None
+        out.append((sport, endpoint, event.group(1) if event else None, at, credits))
+    return pl.DataFrame(out, schema=CALL_SCHEMA, orient="row")
+
+
+def spent_by_sport_day(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:
+    """Credits the provider billed (``x-requests-last``) per sport, UTC day and whether the
+    endpoint is one a plan buys (``planned``), failed calls included: they are billed too."""
+    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, CLOCK, fetch_log.c.requests_last)
+                        .where(CLOCK >= since, CLOCK < until, fetch_log.c.requests_last > 0)).all()
+    frame = pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
+        "sport_key": pl.String, "endpoint": pl.String, "clock_at": _UTC, "credits": pl.Int64})
+    return (frame.with_columns(day=pl.col("clock_at").dt.date().cast(pl.String),
+                               planned=pl.col("endpoint").is_in(PLANNED_ENDPOINTS))
+            .group_by("sport_key", "day", "planned").agg(pl.col("credits").sum()).sort("sport_key", "day"))
+
+
+def last_discovery(conn: Connection) -> datetime | None:
+    """When the fixture list was last read (the free events endpoint), on the product's clock."""
+    return conn.scalar(select(func.max(CLOCK)).where(fetch_log.c.endpoint == "events", fetch_log.c.ok.is_(True)))
+
+
+def last_planned(conn: Connection) -> datetime | None:
+    return conn.scalar(select(func.max(collection_plan.c.planned_at)))
+
+
+def first_planned(conn: Connection) -> datetime | None:
+    return conn.scalar(select(func.min(collection_plan.c.planned_at)))
+
+
+def replace_plan(conn: Connection, calls: list[dict[str, Any]], now: datetime, sports: list[str], start: datetime,
+                 end: datetime) -> int:
+    """The calls of ``sports`` in [start, end) from ``now`` on are the new plan's; what was
+    planned before ``now`` stays as it was planned."""
+    since = max(now, start)
+    conn.execute(delete(collection_plan).where(collection_plan.c.sport_key.in_(sports), collection_plan.c.at >= since,
+                                               collection_plan.c.at < end))
+    kept = [c for c in calls if c["sport_key"] in sports and since <= c["at"] < end]
+    if kept:
+        conn.execute(collection_plan.insert(), kept)
+    return len(kept)
+
+
+def plan_frame(conn: Connection, start: datetime, end: datetime, sports: list[str] | None = None) -> pl.DataFrame:
+    """The planned calls of [start, end), in time order."""
+    query = select(*[collection_plan.c[name] for name in PLAN_SCHEMA]).where(
+        collection_plan.c.at >= start, collection_plan.c.at < end)
+    if sports:
+        query = query.where(collection_plan.c.sport_key.in_(sports))
+    return _frame(conn, query.order_by(collection_plan.c.at, collection_plan.c.sport_key), PLAN_SCHEMA)
+
+
+def due_calls(conn: Connection, now: datetime, sports: list[str], grace: timedelta) -> pl.DataFrame:
+    """Planned calls whose time has come and not gone (``due_until``, else ``grace`` after it)."""
+    frame = plan_frame(conn, now - timedelta(days=1), now + timedelta(microseconds=1), sports)
+    return frame.filter(pl.coalesce("due_until", pl.col("at") + grace) > now)
+
