@@ -49,7 +49,7 @@ def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
     seed(url, n_events, now)
     settings_values = load_settings(collection={"sports": SPORTS, "credit_budget": 100_000})
     engine = make_engine(url)
-    live = planning.live_plan(engine, settings_values, now)
+    live = planning.live_plan(engine, settings_values, now, now + timedelta(days=15))
     with engine.begin() as conn:
         plan_store.replace_plan(conn, live.rows(), now, SPORTS, now, now + timedelta(days=15))
     engine.dispose()

@@ -109,7 +109,8 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
         ingest_history(runner, sports, start, end, state.now, results_from_files, step)
         if not ingest_only:
             figures = run_pipeline(settings, engine, runner, state, sports, start, end, step, trials=trials,
-                                   test_from=test_from, live_moments=live_moments)
+                                   test_from=test_from, live_moments=live_moments,
+                                   results_from_files=results_from_files)
             summary.pipeline = asdict(figures)
         step("summary")
         summary.dagster_runs_started = len(runner.results)
@@ -190,6 +191,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         bets.add_row("mean CLV", f"{pct(figures['mean_clv'])} ({ci(figures['clv_low'], figures['clv_high'])}, "
                      f"{settled}): " + reading(figures["clv_low"], figures["clv_high"]))
         console.print(bets)
+        plan = figures.get("plan") or {}
+        if plan:
+            console.print(plan_table(plan, figures.get("planned_runs", 0)))
         home = Path(figures["dagster_home"]).parent
         console.print("Browse what was just made (the runs, the partitions, the checks, the registry):\n"
                       f"  BETTING_HOME={home} make dev   the sandbox, the MLflow UI on http://127.0.0.1:5000 and "
@@ -200,6 +204,24 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
                       soft_wrap=True)
     if not summary.data.startswith("sim:"):
         console.print("Odds data: football-data.co.uk (bundled sample) unless --data says otherwise.")
+
+
+def plan_table(plan: dict[str, Any], runs: int) -> Table:
+    """The collection plan as the last live moment left it: what the budget buys over the next
+    fifteen days, and how many odds runs the sensor launched from the plans over the live moments."""
+    table = Table(title=f"collection plan made {str(plan.get('clock', ''))[:16]} UTC for the next 15 days "
+                        "(the odds sensor makes its calls)", show_header=False)
+    budget = plan.get("budget")
+    table.add_row("budget", f"{budget:,} credits a month ({plan.get('budget_source')})" if budget is not None
+                  else f"no limit ({plan.get('budget_source')})")
+    table.add_row("spent this period before the plan", f"{plan.get('credits_spent_this_period', 0):,}")
+    table.add_row("calls planned", f"{plan.get('calls_planned', 0):,} for {plan.get('credits_planned', 0):,} credits")
+    for key, name in (("decision", "decision-time snapshot"), ("closing", "closing snapshot"), ("results", "result")):
+        table.add_row(name, f"{plan.get(f'{key}_share_%', 0):.1f}% of {plan.get(f'{key}_events', 0):,} events")
+    table.add_row("snapshots per event", f"{plan.get('snapshots_per_event', 0):.1f}")
+    table.add_row("odds runs the sensor launched from the plans", f"{runs:,} (the demo moves the clock from one live "
+                  "moment to the next: the calls planned in between are not made, and plan_followed says so)")
+    return table
 
 
 def _model_figure(key: str, value: float) -> str:

@@ -20,7 +20,7 @@ from betting_assets.settings import SANDBOX_API_KEY, Settings
 
 DECISION_LEAD = timedelta(minutes=40)
 EARLY_LOOK = timedelta(minutes=90)
-"""odds are fetched before the decision time too, as the fetch sensor would have"""
+"""the clock is set this long before a live kick-off, the plan's odds calls made from then on"""
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DEMO_TAG = "betting/launched_by"
 SCORES_STRIDE = 2
@@ -62,6 +62,10 @@ class PipelineFigures:
     outcomes: dict[str, int] = field(default_factory=dict)
     """ledger rows by what happened: placed, partly matched, lapsed, refused by its reason"""
     commission: float = 0.0
+    plan: dict[str, Any] = field(default_factory=dict)
+    """the collection plan made at the last live moment: calls, credits, budget, shares"""
+    planned_runs: int = 0
+    """odds runs the odds sensor requested from the plan over the live moments"""
 
 
 def _instance(settings: Settings):  # type: ignore[no-untyped-def]
@@ -98,24 +102,30 @@ class DemoRunner:
         resource = SettingsResource(values=values)
         exchange = ExchangeResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
                                     session_token=DEFAULT_SESSION)
-        self.defs = build_defs({
+        from betting_assets.defs.resources import default_resources
+
+        given = {
             "settings": resource,
             "exchange": exchange,
             "broker": BrokerResource(settings=resource, exchange=exchange),
             "odds_api": OddsApiResource(settings=resource, base_url=server.url, api_key=SANDBOX_API_KEY),
             "clock": ClockResource(settings=resource, source="provider", base_url=server.url),
-        })
+        }
+        self.defs = build_defs(given)
+        self.resources = default_resources(**given)
+        self.cursors: dict[str, str | None] = {}
         self.instance = _instance(settings)
         self.server = server
         self.window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
         self.results: list[Any] = []
 
     def run(self, job_name: str, stage: str, *, sport: str | None = None, days: list[date] | None = None,
-            partition_key: str | None = None, run_config: dict[str, Any] | None = None) -> Any:
+            partition_key: str | None = None, run_config: dict[str, Any] | None = None,
+            tags: dict[str, str] | None = None) -> Any:
         """One run of ``job_name``; ``days`` of ``sport`` make it a single-run backfill of that range."""
         from betting_assets.defs.partitions import partition_key as key_of
 
-        tags = {DEMO_TAG: "demo", "betting/stage": stage, "betting/window": self.window}
+        tags = {**(tags or {}), DEMO_TAG: "demo", "betting/stage": stage, "betting/window": self.window}
         if sport:
             tags["betting/sport"] = sport
         if days and sport:
@@ -134,6 +144,19 @@ class DemoRunner:
 
     def set_clock(self, when: datetime) -> None:
         _set_clock(self.server, when)
+
+    def tick(self, sensor: Any) -> list[Any]:
+        """One evaluation of the product's ``sensor`` on the instance, as the daemon would tick it
+        (its cursor kept between ticks): the run requests it makes."""
+        from dagster import SensorResult, build_sensor_context
+
+        with build_sensor_context(instance=self.instance, cursor=self.cursors.get(sensor.name),
+                                  resources=self.resources) as context:
+            result = sensor(context)
+        if isinstance(result, SensorResult):
+            self.cursors[sensor.name] = result.cursor or self.cursors.get(sensor.name)
+            return list(result.run_requests or [])
+        return []
 
 
 def history_days(start: datetime, end: datetime) -> list[date]:
@@ -155,22 +178,27 @@ def ingest_history(runner: DemoRunner, sports: list[str], start: datetime, end: 
         runner.run("ingest_history" if results_from_files else "collect_odds", "history", sport=sport, days=days)
     if not results_from_files:
         step(f"scores: the clock walks {len(days)} days, two at a time")
-        for first in range(0, len(days), SCORES_STRIDE):
-            chunk = days[first:first + SCORES_STRIDE]
-            runner.set_clock(datetime.combine(chunk[-1], time(12), tzinfo=timezone.utc) + timedelta(days=1))
-            for sport in sports:
-                runner.run("collect_scores", "history", sport=sport, days=chunk)
+        walk_scores(runner, sports, days, "history")
         runner.set_clock(clock_after)
+
+
+def walk_scores(runner: DemoRunner, sports: list[str], days: list[date], stage: str) -> None:
+    """Results of ``days`` through the scores endpoint, which reaches three days back: the clock
+    walks them two at a time, a run per sport each step."""
+    for first in range(0, len(days), SCORES_STRIDE):
+        chunk = days[first:first + SCORES_STRIDE]
+        runner.set_clock(datetime.combine(chunk[-1], time(12), tzinfo=timezone.utc) + timedelta(days=1))
+        for sport in sports:
+            runner.run("collect_scores", stage, sport=sport, days=chunk)
 
 
 def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: SandboxState, sports: list[str],
                  start: datetime, end: datetime, step: Callable[[str], None], trials: int = 10,
-                 test_from: datetime | None = None, live_moments: int = 4) -> PipelineFigures:
+                 test_from: datetime | None = None, live_moments: int = 4,
+                 results_from_files: bool = True) -> PipelineFigures:
     """``start``..``end`` is the ingested history, of which the model is trained on what comes
     before ``test_from`` (the last third when not given; a season's start to hold out a season);
     the live moments come after it."""
-    from betting_assets.defs.partitions import partition_key
-
     figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"], broker=settings.exchange.broker)
     days = history_days(start, end)
     for sport in sports:
@@ -195,35 +223,82 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     figures.strategies = _strategies(settings, done.run_id)
     figures.headline = model_lines + _strategy_headline(figures.strategies)
 
-    moments = _live_kick_offs(state, sports, end, most=live_moments)
+    # after the clock the history was collected at (its end and three days for the scores window),
+    # so the live games are still to be played when the clock comes to them
+    moments = _live_kick_offs(state, sports, max(end, state.now), most=live_moments)
     if not moments:
         step("no match in the week after the history: no live day to bet on")
+    from betting_assets.defs.partitions import plan_range
+
     for kick_off in moments:
         now = kick_off - DECISION_LEAD
+        look = kick_off - EARLY_LOOK
+        runner.set_clock(look)
+        # the plan made again from the fixture list the warehouse holds (the last discovery's), as
+        # collection_plan_sensor asks after each one; the list is read again once the odds are in
+        runner.run("plan_collection", "plan", tags=plan_range(sports, look.date()))
+        figures.plan = _plan_figures(runner.results[-1])
         where = "bets on the sandbox's exchange" if settings.exchange.broker == "exchange" else "paper bets"
-        step(f"live {now:%a %Y-%m-%d}: odds at {kick_off - EARLY_LOOK:%H:%M} and {now:%H:%M}, slips and {where} "
-             f"for {kick_off:%H:%M} UTC")
-        for moment in (kick_off - EARLY_LOOK, now):
-            runner.set_clock(moment)
-            for sport in sports:
-                runner.run("collect_odds", "live", sport=sport, partition_key=str(partition_key(sport, now.date())))
-            runner.run("discover_events", "live")   # the fixture list, and odds_freshness judged after the fetch
+        made = follow_plan_between(runner, engine, sports, look, now)
+        figures.planned_runs += len(made)
+        step(f"live {now:%a %Y-%m-%d}: the collection plan made at {look:%H:%M}, its odds calls at "
+             f"{', '.join(sorted({m[11:16] for m in made})) or 'none'}, slips and {where} for {kick_off:%H:%M} UTC")
+        runner.set_clock(now)
+        runner.run("discover_events", "live")   # the fixture list, and odds_freshness judged after the fetches
         runner.run("map_exchange_markets", "exchange")   # which of them the sandbox's exchange lists, and where
         runner.run("propose_bets", "slips")
         runner.run("place_bets", "placement")
         figures.live_times.append(now.isoformat())
     if moments:
         after = moments[-1] + timedelta(days=1)
-        runner.set_clock(after)
-        step(f"clock moved to {after:%Y-%m-%d %H:%M} UTC: scores, then settlement")
-        for sport in sports:
-            for day in sorted({m.date() for m in moments}):
-                runner.run("collect_scores", "live", sport=sport, partition_key=str(partition_key(sport, day)))
+        # every game since the history's scores, the live ones among them: from the files where
+        # they serve the sandbox, else from the scores endpoint as the clock walks
+        days = history_days(datetime.combine(end.date(), time(0), tzinfo=timezone.utc), moments[-1])
+        step(f"clock moved to {after:%Y-%m-%d %H:%M} UTC: scores of {days[0]}..{days[-1]}, then settlement")
+        if results_from_files:
+            runner.set_clock(after)
+            for sport in sports:
+                runner.run("collect_scores", "live", sport=sport, days=days)
+        else:
+            walk_scores(runner, sports, days, "live")
+            runner.set_clock(after)
         runner.run("settle_bets", "settlement")
     figures.checks_passed, figures.failed_checks = _checks(runner.results)
     figures.checks_failed = len(figures.failed_checks)
     _bet_figures(engine, figures)
     return figures
+
+
+def follow_plan_between(runner: DemoRunner, engine: Engine, sports: list[str], start: datetime,
+                        end: datetime) -> list[str]:
+    """The odds sensor ticked at every planned odds call's time in [start, end], each run it
+    requests launched as the daemon would launch it: the times of the calls made."""
+    from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
+    from betting_assets.warehouse import plan as plan_store
+
+    with engine.connect() as conn:
+        planned = plan_store.plan_frame(conn, start, end + timedelta(seconds=1), sports)
+    made = []
+    for moment in sorted(set(planned.filter(planned["endpoint"] != "scores")["at"].to_list())):
+        runner.set_clock(moment)
+        for request in runner.tick(odds_fetch_sensor):
+            runner.run("collect_odds", "live", partition_key=str(request.partition_key), run_config=request.run_config,
+                       tags={**request.tags, "betting/run_key": request.run_key})
+            made.append(moment.isoformat())
+    return made
+
+
+def _plan_figures(result: Any) -> dict[str, Any]:
+    """What the plan run recorded on its materialisation: calls and credits over the plan's days,
+    the budget and the shares of events each priority covers."""
+    from dagster import FloatMetadataValue, IntMetadataValue, TextMetadataValue
+
+    event = next(e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION")
+    kept = {}
+    for key, value in event.event_specific_data.materialization.metadata.items():
+        if isinstance(value, (IntMetadataValue, FloatMetadataValue, TextMetadataValue)):
+            kept[key.removeprefix("run_")] = value.value
+    return kept
 
 
 def _trainable_before(settings: Settings, engine: Engine, cut: datetime) -> bool:

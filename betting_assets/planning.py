@@ -70,17 +70,18 @@ def made_calls(calls: pl.DataFrame) -> Made:
     return made
 
 
-def live_plan(engine: Engine, settings: Settings, now: datetime, remaining: int | None = None) -> LivePlan:
-    """The plan from ``now`` for the configured sports: the events listed and those awaiting a
-    result, within what the period's budget leaves (``BETTING_CREDIT_BUDGET``; unset, what was
-    spent plus what the provider says remains), the calls already made counted as made.
-    ``remaining``: the provider's word when the fetch log has none yet."""
+def live_plan(engine: Engine, settings: Settings, now: datetime, until: datetime, remaining: int | None = None
+              ) -> LivePlan:
+    """The plan from ``now`` to ``until`` for the configured sports: the events starting by then
+    and those awaiting a result, within what the period's budget leaves (``BETTING_CREDIT_BUDGET``;
+    unset, what was spent plus what the provider says remains), the calls already made counted
+    as made. ``remaining``: the provider's word when the fetch log has none yet."""
     collection = settings.collection
     leads = decision_leads(settings)
     start = period_start(now, collection.credit_reset_day)
     since = now - max(max(leads) + DECISION_WINDOW, RESULT_GRACE) - timedelta(hours=1)
     with engine.connect() as conn:
-        frame = stored.schedule(conn, now, collection.sports, RESULT_GRACE)
+        frame = stored.schedule(conn, now, until, collection.sports, RESULT_GRACE)
         offered = stored.markets_offered(conn, frame["event_id"].to_list())
         made = stored.calls_made(conn, since, now)
         logged, spent = health.credits(conn, now, start)

@@ -129,7 +129,6 @@ class CollectionSettings(_Group):
     results_data: Path | None = Field(
         default=None, description="football-data CSV file or folder with final scores for history older "
         "than the provider's three-day scores window.")
-    scores_poll_minutes: int = Field(default=10, gt=0)
     fetch_retry_minutes: int = Field(default=10, gt=0)
 
     _split = field_validator("sports", "regions", "markets", "bookmakers", "closing_markets", "movement_markets",

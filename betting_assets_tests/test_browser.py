@@ -146,6 +146,8 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
          shot="features_partition.png")
     _see(browser, f"{url}/assets/backtests?view=checks", "prices_on_offer", "ledger_adds_up", "Passed",
          shot="backtests_checks.png")
+    _see(browser, f"{url}/assets/collection_plan?view=checks", "credit_budget", "plan_followed", "Passed",
+         shot="collection_plan_checks.png")
     with DagsterInstance.from_config(str(demo_run.home / "dagster")) as instance:
         (run, *_) = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
     page = _see(browser, f"{url}/runs/{run.run_id}", "place_bets", "record_run", "gate_and_place",

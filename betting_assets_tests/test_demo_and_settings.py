@@ -74,6 +74,23 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         placements = instance.get_runs(filters=RunsFilter(job_name="place_bets"))
         assert len(placements) == len(run["live_times"]) and all(r.is_success for r in placements)
+        # the live odds are the collection plan's calls, each run the one the odds sensor asked for
+        live = [r for r in instance.get_runs(filters=RunsFilter(job_name="collect_odds"))
+                if r.tags.get("betting/stage") == "live"]
+        assert len(live) == run["planned_runs"] > 0
+        assert all(r.tags.get("betting/priority") and r.tags.get("betting/run_key", "").startswith("plan|")
+                   for r in live)
+        assert len(instance.get_runs(filters=RunsFilter(job_name="plan_collection"))) == len(run["live_times"])
+    plan = run["plan"]
+    warehouse = create_engine(f"sqlite:///{home / 'warehouse.sqlite'}")
+    with warehouse.connect() as conn:
+        held_calls, held_credits = conn.execute(text(
+            "select count(*), coalesce(sum(credits), 0) from collection_plan where planned_at = "
+            "(select max(planned_at) from collection_plan)")).one()
+    warehouse.dispose()
+    assert (held_calls, held_credits) == (plan["calls_planned"], plan["credits_planned"]) and held_calls > 0
+    assert plan["budget"] == plan["credits_spent_this_period"] + plan["credits_left_this_period"]
+    assert "collection plan made" in done.stdout and "odds runs the sensor launched" in " ".join(done.stdout.split())
     assert "mlflow ui --backend-store-uri" in done.stdout and "football-data.co.uk" in done.stdout
     # a quiet terminal: the libraries' warnings and messages are in the log the demo names
     log = home / "demo.log"
@@ -136,7 +153,8 @@ def test_the_dagster_instance_shows_what_the_demo_made(demo_run: DemoRun) -> Non
     new_checks = ["trained_model.enough_out_of_time_events", "trained_model.trees_split_or_labelled",
                   "trained_model.not_worse_than_market", "backtests.prices_on_offer", "backtests.ledger_adds_up",
                   "bet_slips.slips_within_bounds", "bet_slips.slip_prices_current", "settled_bets.final_bets_settled",
-                  "settled_bets.bankroll_continuous", "settled_bets.results_overdue", "events.odds_freshness"]
+                  "settled_bets.bankroll_continuous", "settled_bets.results_overdue", "events.odds_freshness",
+                  "collection_plan.credit_budget", "collection_plan.plan_followed"]
     for name in new_checks:
         assert results.get(name) and all(results[name]), (name, results.get(name))
 

@@ -28,12 +28,14 @@ CLOCK = func.coalesce(fetch_log.c.clock_at, fetch_log.c.requested_at)
 """when a call was made on the product's clock (rows logged before 0009 have only the wall clock)"""
 
 
-def schedule(conn: Connection, now: datetime, sports: list[str], results_within: timedelta) -> pl.DataFrame:
-    """What a plan is made for: every scheduled event not started yet, and every event started
-    less than ``results_within`` ago still without a result."""
+def schedule(conn: Connection, now: datetime, until: datetime, sports: list[str],
+             results_within: timedelta) -> pl.DataFrame:
+    """What a plan is made for: every scheduled event starting in (now, until), and every event
+    started less than ``results_within`` ago still without a result."""
     columns = [c for c in _event_columns() if c.name in ("event_id", "sport_key", "commence_time", "last_odds_at")]
     query = select(*columns).where(events.c.sport_key.in_(sports), or_(
-        and_(events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > now),
+        and_(events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > now,
+             events.c.commence_time < until),
         and_(events.c.status.in_(["scheduled", "live"]), events.c.commence_time <= now,
              events.c.commence_time > now - results_within)))
     return _frame(conn, query.order_by(events.c.commence_time), {

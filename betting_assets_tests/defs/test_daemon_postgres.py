@@ -1,6 +1,6 @@
 """The production shape on one machine: the warehouse and Dagster's storage on PostgreSQL, the
-webserver and the daemon as real processes, the odds sensor ticking against the sandbox while
-its clock moves, and the runs it launched writing rows."""
+webserver and the daemon as real processes, the odds sensor making the collection plan's calls
+against the sandbox while its clock moves, and the runs it launched writing rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,8 @@ import pytest
 from dagster import DagsterInstance, RunsFilter, materialize
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import events
+from betting_assets.defs.ingestion.assets import collection_plan, events
+from betting_assets.defs.partitions import plan_range
 from betting_assets.defs.resources import SettingsResource
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import migrate
@@ -68,6 +70,9 @@ def test_the_daemon_runs_the_sensors_on_postgres_and_the_runs_write_rows(
                                         "storage": {"home": str(tmp_path / "betting_home")}})
     resources = sandbox_resources(settings, warehouse_url, sandbox.url)
     assert materialize([events], resources=resources, instance=DagsterInstance.ephemeral()).success
+    # the plan the odds sensor follows (collection_plan_sensor would ask for it after the discovery)
+    assert materialize([collection_plan], resources=resources, instance=DagsterInstance.ephemeral(),
+                       tags=plan_range(["soccer_epl"], date(2023, 8, 12))).success
 
     scripts = Path(sys.executable).parent
     workspace = str(REPO / "workspace.yaml")
@@ -92,7 +97,7 @@ def test_the_daemon_runs_the_sensors_on_postgres_and_the_runs_write_rows(
 
             _wait_for("the webserver", lambda: _answers(f"http://127.0.0.1:{port}/server_info"), 120)
             _wait_for("a first collect_odds run", lambda: len(runs()) >= 1 and snapshots() >= 1, 240)
-            set_sandbox(sandbox, "clock", {"now": "2023-08-12T13:50:00Z"})   # ten minutes before kick-off
+            set_sandbox(sandbox, "clock", {"now": "2023-08-12T13:50:00Z"})   # the planned closing snapshot
             _wait_for("a second run after the clock moved", lambda: len(runs()) >= 2 and snapshots() >= 2,
                       SENSOR_INTERVAL_S + 180)
             launched = runs(status_ok=False)

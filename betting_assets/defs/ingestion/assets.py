@@ -361,11 +361,11 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
     if known is None and cfg.collection.credit_budget is None:
         with provider_turn(warehouse):         # the free sports list says what the plan has to spend
             remaining = odds_api.collector(warehouse.engine(), clock.log_time(now)).client.sports().quota.remaining
-    live = planning.live_plan(warehouse.engine(), cfg, now, remaining)
-    rows = live.rows()
+    live = planning.live_plan(warehouse.engine(), cfg, now, end, remaining)
     with warehouse.engine().begin() as conn:
-        stored = plan_store.replace_plan(conn, rows, now, sports, start, end)
+        stored = plan_store.replace_plan(conn, live.rows(), now, sports, start, end)
         held = plan_store.plan_frame(conn, start, end, sports)
+    ahead = held.filter(pl.col("at") >= now)
     table = planning.by_sport_day(held)
     parts = [{"partition": str(d.key), **_day_totals(table, d)} for d in days]
     plan = live.plan
@@ -377,7 +377,7 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
     return MaterializeResult(metadata=per_partition({
         "dagster/row_count": stored,
         "calls_planned": stored,
-        "credits_planned": sum(r["credits"] for r in rows),
+        "credits_planned": int(ahead["credits"].sum()),
         "credits_planned_this_period": plan.spent_by_period.get(live.period_start, 0),
         "budget": live.budget if live.budget is not None else MetadataValue.null(),
         "budget_source": live.budget_source,
@@ -390,7 +390,7 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
         **shares,
         "snapshots_per_event": MetadataValue.float(round(plan.snapshots_per_event, 1)),
         "by_sport_day": markdown_table(table, limit=60),
-        "next_calls": markdown_table(held.filter(pl.col("at") >= now).select(
+        "next_calls": markdown_table(ahead.select(
             "at", "sport_key", "priority", "endpoint", "event_id", "markets", "credits", "events_served"), limit=15),
         "plan": picture(plan_png(table, live.left, f"Planned credits from {now:%Y-%m-%d %H:%M} UTC"),
                         "planned credits per day"),
