@@ -27,6 +27,8 @@ BUNDLED = REPO / "betting_assets" / "data"
 SHARED = Path(os.environ.get("BETTING_SHARED_DATA", REPO.parent / "shared" / "data" / "football-data"))
 SENSOR_LIMIT_S = 60.0
 BUDGETS = (20_000, 100_000)
+TIGHT = (1_000, 300)
+"""budgets that bind at the default pricing, reported beside the figures"""
 SETTINGS = load_settings()
 PRICING = pricing(SETTINGS.collection)
 LEADS = decision_leads(SETTINGS)
@@ -43,7 +45,7 @@ def capture(folder: Path) -> dict[str, float]:
                                "ratio": fixed.fixed_credits / least.credits}
     roomy = simulate_collection(schedule, pricing=PRICING, decision_leads=LEADS, budget=None)
     found["busiest_month"] = float(max(roomy.spent_by_period.values()))
-    for budget in BUDGETS:
+    for budget in (*BUDGETS, *TIGHT):
         plan = simulate_collection(schedule, pricing=PRICING, decision_leads=LEADS, budget=budget)
         for key in (DECISION, CLOSING, RESULTS):
             found[f"{key}_{budget}"] = plan.share(key)

@@ -57,12 +57,12 @@ def main() -> None:
               f"{c['tiers']:,.0f} for the tier rules alone; with no budget the busiest month takes "
               f"{c['busiest_month']:,.0f}", flush=True)
         figures.append(f"figure budget_full_capture_vs_fixed_{name}: {c['ratio']:.1f} x (goal >= 10)")
-        for budget in collection_plan.BUDGETS:
+        for budget in (*collection_plan.BUDGETS, *collection_plan.TIGHT):
             print(f"  {budget:,} credits a month, replayed day by day: decision {c[f'decision_{budget}']:.1%}, "
                   f"closing {c[f'closing_{budget}']:.1%}, results {c[f'results_{budget}']:.1%}, "
                   f"{c[f'snapshots_{budget}']:.1f} snapshots per event, {c[f'spent_{budget}']:,.0f} spent "
                   f"(at most {c[f'month_{budget}']:,.0f} in a month)", flush=True)
-            for key in ("decision", "closing"):
+            for key in ("decision", "closing") if budget in collection_plan.BUDGETS else ():
                 figures.append(f"figure budget_{budget}_{key}_share_{name}: {c[f'{key}_{budget}'] * 100:.1f} % "
                                "(goal >= 100)")
     seconds = collection_plan.planner_time()

@@ -82,7 +82,7 @@ def live_plan(engine: Engine, settings: Settings, now: datetime, until: datetime
     since = now - max(max(leads) + DECISION_WINDOW, RESULT_GRACE) - timedelta(hours=1)
     with engine.connect() as conn:
         frame = stored.schedule(conn, now, until, collection.sports, RESULT_GRACE)
-        offered = stored.markets_offered(conn, frame["event_id"].to_list())
+        missing = stored.markets_missing(conn, frame["event_id"].to_list())
         made = stored.calls_made(conn, since, now)
         logged, spent = health.credits(conn, now, start)
     remaining = logged if logged is not None else remaining
@@ -92,8 +92,8 @@ def live_plan(engine: Engine, settings: Settings, now: datetime, until: datetime
         budget, source = spent + remaining, "the provider's remaining credits plus this period's spend"
     else:
         budget, source = None, "unknown (no provider answer yet): no limit"
-    frame = frame.with_columns(markets_offered=pl.Series(
-        [offered.get(e) for e in frame["event_id"].to_list()], dtype=pl.List(pl.String)))
+    frame = frame.with_columns(markets_missing=pl.Series(
+        [missing.get(e, []) for e in frame["event_id"].to_list()], dtype=pl.List(pl.String)))
     plan = plan_collection(frame, pricing=pricing(collection), decision_leads=leads, now=now,
                            budget=Budget(budget, collection.credit_reset_day, {start: spent}, paced_from=now),
                            made=made_calls(made), results_after=timedelta(minutes=collection.results_after_minutes))

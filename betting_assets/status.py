@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
+from betting_assets.domain.credit_budget import period_start
 from betting_assets.settings import Settings
 from betting_assets.warehouse import health, ledger
 
@@ -24,7 +25,9 @@ class StatusReport:
     now: str
     sports: list[dict[str, Any]] = field(default_factory=list)
     credits_remaining: int | None = None
-    credits_spent_this_month: int = 0
+    credits_spent_this_period: int = 0
+    period_start: str = ""
+    credit_budget: int | None = None
     quality: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
     odds_rows: int = 0
@@ -38,10 +41,11 @@ class StatusReport:
 
 def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bool = True) -> StatusReport:
     report = StatusReport(now=now.isoformat())
-    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    period = period_start(now, settings.collection.credit_reset_day)
+    report.period_start, report.credit_budget = period.date().isoformat(), settings.collection.credit_budget
     with engine.connect() as conn:
         report.sports = health.fetches_by_sport(conn, settings.collection.sports, now, HEALTH_WINDOW)
-        report.credits_remaining, report.credits_spent_this_month = health.credits(conn, now, month)
+        report.credits_remaining, report.credits_spent_this_period = health.credits(conn, now, period)
         report.quality = health.quality_findings(conn, now, QUALITY_WINDOW)
         report.events, report.odds_rows, report.database_bytes = health.sizes(engine, conn)
         report.open_bets, report.open_stake = health.open_book(conn)
@@ -73,7 +77,9 @@ def render(report: StatusReport, console: Console) -> None:
                         Text(f"{rate:.0%}", style="red" if rate < 0.9 else "green") if rate is not None else "–")
     console.print(fetches)
     console.print(f"credits: {report.credits_remaining if report.credits_remaining is not None else 'unknown'} "
-                  f"remaining, {report.credits_spent_this_month:,} spent this month")
+                  f"remaining, {report.credits_spent_this_period:,} spent since {report.period_start} "
+                  + (f"(budget {report.credit_budget:,} a period)" if report.credit_budget is not None
+                     else "(no BETTING_CREDIT_BUDGET: the provider's remaining is the limit)"))
     quality = Table(title="data quality, last 7 days")
     for column in ("check", "severity", "findings", "last"):
         quality.add_column(column)

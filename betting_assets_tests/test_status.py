@@ -42,7 +42,7 @@ def test_status_reports_fetch_health_quality_storage_and_bets(engine: Engine) ->
     assert epl["last_fetch"] == (NOW - timedelta(hours=1)).isoformat()
     assert nba == {"sport": "basketball_nba", "last_fetch": None, "last_success": None, "fetches_24h": 0,
                    "success_rate_24h": None}
-    assert report.credits_remaining == 899 and report.credits_spent_this_month == 56
+    assert report.credits_remaining == 899 and report.credits_spent_this_period == 56
     assert {(q["check"], q["findings"]) for q in report.quality} == {("overround_range", 2), ("market_complete", 1)}
     assert (report.open_bets, report.open_stake, report.bankroll) == (1, 12.5, 500.0)
     assert report.database_bytes is None or report.database_bytes > 0

@@ -72,11 +72,13 @@ class Pricing:
     def cost(self, priority: str) -> int:
         return SCORES_COST if priority == RESULTS else len(self.markets[priority]) * self.units
 
-    def returned(self, priority: str, offered: Collection[str] | None) -> tuple[str, ...]:
-        return tuple(m for m in self.markets[priority] if offered is None or m in offered)
+    def returned(self, priority: str, missing: Collection[str] = ()) -> tuple[str, ...]:
+        """The markets a per-event call returns: those asked for, less those the event was asked
+        for before and not priced in."""
+        return tuple(m for m in self.markets[priority] if m not in missing)
 
-    def event_cost(self, priority: str, offered: Collection[str] | None) -> int:
-        return len(self.returned(priority, offered)) * self.units
+    def event_cost(self, priority: str, missing: Collection[str] = ()) -> int:
+        return len(self.returned(priority, missing)) * self.units
 
     @classmethod
     def uniform(cls, markets: int, regions: int = 1, **kw: object) -> Pricing:
@@ -169,7 +171,7 @@ class _Schedule:
     sports: list[str]
     kicks: list[datetime]
     event_ids: list[str | None]
-    offered: list[frozenset[str] | None]
+    missing: list[frozenset[str]]
     last: list[datetime | None]
 
     @classmethod
@@ -180,8 +182,8 @@ class _Schedule:
         def column(name: str) -> list:  # type: ignore[type-arg]
             return frame[name].to_list() if name in frame.columns else [None] * n
 
-        offered = [frozenset(m) if m is not None else None for m in column("markets_offered")]
-        return cls(frame["sport_key"].to_list(), frame["commence_time"].to_list(), column("event_id"), offered,
+        missing = [frozenset(m or ()) for m in column("markets_missing")]
+        return cls(frame["sport_key"].to_list(), frame["commence_time"].to_list(), column("event_id"), missing,
                    column("last_odds_at"))
 
 
@@ -203,7 +205,8 @@ def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads:
                     feed_lead: timedelta = FEED_LEAD, movement: bool = True, results: bool = True,
                     made: Made | None = None, results_after: timedelta = RESULTS_AFTER) -> CollectionPlan:
     """The calls for ``schedule`` (``sport_key``, ``commence_time``; optionally ``event_id``,
-    ``markets_offered`` and ``last_odds_at``) that the budget pays for, each paid from the
+    ``markets_missing``: markets asked for before that the event was not priced in, and
+    ``last_odds_at``) that the budget pays for, each paid from the
     period it is made in. Without ``now`` the whole schedule is planned, each event listed from
     ``feed_lead`` before its kick-off (a season replayed); with ``now`` (live) every event is
     listed, calls start at ``now``, and windows ``made`` calls already hit are not bought again.
@@ -272,10 +275,10 @@ def _priced(call: PlannedCall, priority: str, pricing: Pricing, rows: _Schedule)
         return PlannedCall(call.sport_key, call.at, priority, cost, SCORES, None, (), call.serves, call.due_until)
     if len(call.serves) == 1:
         (row,) = call.serves
-        single = pricing.event_cost(priority, rows.offered[row])
+        single = pricing.event_cost(priority, rows.missing[row])
         if rows.event_ids[row] is not None and 0 < single < cost:
             return PlannedCall(call.sport_key, call.at, priority, single, EVENT_ODDS, rows.event_ids[row],
-                               pricing.returned(priority, rows.offered[row]), call.serves, call.due_until)
+                               pricing.returned(priority, rows.missing[row]), call.serves, call.due_until)
     return PlannedCall(call.sport_key, call.at, priority, cost, ODDS, None, pricing.markets[priority], call.serves,
                        call.due_until)
 

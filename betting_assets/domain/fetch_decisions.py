@@ -67,7 +67,8 @@ def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoin
     """One request per planned call due now and not made yet (``due``: the plan's calls with
     ``at`` ≤ now < ``due_until``; ``made``: the calls that succeeded, with ``clock_at``). Sport
     calls of one sport due together are one request, asking for every market any of them asks
-    for. The quota guard holds a call that would leave fewer than ``reserve`` credits."""
+    for, and it answers a per-event call of the sport due with it. The quota guard holds a call
+    that would leave fewer than ``reserve`` credits."""
     cursor = {k: v for k, v in (cursor or {}).items()
               if now - datetime.fromisoformat(v["requested"]) < CURSOR_KEPT}
     log: list[str] = []
@@ -80,9 +81,14 @@ def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoin
         groups.setdefault((call["sport_key"], call["endpoint"], call["event_id"]), []).append(call)
     requests = []
     budget = remaining
+    sport_wide = {sport: {m for c in calls for m in (c["markets"] or "").split(",") if m}
+                  for (sport, endpoint, _), calls in groups.items() if endpoint == ODDS}
     for (sport, endpoint, event), calls in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2] or "")):
         first = calls[0]
         markets = sorted({m for c in calls for m in (c["markets"] or "").split(",") if m})
+        if endpoint == EVENT_ODDS and sport in sport_wide and set(markets) <= sport_wide[sport]:
+            log.append(f"{sport} {event}: its planned call is answered by the sport's call due now")
+            continue
         priorities = sorted({c["priority"] for c in calls}, key=PRIORITIES.index)
         credits = max(int(c["credits"]) for c in calls)
         base = f"plan|{endpoint}|{sport}|{event or '*'}|{first['at'].isoformat()}"

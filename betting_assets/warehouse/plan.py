@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from betting_assets.warehouse.queries import _event_columns, _frame
-from betting_assets.warehouse.tables import collection_plan, events, fetch_log, normalized_odds
+from betting_assets.warehouse.tables import collection_plan, events, fetch_log, normalized_odds, odds_snapshots
 
 _UTC = pl.Datetime("us", "UTC")
 PLAN_SCHEMA: dict[str, pl.DataType] = {
@@ -42,15 +42,21 @@ def schedule(conn: Connection, now: datetime, until: datetime, sports: list[str]
         "event_id": pl.String, "sport_key": pl.String, "commence_time": _UTC, "last_odds_at": _UTC})
 
 
-def markets_offered(conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
-    """The markets each event has been priced in so far (what a per-event call would return)."""
-    found: dict[str, list[str]] = {}
+def markets_missing(conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
+    """The markets each event was asked for (in a snapshot that priced it) and never priced in:
+    what a per-event call would not return, so would not bill. A market never asked for is not
+    missing, only unknown."""
+    seen: dict[str, set[str]] = {}
+    asked: dict[str, set[str]] = {}
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start:start + 500]
-        for event_id, market in conn.execute(select(normalized_odds.c.event_id, normalized_odds.c.market).where(
-                normalized_odds.c.event_id.in_(chunk)).distinct()):
-            found.setdefault(event_id, []).append(market)
-    return found
+        for event_id, market, markets in conn.execute(
+                select(normalized_odds.c.event_id, normalized_odds.c.market, odds_snapshots.c.markets)
+                .join(odds_snapshots, odds_snapshots.c.snapshot_id == normalized_odds.c.snapshot_id)
+                .where(normalized_odds.c.event_id.in_(chunk)).distinct()):
+            seen.setdefault(event_id, set()).add(market)
+            asked.setdefault(event_id, set()).update(m for m in (markets or "").split(",") if m)
+    return {event: sorted(asked[event] - markets) for event, markets in seen.items() if asked[event] - markets}
 
 
 def calls_made(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:

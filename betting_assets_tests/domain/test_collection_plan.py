@@ -51,9 +51,9 @@ def test_a_call_is_priced_as_the_provider_bills_it() -> None:
     assert (settings.cost(DECISION), settings.cost(CLOSING), settings.cost(MOVEMENT)) == (6, 2, 6)
     assert settings.cost(RESULTS) == 2                                    # scores with daysFrom
     # a per-event call bills the markets it returns: an event without spreads costs 2 × 2
-    assert settings.event_cost(DECISION, {"h2h", "totals"}) == 4
-    assert settings.event_cost(DECISION, None) == 6
-    assert Pricing.of(["h2h", "totals"], regions=["uk"], historical=True).event_cost(DECISION, {"h2h"}) == 10
+    assert settings.event_cost(DECISION, {"spreads"}) == 4
+    assert settings.event_cost(DECISION) == 6
+    assert Pricing.of(["h2h", "totals"], regions=["uk"], historical=True).event_cost(DECISION, {"totals"}) == 10
 
 
 def test_one_call_serves_every_event_whose_window_it_hits_and_counts_once() -> None:
@@ -81,7 +81,7 @@ def test_one_call_serves_every_event_whose_window_it_hits_and_counts_once() -> N
 def test_an_isolated_kick_off_priced_in_fewer_markets_goes_to_the_per_event_endpoint() -> None:
     kicks = pl.DataFrame({"sport_key": ["soccer_epl"] * 2, "event_id": ["a", "b"],
                           "commence_time": [DAY.replace(hour=12), DAY.replace(hour=20)],
-                          "markets_offered": [["h2h", "totals"], ["h2h", "totals", "spreads"]]})
+                          "markets_missing": [["spreads"], []]})
     pricing = Pricing.of(["h2h", "totals", "spreads"], regions=["uk"])
     plan = plan_collection(kicks, pricing=pricing, decision_leads=[HOUR], movement=False, results=False)
     by_event = {(c.event_id, c.priority): c for c in plan.calls}

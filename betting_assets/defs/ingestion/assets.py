@@ -33,7 +33,7 @@ from betting_assets.domain.normalize import NORMALIZED_SCHEMA
 from betting_assets.modelling.plots import plan_png
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
-from betting_assets.warehouse import locks, queries, writes
+from betting_assets.warehouse import health, locks, queries, writes
 from betting_assets.warehouse import plan as plan_store
 
 SCORES_WINDOW = timedelta(days=3)
@@ -357,7 +357,7 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
                       allow_retries=False)
     remaining = None
     with warehouse.connect() as conn:
-        known = queries.credits_remaining(conn)
+        known, _ = health.credits(conn, now, now)
     if known is None and cfg.collection.credit_budget is None:
         with provider_turn(warehouse):         # the free sports list says what the plan has to spend
             remaining = odds_api.collector(warehouse.engine(), clock.log_time(now)).client.sports().quota.remaining

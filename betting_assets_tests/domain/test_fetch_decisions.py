@@ -1,0 +1,73 @@
+"""What the sensors decide from a plan, as pure rules: calls due together share a request, a
+sport's call answers a per-event call due with it, a call made since its time is not asked
+again, a request is repeated only after the patience its window allows, and a closed window
+unmade is a missed call."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+
+from betting_assets.domain.fetch_decisions import follow_plan, missed_calls, plan_stale
+from betting_assets.warehouse.plan import CALL_SCHEMA, PLAN_SCHEMA
+
+NOW = datetime(2024, 3, 2, 13, 50, tzinfo=timezone.utc)
+MIN = timedelta(minutes=1)
+
+
+def _plan(*calls: tuple[str, datetime, str, str, str | None, str, int, datetime]) -> pl.DataFrame:
+    return pl.DataFrame([{"sport_key": s, "at": at, "priority": p, "endpoint": e, "event_id": ev, "markets": m,
+                          "credits": c, "events_served": 1, "due_until": until, "planned_at": NOW - timedelta(hours=5),
+                          "budget": None} for s, at, p, e, ev, m, c, until in calls], schema=PLAN_SCHEMA)
+
+
+def _made(*calls: tuple[str, str, str | None, datetime]) -> pl.DataFrame:
+    return pl.DataFrame([{"sport_key": s, "endpoint": e, "event_id": ev, "clock_at": at, "credits": 6}
+                         for s, e, ev, at in calls], schema=CALL_SCHEMA)
+
+
+def test_calls_due_together_share_one_request_and_a_sport_call_answers_a_per_event_one() -> None:
+    due = _plan(("epl", NOW - 20 * MIN, "movement", "odds", None, "h2h,totals,spreads", 6, NOW + 10 * MIN),
+                ("epl", NOW, "closing", "odds", None, "h2h", 2, NOW + 10 * MIN),
+                ("epl", NOW, "decision", "event_odds", "x", "h2h,totals", 4, NOW + 10 * MIN),
+                ("bl", NOW, "decision", "event_odds", "y", "h2h", 2, NOW + 10 * MIN),
+                ("bl", NOW, "results", "scores", None, "", 2, NOW + 3 * 60 * MIN))
+    decision = follow_plan(due, _made(), NOW, endpoints=("odds", "event_odds"), remaining=None, reserve=0)
+    asked = {(r.sport_key, r.endpoint, r.event_id): r for r in decision.requests}
+    assert set(asked) == {("epl", "odds", None), ("bl", "event_odds", "y")}
+    merged = asked[("epl", "odds", None)]
+    assert merged.markets == ["h2h", "spreads", "totals"] and merged.priorities == ["closing", "movement"]
+    assert merged.run_key == f"plan|odds|epl|*|{(NOW - 20 * MIN).isoformat()}|0" and merged.credits == 6
+    assert any("answered by the sport's call" in line for line in decision.log)
+    # made since: nothing left to ask; a call made before its time does not answer it
+    assert not follow_plan(due, _made(("epl", "odds", None, NOW), ("bl", "odds", None, NOW)), NOW,
+                           endpoints=("odds", "event_odds"), remaining=None, reserve=0).requests
+    early = follow_plan(due, _made(("bl", "event_odds", "y", NOW - MIN)), NOW, endpoints=("odds", "event_odds"),
+                        remaining=None, reserve=0)
+    assert ("bl", "event_odds", "y") in {(r.sport_key, r.endpoint, r.event_id) for r in early.requests}
+
+
+def test_a_request_not_answered_is_repeated_within_its_window_and_a_closed_one_is_missed() -> None:
+    due = _plan(("epl", NOW, "decision", "odds", None, "h2h", 2, NOW + 10 * MIN))
+    first = follow_plan(due, _made(), NOW, endpoints=("odds",), remaining=None, reserve=0,
+                        retry_after=timedelta(minutes=10))
+    (request,) = first.requests
+    waiting = follow_plan(due, _made(), NOW + 4 * MIN, endpoints=("odds",), remaining=None, reserve=0,
+                          cursor=first.cursor, retry_after=timedelta(minutes=10))
+    assert not waiting.requests and "already requested" in waiting.log[0]
+    again = follow_plan(due, _made(), NOW + 5 * MIN, endpoints=("odds",), remaining=None, reserve=0,
+                        cursor=first.cursor, retry_after=timedelta(minutes=10))      # half of the 10 minutes left
+    assert [r.run_key for r in again.requests] == [request.run_key[:-1] + "1"]
+    held = follow_plan(due, _made(), NOW, endpoints=("odds",), remaining=51, reserve=50)
+    assert not held.requests and "quota guard" in held.log[0]
+    assert [c["at"] for c in missed_calls(due, _made(), NOW + 10 * MIN)] == [NOW]
+    assert not missed_calls(due, _made(("epl", "odds", None, NOW + 2 * MIN)), NOW + 10 * MIN)
+    assert not missed_calls(due, _made(), NOW + 9 * MIN)                                # still open
+
+
+def test_the_plan_is_made_again_after_a_discovery_and_each_new_day() -> None:
+    assert plan_stale(None, None, NOW) == "no collection plan yet"
+    assert plan_stale(NOW - MIN, NOW - 2 * MIN, NOW).startswith("the fixture list was read at")
+    assert plan_stale(NOW - 2 * MIN, NOW - MIN, NOW) is None
+    assert plan_stale(None, NOW - timedelta(days=1), NOW).startswith("a new day")
