@@ -230,9 +230,11 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
         step("no match in the week after the history: no live day to bet on")
     from betting_assets.defs.partitions import plan_range
 
+    previous: datetime | None = None
     for kick_off in moments:
         now = kick_off - DECISION_LEAD
-        look = kick_off - EARLY_LOOK
+        look = max(kick_off - EARLY_LOOK, previous or kick_off - EARLY_LOOK)    # the clock never goes back
+        previous = now
         runner.set_clock(look)
         # the plan made again from the fixture list the warehouse holds (the last discovery's), as
         # collection_plan_sensor asks after each one; the list is read again once the odds are in

@@ -206,8 +206,8 @@ def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads:
                     made: Made | None = None, results_after: timedelta = RESULTS_AFTER) -> CollectionPlan:
     """The calls for ``schedule`` (``sport_key``, ``commence_time``; optionally ``event_id``,
     ``markets_missing``: markets asked for before that the event was not priced in, and
-    ``last_odds_at``) that the budget pays for, each paid from the
-    period it is made in. Without ``now`` the whole schedule is planned, each event listed from
+    ``last_odds_at``) that the budget pays for, each paid from the period it is made in.
+    Without ``now`` the whole schedule is planned, each event listed from
     ``feed_lead`` before its kick-off (a season replayed); with ``now`` (live) every event is
     listed, calls start at ``now``, and windows ``made`` calls already hit are not bought again.
     Priorities are bought in order over the whole plan, so no period pays for movement while
