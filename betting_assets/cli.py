@@ -226,16 +226,19 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
     console.print(f"the tier rules alone: {report.tiered_credits:,} credits; fixed 30-minute polling: "
                   f"{report.fixed_credits:,} credits; {report.ratio:.1f}× fewer; closing snapshot (≤ 30 min before "
                   f"kick-off) captured for {report.closing_share:.1%} of events", soft_wrap=True)
-    from betting_assets.domain.collection_plan import CLOSING, DECISION, RESULTS, budget_curve, full_capture
+    from betting_assets.domain.collection_plan import CLOSING, DECISION, RESULTS, Pricing, budget_curve, full_capture
     from betting_assets.domain.collection_plan import simulate_collection
-    from betting_assets.planning import decision_leads, pricing
+    from betting_assets.planning import decision_leads
 
-    collection = settings.collection.model_copy(update={"markets": chosen["--markets"], "regions": chosen["--regions"],
-                                                        "closing_markets": [m for m in settings.collection.closing_markets
-                                                                            if m in chosen["--markets"]],
-                                                        "movement_markets": [m for m in settings.collection.movement_markets
-                                                                             if m in chosen["--markets"]]})
-    priced, leads, lead = pricing(collection), decision_leads(settings), timedelta(days=lead_days)
+    def narrowed(configured: list[str]) -> list[str] | None:
+        return [m for m in configured if m in chosen["--markets"]] or None
+
+    # priced as the table above is (markets × regions), the closing and movement markets the
+    # configured ones among those asked for
+    priced = Pricing.of(chosen["--markets"], regions=chosen["--regions"],
+                        closing=narrowed(settings.collection.closing_markets),
+                        movement=narrowed(settings.collection.movement_markets))
+    leads, lead = decision_leads(settings), timedelta(days=lead_days)
     least = full_capture(schedule, pricing=priced, decision_leads=leads, feed_lead=lead)
     hours = ", ".join(f"{d.total_seconds() / 3600:g}" for d in leads)
     console.print(f"every decision-time ({hours} h before kick-off) and closing snapshot: {least.credits:,} credits "

@@ -146,17 +146,20 @@ class DemoRunner:
         _set_clock(self.server, when)
 
     def tick(self, sensor: Any) -> list[Any]:
-        """One evaluation of the product's ``sensor`` on the instance, as the daemon would tick it
-        (its cursor kept between ticks): the run requests it makes."""
-        from dagster import SensorResult, build_sensor_context
+        return tick(sensor, self.instance, self.resources, self.cursors)
 
-        with build_sensor_context(instance=self.instance, cursor=self.cursors.get(sensor.name),
-                                  resources=self.resources) as context:
-            result = sensor(context)
-        if isinstance(result, SensorResult):
-            self.cursors[sensor.name] = result.cursor or self.cursors.get(sensor.name)
-            return list(result.run_requests or [])
-        return []
+
+def tick(sensor: Any, instance: Any, resources: dict[str, Any], cursors: dict[str, str | None]) -> list[Any]:
+    """One evaluation of ``sensor`` on ``instance``, as the daemon would tick it, its cursor kept
+    in ``cursors`` between ticks: the run requests it makes (none when it skips)."""
+    from dagster import SensorResult, build_sensor_context
+
+    with build_sensor_context(instance=instance, cursor=cursors.get(sensor.name), resources=resources) as context:
+        result = sensor(context)
+    if isinstance(result, SensorResult):
+        cursors[sensor.name] = result.cursor or cursors.get(sensor.name)
+        return list(result.run_requests or [])
+    return []
 
 
 def history_days(start: datetime, end: datetime) -> list[date]:
@@ -228,23 +231,24 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     moments = _live_kick_offs(state, sports, max(end, state.now), most=live_moments)
     if not moments:
         step("no match in the week after the history: no live day to bet on")
-    from betting_assets.defs.partitions import plan_range
+    from betting_assets.defs.ingestion.sensors import collection_plan_sensor
 
-    previous: datetime | None = None
+    previous = datetime.min.replace(tzinfo=timezone.utc)
     for kick_off in moments:
         now = kick_off - DECISION_LEAD
-        look = max(kick_off - EARLY_LOOK, previous or kick_off - EARLY_LOOK)    # the clock never goes back
+        look = max(kick_off - EARLY_LOOK, previous)    # the clock never goes back
         previous = now
         runner.set_clock(look)
-        # the plan made again from the fixture list the warehouse holds (the last discovery's), as
-        # collection_plan_sensor asks after each one; the list is read again once the odds are in
-        runner.run("plan_collection", "plan", tags=plan_range(sports, look.date()))
-        figures.plan = _plan_figures(runner.results[-1])
+        # the plan made again when the product's sensor asks: the first time, and when the fixture
+        # list the warehouse holds (the last discovery's) has changed or a day has begun
+        for request in runner.tick(collection_plan_sensor):
+            runner.run("plan_collection", "plan", tags={**request.tags, "betting/run_key": request.run_key})
+            figures.plan = _plan_figures(runner.results[-1])
         where = "bets on the sandbox's exchange" if settings.exchange.broker == "exchange" else "paper bets"
         made = follow_plan_between(runner, engine, sports, look, now)
         figures.planned_runs += len(made)
-        step(f"live {now:%a %Y-%m-%d}: the collection plan made at {look:%H:%M}, its odds calls at "
-             f"{', '.join(sorted({m[11:16] for m in made})) or 'none'}, slips and {where} for {kick_off:%H:%M} UTC")
+        step(f"live {now:%a %Y-%m-%d}: from {look:%H:%M} the collection plan's odds calls at "
+             f"{', '.join(sorted({f'{m:%H:%M}' for m in made})) or 'none'}, slips and {where} for {kick_off:%H:%M} UTC")
         runner.set_clock(now)
         runner.run("discover_events", "live")   # the fixture list, and odds_freshness judged after the fetches
         runner.run("map_exchange_markets", "exchange")   # which of them the sandbox's exchange lists, and where
@@ -272,7 +276,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
 
 
 def follow_plan_between(runner: DemoRunner, engine: Engine, sports: list[str], start: datetime,
-                        end: datetime) -> list[str]:
+                        end: datetime) -> list[datetime]:
     """The odds sensor ticked at every planned odds call's time in [start, end], each run it
     requests launched as the daemon would launch it: the times of the calls made."""
     from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
@@ -286,7 +290,7 @@ def follow_plan_between(runner: DemoRunner, engine: Engine, sports: list[str], s
         for request in runner.tick(odds_fetch_sensor):
             runner.run("collect_odds", "live", partition_key=str(request.partition_key), run_config=request.run_config,
                        tags={**request.tags, "betting/run_key": request.run_key})
-            made.append(moment.isoformat())
+            made.append(moment)
     return made
 
 

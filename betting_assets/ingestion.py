@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 from betting_assets.domain import quality
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds, snapshot_events
 from betting_assets.domain.scores import ScoreUpdate, parse_scores
-from betting_assets.domain.tiers import TierCall, tier_calls, tier_name
+from betting_assets.domain.tiers import FEED_LEAD, TierCall, tier_calls, tier_name
 from betting_assets.domain.timeutil import format_utc, parse_utc
 from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
@@ -26,7 +26,6 @@ from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.transactions import in_transaction
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds", "event_odds", "historical_event_odds"}
-DEFAULT_LEAD = timedelta(days=14)
 WARMUP = timedelta(days=3)
 COVERAGE_LOOKBACK = timedelta(days=14)
 """how far before a day a stored historical answer may be stamped and still answer for it"""
@@ -126,7 +125,7 @@ class Collector:
             error=attempt.error, elapsed_ms=attempt.elapsed_ms, attempts=attempt.attempt,
             requests_remaining=attempt.quota.remaining, requests_used=attempt.quota.used,
             requests_last=attempt.quota.last, body=attempt.body if keep_body else None,
-            clock_at=self.clock_at or attempt.requested_at,
+            clock_at=self.clock_at,
         )
         with self.engine.begin() as conn:
             self.last_fetch_id = writes.record_fetch(conn, record)
@@ -271,7 +270,7 @@ class Collector:
             writes.record_findings(conn, _logged(outcomes, findings), source="odds:normalized")
         return RebuildResult(snapshots=len(ids), rows=written, rejected=rejected, outcomes=outcomes)
 
-    def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = DEFAULT_LEAD,
+    def backfill_day(self, sport: str, start: datetime, end: datetime, *, lead: timedelta = FEED_LEAD,
                      warmup: timedelta = WARMUP, progress: Callable[[TierCall, str], None] | None = None,
                      ) -> IngestResult:
         """Collects [start, end) of history the way the live sensor would have: the events

@@ -11,18 +11,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.domain.collection_plan import (
-    DECISION,
-    DECISION_WINDOW,
-    RESULTS,
-    SCORES,
-    CollectionPlan,
-    Made,
-    PlannedCall,
-    Pricing,
-    plan_collection,
-)
-from betting_assets.domain.credit_budget import Budget, period_start
+from betting_assets.domain.collection_plan import DECISION_WINDOW, CollectionPlan, Made, Pricing, plan_collection
+from betting_assets.domain.credit_budget import Budget, period_limit, period_start
 from betting_assets.domain.quality import RESULT_GRACE
 from betting_assets.settings import CollectionSettings, Settings
 from betting_assets.warehouse import health
@@ -49,8 +39,6 @@ class LivePlan:
     budget_source: str
     spent: int
     """credits spent this period before the plan, on the product's clock"""
-    remaining: int | None
-    """the provider's last word on the credits left"""
 
     @property
     def left(self) -> int | None:
@@ -66,7 +54,7 @@ class LivePlan:
 def made_calls(calls: pl.DataFrame) -> Made:
     made = Made()
     for sport, endpoint, event, at in calls.select("sport_key", "endpoint", "event_id", "clock_at").iter_rows():
-        made.add(PlannedCall(sport, at, RESULTS if endpoint == SCORES else DECISION, 0, endpoint, event))
+        made.add(sport, endpoint, event, at)
     return made
 
 
@@ -86,18 +74,16 @@ def live_plan(engine: Engine, settings: Settings, now: datetime, until: datetime
         made = stored.calls_made(conn, since, now)
         logged, spent = health.credits(conn, now, start)
     remaining = logged if logged is not None else remaining
-    if collection.credit_budget is not None:
-        budget, source = collection.credit_budget, "BETTING_CREDIT_BUDGET"
-    elif remaining is not None:
-        budget, source = spent + remaining, "the provider's remaining credits plus this period's spend"
-    else:
-        budget, source = None, "unknown (no provider answer yet): no limit"
+    budget = period_limit(collection.credit_budget, spent, remaining)
+    source = ("BETTING_CREDIT_BUDGET" if collection.credit_budget is not None else
+              "the provider's remaining credits plus this period's spend" if budget is not None else
+              "unknown (no provider answer yet): no limit")
     frame = frame.with_columns(markets_missing=pl.Series(
         [missing.get(e, []) for e in frame["event_id"].to_list()], dtype=pl.List(pl.String)))
     plan = plan_collection(frame, pricing=pricing(collection), decision_leads=leads, now=now,
                            budget=Budget(budget, collection.credit_reset_day, {start: spent}, paced_from=now),
                            made=made_calls(made), results_after=timedelta(minutes=collection.results_after_minutes))
-    return LivePlan(plan, now, start, budget, source, spent, remaining)
+    return LivePlan(plan, now, start, budget, source, spent)
 
 
 def by_sport_day(calls: pl.DataFrame) -> pl.DataFrame:

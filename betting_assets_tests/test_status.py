@@ -21,9 +21,10 @@ def test_status_reports_fetch_health_quality_storage_and_bets(engine: Engine) ->
     with engine.begin() as conn:
         conn.execute(fetch_log.insert(), [
             {**fetch, "sport_key": "soccer_epl", "requested_at": NOW - timedelta(hours=h), "ok": ok,
-             "requests_remaining": 900 - h, "requests_last": cost}
+             "clock_at": NOW - timedelta(hours=h), "requests_remaining": 900 - h, "requests_last": cost}
             for h, ok, cost in [(30, True, 50), (5, True, 3), (3, False, 0), (1, True, 3)]
         ] + [{**fetch, "sport_key": "soccer_epl", "requested_at": NOW + timedelta(hours=1), "ok": False,
+              "clock_at": NOW + timedelta(hours=1),
               "requests_remaining": 1, "requests_last": 500}])   # after the report's time: not counted
         conn.execute(data_quality_log.insert(), [
             {"recorded_at": NOW - timedelta(days=d), "check_name": name, "severity": sev, "message": "m"}

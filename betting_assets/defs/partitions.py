@@ -19,14 +19,15 @@ from dagster import (
     StaticPartitionsDefinition,
 )
 
+from betting_assets.domain.tiers import FEED_LEAD
 from betting_assets.settings import load_settings
 
 SPORT_DIMENSION = "sport"
 DATE_DIMENSION = "utc_date"
 
 
-PLAN_DAYS = 15
-"""a plan covers today and the 14 days after it: how far ahead bookmakers list a fixture"""
+PLAN_DAYS = FEED_LEAD.days + 1
+"""a plan covers today and the days after it that bookmakers list fixtures for"""
 
 
 def ingestion_partitions(days_ahead: int = 1) -> MultiPartitionsDefinition:
@@ -87,6 +88,11 @@ PARTITIONS = ingestion_partitions()
 """the one partitions definition of the ingestion and features assets (sports from the settings)"""
 PLAN_PARTITIONS = ingestion_partitions(PLAN_DAYS)
 """the collection plan's: the same sports and days, and the days a plan looks ahead to"""
+
+
+def plan_end(today: date) -> datetime:
+    """The end of the days a plan made ``today`` covers."""
+    return datetime.combine(today + timedelta(days=PLAN_DAYS), time(0), tzinfo=timezone.utc)
 
 
 def plan_range(sports: list[str], today: date) -> dict[str, str]:

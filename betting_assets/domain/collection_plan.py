@@ -32,7 +32,7 @@ import polars as pl
 
 from betting_assets.domain.credit_budget import Budget, Wallet, day_start, period_start
 from betting_assets.domain.quality import RESULT_GRACE
-from betting_assets.domain.tiers import TIERS, tier_calls
+from betting_assets.domain.tiers import FEED_LEAD, TIERS, tier_calls
 
 DECISION, CLOSING, RESULTS, MOVEMENT = "decision", "closing", "results", "movement"
 PRIORITIES = (DECISION, CLOSING, RESULTS, MOVEMENT)
@@ -44,13 +44,11 @@ CLOSING_WINDOW = timedelta(minutes=30)
 SLACK = timedelta(minutes=10)
 """a snapshot is planned this long before its window closes: a sensor tick may come late, and a
 failed run is asked again within the window"""
-TICK = timedelta(minutes=1)
 RESULTS_AFTER = timedelta(minutes=150)
 """a scores poll is planned this long after kick-off, when a football or basketball game is over"""
 MOVEMENT_GRACE = timedelta(minutes=30)
 SCORES_COST = 2
 """a scores call with ``daysFrom`` (completed games) costs 2 credits"""
-FEED_LEAD = timedelta(days=14)
 _TIER_RANK = {tier.name: rank for rank, tier in enumerate(TIERS)}
 
 
@@ -105,7 +103,8 @@ class PlannedCall:
     serves: frozenset[int] = field(default_factory=frozenset)
     """the events (row numbers of the schedule) whose window this call was planned for"""
     due_until: datetime | None = None
-    """past this, the call no longer serves its purpose: a sensor that missed it skips it"""
+    """past this, the call no longer serves its purpose: a sensor that missed it skips it (every
+    planned call has one; a call already made needs none)"""
 
 
 @dataclass
@@ -118,12 +117,12 @@ class Made:
     """event id → its per-event odds calls"""
     scores: dict[str, list[datetime]] = field(default_factory=dict)
 
-    def add(self, call: PlannedCall) -> None:
+    def add(self, sport: str, endpoint: str, event_id: str | None, at: datetime) -> None:
         """Keeps every list sorted."""
-        if call.endpoint == EVENT_ODDS and call.event_id is not None:
-            insort(self.event_odds.setdefault(call.event_id, []), call.at)
+        if endpoint == EVENT_ODDS and event_id is not None:
+            insort(self.event_odds.setdefault(event_id, []), at)
         else:
-            insort((self.scores if call.endpoint == SCORES else self.odds).setdefault(call.sport_key, []), call.at)
+            insort((self.scores if endpoint == SCORES else self.odds).setdefault(sport, []), at)
 
     def last_odds(self, sport: str, event: str | None, before: datetime) -> datetime | None:
         found = [times[i - 1] for times in (self.odds.get(sport, []), self.event_odds.get(event or "", []))
@@ -147,9 +146,6 @@ class CollectionPlan:
     @property
     def credits(self) -> int:
         return sum(c.credits for c in self.calls)
-
-    def credits_of(self, priority: str) -> int:
-        return sum(c.credits for c in self.calls if c.priority == priority)
 
     def share(self, priority: str) -> float:
         return self.covered[priority] / self.counted[priority] if self.counted[priority] else 0.0
@@ -295,10 +291,9 @@ def _movement(rows: _Schedule, chosen: list[PlannedCall], pricing: Pricing, now:
         kicks = [rows.kicks[i] for i in index]
         forced = [c.at for c in chosen if c.sport_key == sport and c.endpoint == ODDS]
         if now is None:
-            calls = tier_calls(kicks, kicks[0] - feed_lead, kicks[-1], lead=feed_lead, tick=TICK, forced=forced)
+            calls = tier_calls(kicks, kicks[0] - feed_lead, kicks[-1], lead=feed_lead, forced=forced)
         else:
-            calls = tier_calls(kicks, now, kicks[-1], lead=None, tick=TICK, last=[rows.last[i] for i in index],
-                               forced=forced)
+            calls = tier_calls(kicks, now, kicks[-1], lead=None, last=[rows.last[i] for i in index], forced=forced)
         found.extend((_TIER_RANK[c.tier], PlannedCall(sport, c.at, MOVEMENT, pricing.cost(MOVEMENT), ODDS, None,
                                                       pricing.markets[MOVEMENT], due_until=c.at + MOVEMENT_GRACE))
                      for c in calls)
@@ -407,7 +402,7 @@ def simulate_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_le
                     served = frozenset(int(listed["_row"][r]) for r in call.serves)
                     done.append(PlannedCall(call.sport_key, call.at, call.priority, call.credits, call.endpoint,
                                             call.event_id, call.markets, served, call.due_until))
-                    made.add(call)
+                    made.add(call.sport_key, call.endpoint, call.event_id, call.at)
                     period = period_start(call.at, reset_day)
                     spent[period] = spent.get(period, 0) + call.credits
         moment += replan_every

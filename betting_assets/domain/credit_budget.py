@@ -84,6 +84,12 @@ class Wallet:
         return True
 
 
+def period_limit(budget: int | None, spent: int, remaining: int | None) -> int | None:
+    """The credits this period may spend: the budget set, else what was spent plus what the
+    provider says remains (None while neither is known)."""
+    return budget if budget is not None else (spent + remaining if remaining is not None else None)
+
+
 def budget_spend(spent: int, remaining: int | None, budget: int | None, now: datetime,
                  reset_day: int = 1) -> CheckOutcome:
     """This period's spend (the ``x-requests-last`` of every call since the reset) against the
@@ -91,7 +97,7 @@ def budget_spend(spent: int, remaining: int | None, budget: int | None, now: dat
     a warning from 80 % of it or when the pace so far would pass it before the reset."""
     start = period_start(now, reset_day)
     end = next_period(start)
-    limit = budget if budget is not None else (spent + remaining if remaining is not None else None)
+    limit = period_limit(budget, spent, remaining)
     if limit is None:
         return CheckOutcome("credit_budget", 0)
     findings = []
@@ -110,18 +116,23 @@ def budget_spend(spent: int, remaining: int | None, budget: int | None, now: dat
     return CheckOutcome("credit_budget", 1, findings)
 
 
-def spend_against_plan(planned: pl.DataFrame, spent: pl.DataFrame) -> CheckOutcome:
-    """Live credits spent per sport and day (``sport_key``, ``day``, ``credits``) against the
-    credits planned for calls due by now (same columns): a warning for every sport-day that
-    spent more than its plan, saying by how much. Historical calls (backfills) are a user's own
-    spend, not the plan's, and are left out of ``spent`` by the caller."""
+def spend_against_plan(planned: pl.DataFrame, billed: pl.DataFrame) -> tuple[CheckOutcome, pl.DataFrame]:
+    """Credits billed per sport and day (``sport_key``, ``day``, ``planned``: whether on an
+    endpoint a plan buys, ``credits``) against the planned calls due by now (``sport_key``,
+    ``at``, ``credits``): a warning for every sport-day whose live calls cost more than its plan,
+    saying by how much, and the table compared (``planned``, ``spent_live``, ``spent_other``).
+    Historical calls (backfills) are a user's own spend, shown apart, not held to the plan."""
     keys = ["sport_key", "day"]
-    joined = (planned.group_by(keys).agg(planned=pl.col("credits").sum())
-              .join(spent.group_by(keys).agg(spent=pl.col("credits").sum()), on=keys, how="full", coalesce=True)
-              .fill_null(0).sort(keys))
-    over = joined.filter(pl.col("spent") > pl.col("planned"))
-    findings = [Finding("credit_plan", "warn", f"{r['sport_key']} {r['day']}: {r['spent']:,} credits spent against "
-                        f"{r['planned']:,} planned (+{r['spent'] - r['planned']:,})",
+    table = (planned.group_by("sport_key", day=pl.col("at").dt.date().cast(pl.String))
+             .agg(planned=pl.col("credits").sum())
+             .join(billed.group_by(keys).agg(spent_live=pl.col("credits").filter(pl.col("planned")).sum(),
+                                             spent_other=pl.col("credits").filter(~pl.col("planned")).sum()),
+                   on=keys, how="full", coalesce=True)
+             .fill_null(0).sort(keys))
+    over = table.filter(pl.col("spent_live") > pl.col("planned"))
+    findings = [Finding("credit_plan", "warn", f"{r['sport_key']} {r['day']}: {r['spent_live']:,} credits spent "
+                        f"against {r['planned']:,} planned (+{r['spent_live'] - r['planned']:,})",
                         context={"sport_key": r["sport_key"], "day": str(r["day"])})
                 for r in over.iter_rows(named=True)]
-    return CheckOutcome("credit_plan", joined.height, findings)
+    return CheckOutcome("credit_plan", table.filter(pl.col("planned") + pl.col("spent_live") > 0).height,
+                        findings), table

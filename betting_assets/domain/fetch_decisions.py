@@ -11,6 +11,7 @@ call whose window passed unmade is missed, and said so.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,8 @@ LATE_POLL_EVERY = timedelta(hours=3)
 """a game past its planned poll without a result is polled again this often, within the
 provider's three-day scores window (abandoned or delayed games)"""
 CURSOR_KEPT = timedelta(days=2)
+MADE_SKEW = timedelta(minutes=5)
+"""a call logged a moment after the clock was read still counts as made by now"""
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,22 @@ class TickDecision:
         return "; ".join(self.log) if self.log else "no planned call due"
 
 
+def _markets(text: str | None) -> set[str]:
+    return {m for m in (text or "").split(",") if m}
+
+
 def _answered(call: dict[str, Any], made: pl.DataFrame) -> bool:
-    """A planned call is made once a call of its kind succeeded since its time: a sport's odds
-    call answers a per-event need too, as it returns every listed event."""
+    """A planned call is made once a call of its kind succeeded since its time, asking for every
+    market it plans to: a sport's odds call answers a per-event need too, as it returns every
+    listed event, but a closing call for one market does not answer a decision call for three."""
     since = made.filter((pl.col("sport_key") == call["sport_key"]) & (pl.col("clock_at") >= call["at"]))
     if call["endpoint"] == SCORES:
         return bool(since.filter(pl.col("endpoint") == SCORES).height)
-    sport_wide = since.filter(pl.col("endpoint") == ODDS).height
+    kind = pl.col("endpoint") == ODDS
     if call["endpoint"] == EVENT_ODDS:
-        return bool(sport_wide or since.filter((pl.col("endpoint") == EVENT_ODDS)
-                                               & (pl.col("event_id") == call["event_id"])).height)
-    return bool(sport_wide)
+        kind = kind | ((pl.col("endpoint") == EVENT_ODDS) & (pl.col("event_id") == call["event_id"]))
+    wanted = _markets(call["markets"])
+    return any(wanted <= _markets(asked) for asked in since.filter(kind)["markets"].to_list())
 
 
 def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoints: tuple[str, ...],
@@ -81,11 +89,11 @@ def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoin
         groups.setdefault((call["sport_key"], call["endpoint"], call["event_id"]), []).append(call)
     requests = []
     budget = remaining
-    sport_wide = {sport: {m for c in calls for m in (c["markets"] or "").split(",") if m}
+    sport_wide = {sport: set().union(*(_markets(c["markets"]) for c in calls))
                   for (sport, endpoint, _), calls in groups.items() if endpoint == ODDS}
     for (sport, endpoint, event), calls in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2] or "")):
         first = calls[0]
-        markets = sorted({m for c in calls for m in (c["markets"] or "").split(",") if m})
+        markets = sorted(set().union(*(_markets(c["markets"]) for c in calls)))
         if endpoint == EVENT_ODDS and sport in sport_wide and set(markets) <= sport_wide[sport]:
             log.append(f"{sport} {event}: its planned call is answered by the sport's call due now")
             continue
@@ -102,8 +110,7 @@ def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoin
         if entry is not None:
             requested = datetime.fromisoformat(entry["requested"])
             waited = now - requested
-            closes = min((c["due_until"] for c in calls if c["due_until"] is not None), default=None)
-            patience = min(retry_after, (closes - requested) / 2) if closes is not None else retry_after
+            patience = min(retry_after, (min(c["due_until"] for c in calls) - requested) / 2)
             if waited < patience:
                 log.append(f"{what}: run already requested at {entry['requested']}; waiting for its call")
                 continue
@@ -119,7 +126,7 @@ def follow_plan(due: pl.DataFrame, made: pl.DataFrame, now: datetime, *, endpoin
 
 def missed_calls(planned: pl.DataFrame, made: pl.DataFrame, now: datetime) -> list[dict[str, Any]]:
     """Planned calls whose window closed before ``now`` without a call made in it."""
-    closed = planned.filter(pl.col("due_until").is_not_null() & (pl.col("due_until") <= now))
+    closed = planned.filter(pl.col("due_until") <= now)
     return [c for c in closed.iter_rows(named=True)
             if not _answered(c, made.filter(pl.col("clock_at") < c["due_until"]))]
 
@@ -146,13 +153,19 @@ def late_results(awaiting: pl.DataFrame, made: pl.DataFrame, now: datetime, grac
     return polls
 
 
-def plan_stale(discovered: datetime | None, planned: datetime | None, now: datetime) -> str | None:
-    """Why the stored plan should be made again, or None while it is current: none yet, the
-    fixture list read since it was made, or a new day (what is left is paced over fewer days)."""
-    if planned is None:
-        return "no collection plan yet"
-    if discovered is not None and discovered > planned:
-        return f"the fixture list was read at {discovered.isoformat()}, after the plan of {planned.isoformat()}"
-    if planned.date() < now.date():
-        return f"a new day since the plan of {planned.isoformat()}"
-    return None
+def plan_key(fixtures: pl.DataFrame, now: datetime) -> str:
+    """The run key of the plan for ``fixtures`` (the events a plan is made for) on ``now``'s day:
+    it changes when the fixture list does (an event listed, moved, started, settled or dropped)
+    and each day (what is left is paced over fewer days), not when it is merely read again."""
+    rows = sorted(fixtures.select("sport_key", "event_id", pl.col("commence_time").cast(pl.String)).iter_rows())
+    digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    return f"plan|{now.date().isoformat()}|{digest}"
+
+
+def replan_reason(previous: str | None, key: str) -> str | None:
+    """Why a plan is asked for again (``previous``: the key last asked for), or None."""
+    if previous is None:
+        return "no plan asked for yet"
+    if previous.split("|")[1] != key.split("|")[1]:
+        return "a new day"
+    return "the fixture list changed" if previous != key else None

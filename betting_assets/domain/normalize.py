@@ -25,14 +25,13 @@ from betting_assets.domain.odds import (
 
 NATURAL_KEY = ["event_id", "bookmaker", "market", "outcome", "point", "snapshot_time"]
 SPORT_SOURCES = ("live", "historical")
-"""snapshots of a whole sport (every listed event); ``event`` and ``historical_event`` hold one"""
-ENVELOPED_SOURCES = ("historical", "historical_event")
+"""snapshots of a whole sport (every listed event); an ``event`` snapshot holds one"""
 
 
 def snapshot_events(payload: Any, source: str) -> Any:
     """The events a stored provider answer holds: a historical answer's ``data``, one event's
     odds as a list of one."""
-    events = payload.get("data") if source in ENVELOPED_SOURCES and isinstance(payload, dict) else payload
+    events = payload.get("data") if source == "historical" and isinstance(payload, dict) else payload
     return [events] if isinstance(events, dict) else events
 
 _RAW_SCHEMA: dict[str, pl.DataType] = {

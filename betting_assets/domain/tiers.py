@@ -32,6 +32,8 @@ TIERS: tuple[Tier, ...] = (
     Tier("opening", 72.0, None, timedelta(hours=48)),
 )
 _INSTANT = timedelta(microseconds=1)
+FEED_LEAD = timedelta(days=14)
+"""how long before kick-off bookmakers list an event: a round or two ahead"""
 
 
 def tier_for(hours_to_start: float | None) -> Tier | None:
@@ -197,8 +199,8 @@ def tier_calls(kicks: list[datetime], start: datetime, end: datetime, *, lead: t
             break
         now = grid
         if grid == best or candidate(now) == now:
-            nearest = kicks[bisect_right(kicks, now)] if bisect_right(kicks, now) < n else None
-            hours = (nearest - now).total_seconds() / 3600.0 if nearest is not None else 0.0
+            upcoming = bisect_right(kicks, now)
+            hours = (kicks[upcoming] - now).total_seconds() / 3600.0 if upcoming < n else 0.0
             calls.append(TierCall(now, tier_name(hours) or "closing", hours))
             refresh(now)
         now += _INSTANT

@@ -179,8 +179,8 @@ def build_app(state: SandboxState) -> Starlette:
         return Response(body, media_type="application/json", headers=headers)
 
     def odds_request(request: Request, any_market: bool = False) -> tuple[set[str], set[str], str, int] | Response:
-        """The markets, bookmakers and format asked for, and the credits a region's worth of
-        each market costs. ``any_market``: the per-event endpoint takes any market key."""
+        """The markets, bookmakers and format asked for, and the regions billed (each group of
+        up to 10 bookmakers one). ``any_market``: the per-event endpoint takes any market key."""
         params = request.query_params
         markets = _csv(params.get("markets") or "h2h")
         unknown = [m for m in markets if m not in KNOWN_MARKETS]
@@ -202,7 +202,19 @@ def build_app(state: SandboxState) -> Starlette:
                 return _error(422, f"Invalid regions: {', '.join(bad)}", "INVALID_REGION")
             units = len(regions)
             allowed = bookmakers_for(regions)
-        return set(markets), allowed, odds_format, len(markets) * units
+        return set(markets), allowed, odds_format, units
+
+    def historical_date(request: Request) -> datetime | Response:
+        """The ``date`` of a historical call, on a plan that has history and not after the clock."""
+        if not state.historical_allowed:
+            return _error(401, "Historical data is not available on this plan",
+                          "HISTORICAL_UNAVAILABLE_ON_FREE_USAGE_PLAN")
+        date = _parse_date(request.query_params.get("date"))
+        if date is None:
+            return _error(422, "date must be an ISO 8601 timestamp", "INVALID_HISTORICAL_TIMESTAMP")
+        if date > state.now:
+            return _error(422, "date is in the future of the sandbox clock", "INVALID_HISTORICAL_TIMESTAMP")
+        return date
 
     def sports(request: Request, _sport: str | None) -> tuple[Any, int]:
         return state.market.sports(), 0
@@ -214,12 +226,12 @@ def build_app(state: SandboxState) -> Starlette:
         parsed = odds_request(request)
         if isinstance(parsed, Response):
             return parsed
-        markets, books, odds_format, cost = parsed
+        markets, books, odds_format, units = parsed
         data = state.market.odds(sport, state.now, markets, books, odds_format)
         ids = set(_csv(request.query_params.get("eventIds")))
         if ids:
             data = [e for e in data if e["id"] in ids]
-        return data, cost if data else 0
+        return data, len(markets) * units if data else 0
 
     def event_odds(historical: bool):  # type: ignore[no-untyped-def]
         """One event's odds: billed by the markets it returns × regions (×10 historical), nothing
@@ -229,17 +241,11 @@ def build_app(state: SandboxState) -> Starlette:
             parsed = odds_request(request, any_market=True)
             if isinstance(parsed, Response):
                 return parsed
-            markets, books, odds_format, _ = parsed
-            units = math.ceil(len(_csv(request.query_params.get("bookmakers"))) / 10) or len(
-                _csv(request.query_params.get("regions")))
+            markets, books, odds_format, units = parsed
             if historical:
-                if not state.historical_allowed:
-                    return _error(401, "Historical data is not available on this plan",
-                                  "HISTORICAL_UNAVAILABLE_ON_FREE_USAGE_PLAN")
-                date = _parse_date(request.query_params.get("date"))
-                if date is None or date > state.now:
-                    return _error(422, "date must be an ISO 8601 timestamp no later than the sandbox clock",
-                                  "INVALID_HISTORICAL_TIMESTAMP")
+                date = historical_date(request)
+                if isinstance(date, Response):
+                    return date
                 doc = json.loads(state.market.historical_odds(sport, date, markets, books, odds_format))
                 listed = json.loads(state.market.historical_events(sport, date)).get("data") or []
                 found = [e for e in doc.get("data") or [] if e.get("id") == event_id]
@@ -272,23 +278,18 @@ def build_app(state: SandboxState) -> Starlette:
 
     def historical(kind: str):  # type: ignore[no-untyped-def]
         def handler(request: Request, sport: str) -> tuple[Any, int] | Response:
-            if not state.historical_allowed:
-                return _error(401, "Historical data is not available on this plan",
-                              "HISTORICAL_UNAVAILABLE_ON_FREE_USAGE_PLAN")
-            date = _parse_date(request.query_params.get("date"))
-            if date is None:
-                return _error(422, "date must be an ISO 8601 timestamp", "INVALID_HISTORICAL_TIMESTAMP")
-            if date > state.now:
-                return _error(422, "date is in the future of the sandbox clock", "INVALID_HISTORICAL_TIMESTAMP")
+            date = historical_date(request)
+            if isinstance(date, Response):
+                return date
             if kind == "events":
                 body = state.market.historical_events(sport, date)
                 return body, 1 if _has_data(body) else 0
             parsed = odds_request(request)
             if isinstance(parsed, Response):
                 return parsed
-            markets, books, odds_format, cost = parsed
+            markets, books, odds_format, units = parsed
             body = state.market.historical_odds(sport, date, markets, books, odds_format)
-            return body, cost * HISTORICAL_MULTIPLIER if _has_data(body) else 0
+            return body, len(markets) * units * HISTORICAL_MULTIPLIER if _has_data(body) else 0
         return handler
 
     def route(path: str, handler: Any) -> Route:

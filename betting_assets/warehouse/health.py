@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
 
-from betting_assets.warehouse.plan import CLOCK
 from betting_assets.warehouse.tables import bets, data_quality_log, events, fetch_log, normalized_odds
 
 
@@ -40,10 +39,10 @@ def credits(conn: Connection, now: datetime, since: datetime) -> tuple[int | Non
     """The provider's last ``x-requests-remaining`` up to ``now``, and the credits spent since
     ``since``, on the product's clock (the sandbox's replayed time in a demo)."""
     remaining = conn.execute(select(fetch_log.c.requests_remaining)
-                             .where(fetch_log.c.requests_remaining.is_not(None), CLOCK <= now)
-                             .order_by(CLOCK.desc(), fetch_log.c.fetch_id.desc()).limit(1)).scalar_one_or_none()
+                             .where(fetch_log.c.requests_remaining.is_not(None), fetch_log.c.clock_at <= now)
+                             .order_by(fetch_log.c.clock_at.desc(), fetch_log.c.fetch_id.desc()).limit(1)).scalar_one_or_none()
     spent = int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_last), 0))
-                            .where(CLOCK >= since, CLOCK <= now)) or 0)
+                            .where(fetch_log.c.clock_at >= since, fetch_log.c.clock_at <= now)) or 0)
     return remaining, spent
 
 

@@ -20,12 +20,10 @@ PLAN_SCHEMA: dict[str, pl.DataType] = {
     "budget": pl.Int64,
 }
 CALL_SCHEMA: dict[str, pl.DataType] = {"sport_key": pl.String, "endpoint": pl.String, "event_id": pl.String,
-                                       "clock_at": _UTC, "credits": pl.Int64}
+                                       "clock_at": _UTC, "markets": pl.String}
 PLANNED_ENDPOINTS = ("odds", "event_odds", "scores")
 """the live endpoints a plan buys; the rest (historical backfills, discovery) are a user's own"""
 _EVENT_IN_URL = re.compile(r"/events/([^/?]+)/odds")
-CLOCK = func.coalesce(fetch_log.c.clock_at, fetch_log.c.requested_at)
-"""when a call was made on the product's clock (rows logged before 0009 have only the wall clock)"""
 
 
 def schedule(conn: Connection, now: datetime, until: datetime, sports: list[str],
@@ -61,23 +59,23 @@ def markets_missing(conn: Connection, event_ids: list[str]) -> dict[str, list[st
 
 def calls_made(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:
     """The live odds and scores calls that succeeded in [since, until) on the product's clock, each
-    with its event (per-event calls) and the credits it cost."""
-    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, fetch_log.c.url, CLOCK,
-                               fetch_log.c.requests_last)
+    with its event (per-event calls) and the markets it asked for."""
+    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, fetch_log.c.url, fetch_log.c.clock_at,
+                               fetch_log.c.params)
                         .where(fetch_log.c.ok.is_(True), fetch_log.c.endpoint.in_(PLANNED_ENDPOINTS),
-                               CLOCK >= since, CLOCK < until).order_by(CLOCK)).all()
+                               fetch_log.c.clock_at >= since, fetch_log.c.clock_at < until).order_by(fetch_log.c.clock_at)).all()
     out = []
-    for sport, endpoint, url, at, credits in rows:
+    for sport, endpoint, url, at, params in rows:
         event = _EVENT_IN_URL.search(url) if endpoint == "event_odds" else None
-        out.append((sport, endpoint, event.group(1) if event else None, at, credits))
+        out.append((sport, endpoint, event.group(1) if event else None, at, (params or {}).get("markets")))
     return pl.DataFrame(out, schema=CALL_SCHEMA, orient="row")
 
 
 def spent_by_sport_day(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:
     """Credits the provider billed (``x-requests-last``) per sport, UTC day and whether the
     endpoint is one a plan buys (``planned``), failed calls included: they are billed too."""
-    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, CLOCK, fetch_log.c.requests_last)
-                        .where(CLOCK >= since, CLOCK < until, fetch_log.c.requests_last > 0)).all()
+    rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, fetch_log.c.clock_at, fetch_log.c.requests_last)
+                        .where(fetch_log.c.clock_at >= since, fetch_log.c.clock_at < until, fetch_log.c.requests_last > 0)).all()
     frame = pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
         "sport_key": pl.String, "endpoint": pl.String, "clock_at": _UTC, "credits": pl.Int64})
     return (frame.with_columns(day=pl.col("clock_at").dt.date().cast(pl.String),
@@ -85,13 +83,8 @@ def spent_by_sport_day(conn: Connection, since: datetime, until: datetime) -> pl
             .group_by("sport_key", "day", "planned").agg(pl.col("credits").sum()).sort("sport_key", "day"))
 
 
-def last_discovery(conn: Connection) -> datetime | None:
-    """When the fixture list was last read (the free events endpoint), on the product's clock."""
-    return conn.scalar(select(func.max(CLOCK)).where(fetch_log.c.endpoint == "events", fetch_log.c.ok.is_(True)))
-
-
-def last_planned(conn: Connection) -> datetime | None:
-    return conn.scalar(select(func.max(collection_plan.c.planned_at)))
+def has_plan(conn: Connection) -> bool:
+    return conn.scalar(select(collection_plan.c.call_id).limit(1)) is not None
 
 
 def first_planned(conn: Connection) -> datetime | None:
@@ -120,8 +113,8 @@ def plan_frame(conn: Connection, start: datetime, end: datetime, sports: list[st
     return _frame(conn, query.order_by(collection_plan.c.at, collection_plan.c.sport_key), PLAN_SCHEMA)
 
 
-def due_calls(conn: Connection, now: datetime, sports: list[str], grace: timedelta) -> pl.DataFrame:
-    """Planned calls whose time has come and not gone (``due_until``, else ``grace`` after it)."""
+def due_calls(conn: Connection, now: datetime, sports: list[str]) -> pl.DataFrame:
+    """Planned calls whose time has come and not gone."""
     frame = plan_frame(conn, now - timedelta(days=1), now + timedelta(microseconds=1), sports)
-    return frame.filter(pl.coalesce("due_until", pl.col("at") + grace) > now)
+    return frame.filter(pl.col("due_until") > now)
 

@@ -68,10 +68,13 @@ class FetchRecord:
     requests_last: int | None = None
     body: str | None = None
     clock_at: datetime | None = None
+    """the product's clock when the call was made; the wall clock (``requested_at``) when unset"""
 
 
 def record_fetch(conn: Connection, record: FetchRecord) -> int:
-    result = conn.execute(fetch_log.insert().returning(fetch_log.c.fetch_id), [asdict(record)])
+    row = asdict(record)
+    row["clock_at"] = record.clock_at or record.requested_at
+    result = conn.execute(fetch_log.insert().returning(fetch_log.c.fetch_id), [row])
     return int(result.scalar_one())
 
 

@@ -187,9 +187,7 @@ def test_a_live_plan_does_not_buy_again_what_a_call_already_made_answered() -> N
     now = DAY.replace(hour=13, minute=40)
     kicks = pl.DataFrame({"sport_key": ["soccer_epl"], "event_id": ["x"], "commence_time": [DAY.replace(hour=15)]})
     made = Made()
-    from betting_assets.domain.collection_plan import PlannedCall
-
-    made.add(PlannedCall("soccer_epl", DAY.replace(hour=13, minute=35), DECISION, 3))
+    made.add("soccer_epl", ODDS, None, DAY.replace(hour=13, minute=35))
     plan = plan_collection(kicks, pricing=Pricing.uniform(3), decision_leads=[HOUR], now=now, made=made,
                            movement=False)
     assert [(c.priority, c.at.strftime("%H:%M")) for c in plan.calls] == [(CLOSING, "14:50"), (RESULTS, "17:30")]
@@ -231,11 +229,15 @@ def test_the_months_spend_is_held_to_the_budget() -> None:
 
 
 def test_spend_beyond_the_plan_is_named_per_sport_and_day() -> None:
-    planned = pl.DataFrame({"sport_key": ["a", "a", "b"], "day": ["2024-03-02", "2024-03-02", "2024-03-02"],
+    planned = pl.DataFrame({"sport_key": ["a", "a", "b"], "at": [DAY.replace(hour=h) for h in (12, 14, 15)],
                             "credits": [6, 6, 6]})
-    spent = pl.DataFrame({"sport_key": ["a", "b", "c"], "day": ["2024-03-02"] * 3, "credits": [12, 10, 2]})
-    outcome = spend_against_plan(planned, spent)
+    billed = pl.DataFrame({"sport_key": ["a", "b", "c", "a"], "day": ["2024-03-02"] * 4,
+                           "planned": [True, True, True, False], "credits": [12, 10, 2, 60]})
+    outcome, table = spend_against_plan(planned, billed)
     assert outcome.checked == 3
     assert [f.message for f in outcome.findings] == [
         "b 2024-03-02: 10 credits spent against 6 planned (+4)", "c 2024-03-02: 2 credits spent against 0 planned (+2)"]
-    assert spend_against_plan(planned, spent.filter(pl.col("sport_key") == "a")).passed
+    # a backfill's historical calls are the user's own spend, shown apart and never held to the plan
+    assert table.filter(pl.col("sport_key") == "a").row(0, named=True) == {
+        "sport_key": "a", "day": "2024-03-02", "planned": 12, "spent_live": 12, "spent_other": 60}
+    assert spend_against_plan(planned, billed.filter(pl.col("sport_key") == "a"))[0].passed

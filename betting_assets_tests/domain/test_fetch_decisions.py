@@ -1,7 +1,8 @@
 """What the sensors decide from a plan, as pure rules: calls due together share a request, a
-sport's call answers a per-event call due with it, a call made since its time is not asked
-again, a request is repeated only after the patience its window allows, and a closed window
-unmade is a missed call."""
+sport's call answers a per-event call due with it, a call made since its time with the markets
+it plans is not asked again, a request is repeated only after the patience its window allows,
+a closed window unmade is a missed call, and the plan is asked for again when the fixture
+list changes or a day begins."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from betting_assets.domain.fetch_decisions import follow_plan, missed_calls, plan_stale
+from betting_assets.domain.fetch_decisions import follow_plan, missed_calls, plan_key, replan_reason
 from betting_assets.warehouse.plan import CALL_SCHEMA, PLAN_SCHEMA
 
 NOW = datetime(2024, 3, 2, 13, 50, tzinfo=timezone.utc)
@@ -22,8 +23,9 @@ def _plan(*calls: tuple[str, datetime, str, str, str | None, str, int, datetime]
                           "budget": None} for s, at, p, e, ev, m, c, until in calls], schema=PLAN_SCHEMA)
 
 
-def _made(*calls: tuple[str, str, str | None, datetime]) -> pl.DataFrame:
-    return pl.DataFrame([{"sport_key": s, "endpoint": e, "event_id": ev, "clock_at": at, "credits": 6}
+def _made(*calls: tuple[str, str, str | None, datetime], markets: str = "h2h,totals,spreads") -> pl.DataFrame:
+    return pl.DataFrame([{"sport_key": s, "endpoint": e, "event_id": ev, "clock_at": at,
+                          "markets": None if e == "scores" else markets}
                          for s, e, ev, at in calls], schema=CALL_SCHEMA)
 
 
@@ -46,6 +48,11 @@ def test_calls_due_together_share_one_request_and_a_sport_call_answers_a_per_eve
     early = follow_plan(due, _made(("bl", "event_odds", "y", NOW - MIN)), NOW, endpoints=("odds", "event_odds"),
                         remaining=None, reserve=0)
     assert ("bl", "event_odds", "y") in {(r.sport_key, r.endpoint, r.event_id) for r in early.requests}
+    # a call made for fewer markets than planned does not answer it: a closing call for h2h is
+    # no decision-time snapshot of totals and spreads
+    narrow = follow_plan(due, _made(("epl", "odds", None, NOW), ("bl", "odds", None, NOW), markets="h2h"), NOW,
+                         endpoints=("odds", "event_odds"), remaining=None, reserve=0)
+    assert {(r.sport_key, r.endpoint) for r in narrow.requests} == {("epl", "odds")}
 
 
 def test_a_request_not_answered_is_repeated_within_its_window_and_a_closed_one_is_missed() -> None:
@@ -66,8 +73,13 @@ def test_a_request_not_answered_is_repeated_within_its_window_and_a_closed_one_i
     assert not missed_calls(due, _made(), NOW + 9 * MIN)                                # still open
 
 
-def test_the_plan_is_made_again_after_a_discovery_and_each_new_day() -> None:
-    assert plan_stale(None, None, NOW) == "no collection plan yet"
-    assert plan_stale(NOW - MIN, NOW - 2 * MIN, NOW).startswith("the fixture list was read at")
-    assert plan_stale(NOW - 2 * MIN, NOW - MIN, NOW) is None
-    assert plan_stale(None, NOW - timedelta(days=1), NOW).startswith("a new day")
+def test_the_plan_is_asked_for_again_when_the_fixture_list_changes_and_each_new_day() -> None:
+    fixtures = pl.DataFrame({"sport_key": ["epl", "epl"], "event_id": ["x", "y"],
+                             "commence_time": [NOW + 60 * MIN, NOW + 90 * MIN]})
+    key = plan_key(fixtures, NOW)
+    assert replan_reason(None, key) == "no plan asked for yet"
+    assert replan_reason(key, plan_key(fixtures.reverse(), NOW + 5 * MIN)) is None          # read again, unchanged
+    moved = fixtures.with_columns(commence_time=pl.col("commence_time") + pl.duration(days=1))
+    assert replan_reason(key, plan_key(moved, NOW)) == "the fixture list changed"
+    assert replan_reason(key, plan_key(fixtures.head(1), NOW)) == "the fixture list changed"   # one settled
+    assert replan_reason(key, plan_key(fixtures, NOW + timedelta(days=1))) == "a new day"

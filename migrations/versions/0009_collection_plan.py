@@ -20,6 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('fetch_log') as batch:
         batch.add_column(sa.Column('clock_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE fetch_log SET clock_at = requested_at")    # calls logged before: the wall clock
+    with op.batch_alter_table('fetch_log') as batch:
+        batch.alter_column('clock_at', existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_index('ix_fetch_log_clock_at', 'fetch_log', ['clock_at'])
     op.create_table(
         'collection_plan',
@@ -33,7 +36,7 @@ def upgrade() -> None:
         sa.Column('markets', sa.String(255), nullable=False),
         sa.Column('credits', sa.Integer(), nullable=False),
         sa.Column('events_served', sa.Integer(), nullable=False),
-        sa.Column('due_until', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('due_until', sa.DateTime(timezone=True), nullable=False),
         sa.Column('planned_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('budget', sa.Integer(), nullable=True),
     )

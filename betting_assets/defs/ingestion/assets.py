@@ -25,12 +25,11 @@ from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs import check_results as checks
 from betting_assets import planning
 from betting_assets.defs.partitions import PARTITIONS, PLAN_PARTITIONS, SportDay, run_days
-from betting_assets.defs.metadata import column_schema, markdown_table, per_partition, picture
+from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
 from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource
 from betting_assets.domain import quality
 from betting_assets.domain.collection_plan import CLOSING, DECISION, MOVEMENT, RESULTS
 from betting_assets.domain.normalize import NORMALIZED_SCHEMA
-from betting_assets.modelling.plots import plan_png
 from betting_assets.domain.tiers import due_events
 from betting_assets.ingestion import IngestResult
 from betting_assets.warehouse import health, locks, queries, writes
@@ -389,11 +388,8 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
            ((DECISION, "decision"), (CLOSING, "closing"), (RESULTS, "results"))},
         **shares,
         "snapshots_per_event": MetadataValue.float(round(plan.snapshots_per_event, 1)),
-        "by_sport_day": markdown_table(table, limit=60),
         "next_calls": markdown_table(ahead.select(
             "at", "sport_key", "priority", "endpoint", "event_id", "markets", "credits", "events_served"), limit=15),
-        "plan": picture(plan_png(table, live.left, f"Planned credits from {now:%Y-%m-%d %H:%M} UTC"),
-                        "planned credits per day"),
         "clock": now.isoformat(),
     }, [p["partition"] for p in parts], parts))  # type: ignore[misc]
 

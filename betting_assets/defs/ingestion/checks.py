@@ -10,13 +10,16 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
-from betting_assets.defs.metadata import markdown_table
-from betting_assets.domain.credit_budget import budget_spend, period_start, spend_against_plan
-from betting_assets.domain.fetch_decisions import missed_calls
+from betting_assets import planning
+from betting_assets.defs.metadata import markdown_table, picture
+from betting_assets.defs.partitions import plan_end
+from betting_assets.domain.credit_budget import budget_spend, period_limit, period_start, spend_against_plan
+from betting_assets.domain.fetch_decisions import MADE_SKEW, missed_calls
 from betting_assets.domain.normalize import Finding
 from betting_assets.domain.quality import CheckOutcome
 from betting_assets.domain.quality import odds_freshness as rule
 from betting_assets.warehouse import health, queries
+from betting_assets.modelling.plots import plan_png
 from betting_assets.warehouse import plan as plan_store
 
 
@@ -45,27 +48,20 @@ def credit_budget(context: AssetCheckExecutionContext, warehouse: WarehouseResou
         since = max(start, first) if first is not None else now     # spend is held to a plan once there is one
         planned = plan_store.plan_frame(conn, since, now, collection.sports)
         billed = plan_store.spent_by_sport_day(conn, since, now)
+        ahead = plan_store.plan_frame(conn, now, plan_end(now.date()), collection.sports)
     budget = budget_spend(spent, remaining, collection.credit_budget, now, collection.credit_reset_day)
-    live = billed.filter(pl.col("planned") & pl.col("sport_key").is_in(collection.sports))
-    against = spend_against_plan(
-        planned.select("sport_key", day=pl.col("at").dt.date().cast(pl.String), credits="credits"),
-        live.select("sport_key", "day", "credits"))
+    against, table = spend_against_plan(planned, billed.filter(pl.col("sport_key").is_in(collection.sports)))
     outcome = CheckOutcome("credit_budget", budget.checked + against.checked, budget.findings + against.findings)
+    limit = period_limit(collection.credit_budget, spent, remaining)
+    left = max(0, limit - spent) if limit is not None else None
     return recorded(warehouse.engine(), outcome, "fetch_log:credits", now, spent=spent,
                     budget=collection.credit_budget if collection.credit_budget is not None else "provider's remaining",
                     period_start=start.isoformat(), plan_followed_since=since.isoformat() if first else "no plan yet",
-                    planned_by_now=int(planned["credits"].sum()),
-                    spent_on_planned_endpoints=int(live["credits"].sum()),
-                    spent_elsewhere=int(billed.filter(~pl.col("planned"))["credits"].sum()),
-                    by_sport_day=markdown_table(_compared(planned, billed), limit=40))
-
-
-def _compared(planned: pl.DataFrame, billed: pl.DataFrame) -> pl.DataFrame:
-    keys = ["sport_key", "day"]
-    plan = planned.group_by("sport_key", day=pl.col("at").dt.date().cast(pl.String)).agg(planned=pl.col("credits").sum())
-    spent = billed.group_by(keys).agg(spent_live=pl.col("credits").filter(pl.col("planned")).sum(),
-                                      spent_other=pl.col("credits").filter(~pl.col("planned")).sum())
-    return plan.join(spent, on=keys, how="full", coalesce=True).fill_null(0).sort(keys)
+                    planned_by_now=int(table["planned"].sum()), spent_on_planned_endpoints=int(table["spent_live"].sum()),
+                    spent_elsewhere=int(table["spent_other"].sum()), by_sport_day=markdown_table(table, limit=40),
+                    plan_ahead=picture(plan_png(planning.by_sport_day(ahead), left,
+                                                f"Planned credits from {now:%Y-%m-%d %H:%M} UTC"),
+                                       "planned credits per day"))
 
 
 FOLLOWED_WINDOW = timedelta(days=7)
@@ -78,8 +74,8 @@ def plan_followed(context: AssetCheckExecutionContext, warehouse: WarehouseResou
     now = clock.now()
     with warehouse.connect() as conn:
         planned = plan_store.plan_frame(conn, now - FOLLOWED_WINDOW, now, settings.get().collection.sports)
-        made = plan_store.calls_made(conn, now - FOLLOWED_WINDOW, now + timedelta(minutes=5))
-    closed = planned.filter(pl.col("due_until").is_not_null() & (pl.col("due_until") <= now))
+        made = plan_store.calls_made(conn, now - FOLLOWED_WINDOW, now + MADE_SKEW)
+    closed = planned.filter(pl.col("due_until") <= now)
     missed = missed_calls(closed, made, now)
     outcome = CheckOutcome("plan_followed", closed.height, [
         Finding("plan_followed", "warn", f"{c['sport_key']}: the {c['priority']} {c['endpoint']} call planned at "

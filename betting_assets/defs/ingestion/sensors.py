@@ -7,40 +7,48 @@ does not answer is a skip that says so, never a failed tick.
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import polars as pl
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from sqlalchemy import Connection
 
 from betting_assets.defs.ingestion.jobs import collect_odds, collect_scores, plan_collection
-from betting_assets.defs.partitions import partition_key, plan_range
+from betting_assets.defs.partitions import partition_key, plan_end, plan_range
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, now_or_skip
-from betting_assets.domain.collection_plan import EVENT_ODDS, MOVEMENT_GRACE, ODDS, SCORES
-from betting_assets.domain.fetch_decisions import follow_plan, late_results, plan_stale
+from betting_assets.domain.collection_plan import EVENT_ODDS, ODDS, SCORES
+from betting_assets.domain.fetch_decisions import (
+    MADE_SKEW,
+    TickDecision,
+    follow_plan,
+    late_results,
+    plan_key,
+    replan_reason,
+)
 from betting_assets.domain.quality import RESULT_GRACE
+from betting_assets.settings import Settings
 from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse import queries
 
-MADE_SKEW = timedelta(minutes=5)
-"""a call logged a moment after the clock was read still counts as made by now"""
-
 
 @sensor(job=plan_collection, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Makes the collection plan again after each read of the fixture list and at each new day.")
+        description="Makes the collection plan again when the fixture list changes and at each new day.")
 def collection_plan_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, clock: ClockResource,
-                           settings: SettingsResource) -> RunRequest | SkipReason:
+                           settings: SettingsResource) -> SensorResult | SkipReason:
     now = now_or_skip(clock, "plan not checked")
     if isinstance(now, SkipReason):
         return now
+    sports = list(settings.get().collection.sports)
     with warehouse.connect() as conn:
-        discovered, planned = plan_store.last_discovery(conn), plan_store.last_planned(conn)
-    reason = plan_stale(discovered, planned, now)
+        fixtures = plan_store.schedule(conn, now, plan_end(now.date()), sports, RESULT_GRACE)
+    key = plan_key(fixtures, now)
+    reason = replan_reason(context.cursor, key)
     if reason is None:
-        return SkipReason(f"the plan of {planned.isoformat() if planned else '-'} is current")
-    context.log.info(f"{reason}: planning again from {now.isoformat()}")
-    sports = settings.get().collection.sports
-    stamp = discovered.isoformat() if discovered else "never"
-    return RunRequest(run_key=f"plan|{stamp}|{now.date().isoformat()}",
-                      tags={**plan_range(list(sports), now.date()), "betting/replan": reason[:200]})
+        return SkipReason(f"the plan asked for is current: {fixtures.height} events, the fixture list unchanged today")
+    context.log.info(f"{reason}: planning again from {now.isoformat()} for {fixtures.height} events")
+    return SensorResult(run_requests=[RunRequest(run_key=f"{key}|{now.isoformat()}",
+                                                 tags={**plan_range(sports, now.date()), "betting/replan": reason})],
+                        cursor=key)
 
 
 @sensor(job=collect_odds, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
@@ -52,18 +60,10 @@ def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     if isinstance(now, SkipReason):
         return now
     with warehouse.connect() as conn:
-        if plan_store.last_planned(conn) is None:
-            return SkipReason(f"{now.isoformat()}: no collection plan yet (collection_plan_sensor asks for one once "
-                              "the fixture list is read, or materialise collection_plan)")
-        due = plan_store.due_calls(conn, now, cfg.collection.sports, MOVEMENT_GRACE)
-        made = plan_store.calls_made(conn, now - timedelta(days=1), now + MADE_SKEW)
-        remaining = queries.credits_remaining(conn)
-    decision = follow_plan(due, made, now, endpoints=(ODDS, EVENT_ODDS), remaining=remaining,
-                           reserve=cfg.collection.credit_reserve,
-                           cursor=json.loads(context.cursor) if context.cursor else None,
-                           retry_after=timedelta(minutes=cfg.collection.fetch_retry_minutes))
-    for line in decision.log:
-        context.log.info(line)
+        if not plan_store.has_plan(conn):
+            return SkipReason(f"{now.isoformat()}: no collection plan yet (collection_plan_sensor asks for one, or "
+                              "materialise collection_plan)")
+        decision, _ = _decide(context, conn, cfg, now, (ODDS, EVENT_ODDS), timedelta(days=1))
     if not decision.requests:
         return SkipReason(f"{now.isoformat()}: {decision.skip_reason}")
     requests = []
@@ -92,17 +92,9 @@ def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource
     if isinstance(now, SkipReason):
         return now
     with warehouse.connect() as conn:
-        due = plan_store.due_calls(conn, now, cfg.collection.sports, MOVEMENT_GRACE)
-        made = plan_store.calls_made(conn, now - timedelta(days=3), now + MADE_SKEW)
+        decision, made = _decide(context, conn, cfg, now, (SCORES,), timedelta(days=3))
         awaiting = queries.awaiting_scores(conn, now, sports=cfg.collection.sports)
-        remaining = queries.credits_remaining(conn)
-    decision = follow_plan(due, made, now, endpoints=(SCORES,), remaining=remaining,
-                           reserve=cfg.collection.credit_reserve,
-                           cursor=json.loads(context.cursor) if context.cursor else None,
-                           retry_after=timedelta(minutes=cfg.collection.fetch_retry_minutes))
     late = late_results(awaiting, made, now, RESULT_GRACE)
-    for line in decision.log:
-        context.log.info(line)
     waiting = {str(s): g.height for (s,), g in awaiting.group_by("sport_key")} if awaiting.height else {}
     requests = [RunRequest(run_key=poll.run_key, partition_key=partition_key(poll.sport_key, now.date()),
                            tags={"betting/awaiting": str(waiting.get(poll.sport_key, 0)),
@@ -118,3 +110,17 @@ def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource
     if not requests:
         return SkipReason(f"{now.isoformat()}: {decision.skip_reason}")
     return SensorResult(run_requests=requests, cursor=json.dumps(decision.cursor, sort_keys=True))
+
+
+def _decide(context: SensorEvaluationContext, conn: Connection, cfg: Settings, now: datetime,
+            endpoints: tuple[str, ...], lookback: timedelta) -> tuple[TickDecision, pl.DataFrame]:
+    """The plan's calls of ``endpoints`` due now and not made (calls made over ``lookback``
+    count), logged to the tick; and the calls made, for what else the sensor weighs."""
+    made = plan_store.calls_made(conn, now - lookback, now + MADE_SKEW)
+    decision = follow_plan(plan_store.due_calls(conn, now, cfg.collection.sports), made, now, endpoints=endpoints,
+                           remaining=queries.credits_remaining(conn), reserve=cfg.collection.credit_reserve,
+                           cursor=json.loads(context.cursor) if context.cursor else None,
+                           retry_after=timedelta(minutes=cfg.collection.fetch_retry_minutes))
+    for line in decision.log:
+        context.log.info(line)
+    return decision, made
