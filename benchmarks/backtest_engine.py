@@ -18,9 +18,9 @@ import numpy as np
 import polars as pl
 
 from benchmarks import engine_before
-from betting_assets.domain.backtest import CANDIDATE_COLUMNS, Execution, execute
-from betting_assets.domain.betting_metrics import METRIC_NAMES
-from betting_assets.domain.staking import Sizing
+from betting_assets.domain.betting.backtest import CANDIDATE_COLUMNS, Execution, execute
+from betting_assets.domain.betting.metrics import METRIC_NAMES
+from betting_assets.domain.betting.staking import Sizing
 
 UTC = pl.Datetime("us", "UTC")
 SIZING = Sizing(method="kelly", kelly_fraction=0.25, min_stake=1.0, max_stake=50.0, max_day_fraction=0.25)

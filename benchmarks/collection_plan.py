@@ -14,11 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
-from betting_assets.domain.collection_plan import CLOSING, DECISION, RESULTS, full_capture, plan_collection
-from betting_assets.domain.collection_plan import simulate_collection
-from betting_assets.domain.credit_budget import Budget
-from betting_assets.domain.quota import simulate_quota
-from betting_assets.planning import decision_leads, pricing
+from betting_assets.domain.collection.collection_plan import CLOSING, DECISION, RESULTS, full_capture, plan_collection
+from betting_assets.domain.collection.collection_plan import simulate_collection
+from betting_assets.domain.collection.credit_budget import Budget
+from betting_assets.domain.collection.quota import simulate_quota
+from betting_assets.collection.planning import decision_leads, pricing
 from betting_assets.settings import load_settings
 from betting_assets.sources.football_data import read_football_data
 

@@ -13,11 +13,11 @@ import numba
 import numpy as np
 import polars as pl
 
-from betting_assets.domain.backtest import BACKTEST_BETS_SCHEMA, CANDIDATE_COLUMNS, Execution, _ledger, _scored, _units
+from betting_assets.domain.betting.backtest import BACKTEST_BETS_SCHEMA, CANDIDATE_COLUMNS, Execution, _ledger, _scored, _units
 from betting_assets.domain.kernels.replay import Replay, by_day, day_of, number_days
 from betting_assets.domain.kernels.sizing import size_day_in_place
-from betting_assets.domain.settlement import read_bets
-from betting_assets.domain.staking import Sizing, caps, linear_terms
+from betting_assets.domain.betting.settlement import read_bets
+from betting_assets.domain.betting.staking import Sizing, caps, linear_terms
 
 _PER_PRICE = np.array([0.0, 0.0, 0.0, 0.5, 1.0, 0.0, np.nan])
 _FIXED = np.array([0.0, 0.5, 1.0, 0.5, 0.0, 1.0, np.nan])

@@ -19,9 +19,10 @@ from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
 from benchmarks.placement import NOW, SETTINGS, Crash, seed
-from betting_assets.domain.commission import BROKER_BOOK, net_price
-from betting_assets.placement import exchange_client, service
-from betting_assets.placement.brokers import ExchangeBroker, Fill, OrderRequest
+from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
+from betting_assets.venues.betfair import client as exchange_client
+from betting_assets.orders import service
+from betting_assets.orders.brokers import ExchangeBroker, Fill, OrderRequest
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.warehouse.tables import bet_slips, bets, exchange_markets, normalized_odds

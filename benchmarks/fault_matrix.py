@@ -19,7 +19,7 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
-from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource, default_resources
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.warehouse.tables import events, fetch_log

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from betting_assets.domain.features import FeatureConfig, decision_rows, odds_features
+from betting_assets.domain.features.build import FeatureConfig, decision_rows, odds_features
 
 BOOKS = ["pinnacle", "bet365", "williamhill", "betfair_ex_uk", "unibet", "bwin", "marathonbet", "betvictor"]
 

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, registry
 
-from betting_assets.domain.normalize import normalize_odds
+from betting_assets.domain.data.normalize import normalize_odds
 from betting_assets.warehouse import migrate, writes
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import normalized_odds

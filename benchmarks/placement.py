@@ -14,9 +14,9 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
-from betting_assets.domain.slips import SLIP_COLUMNS
-from betting_assets.placement import service
-from betting_assets.placement.brokers import Fill, OrderRequest, PaperBroker
+from betting_assets.domain.betting.slips import SLIP_COLUMNS
+from betting_assets.orders import service
+from betting_assets.orders.brokers import Fill, OrderRequest, PaperBroker
 from betting_assets.settings import Settings
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import bets, events, normalized_odds, odds_snapshots

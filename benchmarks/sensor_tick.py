@@ -14,8 +14,8 @@ from pathlib import Path
 from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import insert
 
-from betting_assets import planning
-from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
+from betting_assets.collection import planning
+from betting_assets.defs.collection.sensors import odds_fetch_sensor
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, default_resources
 from betting_assets.settings import load_settings
 from betting_assets.warehouse import migrate

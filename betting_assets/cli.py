@@ -49,8 +49,7 @@ def day_option(value: str | None, option: str) -> datetime | None:
 
 
 def strategy_names(text: str, default: list[str]) -> list[str]:
-    from betting_assets.domain import strategies
-
+    from betting_assets.domain.betting import strategies
     names = [n.strip() for n in text.split(",") if n.strip()] or default
     unknown = [n for n in names if n not in strategies.available()]
     if unknown:
@@ -59,7 +58,7 @@ def strategy_names(text: str, default: list[str]) -> list[str]:
 
 
 def sizing_overrides(text: str, names: list[str]) -> dict[str, str]:
-    from betting_assets.domain.staking import METHODS
+    from betting_assets.domain.betting.staking import METHODS
 
     sizing = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -197,8 +196,8 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
     from rich.console import Console
     from rich.table import Table
 
-    from betting_assets.domain.catalog import KNOWN_MARKETS, REGIONS, unknown
-    from betting_assets.domain.quota import simulate_quota
+    from betting_assets.domain.data.catalog import KNOWN_MARKETS, REGIONS, unknown
+    from betting_assets.domain.collection.quota import simulate_quota
     from betting_assets.sources.football_data import read_football_data
 
     settings = get_settings()
@@ -226,9 +225,9 @@ def quota_simulate(data: Path, markets: str | None, regions: str | None, lead_da
     console.print(f"the tier rules alone: {report.tiered_credits:,} credits; fixed 30-minute polling: "
                   f"{report.fixed_credits:,} credits; {report.ratio:.1f}× fewer; closing snapshot (≤ 30 min before "
                   f"kick-off) captured for {report.closing_share:.1%} of events", soft_wrap=True)
-    from betting_assets.domain.collection_plan import CLOSING, DECISION, RESULTS, Pricing, budget_curve, full_capture
-    from betting_assets.domain.collection_plan import simulate_collection
-    from betting_assets.planning import decision_leads
+    from betting_assets.domain.collection.collection_plan import CLOSING, DECISION, RESULTS, Pricing, budget_curve, full_capture
+    from betting_assets.domain.collection.collection_plan import simulate_collection
+    from betting_assets.collection.planning import decision_leads
 
     def narrowed(configured: list[str]) -> list[str] | None:
         return [m for m in configured if m in chosen["--markets"]] or None
@@ -275,10 +274,10 @@ def model() -> None:
 def model_evaluate(data: Path, test_from: str, trials: int, log: bool) -> None:
     """Trains on the files' matches before --test-from and scores the rest against Pinnacle's
     de-vigged pre-match and closing prices on the same matches."""
-    from betting_assets.domain.features import FeatureConfig, build_features
+    from betting_assets.domain.features.build import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import closing_log_loss, fit_and_log, labelled, split_out_of_time
     from betting_assets.modelling.registry import Tracker
-    from betting_assets.domain.claims import PRIOR_ALONE
+    from betting_assets.domain.betting.claims import PRIOR_ALONE
     from betting_assets.modelling.train import TrainConfig
     from betting_assets.settings import get_settings
     from betting_assets.sources.football_data import quotes_as_odds, read_football_data
@@ -341,7 +340,7 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     the rest at the model's decision time and prints the comparison."""
     import json
 
-    from betting_assets.domain.devig import describe_choice, parse_choice
+    from betting_assets.domain.pricing.devig import describe_choice, parse_choice
     from betting_assets.sources.football_data import events_with_status, quotes_as_odds, read_football_data
 
     settings = get_settings()
@@ -356,11 +355,11 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     files = read_football_data(data)
     _window_holds(files.events, cut)  # type: ignore[arg-type]
 
-    from betting_assets.backtesting import report
-    from betting_assets.backtesting.pipeline import MODEL_STRATEGY, long_probabilities, replay
+    from betting_assets.betting import report
+    from betting_assets.betting.pipeline import MODEL_STRATEGY, long_probabilities, replay
     from betting_assets.console_tables import LEGEND, strategies_table
-    from betting_assets.domain.claims import PRIOR_ALONE
-    from betting_assets.domain.features import FeatureConfig, build_features
+    from betting_assets.domain.betting.claims import PRIOR_ALONE
+    from betting_assets.domain.features.build import FeatureConfig, build_features
     from betting_assets.modelling.pipeline import fit_and_log, labelled
     from betting_assets.modelling.train import TrainConfig
 
@@ -409,7 +408,7 @@ def devig() -> None:
 def devig_compare(data: Path, test_from: str | None) -> None:
     """Log loss of each de-vig of the sharp book's pre-match and closing prices, calibration by
     price band, and sharp_value backtested under each method."""
-    from betting_assets.backtesting.devig_report import compare
+    from betting_assets.betting.devig_report import compare
     from betting_assets.sources.football_data import read_football_data
 
     start = day_option(test_from, "--test-from")
@@ -494,8 +493,8 @@ def exchange_check(at: str | None, as_json: bool) -> None:
 
     from rich.table import Table
 
-    from betting_assets.placement import exchange_client
-    from betting_assets.placement.exchange_check import check
+    from betting_assets.venues.betfair import client as exchange_client
+    from betting_assets.venues.betfair.check import check
     from betting_assets.warehouse.engine import make_engine
 
     settings = get_settings()

@@ -10,8 +10,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from betting_assets.domain import claims
-
+from betting_assets.domain.betting import claims
 SHORT = {claims.EDGE: "edge", claims.LOSS: "loss", claims.NOISE: "noise", claims.TOO_FEW: "too few"}
 LEGEND = ("ROI and CLV with their 95% bootstrap interval beneath (ROI resamples decision days, CLV bets); "
           "reading: edge / loss = above / below zero beyond chance, noise = the interval holds zero, "

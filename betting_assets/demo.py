@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from betting_assets.console_tables import LEGEND, strategies_table
-from betting_assets.domain.claims import ci, pct, reading
+from betting_assets.domain.betting.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.settings import SANDBOX_API_KEY, Settings, get_settings

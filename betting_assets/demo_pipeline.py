@@ -231,7 +231,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     moments = _live_kick_offs(state, sports, max(end, state.now), most=live_moments)
     if not moments:
         step("no match in the week after the history: no live day to bet on")
-    from betting_assets.defs.ingestion.sensors import collection_plan_sensor
+    from betting_assets.defs.collection.sensors import collection_plan_sensor
 
     previous = datetime.min.replace(tzinfo=timezone.utc)
     for kick_off in moments:
@@ -279,7 +279,7 @@ def follow_plan_between(runner: DemoRunner, engine: Engine, sports: list[str], s
                         end: datetime) -> list[datetime]:
     """The odds sensor ticked at every planned odds call's time in [start, end], each run it
     requests launched as the daemon would launch it: the times of the calls made."""
-    from betting_assets.defs.ingestion.sensors import odds_fetch_sensor
+    from betting_assets.defs.collection.sensors import odds_fetch_sensor
     from betting_assets.warehouse import plan as plan_store
 
     with engine.connect() as conn:
@@ -368,7 +368,7 @@ MODEL_FIGURES = ("oot_events", "oot_model_log_loss_priced", "oot_market_log_loss
 
 def _champion_metrics(settings: Settings) -> tuple[dict[str, float], list[str]]:
     """The champions' out-of-time figures, and a headline line each in the words MLflow keeps."""
-    from betting_assets.domain import claims
+    from betting_assets.domain.betting import claims
     from betting_assets.modelling.registry import Tracker
 
     tracker = Tracker(settings.tracking_uri, settings.artifact_root)
@@ -402,9 +402,9 @@ def _registry(settings: Settings) -> list[dict[str, str]]:
 
 
 def _strategies(settings: Settings, run_id: str) -> list[dict[str, Any]]:
-    from betting_assets.backtesting.report import ordered
-    from betting_assets.domain import betting_metrics, claims
-    from betting_assets.domain.backtest_export import from_json
+    from betting_assets.betting.report import ordered
+    from betting_assets.domain.betting import metrics as betting_metrics, claims
+    from betting_assets.domain.betting.backtest_export import from_json
 
     path = settings.home_dir / "backtests" / run_id / "result.json"
     result = from_json(path.read_text(encoding="utf-8"))
@@ -414,8 +414,7 @@ def _strategies(settings: Settings, run_id: str) -> list[dict[str, Any]]:
 
 
 def _strategy_headline(strategies: list[dict[str, Any]]) -> list[str]:
-    from betting_assets.domain import claims
-
+    from betting_assets.domain.betting import claims
     if not strategies:
         return ["No strategy was backtested."]
     edges = [s["strategy"] for s in strategies if s["reading"] == claims.EDGE]
@@ -427,7 +426,7 @@ def _strategy_headline(strategies: list[dict[str, Any]]) -> list[str]:
 
 
 def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
-    from betting_assets.placement.settle import summary
+    from betting_assets.orders.settle import summary
     from betting_assets.warehouse import ledger, queries
 
     with engine.connect() as conn:

@@ -10,9 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from betting_assets.domain.normalize import NATURAL_KEY, Finding
-from betting_assets.domain.odds import MIN_DECIMAL
-from betting_assets.domain.quality import CheckOutcome
+from betting_assets.domain.data.normalize import NATURAL_KEY, Finding
+from betting_assets.domain.pricing.odds import MIN_DECIMAL
+from betting_assets.domain.data.quality import CheckOutcome
 
 
 @dataclass

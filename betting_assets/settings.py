@@ -25,9 +25,9 @@ from pydantic_settings import (BaseSettings, DotEnvSettingsSource, NoDecode, Pyd
                                SettingsConfigDict)
 
 from betting_assets.domain.bounds import OUT_OF_ORDER, ordered
-from betting_assets.domain.devig import DEFAULT_CHOICE, parse_choice
-from betting_assets.domain.risk import RiskLimits
-from betting_assets.domain.staking import Sizing
+from betting_assets.domain.pricing.devig import DEFAULT_CHOICE, parse_choice
+from betting_assets.domain.orders.risk import RiskLimits
+from betting_assets.domain.betting.staking import Sizing
 
 SANDBOX_API_KEY = "sandbox"
 PREFIX = "BETTING_"
@@ -146,7 +146,7 @@ class CollectionSettings(_Group):
     @classmethod
     def _provider_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
         """A region or market the provider does not know would cost credits for nothing."""
-        from betting_assets.domain.catalog import KNOWN_MARKETS, REGIONS, unknown
+        from betting_assets.domain.data.catalog import KNOWN_MARKETS, REGIONS, unknown
 
         known = REGIONS if info.field_name == "regions" else KNOWN_MARKETS
         if problem := unknown(value, known, info.field_name or ""):

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from betting_assets.domain.credit_budget import period_start
+from betting_assets.domain.collection.credit_budget import period_start
 from betting_assets.settings import Settings
 from betting_assets.warehouse import health, ledger
 

@@ -132,7 +132,7 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
     from dagster import DagsterInstance, RunsFilter
 
     url = uis["dagster"]
-    _see(browser, f"{url}/asset-groups", "ingestion", "features", "modelling", "backtesting", "placement",
+    _see(browser, f"{url}/asset-groups", "collection", "features", "modelling", "betting", "orders",
          shot="asset_graph.png")
     _see(browser, f"{url}/assets", "normalized_odds", "trained_model", "bet_slips", "settled_bets",
          shot="asset_catalog.png")

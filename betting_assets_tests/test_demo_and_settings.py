@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from betting_assets.domain import claims
-from betting_assets.domain.intervals import MIN_CLUSTERS
+from betting_assets.domain.betting import claims
+from betting_assets.domain.betting.intervals import MIN_CLUSTERS
 from betting_assets.settings import Settings
 from betting_assets_tests.conftest import DemoRun, run_demo_cli
 

@@ -76,8 +76,8 @@ def test_each_setting_answers_to_its_flat_and_its_nested_name(monkeypatch: pytes
 
 
 def test_the_groups_are_the_domain_models_not_copies() -> None:
-    from betting_assets.domain.risk import RiskLimits
-    from betting_assets.domain.staking import Sizing
+    from betting_assets.domain.orders.risk import RiskLimits
+    from betting_assets.domain.betting.staking import Sizing
 
     settings = load_settings(risk_max_day_exposure=0.05, kelly_fraction=0.5)
     assert type(settings.risk) is RiskLimits and settings.risk.max_day_exposure == 0.05

@@ -11,7 +11,7 @@ from datetime import datetime
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 from sqlalchemy import Engine
 
-from betting_assets.domain.quality import CheckOutcome
+from betting_assets.domain.data.quality import CheckOutcome
 from betting_assets.warehouse import writes
 
 NON_BLOCKING = {"line_moves", "odds_freshness"}

@@ -19,7 +19,7 @@ from dagster import (
     StaticPartitionsDefinition,
 )
 
-from betting_assets.domain.tiers import FEED_LEAD
+from betting_assets.domain.collection.tiers import FEED_LEAD
 from betting_assets.settings import load_settings
 
 SPORT_DIMENSION = "sport"

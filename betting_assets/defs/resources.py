@@ -20,16 +20,16 @@ from pydantic import PrivateAttr, SecretStr
 from sqlalchemy import Connection, Engine
 
 from betting_assets.clock import ProviderUnreachable, provider_now
-from betting_assets.ingestion import Collector
-from betting_assets.placement import service
-from betting_assets.placement.brokers import Broker
+from betting_assets.collection.collector import Collector
+from betting_assets.orders import service
+from betting_assets.orders.brokers import Broker
 from betting_assets.settings import SECRET_FIELDS, Settings, SettingsError, env_name, load_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
 
 if TYPE_CHECKING:
     from betting_assets.modelling.registry import Tracker
-    from betting_assets.placement.exchange_client import PointedClient
+    from betting_assets.venues.betfair.client import PointedClient
 
 
 class SettingsResource(ConfigurableResource):
@@ -145,8 +145,7 @@ class ExchangeResource(ConfigurableResource):
     session_token: str | None = None
 
     def client(self) -> "PointedClient":
-        from betting_assets.placement import exchange_client
-
+        from betting_assets.venues.betfair import client as exchange_client
         return exchange_client.from_settings(self.settings.get().exchange, base_url=self.base_url,
                                              app_key=self.app_key, session_token=self.session_token)
 
@@ -156,8 +155,7 @@ class ExchangeResource(ConfigurableResource):
         failure, saying ``purpose`` and what is missing."""
         from dagster import Failure
 
-        from betting_assets.placement import exchange_client
-
+        from betting_assets.venues.betfair import client as exchange_client
         try:
             made = self.client()
         except exchange_client.ExchangeUnavailable as exc:

@@ -12,8 +12,8 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.domain.features import FEATURE_COLUMNS
-from betting_assets.domain.scoring import log_loss, market_probabilities, outcome_labels
+from betting_assets.domain.features.build import FEATURE_COLUMNS
+from betting_assets.domain.modelling.scoring import log_loss, market_probabilities, outcome_labels
 from betting_assets.modelling.registry import Tracker, TrainingRecord, model_name
 from betting_assets.modelling.train import MarketComparison, TrainConfig, TrainedModel, evaluate, train_model
 from betting_assets.warehouse import queries

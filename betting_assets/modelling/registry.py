@@ -19,11 +19,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from betting_assets.domain.intervals import paired_difference
-from betting_assets.domain.scoring import calibration_table, event_log_losses, log_loss
+from betting_assets.domain.betting.intervals import paired_difference
+from betting_assets.domain.modelling.scoring import calibration_table, event_log_losses, log_loss
 from betting_assets.modelling.plots import calibration_png, importance_png
 from betting_assets.modelling.pyfunc import OutcomeModel
-from betting_assets.domain.claims import PRIOR_ALONE
+from betting_assets.domain.betting.claims import PRIOR_ALONE
 from betting_assets.modelling.train import MarketComparison, TrainedModel
 
 EXPERIMENT_KIND = "mlflow.experimentKind"

@@ -21,10 +21,10 @@ import optuna
 import polars as pl
 from scipy.optimize import minimize_scalar
 
-from betting_assets.domain.claims import PRIOR_ALONE, model_gain
-from betting_assets.domain.features import FEATURE_COLUMNS
-from betting_assets.domain.intervals import Interval, paired_difference
-from betting_assets.domain.scoring import brier, classes_for, event_log_losses, log_loss, market_probabilities
+from betting_assets.domain.betting.claims import PRIOR_ALONE, model_gain
+from betting_assets.domain.features.build import FEATURE_COLUMNS
+from betting_assets.domain.betting.intervals import Interval, paired_difference
+from betting_assets.domain.modelling.scoring import brier, classes_for, event_log_losses, log_loss, market_probabilities
 
 PRIORS = ("sharp_mult", "sharp_power", "sharp_shin", "cons")
 MARKET_REFERENCES = {"sharp_mult": "multiplicative", "sharp_power": "power", "sharp_shin": "shin"}

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from betting_assets.domain.ladder import on_ladder
+from betting_assets.venues.betfair.ladder import on_ladder
 from betting_assets.sandbox.exchange_book import ExchangeBooks
 
 DEFAULT_APP_KEY = "sandbox-app-key"

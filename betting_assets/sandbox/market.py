@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, bookmaker_title
-from betting_assets.domain.odds import decimal_to_american
+from betting_assets.domain.data.catalog import BOOKMAKERS_BY_REGION, bookmaker_title
+from betting_assets.domain.pricing.odds import decimal_to_american
 from betting_assets.domain.timeutil import format_utc as iso
 
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from betting_assets.domain.catalog import BOOKMAKERS_BY_REGION, KNOWN_MARKETS
+from betting_assets.domain.data.catalog import BOOKMAKERS_BY_REGION, KNOWN_MARKETS
 from betting_assets.domain.timeutil import format_utc as iso
 from betting_assets.domain.timeutil import parse_utc as _parse_date
 from betting_assets.sandbox.exchange import FakeExchange, exchange_routes

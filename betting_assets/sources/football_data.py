@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from betting_assets.domain.normalize import side_expr
-from betting_assets.domain.odds import MAX_DECIMAL, MIN_DECIMAL
+from betting_assets.domain.data.normalize import side_expr
+from betting_assets.domain.pricing.odds import MAX_DECIMAL, MIN_DECIMAL
 
 DIV_TO_SPORT: dict[str, tuple[str, str]] = {
     "E0": ("soccer_epl", "EPL"),

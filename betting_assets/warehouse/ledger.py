@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from betting_assets.domain import bet_states
+from betting_assets.domain.orders import bet_states
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets, events
 from betting_assets.warehouse.writes import _insert

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Select, and_, func, select
 
-from betting_assets.domain.normalize import NORMALIZED_SCHEMA, SPORT_SOURCES
+from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, SPORT_SOURCES
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.warehouse.tables import (
     bet_slips,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from psycopg2.errors import UniqueViolation
 
-from betting_assets.domain.normalize import NORMALIZED_SCHEMA, Finding
+from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, Finding
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.warehouse.tables import (
     bet_slips,

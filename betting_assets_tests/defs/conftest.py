@@ -12,13 +12,13 @@ import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, select
 
-from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import SettingsResource
-from betting_assets.domain.market_view import offers_at
-from betting_assets.domain.risk import BookQuote
-from betting_assets.placement.exchange_markets import exchange_offers
-from betting_assets.domain.slips import SLIP_COLUMNS, idempotency_key
-from betting_assets.domain.strategies import best_prices
+from betting_assets.domain.pricing.market_view import offers_at
+from betting_assets.domain.orders.risk import BookQuote
+from betting_assets.venues.betfair.markets import exchange_offers
+from betting_assets.domain.betting.slips import SLIP_COLUMNS, idempotency_key
+from betting_assets.domain.betting.strategies import best_prices
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import queries, writes
 from betting_assets_tests.defs.bind import sandbox_resources

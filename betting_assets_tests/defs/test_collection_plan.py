@@ -12,9 +12,9 @@ import polars as pl
 from dagster import DagsterInstance, RunRequest, materialize
 from sqlalchemy import Engine, update
 
-from betting_assets.defs.ingestion.assets import collection_plan
-from betting_assets.defs.ingestion.checks import credit_budget, plan_followed
-from betting_assets.defs.ingestion.sensors import collection_plan_sensor, odds_fetch_sensor, scores_sensor
+from betting_assets.defs.collection.assets import collection_plan
+from betting_assets.defs.collection.checks import credit_budget, plan_followed
+from betting_assets.defs.collection.sensors import collection_plan_sensor, odds_fetch_sensor, scores_sensor
 from betting_assets.defs.partitions import plan_range
 from betting_assets.demo_pipeline import tick
 from betting_assets.sandbox.server import SandboxServer
@@ -153,8 +153,7 @@ def test_a_lone_kick_off_missing_a_market_is_planned_on_the_per_event_endpoint_a
     """The sandbox prices no btts: once a sport call asked for it and got none, the Friday
     opener (the only 19:00 kick-off) is planned on the per-event endpoint for what it is priced
     in, and that call costs what the plan says."""
-    from betting_assets import planning
-
+    from betting_assets.collection import planning
     resources = with_settings(resources, collection={"sports": "soccer_epl", "markets": "h2h,totals,btts"})
     now = datetime(2023, 8, 11, 14, 0, tzinfo=timezone.utc)                # the first prices are out at 13:00
     set_sandbox(sandbox, "clock", {"now": now.isoformat()})

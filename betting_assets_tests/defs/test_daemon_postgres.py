@@ -19,7 +19,7 @@ import pytest
 from dagster import DagsterInstance, RunsFilter, materialize
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import collection_plan, events
+from betting_assets.defs.collection.assets import collection_plan, events
 from betting_assets.defs.partitions import plan_range
 from betting_assets.defs.resources import SettingsResource
 from betting_assets.sandbox.server import SandboxServer

@@ -11,8 +11,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import events
-from betting_assets.defs.placement.assets import exchange_markets
+from betting_assets.defs.collection.assets import events
+from betting_assets.defs.orders.assets import exchange_markets
 from betting_assets.defs.resources import ExchangeResource
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 from betting_assets.sandbox.server import SandboxServer

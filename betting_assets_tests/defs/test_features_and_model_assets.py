@@ -14,11 +14,11 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from sqlalchemy import Engine, select
 
-from betting_assets import feature_store
+from betting_assets.features import store as feature_store
 from betting_assets.defs.features.assets import features
 from betting_assets.defs.modelling.assets import trained_model
 from betting_assets.defs.resources import MlflowResource, SettingsResource
-from betting_assets.domain.features import FEATURE_COLUMNS, INFO_COLUMNS
+from betting_assets.domain.features.build import FEATURE_COLUMNS, INFO_COLUMNS
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import data_quality_log, events
 from betting_assets.warehouse.tables import features as features_table

@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, MaterializeResult, asset, materialize
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.partitions import PARTITIONS
 from betting_assets.defs.resources import SettingsResource, WarehouseResource
 from betting_assets.sandbox.recorded import RecordedMarket
@@ -236,8 +236,8 @@ def test_the_credit_budget_check_reads_the_periods_spend_from_fetch_log(
     roomy budget passes."""
     from datetime import date
 
-    from betting_assets.defs.ingestion.assets import collection_plan
-    from betting_assets.defs.ingestion.checks import credit_budget
+    from betting_assets.defs.collection.assets import collection_plan
+    from betting_assets.defs.collection.checks import credit_budget
     from betting_assets.defs.partitions import plan_range
     from betting_assets.warehouse import health
 

@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetCheckSeverity
 from sqlalchemy import Engine, func, select
 
-from betting_assets.defs.ingestion.assets import normalized_odds, odds_snapshots, scores
+from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import migrate
@@ -213,7 +213,7 @@ def test_a_reversed_partition_range_fails_saying_so(engine: Engine, sandbox: San
 def test_the_collectors_own_path_logs_every_failing_rule(engine: Engine, tmp_path: Path) -> None:
     """The demo and the CLI backfill through the collector, not the normalized_odds asset: the
     rules that asset's checks run must reach the data-quality log there too."""
-    from betting_assets.ingestion import Collector
+    from betting_assets.collection.collector import Collector
     from betting_assets.sources.odds_api import OddsApiClient
     from betting_assets_tests.defs.test_ingestion_assets import _crafted_sandbox
 

@@ -12,8 +12,8 @@ import polars as pl
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
 from sqlalchemy import Engine, select
 
-from betting_assets.defs.ingestion.assets import collection_plan
-from betting_assets.defs.ingestion.sensors import odds_fetch_sensor, scores_sensor
+from betting_assets.defs.collection.assets import collection_plan
+from betting_assets.defs.collection.sensors import odds_fetch_sensor, scores_sensor
 from betting_assets.defs.partitions import plan_range
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import plan as plan_store

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from betting_assets.domain.features import FEATURE_COLUMNS
+from betting_assets.domain.features.build import FEATURE_COLUMNS
 from betting_assets.modelling.registry import Tracker
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from betting_assets.domain.scoring import log_loss
+from betting_assets.domain.modelling.scoring import log_loss
 from betting_assets.modelling.pipeline import fit_and_log
 from betting_assets.modelling.registry import CHAMPION, Tracker, model_name
-from betting_assets.domain.claims import INDISTINGUISHABLE
+from betting_assets.domain.betting.claims import INDISTINGUISHABLE
 from betting_assets.modelling.train import TrainConfig, compare_with_market, time_folds, train_model
 from betting_assets_tests.modelling.conftest import simulated_rows
 

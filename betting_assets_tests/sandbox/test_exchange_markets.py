@@ -10,10 +10,10 @@ import httpx
 import polars as pl
 import pytest
 
-from betting_assets.domain.exchange_mapping import match_events
-from betting_assets.domain.ladder import on_ladder, tick_above
+from betting_assets.domain.orders.exchange_mapping import match_events
+from betting_assets.venues.betfair.ladder import on_ladder, tick_above
 from betting_assets.domain.timeutil import parse_utc
-from betting_assets.placement import exchange_client
+from betting_assets.venues.betfair import client as exchange_client
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 from betting_assets.sandbox.server import SandboxServer
 

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
-from betting_assets.domain.normalize import normalize_odds
+from betting_assets.domain.data.normalize import normalize_odds
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import events, normalized_odds, odds_snapshots
 

@@ -17,12 +17,12 @@ from dagster import (
 
 import polars as pl
 
-from betting_assets import feature_store
+from betting_assets.features import store as feature_store
 from betting_assets.defs.partitions import PARTITIONS, SportDay, run_days
 from betting_assets.defs.metadata import markdown_table, per_partition
 from betting_assets.defs.resources import SettingsResource, WarehouseResource
-from betting_assets.domain.features import FEATURE_COLUMNS
-from betting_assets.domain.normalize import Finding
+from betting_assets.domain.features.build import FEATURE_COLUMNS
+from betting_assets.domain.data.normalize import Finding
 from betting_assets.warehouse import writes
 
 GROUP = "features"

@@ -15,7 +15,7 @@ from dagster import (
 from betting_assets.defs.metadata import markdown_table, picture, rounded
 from betting_assets.defs.resources import MlflowResource, SettingsResource, WarehouseResource
 from betting_assets.defs.run_config import day_start, given
-from betting_assets.domain.claims import PRIOR_ALONE
+from betting_assets.domain.betting.claims import PRIOR_ALONE
 
 import polars as pl
 from pydantic import Field

@@ -8,7 +8,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from betting_assets.defs.metadata import rounded
 from betting_assets.defs.modelling.assets import trained_model
 from betting_assets.defs.resources import MlflowResource
-from betting_assets.domain.intervals import MIN_ITEMS
+from betting_assets.domain.betting.intervals import MIN_ITEMS
 
 
 def _newest(mlflow: MlflowResource):  # type: ignore[no-untyped-def]

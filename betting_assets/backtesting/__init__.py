@@ -1,1 +1,0 @@
-"""Backtests and bet slips between the warehouse, the model registry and ``domain``."""

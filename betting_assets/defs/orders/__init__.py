@@ -1,0 +1,1 @@
+"""The bets ledger, placement, settlement and the exchange's markets."""

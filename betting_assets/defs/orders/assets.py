@@ -1,0 +1,109 @@
+"""The exchange's markets for the upcoming events, the ``bets`` ledger asset and
+``settled_bets``: the ledger's placed bets settled against final scores."""
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
+
+from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
+from betting_assets.defs.resources import ClockResource, ExchangeResource, SettingsResource, WarehouseResource
+from betting_assets.warehouse import ledger
+
+GROUP = "orders"
+
+bets = AssetSpec(
+    "bets", deps=["bet_slips"], group_name=GROUP, kinds={"sql"},
+    description="The ledger: every placement attempt of a slip (pending, placed, rejected with its reasons, "
+                "settled), written by the place_bets job, which records a materialisation of it each run.")
+
+
+@asset(
+    group_name=GROUP,
+    deps=[bets, "scores"],
+    description="Placed bets settled against final scores (win, loss, push, void, quarter lines), and exchange "
+                "bets by the exchange's cleared orders (its profit and commission, cross-checked against the "
+                "scores), the bankroll history after each, P&L, ROI and CLV; the risk gate reads its drawdown and "
+                "losses from here.",
+    kinds={"sql"},
+)
+def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+                 settings: SettingsResource, exchange: ExchangeResource) -> MaterializeResult:
+    from betting_assets.orders.settle import bankroll_png, settle_placed, summary
+
+    cfg = settings.get()
+    engine = warehouse.engine()
+    done = settle_placed(engine, cfg, clock.now(), cleared=lambda refs: _cleared(exchange, cfg.exchange.commission,
+                                                                                 refs))
+    for finding in done.findings:
+        context.log.warning(finding.message)
+    with engine.connect() as conn:
+        everything = ledger.frame(conn)
+        history = ledger.bankroll_frame(conn)
+    figures = summary(everything)
+    context.log.info(f"settled {done.settled} bets, {done.still_open} still open; {figures}")
+    fractions = ("roi", "roi_low", "roi_high", "mean_clv", "clv_low", "clv_high")
+    metadata: dict[str, object] = {
+        "settled_now": done.settled,
+        "settled_by_exchange": done.by_exchange,
+        "exchange_mismatches": len(done.findings),
+        "still_open": done.still_open,
+        "settled_bets": int(figures["settled_bets"] or 0),
+        "open_bets": int(figures["open_bets"] or 0),
+        "clv_bets": int(figures["clv_bets"] or 0),
+        "turnover": rounded(figures["turnover"] or 0.0, 2),
+        "pnl": rounded(figures["profit"] or 0.0, 2),
+        "commission_paid": rounded(figures["commission"] or 0.0, 2),
+        **{f"{k}_pct": percent(figures[k]) for k in fractions},
+        "bankroll": rounded(float(history["bankroll"][-1]) if history.height else cfg.bankroll, 2),
+    }
+    if history.height:
+        png = bankroll_png(history, cfg.bankroll)
+        metadata["bankroll_curve"] = picture(png, "bankroll")
+    return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+
+def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> dict:  # type: ignore[type-arg]
+    """The exchange's settlement of these bets, on a session of its own."""
+    from betting_assets.orders.brokers import BrokerError, ExchangeBroker
+
+    with exchange.session("exchange bets settle from the exchange's cleared orders") as client:
+        try:
+            return ExchangeBroker(client, commission).cleared(refs)
+        except BrokerError as exc:
+            raise Failure(str(exc)) from None
+
+
+@asset(
+    group_name=GROUP,
+    deps=["events"],
+    description="The upcoming events mapped to the exchange's markets and runners (by sport, kick-off within 30 "
+                "min and team names on MATCH_ODDS; never a guess), with their OVER_UNDER_25 and ASIAN_HANDICAP "
+                "markets: the market, selection, handicap and version a bet on each side and line goes to; an "
+                "event left unmapped is a data-quality finding naming the candidates.",
+    kinds={"sql"},
+)
+def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, exchange: ExchangeResource,
+                     clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+    from betting_assets.venues.betfair.markets import map_markets
+
+    with exchange.session("the mapping reads the exchange's catalogue") as client:
+        outcome = map_markets(warehouse.engine(), client, clock.now(), settings.get().collection.sports)
+    events = outcome.events.height
+    methods = outcome.runners.unique("event_id").group_by("method").len().sort("method")
+    for row in outcome.unmapped.iter_rows(named=True):
+        context.log.warning(f"not mapped: {row['match']}: {row['reason']}"
+                            + (f" (candidates: {row['candidates']})" if row["candidates"] else ""))
+    return MaterializeResult(metadata={
+        "events": events,
+        "mapped_events": outcome.mapped_events,
+        "mapped_pct": percent(outcome.mapped_events / events) if events else MetadataValue.null(),
+        "unmapped_events": outcome.unmapped.height,
+        "new_findings": outcome.findings_new,
+        "dagster/row_count": outcome.runners.height,
+        "by_method": MetadataValue.md(" · ".join(f"{m}: {n}" for m, n in methods.iter_rows()) or "none"),
+        "markets": MetadataValue.md(" · ".join(f"{t}: {n}" for t, n in outcome.runners.group_by("market_type").agg(
+            pl.col("market_id").n_unique()).sort("market_type").iter_rows()) or "none"),
+        "unmapped": markdown_table(outcome.unmapped.select("match", "reason", "candidates"), limit=20),
+        "scope": MetadataValue.text(f"scheduled events of {', '.join(settings.get().collection.sports)} within 7 "
+                                    "days, against the exchange's catalogue over the same window"),
+    })
+

@@ -1,0 +1,166 @@
+"""The ``place_bets`` op job with its ops and failure alert, and the ``settle_bets`` job."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import polars as pl
+from dagster import (
+    AssetMaterialization,
+    AssetSelection,
+    Config,
+    Failure,
+    HookContext,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    define_asset_job,
+    failure_hook,
+    job,
+    op,
+)
+from pydantic import Field
+
+from betting_assets.defs.metadata import markdown_table
+from betting_assets.defs.orders.assets import exchange_markets, settled_bets
+from betting_assets.defs.resources import BrokerResource, ClockResource, SettingsResource, WarehouseResource
+from betting_assets.orders import service
+from betting_assets.orders.brokers import Broker
+from betting_assets.warehouse import ledger, queries
+
+
+class PlaceBetsConfig(Config):
+    """Unset: every proposed slip not yet in the ledger."""
+
+    slip_ids: list[int] | None = Field(default=None, description="only these slips")
+    limit: int | None = Field(default=None, ge=1, description="at most this many slips, oldest first")
+
+
+def _broker(broker: BrokerResource) -> Broker:
+    try:
+        return broker.broker()
+    except service.PlacementRefused as exc:
+        raise Failure(f"placement refused: {exc}") from exc
+
+
+def _report(context: OpExecutionContext, outcome: service.PlacementReport) -> None:
+    if outcome.counts:
+        context.log.info(", ".join(f"{k}: {v}" for k, v in sorted(outcome.counts.items())))
+        for row in outcome.rows:
+            if row["reason"]:
+                context.log.info(f"slip {row['slip']} ({row['match']}, {row['market']} {row['side']} at "
+                                 f"{row['price']} with {row['bookmaker']}): {row['outcome']}: {row['reason']}")
+
+
+@op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the broker's record.")
+def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+                      clock: ClockResource, settings: SettingsResource) -> dict:  # type: ignore[type-arg]
+    outcome = service.reconcile(warehouse.engine(), _broker(broker), clock.now(), settings.get().sizing.min_stake)
+    _report(context, outcome)
+    return outcome.counts
+
+
+@op(ins={"after": In(Nothing)}, out=Out(list), description="Proposed slips not yet in the ledger, with the "
+    "price each bookmaker offers now.")
+def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
+               broker: BrokerResource, clock: ClockResource,
+               settings: SettingsResource) -> list:  # type: ignore[type-arg]
+    rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker), clock.now(),
+                                  context.run_id, config.slip_ids or None, config.limit)
+    context.log.info(f"{len(rows)} proposed slips to place")
+    return rows
+
+
+@op(out=Out(list), description="Refuses slips whose market closed (final) or whose price fell beyond the "
+    "tolerance (the slip stays proposed).")
+def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
+                   rows: list, settings: SettingsResource) -> list:  # type: ignore[type-arg]
+    outcome = service.PlacementReport()
+    cfg = settings.get()
+    fresh, closed, moved = service.recheck_rows(rows, cfg.risk, clock.now(), outcome, cfg.exchange.commission,
+                                                cfg.sizing.min_stake)
+    service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
+    _report(context, outcome)
+    return fresh
+
+
+@op(out=Out(Nothing), description="Under the bankroll lock: the pre-trade controls over the ledger's book "
+    "(every rejection written with its reasons), then each accepted bet claimed in the ledger (pending) "
+    "and sent to the broker, its answer recorded.")
+def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+                   clock: ClockResource, rows: list, settings: SettingsResource) -> None:  # type: ignore[type-arg]
+    cfg = settings.get()
+    outcome = service.PlacementReport()
+    service.gate_and_place(warehouse.engine(), _broker(broker), rows, cfg.risk, cfg.bankroll,
+                           clock.now(), lambda: service.kill_reason(cfg), outcome,
+                           service.attempt_tag(context.run_id), cfg.sizing.min_stake)
+    _report(context, outcome)
+
+
+@op(ins={"placed": In(Nothing)},
+    description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons; "
+                "recorded as a materialisation of the bets asset.")
+def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
+               reconciled: dict) -> Iterator[AssetMaterialization | Output[dict]]:  # type: ignore[type-arg]
+    with warehouse.connect() as conn:
+        mine = ledger.of_run(conn, context.run_id)
+        totals = ledger.counts_by_status(conn)
+        names = queries.match_names(conn, mine["event_id"].unique().to_list()) if mine.height else {}
+    counts = {**{f"reconciled_{k}": v for k, v in reconciled.items()},
+              **dict(mine.group_by("status").len().iter_rows())}
+    by_rule = (mine.filter(pl.col("refusal_codes").is_not_null()).select(pl.col("refusal_codes").str.split(","))
+               .explode("refusal_codes").group_by("refusal_codes").len().sort("refusal_codes"))
+    orders = mine.with_columns(match=pl.col("event_id").replace_strict(names, default=pl.col("event_id")))
+    metadata = {
+        **{k: MetadataValue.int(v) for k, v in counts.items()},
+        "ledger_rows": MetadataValue.int(sum(totals.values())),
+        "refused_by_rule": MetadataValue.md(" · ".join(f"{code}: {n}" for code, n in by_rule.iter_rows()) or "none"),
+        **{f"ledger_{k}": MetadataValue.int(v) for k, v in sorted(totals.items())},
+        "orders": markdown_table(orders.select("slip_id", "match", "market", "side", "bookmaker", "requested_price",
+                                               "price", "stake", "status", "refusal_codes", "reasons"), limit=25,
+                                 digits=2)
+        if mine.height else MetadataValue.md("nothing this run"),
+    }
+    yield AssetMaterialization(asset_key="bets", metadata=metadata,
+                               description=f"place_bets wrote {mine.height} ledger rows")
+    yield Output(counts, metadata=metadata)
+
+
+@failure_hook(required_resource_keys={"settings"})
+def alert_on_failure(context: HookContext) -> None:
+    """Logs the failure and, when ``BETTING_ALERT_WEBHOOK_URL`` is set, posts it there."""
+    message = f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}"
+    context.log.error(message)
+    url = context.resources.settings.get().exchange.alert_webhook_url
+    if not url:
+        return
+    body: dict[str, Any] = {"text": message, "job": "place_bets", "op": context.op.name, "run_id": context.run_id,
+                            "error": str(context.op_exception)}
+    try:
+        httpx.post(url, json=body, timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        context.log.error(f"the alert webhook {url} failed: {exc}")
+
+
+@job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → risk "
+     "gate and place (one run at a time per bankroll, two-phase ledger) → record.", tags={"betting/stage": "placement"})
+def place_bets() -> None:
+    reconciled = reconcile_pending()
+    rows = load_slips(after=reconciled)
+    placed = gate_and_place(recheck_prices(rows))
+    record_run(reconciled, placed=placed)
+
+
+settle_bets = define_asset_job(
+    "settle_bets", selection=AssetSelection.assets(settled_bets), tags={"betting/stage": "settlement"},
+    description="Settles placed bets whose events are final, with the checks on the ledger.")
+
+
+map_exchange_markets = define_asset_job(
+    "map_exchange_markets", selection=AssetSelection.assets(exchange_markets),
+    description="The upcoming events mapped to the exchange's markets and runners.",
+    tags={"betting/stage": "placement"})
+

@@ -1,0 +1,1 @@
+"""Strategies, staking, the backtest engine, settlement and the figures a bettor reads."""

@@ -1,0 +1,1 @@
+"""Orders: the gate's controls over the account's book, and the life of a bet."""

@@ -1,0 +1,1 @@
+"""Point-in-time features between the warehouse and ``domain.features``."""

@@ -1,0 +1,165 @@
+"""Settling placed bets against final scores, with the sharp closing price for CLV; an
+exchange's bets by the exchange's own settlement (``listClearedOrders``), cross-checked against
+the scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine
+
+from betting_assets.domain.codes import Result
+from betting_assets.domain.betting.intervals import mean_interval, ratio_interval
+from betting_assets.domain.kernels.settle import FIXED, PER_PRICE
+from betting_assets.domain.pricing.market_view import LINE_KEY, closing_fair, offers_at
+from betting_assets.domain.data.normalize import Finding
+from betting_assets.domain.betting.settlement import RESULTS, settle_frame
+from betting_assets.orders.brokers import Cleared
+from betting_assets.settings import Settings
+from betting_assets.warehouse import ledger, queries, writes
+
+LOOKBACK = timedelta(days=3)
+CHECK = "exchange_settlement"
+
+
+def gross_profit(result: str, stake: float, price: float) -> float:
+    """A result's profit on ``stake`` at the quoted ``price``, by the settlement rules' returns."""
+    code = RESULTS.index(result)
+    return stake * (PER_PRICE[code] * price + FIXED[code] - 1.0)
+
+
+def exchange_result(report: Cleared, stake: float) -> str:
+    """The result the exchange's money says: void, or the one whose gross profit it paid (the
+    exchange reports a half-won handicap as a WIN with half the winnings)."""
+    if report.outcome == "VOID":
+        return "void"
+    for name in ("win", "half_win", "push", "half_loss", "loss"):
+        if abs(gross_profit(name, stake, report.price_matched) - report.profit) < 0.01:
+            return name
+    return "win" if report.profit > 0 else "loss"
+
+
+@dataclass
+class Settled:
+    settled: int
+    still_open: int
+    findings: list[Finding] = field(default_factory=list)
+    by_exchange: int = 0
+
+
+def settle_placed(engine: Engine, settings: Settings, now: datetime,
+                  cleared: Callable[[list[str]], dict[str, Cleared]] | None = None) -> Settled:
+    """Placed bets whose event is final, cancelled or postponed are settled by the rules of
+    ``domain.settlement``; the rest stay placed until their result is known. A bet placed on
+    the exchange settles when the exchange has settled it (``cleared``: its reports by customer
+    reference), with the exchange's profit and commission as the money; where the scores
+    settle it differently, that is a data-quality finding, and the exchange's figures stand."""
+    with engine.connect() as conn:
+        placed = ledger.with_status(conn, "placed")
+        if placed.is_empty():
+            return Settled(0, 0)
+        ids = placed["event_id"].unique().to_list()
+        fixtures = queries.events_by_id(conn, ids)
+        odds = queries.odds_for_events(conn, ids, fixtures["commence_time"].min() - LOOKBACK,  # type: ignore[operator]
+                                       fixtures["commence_time"].max() + timedelta(seconds=1))  # type: ignore[operator]
+    cuts = fixtures.select("event_id", "sport_key", "commence_time", decision_time=pl.col("commence_time"))
+    shape = offers_at(odds, cuts, sharp_book=settings.features.sharp_book, lookback=LOOKBACK).group_by("event_id").agg(
+        pl.col("three_way").any())
+    closing = closing_fair(odds, fixtures, sharp_book=settings.features.sharp_book, lookback=LOOKBACK,
+                           method=settings.features.devig_method)
+    frame = (
+        placed.drop("p_close").join(fixtures.select("event_id", "status", "home_score", "away_score"), on="event_id",
+                    how="left", suffix="_event")
+        .join(shape, on="event_id", how="left")
+        .with_columns(pl.col("three_way").fill_null(pl.col("market") == "h2h"),
+                      line=pl.when(pl.col("market") == "h2h").then(0.0)
+                      .when((pl.col("market") == "spreads") & (pl.col("side") == "away")).then(-pl.col("point"))
+                      .otherwise(pl.col("point")))
+        .join(closing, on=[*LINE_KEY, "side"], how="left")
+        .sort("commence_time", "bet_id")  # the bankroll history runs in the order results came in
+    )
+    ret, code = settle_frame(frame.with_columns(pl.col("status_event").alias("status")))
+    done = np.flatnonzero(code != Result.OPEN)
+    ids, stakes, closes = frame["bet_id"].to_list(), frame["stake"].to_list(), frame["p_close"].to_list()
+    by_scores = {ids[i]: {"bet_id": ids[i], "result": RESULTS[code[i]], "unit_return": float(ret[i]),
+                          "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done}
+    on_exchange = frame.filter(pl.col("broker") == "exchange")
+    reports = cleared(on_exchange["customer_ref"].to_list()) if cleared is not None and on_exchange.height else {}
+    rows, findings, by_exchange = [], [], 0
+    for bet in frame.iter_rows(named=True):
+        if bet["broker"] != "exchange":
+            if bet["bet_id"] in by_scores:
+                rows.append(by_scores[bet["bet_id"]])
+            continue
+        report = reports.get(bet["customer_ref"])
+        if report is None:
+            continue
+        row, finding = _from_exchange(bet, report, by_scores.get(bet["bet_id"]))
+        rows.append(row)
+        by_exchange += 1
+        if finding is not None:
+            findings.append(finding)
+    count = ledger.record_settlement(engine, rows, settings.bankroll, now)
+    if findings:
+        with engine.begin() as conn:
+            writes.record_findings(conn, findings, source=CHECK, recorded_at=now)
+    return Settled(count, placed.height - count, findings, by_exchange)
+
+
+def _from_exchange(bet: dict[str, Any], report: Cleared,
+                   scored: dict[str, Any] | None) -> tuple[dict[str, Any], Finding | None]:
+    """The ledger's settlement of an exchange bet from the exchange's report, and a finding
+    where the scores disagree on the result or on the gross profit (to the cent)."""
+    stake = float(bet["stake"] or 0.0)
+    result = exchange_result(report, stake)
+    net = report.profit - report.commission
+    row = {"bet_id": bet["bet_id"], "result": result, "unit_return": 1.0 + net / stake if stake else 1.0,
+           "profit": net, "p_close": bet["p_close"], "exchange_profit": report.profit,
+           "commission": report.commission}
+    if scored is None:
+        return row, None
+    gross = gross_profit(scored["result"], stake, float(bet["quoted_price"] or bet["price"]))
+    if scored["result"] == result and abs(gross - report.profit) < 0.01:
+        return row, None
+    return row, Finding(CHECK, "error", f"bet {bet['bet_id']} ({bet['market']} {bet['side']}): the scores settle it "
+                        f"{scored['result']} ({gross:+.2f}), the exchange {result} ({report.profit:+.2f}, "
+                        f"commission {report.commission:.2f}); the exchange's figures are recorded",
+                        event_id=bet["event_id"], bookmaker=bet["bookmaker"], market=bet["market"],
+                        context={"bet_id": bet["bet_id"], "customer_ref": bet["customer_ref"]})
+
+
+def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
+    """P&L, ROI and CLV of the settled bets among ledger rows, ROI and CLV with 95 % bootstrap
+    intervals over the bets (None where fewer than two)."""
+    done = placed.filter(pl.col("status") == "settled")
+    turnover = float(done["stake"].sum()) if done.height else 0.0
+    profit = float(done["profit"].sum()) if done.height else 0.0
+    clv = done.filter(pl.col("p_close").is_not_null()).select(pl.col("price") * pl.col("p_close") - 1.0).to_series()
+    roi_ci = ratio_interval(done["profit"].to_numpy(), done["stake"].to_numpy(), np.arange(done.height))
+    clv_ci = mean_interval(clv.to_numpy())
+    commission = float(done["commission"].fill_null(0.0).sum()) if done.height and "commission" in done.columns else 0.0
+    return {"settled_bets": done.height, "open_bets": placed.filter(pl.col("status") == "placed").height,
+            "turnover": turnover, "profit": profit, "commission": commission, "roi": profit / turnover if turnover else None,
+            "roi_low": roi_ci.low if roi_ci else None, "roi_high": roi_ci.high if roi_ci else None,
+            "mean_clv": float(clv.mean()) if clv.len() else None,  # type: ignore[arg-type]
+            "clv_low": clv_ci.low if clv_ci else None, "clv_high": clv_ci.high if clv_ci else None,
+            "clv_bets": clv.len()}
+
+
+def bankroll_png(history: pl.DataFrame, start: float) -> bytes:
+    """The bankroll after each settlement, with the starting bankroll for reference."""
+    from betting_assets.modelling.plots import plt, png_bytes
+
+    figure, axis = plt.subplots(figsize=(9, 4))
+    axis.step([0, *range(1, history.height + 1)], [start, *history["bankroll"].to_list()], where="post",
+              linewidth=1.4)
+    axis.axhline(start, color="grey", linestyle="--", linewidth=1)
+    axis.set_xlabel("settled bets")
+    axis.set_ylabel("bankroll")
+    axis.set_title("Placed bets: bankroll after each settlement")
+    return png_bytes(figure)

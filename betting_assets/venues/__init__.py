@@ -1,0 +1,1 @@
+"""Where bets go: each venue (paper, Betfair) is one implementation of one protocol."""

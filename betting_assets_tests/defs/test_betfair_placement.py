@@ -1,0 +1,215 @@
+"""The exchange path end to end on a real Dagster instance, through betfairlightweight against the
+sandbox's exchange over HTTP: the upcoming events mapped, slips priced at the exchange's best
+back net of commission, place_bets sending each to its mapped market and runner (the one left
+unmapped refused with that reason), a partial fill and a lapse recorded as such, and
+settled_bets taking the exchange's profit and commission, with a score/exchange mismatch kept
+as a finding rather than overwritten."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+from sqlalchemy import Engine, select
+
+from betting_assets.defs.collection.assets import events, normalized_odds, odds_snapshots, scores
+from betting_assets.defs.orders.assets import exchange_markets, settled_bets
+from betting_assets.defs.orders.checks import proposed_slips_mapped
+from betting_assets.defs.orders.jobs import place_bets
+from betting_assets.defs.resources import BrokerResource, ExchangeResource
+from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
+from betting_assets.venues.betfair.ladder import on_ladder
+from betting_assets.venues.betfair import client as exchange_client
+from betting_assets.venues.betfair.markets import read_books, runner_quotes
+from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_BALANCE, DEFAULT_SESSION
+from betting_assets.sandbox.server import SandboxServer
+from betting_assets.warehouse import ledger, queries
+from betting_assets.warehouse.tables import data_quality_log
+from betting_assets_tests.defs.bind import with_settings
+from betting_assets_tests.defs.conftest import DAY, NOW, _propose, set_sandbox
+
+MAPPED_AT = datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def live(resources: dict[str, object], sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Live mode with the exchange broker on the sandbox's exchange; the credentials come from
+    the environment, as a user's do (settings given to a resource may hold no secret)."""
+    monkeypatch.setenv("BETTING_EXCHANGE_APP_KEY", DEFAULT_APP_KEY)
+    monkeypatch.setenv("BETTING_EXCHANGE_SESSION_TOKEN", DEFAULT_SESSION)
+    given = with_settings(resources, collection={"sports": ["soccer_epl"]},
+                          exchange={"mode": "live", "broker": "exchange", "url": sandbox.url})
+    set_sandbox(sandbox, "exchange", {"reset": True, "script": [], "default": "book"})
+    return {**given, "exchange": ExchangeResource(settings=given["settings"]),  # type: ignore[arg-type]
+            "broker": BrokerResource(settings=given["settings"])}  # type: ignore[arg-type]
+
+
+def _client(sandbox: SandboxServer) -> exchange_client.PointedClient:
+    return exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=DEFAULT_SESSION)
+
+
+def _exchange(sandbox: SandboxServer) -> dict:  # type: ignore[type-arg]
+    return httpx.get(f"{sandbox.url}/sandbox/exchange").json()  # type: ignore[no-any-return]
+
+
+def _mapped_and_priced(live: dict[str, object], sandbox: SandboxServer) -> None:
+    """The events mapped at 10:00, the day's odds collected at 13:20."""
+    set_sandbox(sandbox, "clock", {"now": MAPPED_AT.isoformat()})
+    assert materialize([events, exchange_markets], resources=live, instance=DagsterInstance.ephemeral()).success
+    set_sandbox(sandbox, "clock", {"now": NOW.isoformat()})
+    assert materialize([odds_snapshots, normalized_odds], resources=live, partition_key=DAY,
+                       instance=DagsterInstance.ephemeral()).success
+
+
+def _slips_on_the_exchange(engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> pl.DataFrame:
+    _mapped_and_priced(live, sandbox)
+    client = _client(sandbox)
+    return _propose(engine, NOW, stake=10.0, exchange_quotes=lambda ids: runner_quotes(read_books(client, ids)))
+
+
+def test_slips_are_priced_placed_and_settled_on_the_exchange(
+        engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> None:
+    slips = _slips_on_the_exchange(engine, live, sandbox)
+    with engine.connect() as conn:
+        mapping = queries.exchange_markets_frame(conn)
+    assert slips.height == 3 and set(slips["bookmaker"]) == {BROKER_BOOK}   # the match listed twice has no price
+    assert all(on_ladder(p) for p in slips["quoted_price"])
+    assert slips["price"].to_list() == pytest.approx([net_price(p, 0.05) for p in slips["quoted_price"]])
+    assert slips["market_version"].is_not_null().all()
+    # a slip proposed from a bookmaker's price for the match the mapping left out
+    with engine.connect() as conn:
+        unmapped = queries.upcoming_events(conn, NOW, ["soccer_epl"]).filter(
+            (pl.col("home_team") == "Bournemouth") & (pl.col("commence_time") < datetime(2023, 8, 12, 15, tzinfo=timezone.utc)))
+    assert unmapped.height == 1 and unmapped["event_id"][0] not in mapping["event_id"].to_list()
+    bookmaker = _propose(engine, NOW, stake=10.0).filter(pl.col("event_id") == unmapped["event_id"][0])
+    assert bookmaker.height == 1
+    checked = materialize([exchange_markets, proposed_slips_mapped], resources=live,
+                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    (evaluation,) = checked.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.metadata["unmapped"].value == 1
+    assert "Bournemouth v West Ham" in evaluation.metadata["sample"].value and "the event is not mapped" in \
+        evaluation.metadata["sample"].value
+
+    set_sandbox(sandbox, "exchange", {"script": ["book", "partial:0.5", "lapse"]})
+    result = place_bets.execute_in_process(resources=live, instance=DagsterInstance.ephemeral())
+    assert result.success
+    rows = _bets(engine)
+    by = {s: rows.filter(pl.col("event_id") == s) for s in rows["event_id"].unique()}
+    refused = by[unmapped["event_id"][0]].row(0, named=True)
+    assert refused["status"] == "rejected" and refused["reasons"].startswith("not mapped to an exchange market")
+    assert refused["refusal_codes"] == "not_mapped"
+    (bets_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey("bets")]
+    assert bets_event.materialization.metadata["refused_by_rule"].value == "not_mapped: 1"
+    sent = rows.filter(pl.col("broker") == "exchange").filter(pl.col("status") != "rejected")
+    assert sorted(sent["status"].to_list()) == ["lapsed", "placed", "placed"]
+    runners = mapping.filter((pl.col("side") == "home") & (pl.col("market_type") == "MATCH_ODDS")).select(
+        "event_id", "market_id", "selection_id")
+    assert sent.join(runners, on="event_id").filter(
+        (pl.col("market_id") != pl.col("market_id_right")) | (pl.col("selection_id") != pl.col("selection_id_right"))
+    ).is_empty()
+    placed = sent.filter(pl.col("status") == "placed").sort("stake")
+    assert placed["stake"].to_list() == [5.0, 10.0]
+    assert placed["reasons"][0] == "partly matched: 5.00 of 10.00, the rest lapsed"
+    assert placed["price"].to_list() == pytest.approx([net_price(p, 0.05) for p in placed["quoted_price"]])
+    orders = _exchange(sandbox)["orders"]
+    assert {o["customerStrategyRef"] for o in orders} == {"model_value"}
+    assert {o["customerOrderRef"] for o in orders} == set(sent["customer_ref"])
+
+    # after the games: the exchange settles, one of its reports disagrees with the scores
+    wrong = placed["customer_ref"][1]
+    set_sandbox(sandbox, "exchange", {"misreport": [wrong]})
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    done = materialize([settled_bets], resources=live, instance=DagsterInstance.ephemeral())
+    assert done.success
+    settled = _bets(engine).filter(pl.col("status") == "settled").sort("stake")
+    assert settled.height == 2 and settled["exchange_profit"].is_not_null().all()
+    cleared = {c["customerOrderRef"]: c for c in _cleared(sandbox)}
+    for bet in settled.iter_rows(named=True):
+        report = cleared[bet["customer_ref"]]
+        assert bet["profit"] == pytest.approx(report["profit"] - report["commission"])
+        assert bet["commission"] == report["commission"]
+        if report["profit"] > 0:
+            assert report["commission"] == pytest.approx(0.05 * report["profit"], abs=0.01)
+    with engine.connect() as conn:
+        history = ledger.bankroll_frame(conn)
+        findings = conn.execute(select(data_quality_log.c.message).where(
+            data_quality_log.c.check_name == "exchange_settlement")).scalars().all()
+    assert sorted(history["change"].to_list()) == pytest.approx(sorted(settled["profit"].to_list()))
+    assert len(findings) == 1 and "the exchange's figures are recorded" in findings[0]
+    (event,) = [m for m in done.get_asset_materialization_events() if m.asset_key == AssetKey("settled_bets")]
+    meta = event.materialization.metadata
+    assert meta["settled_by_exchange"].value == 2 and meta["exchange_mismatches"].value == 1
+    funds = _client(sandbox).account.get_account_funds().available_to_bet_balance
+    assert funds == pytest.approx(DEFAULT_BALANCE + sum(settled["profit"]), abs=0.01)
+
+
+def _bets(engine: Engine) -> pl.DataFrame:
+    with engine.connect() as conn:
+        return ledger.frame(conn)
+
+
+def _cleared(sandbox: SandboxServer) -> list[dict]:  # type: ignore[type-arg]
+    return [{"customerOrderRef": o.customer_order_ref, "profit": o.profit, "commission": o.commission}
+            for o in _client(sandbox).betting.list_cleared_orders(bet_status="SETTLED").orders]
+
+
+def test_a_totals_and_a_handicap_bet_go_to_their_own_markets_and_settle_as_the_scores_do(
+        engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> None:
+    """Slips on over 2.5 goals and on the home handicap line, priced at the exchange's books,
+    are placed on the OVER_UNDER_25 and ASIAN_HANDICAP runners the mapping found (the handicap
+    sent with the order), and the exchange's settlement agrees with the scores'."""
+    from betting_assets.domain.pricing.market_view import offers_at
+    from betting_assets.domain.betting.slips import SLIP_COLUMNS
+    from betting_assets.orders import service
+    from betting_assets.orders.brokers import ExchangeBroker
+    from betting_assets.venues.betfair.markets import exchange_offers
+    from betting_assets.orders.settle import settle_placed
+    from betting_assets.warehouse import writes
+
+    _mapped_and_priced(live, sandbox)
+    client = _client(sandbox)
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, NOW, 1.0, ["soccer_epl"])
+        odds = queries.odds_for_events(conn, due["event_id"].to_list(), NOW - timedelta(days=3),
+                                       NOW + timedelta(seconds=1))   # the snapshot taken at NOW is on offer
+        mapping = queries.exchange_markets_frame(conn, due["event_id"].to_list())
+    cuts = due.select("event_id", "sport_key", "commence_time",
+                      decision_time=pl.lit(NOW + timedelta(seconds=1)).cast(pl.Datetime("us", "UTC")))
+    offers = exchange_offers(offers_at(odds, cuts, sharp_book="pinnacle"), mapping,
+                             runner_quotes(read_books(client, mapping["market_id"].unique().to_list())), 0.05, NOW)
+    picked = offers.filter(((pl.col("market") == "totals") & (pl.col("side") == "over"))
+                           | ((pl.col("market") == "spreads") & (pl.col("side") == "home"))).unique(
+        ["event_id", "market"]).sort("event_id", "market").head(4)
+    assert set(picked["market"]) == {"totals", "spreads"}
+    slips = picked.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
+        idempotency_key=pl.concat_str("event_id", "market", "side", pl.col("point").cast(pl.String), separator="|"),
+        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=1.05 / pl.col("price"),
+        fair_prob=pl.col("fair"), edge=pl.lit(0.05), kelly=pl.lit(0.01), stake=pl.lit(10.0), bankroll=pl.lit(1000.0),
+        rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"),
+        decision_time=pl.lit(NOW).cast(pl.Datetime("us", "UTC"))).select(SLIP_COLUMNS)
+    with engine.begin() as conn:
+        writes.propose_slips(conn, slips, created_at=NOW)
+    broker = ExchangeBroker(client, 0.05)
+    outcome = service.run_placement(engine, broker, live["settings"].get(), NOW)  # type: ignore[attr-defined]
+    assert outcome.counts == {"placed": slips.height}, outcome.rows
+    placed = _bets(engine).join(mapping.select("event_id", "market_type", "side", "market_id", "selection_id",
+                                               "handicap", "line"), on=["event_id", "market_id", "selection_id"])
+    kinds = {"totals": "OVER_UNDER_25", "spreads": "ASIAN_HANDICAP"}
+    assert all(kinds[m] == t for m, t in placed.select("market", "market_type").iter_rows())
+    assert (placed.filter(pl.col("market") == "spreads")["point"] == placed.filter(pl.col("market") == "spreads")["line"]
+            ).all()
+    sent = {o["customerOrderRef"]: o for o in _exchange(sandbox)["orders"]}
+    for bet in placed.iter_rows(named=True):
+        assert sent[bet["customer_ref"]]["handicap"] == bet["handicap"]
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    done = settle_placed(engine, live["settings"].get(), datetime(2023, 8, 13, tzinfo=timezone.utc),  # type: ignore[attr-defined]
+                         cleared=broker.cleared)
+    assert done.by_exchange == slips.height and done.findings == []          # the exchange and the scores agree
+    settled = _bets(engine)
+    assert set(settled["status"]) <= {"settled", "void"} and settled["exchange_profit"].is_not_null().all()
