@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/betting demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -1,9 +1,12 @@
-"""One million candidate bets through the backtest engine: the project's ``execute``, column
-passes and compiled loops (settlement, day-by-day Kelly sizing on a shared bankroll, metrics, breakdowns)
-against a per-bet Python loop that applies the same rules one bet at a time. Both must agree
-on every stake, profit and metric before the ratio is printed. The engine as it stood before
-it was rewritten to be read (``engine_before``) runs on the same candidates: its ledger must be
-identical, and the readable engine's time is given as a multiple of its time."""
+"""One million candidate bets through the backtest engine: the project's ``execute`` (column
+passes, and the account's compiled loop: results booked as they are known, each moment sized on
+the day's cash, every bet through the gate's controls, settlement, metrics, breakdowns).
+
+Two runs. Where no control binds (limits no control reaches, the candidates spread so no day
+reaches the cap): the same bets as the engine before the account came into it (``engine_today``,
+frozen) and as a per-bet Python loop applying the same rules, stakes and metrics to 1e-9. With
+the controls on (risk's default limits): the account's time as a multiple of the engine before
+it on the same candidates, and how many candidates each control refused."""
 
 from __future__ import annotations
 
@@ -13,17 +16,27 @@ import statistics
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from benchmarks import engine_before
-from betting_assets.domain.betting.backtest import CANDIDATE_COLUMNS, Execution, execute
+from benchmarks import engine_today
+from betting_assets.domain.betting.backtest import CANDIDATE_COLUMNS, Account, Execution, execute
 from betting_assets.domain.betting.metrics import METRIC_NAMES
 from betting_assets.domain.betting.staking import Sizing
+from betting_assets.domain.orders.book import VenueRules
+from betting_assets.domain.orders.risk import RiskLimits
 
 UTC = pl.Datetime("us", "UTC")
-SIZING = Sizing(method="kelly", kelly_fraction=0.25, min_stake=1.0, max_stake=50.0, max_day_fraction=0.25)
+SIZING = Sizing(method="kelly", kelly_fraction=0.25)
+TODAY = engine_today.Sizing(method="kelly", kelly_fraction=0.25, min_stake=1.0, max_stake=50.0, max_day_fraction=0.25)
+UNBOUND = engine_today.Sizing(method="kelly", kelly_fraction=0.25, min_stake=1.0, max_stake=50.0, max_day_fraction=1.0)
+OPEN = RiskLimits(min_odds=1.001, max_odds=1000.0, min_edge=-1.0, min_stake=1.0, max_stake=50.0, max_stake_fraction=1.0,
+                  max_event_exposure=1.0, max_day_exposure=1.0, daily_loss_limit=1.0, max_drawdown=1.0,
+                  max_consecutive_losses=1_000_000, max_bets_per_minute=1_000_000)
+"""limits no control reaches"""
+UNROUNDED = VenueRules(stake_step=0.0)
 BANKROLL = 10_000.0
 DELAY = timedelta(hours=3)
 BOOKS = np.array(["bet365", "williamhill", "unibet", "bwin", "betvictor", "marathonbet"])
@@ -151,13 +164,13 @@ def loop_engine(rows: list[dict]) -> dict:  # type: ignore[type-arg]
             if len(legs) == 1 and legs[0]["prob"] is not None:
                 p, d = legs[0]["prob"], legs[0]["price"]
                 f = max((p * d - 1.0) / (d - 1.0), 0.0)
-            raw = min(SIZING.kelly_fraction * f * cash, SIZING.max_stake / top)
-            stakes.append(0.0 if raw * low < SIZING.min_stake or raw <= 0 else raw)
+            raw = min(UNBOUND.kelly_fraction * f * cash, UNBOUND.max_stake / top)
+            stakes.append(0.0 if raw * low < UNBOUND.min_stake or raw <= 0 else raw)
         if cash > 0:
-            total, limit = sum(stakes), SIZING.max_day_fraction * cash
+            total, limit = sum(stakes), UNBOUND.max_day_fraction * cash
             if total > limit:
                 stakes = [s * (limit / total) for s in stakes]
-                stakes = [0.0 if s * min(r["weight"] for r in legs) < SIZING.min_stake else s
+                stakes = [0.0 if s * min(r["weight"] for r in legs) < UNBOUND.min_stake else s
                           for s, legs in zip(stakes, day_groups)]
         for stake, legs in zip(stakes, day_groups):
             open_ = any(math.isnan(r["ret"]) for r in legs)
@@ -237,37 +250,58 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
+IDENTITY = ["event_id", "market", "side", "point", "bookmaker", "price", "decision_time", "result"]
+NUMBERS = ["stake", "profit", "unit_return", "bankroll"]
+
+
+def same_bets(done: Execution, before: Execution) -> None:
+    """The same bets in the same order (event, market, side, line, bookmaker, price, decision,
+    result), stakes, profits and the bankroll each was sized on to 1e-9, and every metric and
+    breakdown alike: the account books equity bet by bet where the engine before it summed a
+    day's results first, so only the last bits of a sum may differ."""
+    assert done.ledger.height == before.ledger.height, (done.ledger.height, before.ledger.height)
+    assert done.ledger.select(IDENTITY).equals(before.ledger.select(IDENTITY)), "different bets"
+    for column in NUMBERS:
+        a, b = done.ledger[column].fill_null(0.0).to_numpy(), before.ledger[column].fill_null(0.0).to_numpy()
+        assert np.allclose(a, b, rtol=1e-9, atol=1e-9), column
+    differ = {k: (v, before.metrics[k]) for k, v in done.metrics.items()
+              if not (_close(v, before.metrics[k]) if isinstance(v, float) else v == before.metrics[k])}
+    assert not differ, differ
+    for by, table in done.breakdowns.items():
+        other = before.breakdowns[by]
+        assert table["key"].equals(other["key"]) and table["bets"].equals(other["bets"]), by
+        assert np.allclose(table["profit"].to_numpy(), other["profit"].to_numpy(), rtol=1e-9, atol=1e-9), by
+
+
 def _timed(engine, frame: pl.DataFrame, runs: list[float], repeats: int) -> Execution:  # type: ignore[no-untyped-def]
-    """The median of several runs, taken before and after the loop, stands for an engine: one run
-    of a tenth of a second is at the mercy of the machine's noise."""
+    """The median of several runs, taken before and after the other work, stands for an engine:
+    one run of a tenth of a second is at the mercy of the machine's noise."""
+    done = None
     for _ in range(repeats):
         began = time.perf_counter()
-        done = engine(frame, SIZING, BANKROLL, DELAY)
+        done = engine(frame)
         runs.append(time.perf_counter() - began)
-    return done
+    return done  # type: ignore[return-value]
 
 
-def _same(done: Execution, before: Execution) -> None:
-    """The readable engine gives what the one before it gave: every ledger value and metric."""
-    assert done.ledger.equals(before.ledger), "the ledgers differ"
-    assert done.metrics == before.metrics, {k: (v, before.metrics[k]) for k, v in done.metrics.items()
-                                            if v != before.metrics[k]}
-    for by, table in done.breakdowns.items():
-        assert table.equals(before.breakdowns[by]), by
-
-
-def run(n: int = 1_000_000, days: int = 1_000, repeats: int = 3) -> dict[str, float]:
-    frame = candidates(n, days)
+def run(n: int = 1_000_000, days: int = 1_000, spread_days: int = 10_000, repeats: int = 3) -> dict[str, Any]:
+    """``days``: the controls-on run's span (busy days: the day's cap binds); ``spread_days``: the
+    span of the run where nothing binds."""
+    new = lambda frame: execute(frame, SIZING, BANKROLL, DELAY, Account(RiskLimits(), VenueRules()))  # noqa: E731
+    unbound = lambda frame: execute(frame, SIZING, BANKROLL, DELAY, Account(OPEN, UNROUNDED))  # noqa: E731
+    old = lambda frame: engine_today.execute(frame, TODAY, BANKROLL, DELAY)  # noqa: E731
+    old_unbound = lambda frame: engine_today.execute(frame, UNBOUND, BANKROLL, DELAY)  # noqa: E731
+    spread = candidates(n, spread_days)
     began = time.perf_counter()
-    execute(frame.head(1_000), SIZING, BANKROLL, DELAY)  # compiles the engine's loops, or loads them from cache
+    for engine in (new, unbound, old, old_unbound):
+        engine(spread.head(1_000))  # compiles the loops, or loads them from cache
     warm_s = time.perf_counter() - began
-    engine_before.execute(frame.head(1_000), SIZING, BANKROLL, DELAY)
-    runs: list[float] = []
-    before_runs: list[float] = []
-    done = _timed(execute, frame, runs, repeats)
-    _same(done, _timed(engine_before.execute, frame, before_runs, repeats))
 
-    ordered = frame.sort("decision_time", maintain_order=True)  # the legs of a group are adjacent already
+    same_runs: list[float] = []
+    done = _timed(unbound, spread, same_runs, 1)
+    before = old_unbound(spread)
+    same_bets(done, before)
+    ordered = spread.sort("decision_time", maintain_order=True)  # the legs of a group are adjacent already
     rows = ordered.with_columns(decision_us=pl.col("decision_time").dt.epoch("us"),
                                 commence_us=pl.col("commence_time").dt.epoch("us"),
                                 home_score=pl.col("home_score").fill_null(float("nan")),
@@ -276,10 +310,6 @@ def run(n: int = 1_000_000, days: int = 1_000, repeats: int = 3) -> dict[str, fl
     loop = loop_engine(rows)
     loop_s = time.perf_counter() - began
     del rows
-    _timed(engine_before.execute, frame, before_runs, repeats)  # as many runs after the loop as before:
-    _timed(execute, frame, runs, repeats)                       # the machine's speed drifts
-    project_s, before_s = statistics.median(runs), statistics.median(before_runs)
-
     mismatched = [k for k in METRIC_NAMES if not _close(done.metrics[k], loop["metrics"][k])]
     assert not mismatched, {k: (done.metrics[k], loop["metrics"][k]) for k in mismatched}
     assert np.allclose(done.ledger["stake"].to_numpy(), np.array(loop["stakes"]), rtol=1e-9, atol=1e-9)
@@ -287,8 +317,20 @@ def run(n: int = 1_000_000, days: int = 1_000, repeats: int = 3) -> dict[str, fl
         for row in table.iter_rows(named=True):
             bets, turnover, profit = loop["breakdowns"][(by, row["key"])]
             assert bets == row["bets"] and _close(turnover, row["turnover"]) and _close(profit, row["profit"])
-    return {"candidates": float(n), "bets": float(done.metrics["bets"]), "project_s": project_s, "loop_s": loop_s,
-            "ratio": loop_s / project_s, "warm_s": warm_s, "before_s": before_s, "vs_before": project_s / before_s}
+    _timed(unbound, spread, same_runs, repeats - 1)
+
+    busy = candidates(n, days)
+    runs: list[float] = []
+    before_runs: list[float] = []
+    controlled = _timed(new, busy, runs, repeats)
+    _timed(old, busy, before_runs, repeats)
+    _timed(old, busy, before_runs, repeats)   # as many runs of each before and after: the machine's speed drifts
+    _timed(new, busy, runs, repeats)
+    project_s, before_s = statistics.median(runs), statistics.median(before_runs)
+    return {"candidates": float(n), "spread_bets": float(done.metrics["bets"]), "spread_s": statistics.median(same_runs),
+            "loop_s": loop_s, "ratio": loop_s / statistics.median(same_runs), "warm_s": warm_s,
+            "bets": float(controlled.metrics["bets"]), "project_s": project_s, "before_s": before_s,
+            "vs_today": project_s / before_s, "refused": controlled.refused}
 
 
 if __name__ == "__main__":

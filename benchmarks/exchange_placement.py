@@ -19,10 +19,12 @@ from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
 from benchmarks.placement import NOW, SETTINGS, Crash, seed
-from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
+from betting_assets.domain.pricing.commission import net_price
+from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
 from betting_assets.venues.betfair import client as exchange_client
 from betting_assets.orders import service
-from betting_assets.orders.brokers import ExchangeBroker, Fill, OrderRequest
+from betting_assets.venues.base import Fill, OrderRequest
+from betting_assets.venues.betfair.venue import BetfairVenue
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.warehouse.tables import bet_slips, bets, exchange_markets, normalized_odds
@@ -66,12 +68,12 @@ class FlatBooks:
         return None
 
 
-class CrashingExchange(ExchangeBroker):
+class CrashingExchange(BetfairVenue):
     """Dies at its ``at``-th order: before sending it, or after the exchange answered and
     before the ledger heard."""
 
     def __init__(self, client: exchange_client.PointedClient, at: int, after_answer: bool) -> None:
-        super().__init__(client, 0.05)
+        super().__init__(lambda: client, 0.05)
         self.left, self.after_answer = at, after_answer
 
     def place(self, order: OrderRequest) -> Fill:
@@ -108,9 +110,9 @@ def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_v
     rng = random.Random(seed_value)
     state = SandboxState(load_market("sim:1"), now=NOW)
     with SandboxServer(state) as server:
-        def broker(**crash: Any) -> ExchangeBroker:
+        def broker(**crash: Any) -> BetfairVenue:
             made = exchange_client.client(server.url, DEFAULT_APP_KEY, session_token=DEFAULT_SESSION, timeout_s=30)
-            return CrashingExchange(made, **crash) if crash else ExchangeBroker(made, 0.05)
+            return CrashingExchange(made, **crash) if crash else BetfairVenue(lambda: made, 0.05)
 
         results: dict[str, float] = {}
         for phase in ("clean", "crashing"):

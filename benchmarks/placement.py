@@ -1,6 +1,6 @@
-"""1,000 slips through the price re-check, the risk gate, the paper broker and the two-phase
+"""1,000 slips through the price re-check, the risk gate, the paper venue and the two-phase
 ledger on PostgreSQL: throughput on a clean pass, then 20 crash-and-rerun cycles (a crash at a
-random bet, either after its ledger row is committed and before the broker is called, or after
+random bet, either after its ledger row is committed and before the venue is called, or after
 the broker answered and before the ledger heard) and a count of duplicates and losses."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from benchmarks.normalize_store import Database
-from betting_assets.domain.betting.slips import SLIP_COLUMNS
+from betting_assets.domain.betting.decisions import SLIP_COLUMNS
 from betting_assets.orders import service
-from betting_assets.orders.brokers import Fill, OrderRequest, PaperBroker
+from betting_assets.venues.base import Fill, OrderRequest
+from betting_assets.venues.paper import PaperVenue
 from betting_assets.settings import Settings
 from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import bets, events, normalized_odds, odds_snapshots
@@ -29,7 +30,7 @@ class Crash(Exception):
     pass
 
 
-class CrashingPaper(PaperBroker):
+class CrashingPaper(PaperVenue):
     """Dies at its ``at``-th order: before the fill, or after it but before the ledger records it."""
 
     def __init__(self, at: int, after_fill: bool) -> None:
@@ -61,13 +62,13 @@ def seed(engine: Engine, n: int) -> None:
             "commence_time": kick_off, "side": "home", "price_decimal": 2.0, "implied_prob": 0.5,
             "is_valid": True} for e in ids])
         slips = pl.DataFrame({
-            "idempotency_key": [f"{e}|h2h|home|0|bench@1" for e in ids], "event_id": ids, "sport_key": "soccer_epl",
+            "idempotency_key": [f"{e}|h2h|home|0|bench@1" for e in ids], "strategy": "bench", "event_id": ids, "sport_key": "soccer_epl",
             "commence_time": kick_off, "decision_time": NOW, "home_team": [f"{e} H" for e in ids],
             "away_team": [f"{e} A" for e in ids], "market": "h2h", "side": "home", "point": 0.0, "bookmaker": "bet365",
-            "price": 2.0, "price_time": NOW - timedelta(minutes=5), "model_name": "bench", "model_version": "1",
+            "price": 2.0, "price_time": NOW - timedelta(minutes=5), "prob": 0.55, "model_name": "bench", "model_version": "1",
             "model_prob": 0.55, "fair_prob": 0.5, "edge": 0.1, "kelly": 0.1, "stake": 10.0, "bankroll": 1_000_000.0,
-            "rationale": "benchmark", "quoted_price": 2.0, "market_version": None, "available_size": None},
-            schema_overrides={"market_version": pl.Int64, "available_size": pl.Float64}).select(SLIP_COLUMNS)
+            "rationale": "benchmark", "quoted_price": 2.0, "market_version": None, "available_size": None, "group_key": ids,
+            "equity": 1_000_000.0}, schema_overrides={"market_version": pl.Int64, "available_size": pl.Float64}).select(SLIP_COLUMNS)
         writes.propose_slips(conn, slips, created_at=NOW)
 
 
@@ -77,7 +78,7 @@ def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_v
     try:
         seed(clean.engine, slips)
         began = time.perf_counter()
-        outcome = service.run_placement(clean.engine, PaperBroker(), SETTINGS, NOW)
+        outcome = service.run_placement(clean.engine, PaperVenue(), SETTINGS, NOW)
         seconds = time.perf_counter() - began
         assert outcome.counts.get("placed") == slips, outcome.counts
     finally:
@@ -92,7 +93,7 @@ def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_v
                                                                      rng.random() < 0.5), SETTINGS, NOW)
             except Crash:
                 crashes += 1
-        service.run_placement(crashing.engine, PaperBroker(), SETTINGS, NOW)
+        service.run_placement(crashing.engine, PaperVenue(), SETTINGS, NOW)
         with crashing.engine.connect() as conn:
             per_slip = conn.execute(select(bets.c.idempotency_key, func.count()).group_by(bets.c.idempotency_key)).all()
             statuses = dict(conn.execute(select(bets.c.status, func.count()).group_by(bets.c.status)).all())

@@ -138,9 +138,9 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
               "the last third by default.")
 @click.option("--live-moments", type=click.IntRange(min=1), default=4, show_default=True,
               help="How many of the busiest kick-off times after the history get live odds, slips and bets.")
-@click.option("--broker", type=click.Choice(["paper", "exchange"]), default="paper", show_default=True,
-              help="paper, or exchange: the live path against the sandbox's exchange (its books, matching, "
-                   "commission and settlement).")
+@click.option("--broker", type=click.Choice(["paper", "betfair", "exchange"]), default="paper", show_default=True,
+              help="The venue: paper, or betfair (exchange: the same), the live path against the sandbox's exchange "
+                   "(its books, matching, commission and settlement).")
 def demo(data: str | None, start: str | None, end: str | None, summary_json: Path | None, trials: int,
          ingest_only: bool, test_from: str | None, live_moments: int, broker: str) -> None:
     """Start the sandbox, pull history into the warehouse, then run the asset graph through Dagster:
@@ -157,6 +157,9 @@ def demo(data: str | None, start: str | None, end: str | None, summary_json: Pat
     log = to_log_file(settings.home_dir / "demo.log")
     console.print(f"Library warnings and messages go to {log}", soft_wrap=True)
     first, last, held_out = (day_option(v, o) for v, o in ((start, "--from"), (end, "--to"), (test_from, "--test-from")))
+    from betting_assets.venues import VenueName
+
+    broker = VenueName(broker).value
     try:
         with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):   # MLflow prints there too
             summary = run_demo(settings, data=data, start=first, end=last, console=console, ingest_only=ingest_only,
@@ -324,20 +327,34 @@ def backtest() -> None:
 @backtest.command("run")
 @FOOTBALL_DATA
 @click.option("--test-from", required=True, help="First kick-off day replayed; the model trains on earlier matches.")
-@click.option("--trials", default=30, show_default=True, type=int, help="Optuna trials for the model strategy.")
-@click.option("--strategies", default="", help="Comma-separated registered strategies; the settings' list when empty.")
+@click.option("--to", "to_day", default=None, help="Kick-off day the replay stops before (ISO date); the files' end "
+              "when unset.")
+@click.option("--trials", default=30, show_default=True, type=int, help="Optuna trials for a strategy that reads "
+              "the model (with --model train).")
+@click.option("--strategies", default="", help="Comma-separated registered strategies, each on an account of its "
+              "own; the settings' list when empty.")
+@click.option("--live", is_flag=True, help="The live strategies (BETTING_LIVE_STRATEGIES) together on one account, "
+              "each with its sizing and share, as bet_slips and the gate bet them.")
 @click.option("--sizing", "sizing_text", default="",
               help="Per-strategy sizing overrides, e.g. sharp_value=flat,model_value=kelly.")
+@click.option("--model", "model_source", type=click.Choice(["train", "champion"]), default="train", show_default=True,
+              help="For a strategy that reads the model: train one on the files' matches before --test-from, or "
+                   "use the registry's champion (as the live strategies do).")
 @click.option("--export", "export", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for result.json, the CSVs and equity.png.")
+@click.option("--bets-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every bet placed (strategy, event, market, line, side, bookmaker, price, stake, "
+                   "result, profit) as JSON: what betting replay writes too.")
 @click.option("--devig", default=None,
               help="De-vig of the sharp book for fair prices, edges and CLV: a method (multiplicative, power, shin) "
                    "or market=method pairs; BETTING_DEVIG_METHOD by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print every strategy's figures as JSON instead of the table.")
-def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizing_text: str,
-                 export: Path | None, devig: str | None, as_json: bool) -> None:
-    """Trains the model on the files' matches before --test-from, then replays every strategy on
-    the rest at the model's decision time and prints the comparison."""
+def backtest_run(data: Path, test_from: str, to_day: str | None, trials: int, strategies: str, live: bool,
+                 sizing_text: str, model_source: str, export: Path | None, bets_json: Path | None, devig: str | None,
+                 as_json: bool) -> None:
+    """Replays the strategies on the files' matches from --test-from at the model's decision time,
+    every bet through the gate's controls, and prints the comparison (with --live, the live
+    strategies on one account as they bet)."""
     import json
 
     from betting_assets.domain.pricing.devig import describe_choice, parse_choice
@@ -350,51 +367,174 @@ def backtest_run(data: Path, test_from: str, trials: int, strategies: str, sizin
     except ValueError as exc:
         raise UserError(f"--devig: {exc}") from None
     cut = day_option(test_from, "--test-from")
-    names = strategy_names(strategies, settings.backtest.strategies)
-    sizing = sizing_overrides(sizing_text, names)
+    end = day_option(to_day, "--to")
+    if end is not None and end <= cut:  # type: ignore[operator]
+        raise UserError(f"--to {end:%Y-%m-%d} must be after --test-from {cut:%Y-%m-%d}")
+    if live and strategies:
+        raise UserError("--live replays the live strategies (BETTING_LIVE_STRATEGIES): leave out --strategies")
+
+    from betting_assets.betting import parity, report
+    from betting_assets.betting.pipeline import live_runs, needs_model, replay, strategy_runs
+
+    if live:
+        runs = live_runs(settings)
+        if sizing_text:
+            raise UserError("--live sizes as BETTING_LIVE_STRATEGIES says: leave out --sizing")
+    else:
+        names = strategy_names(strategies, settings.backtest.strategies)
+        runs = strategy_runs(names, settings, sizing_overrides(sizing_text, names))
     files = read_football_data(data)
     _window_holds(files.events, cut)  # type: ignore[arg-type]
-
-    from betting_assets.betting import report
-    from betting_assets.betting.pipeline import MODEL_STRATEGY, long_probabilities, replay
-    from betting_assets.console_tables import LEGEND, strategies_table
-    from betting_assets.domain.betting.claims import PRIOR_ALONE
-    from betting_assets.domain.features.build import FeatureConfig, build_features
-    from betting_assets.modelling.pipeline import fit_and_log, labelled
-    from betting_assets.modelling.train import TrainConfig
-
     odds = quotes_as_odds(files)
     events = events_with_status(files.events)
-    hours = settings.model.decision_hours
     model = None
-    notes = []
-    if MODEL_STRATEGY in names:
-        features = build_features(odds, files.events, files.events, FeatureConfig(decision_hours=(hours,)))
-        outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
-                              config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
-        rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
-        notes.append(f"model: trained on {outcome.train_events} matches before {cut:%Y-%m-%d}"
-                     + (f" ({PRIOR_ALONE})" if outcome.model.prior_only else "")
-                     + (f"; {outcome.market.text()}" if outcome.market else ""))
-        probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes],
-                             orient="row")
-        model = long_probabilities(probs, rows)
-    result = replay(odds, events, names, settings, start=cut, model=model, sizing=sizing, devig=method)
+    notes: list[str] = []
+    if needs_model(runs):
+        model, note = _model_probabilities(settings, files, odds, cut, trials, model_source)  # type: ignore[arg-type]
+        notes.append(note)
+    result = replay(odds, events, runs, settings, start=cut, end=end, model=model, devig=method, together=live)
     if export is not None:
         written = report.write_exports(result, export)
         notes.append(f"exported {', '.join(sorted(written))} to {export}")
+    if bets_json is not None:
+        bets_json.write_text(parity.to_json(parity.from_backtest(result)), encoding="utf-8")
+        notes.append(f"bets written to {bets_json}")
+    rows = [{"strategy": s.name, **s.metrics} for s in report.ordered(result)]
+    if result.account is not None:
+        rows.append({"strategy": "account", **result.account.metrics})
     if as_json:
         click.echo(json.dumps({"test_from": cut.date().isoformat(), "devig_method": method, "notes": notes,  # type: ignore[union-attr]
-                               "strategies": [{"strategy": s.name, **s.metrics} for s in report.ordered(result)]},
+                               "strategies": rows, "refused": {s.name: s.refused for s in result.strategies}},
                               indent=2, default=str))
         return
+    _print_table(rows, result, f"backtest from {cut:%Y-%m-%d}"  # type: ignore[str-format]
+                 + (f" to {end:%Y-%m-%d}" if end else "") + (", the live strategies on one account" if live else "")
+                 + f", {settings.features.sharp_book} de-vigged by {describe_choice(method)}", notes)
+
+
+def _print_table(rows: list[dict], result, title: str, notes: list[str]) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """The strategy table, under its notes, with what the gate refused beneath: what ``backtest
+    run`` and ``replay`` both print."""
+    from betting_assets.betting import report
+    from betting_assets.console_tables import LEGEND, strategies_table
+
     console = Console()
     for note in notes:
         console.print(note, soft_wrap=True)
-    console.print(strategies_table([{"strategy": s.name, **s.metrics} for s in report.ordered(result)],
-                                   f"backtest from {cut:%Y-%m-%d}, {settings.features.sharp_book} de-vigged by "  # type: ignore[str-format]
-                                   f"{describe_choice(method)}"))
-    console.print(LEGEND)
+    console.print(strategies_table(rows, title))
+    console.print(LEGEND, soft_wrap=True)
+    refused = result.account.refused if result.account is not None else {
+        k: v for s in result.strategies for k, v in s.refused.items()}
+    if result.account is not None or any(s.refused for s in result.strategies):
+        console.print("refused by the gate: " + (report.refusals_line(refused) if result.account is not None else
+                      "; ".join(f"{s.name} {report.refusals_line(s.refused)}" for s in result.strategies)),
+                      soft_wrap=True)
+
+
+def _model_probabilities(settings: Settings, files, odds: pl.DataFrame, cut: datetime, trials: int,  # type: ignore[no-untyped-def]
+                         source: str) -> tuple[pl.DataFrame | None, str]:
+    """The probabilities a strategy that reads the model sees: a model trained on the files'
+    matches before ``cut``, or the registry's champion on the files' features."""
+    from betting_assets.betting.pipeline import champion_probabilities, long_probabilities
+    from betting_assets.domain.betting.claims import PRIOR_ALONE
+    from betting_assets.domain.features.build import FeatureConfig, build_features
+
+    hours = settings.model.decision_hours
+    features = build_features(odds, files.events, files.events, FeatureConfig(
+        decision_hours=(hours,), sharp_book=settings.features.sharp_book))
+    if source == "champion":
+        from betting_assets.modelling.registry import Tracker
+
+        probs, refs, missing = champion_probabilities(Tracker(settings.tracking_uri, settings.artifact_root),
+                                                      features.filter(pl.col("commence_time") >= cut),
+                                                      out_of_time_only=False)
+        if probs is None:
+            raise UserError(f"--model champion: no champion in the registry at {settings.tracking_uri} "
+                            f"({', '.join(missing) or 'no model'}); train one first, or use --model train")
+        return probs, "model: the registry's champions " + ", ".join(f"{r.name} v{r.version}" for r in refs)
+    from betting_assets.modelling.pipeline import fit_and_log, labelled
+    from betting_assets.modelling.train import TrainConfig
+
+    outcome = fit_and_log(labelled(features, files.events, hours), three_way=True, test_from=cut,
+                          config=TrainConfig(n_trials=trials), tracker=None, context={}, progress=None)
+    rows = features.filter(pl.col("three_way") & (pl.col("commence_time") >= cut))
+    probs = pl.DataFrame(outcome.model.predict(rows), schema=[f"p_{c}" for c in outcome.model.classes], orient="row")
+    note = (f"model: trained on {outcome.train_events} matches before {cut:%Y-%m-%d}"
+            + (f" ({PRIOR_ALONE})" if outcome.model.prior_only else "")
+            + (f"; {outcome.market.text()}" if outcome.market else ""))
+    return long_probabilities(probs, rows), note
+
+
+@main.command()
+@click.option("--data", default=None, help="Any data the sandbox accepts; the bundled sample by default.")
+@click.option("--from", "start", required=True, help="First day of the window (ISO date): events kicking off from then.")
+@click.option("--to", "end", required=True, help="Day the window ends before (ISO date).")
+@click.option("--history-days", type=click.IntRange(min=7), default=60, show_default=True,
+              help="Days of history ingested before the window (ratings, form, and a model when one is trained).")
+@click.option("--trials", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Optuna trials of the model trained on the history when a live strategy reads one.")
+@click.option("--database-url", default=None,
+              help="An empty warehouse to replay into (e.g. PostgreSQL); the replay folder's SQLite file by default.")
+@click.option("--bets-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every bet placed as JSON here (the replay folder's bets.json always has them), in "
+                   "the shape backtest run --bets-json writes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of the table.")
+def replay(data: str | None, start: str, end: str, history_days: int, trials: int, database_url: str | None,
+           bets_json: Path | None, as_json: bool) -> None:
+    """The live loop forward-tested over a past window on the sandbox: the product's jobs and
+    sensors at every planned call and decision time, slips, paper bets, scores and settlement;
+    then the same table as backtest run --live, whose bets these are, bet for bet. Kept apart
+    from the project's live state in <home>/replays/<from>_<to>: its warehouse, the MLflow
+    registry of the model it trains on the history before the window, bets.json."""
+    import contextlib
+    import json
+    import time as timing
+    from datetime import timedelta
+
+    from betting_assets.betting import parity
+    from betting_assets.demo import BUNDLED_DATA
+    from betting_assets.demo_pipeline import DemoStageFailed
+    from betting_assets.quiet import to_log_file
+    from betting_assets.replay import ReplayRefused, run_replay
+
+    first, last = day_option(start, "--from"), day_option(end, "--to")
+    if not first < last:  # type: ignore[operator]
+        raise UserError(f"--from {first:%Y-%m-%d} must be before --to {last:%Y-%m-%d}")
+    settings = get_settings()
+    console = Console(stderr=as_json)
+    log = to_log_file(settings.home_dir / "replay.log")
+    console.print(f"Library warnings and messages go to {log}", soft_wrap=True)
+    began = timing.perf_counter()
+
+    def step(text: str) -> None:
+        console.print(f"[bold cyan]→[/] {text} [dim]({timing.perf_counter() - began:.0f} s)[/]", soft_wrap=True)
+
+    try:
+        with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+            outcome = run_replay(settings, data or str(BUNDLED_DATA), first, last, trials=trials,  # type: ignore[arg-type]
+                                 history=timedelta(days=history_days), database_url=database_url, step=step)
+    except (FileNotFoundError, ReplayRefused, DemoStageFailed) as exc:
+        raise UserError(str(exc)) from exc
+    source = str(Path(data).resolve()) if data else str(BUNDLED_DATA)
+    notes = [f"replayed {outcome.moments:,} moments, {outcome.runs:,} Dagster runs ("
+             + ", ".join(f"{k} {v}" for k, v in sorted(outcome.runs_by_job.items())) + ")",
+             f"kept in {outcome.folder}: bets.json, the MLflow registry {outcome.registry}"
+             + ("" if outcome.trained else " (no live strategy reads a model: none trained)")
+             + f", the warehouse {outcome.warehouse}",
+             f"the same bets from the backtest: BETTING_MLFLOW_TRACKING_URI={outcome.registry} betting backtest run "
+             f"--data {source} --test-from {first:%Y-%m-%d} --to {last:%Y-%m-%d} --live --model champion"]
+    if bets_json is not None:
+        bets_json.write_text(parity.to_json(outcome.bets), encoding="utf-8")
+        notes.append(f"bets written to {bets_json}")
+    rows = [{"strategy": s.name, **s.metrics} for s in outcome.result.strategies]
+    if outcome.result.account is not None:
+        rows.append({"strategy": "account", **outcome.result.account.metrics})
+    if as_json:
+        click.echo(json.dumps({"from": first.date().isoformat(), "to": last.date().isoformat(), "notes": notes,  # type: ignore[union-attr]
+                               "strategies": rows}, indent=2, default=str))
+        return
+    _print_table(rows, outcome.result, f"replay from {first:%Y-%m-%d} to {last:%Y-%m-%d}, the live strategies "  # type: ignore[str-format]
+                 "bet through the product's jobs on the sandbox", notes)
 
 
 @main.group()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import httpx
 
+from betting_assets import tls
 from betting_assets.domain.timeutil import parse_utc
 
 
@@ -16,7 +17,7 @@ class ProviderUnreachable(RuntimeError):
 
 def provider_now(base_url: str) -> datetime:
     try:
-        response = httpx.get(f"{base_url.rstrip('/')}/sandbox/clock", timeout=5.0)
+        response = httpx.get(f"{base_url.rstrip('/')}/sandbox/clock", timeout=5.0, verify=tls.context())
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise ProviderUnreachable(

@@ -21,6 +21,7 @@ from betting_assets.domain.betting.claims import ci, pct, reading
 from betting_assets.domain.timeutil import require_utc
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.settings import SANDBOX_API_KEY, Settings, get_settings
+from betting_assets.venues import VenueName, kind_of
 from betting_assets.warehouse import migrate, queries
 from betting_assets.warehouse.engine import make_engine
 
@@ -90,8 +91,8 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
     values: dict[str, Any] = {"collection": {"sports": sports}}
     if results_from_files:
         values["collection"]["results_data"] = str(Path(spec).resolve())
-    if broker == "exchange":
-        values["exchange"] = {"mode": "live", "broker": "exchange"}
+    if VenueName(broker) is not VenueName.PAPER:
+        values["exchange"] = {"mode": "live", "broker": broker}
     settings = settings.updated(**values)
     from betting_assets.demo_pipeline import DemoRunner, ingest_history, run_pipeline
 
@@ -169,9 +170,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         console.print(model)
         console.print(strategies_table(figures["strategies"], "backtests over the out-of-time window"))
         console.print(LEGEND)
-        on_exchange = figures.get("broker") == "exchange"
-        bets = Table(title="checks, and live: slips, " + ("bets on the sandbox's exchange" if on_exchange
-                                                         else "paper bets") + ", settlement", show_header=False)
+        on_exchange = kind_of(figures.get("broker") or "paper").settles_own_bets
+        bets = Table(title=f"checks, and live: slips, {figures.get('broker') or 'paper'} bets, settlement",
+                     show_header=False)
         bets.add_row("slips proposed at", ", ".join(t[:16] for t in figures["live_times"]) or "no live day")
         for key in ("checks_passed", "checks_failed", "exchange_mapped", "exchange_unmapped", "slips", "bets_placed",
                     "bets_rejected", "bets_settled"):

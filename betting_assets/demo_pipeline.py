@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from betting_assets import tls
 from betting_assets.sandbox.server import SandboxServer, SandboxState
 from betting_assets.settings import SANDBOX_API_KEY, Settings
+from betting_assets.domain.orders.states import BetStatus, MATCHED
 
 DECISION_LEAD = timedelta(minutes=40)
 EARLY_LOOK = timedelta(minutes=90)
@@ -87,37 +89,32 @@ class DemoRunner:
     named runs and shows every partition the demo covered as materialised."""
 
     def __init__(self, settings: Settings, values: dict[str, Any], server: SandboxServer, start: datetime,
-                 end: datetime) -> None:
-        """``values``: the settings resource's, on top of the environment (the market's sports)."""
-        from betting_assets.defs.resources import (
-            BrokerResource,
-            ClockResource,
-            ExchangeResource,
-            OddsApiResource,
-            SettingsResource,
-        )
+                 end: datetime, launcher: str = "demo", instance: Any = None) -> None:
+        """``values``: the settings resource's, on top of the environment (the market's sports);
+        ``instance``: the Dagster instance the runs go to (the project's when not given)."""
+        from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, VenueResource
         from betting_assets.definitions import build_defs
         from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 
         resource = SettingsResource(values=values)
-        exchange = ExchangeResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
-                                    session_token=DEFAULT_SESSION)
+        venue = VenueResource(settings=resource, base_url=server.url, app_key=DEFAULT_APP_KEY,
+                              session_token=DEFAULT_SESSION)
         from betting_assets.defs.resources import default_resources
 
         given = {
             "settings": resource,
-            "exchange": exchange,
-            "broker": BrokerResource(settings=resource, exchange=exchange),
+            "venue": venue,
             "odds_api": OddsApiResource(settings=resource, base_url=server.url, api_key=SANDBOX_API_KEY),
             "clock": ClockResource(settings=resource, source="provider", base_url=server.url),
         }
         self.defs = build_defs(given)
         self.resources = default_resources(**given)
         self.cursors: dict[str, str | None] = {}
-        self.instance = _instance(settings)
+        self.instance = instance if instance is not None else _instance(settings)
         self.server = server
         self.window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
         self.results: list[Any] = []
+        self.launcher = launcher
 
     def run(self, job_name: str, stage: str, *, sport: str | None = None, days: list[date] | None = None,
             partition_key: str | None = None, run_config: dict[str, Any] | None = None,
@@ -125,7 +122,7 @@ class DemoRunner:
         """One run of ``job_name``; ``days`` of ``sport`` make it a single-run backfill of that range."""
         from betting_assets.defs.partitions import partition_key as key_of
 
-        tags = {**(tags or {}), DEMO_TAG: "demo", "betting/stage": stage, "betting/window": self.window}
+        tags = {**(tags or {}), DEMO_TAG: self.launcher, "betting/stage": stage, "betting/window": self.window}
         if sport:
             tags["betting/sport"] = sport
         if days and sport:
@@ -152,14 +149,17 @@ class DemoRunner:
 def tick(sensor: Any, instance: Any, resources: dict[str, Any], cursors: dict[str, str | None]) -> list[Any]:
     """One evaluation of ``sensor`` on ``instance``, as the daemon would tick it, its cursor kept
     in ``cursors`` between ticks: the run requests it makes (none when it skips)."""
-    from dagster import SensorResult, build_sensor_context
+    from dagster import RunRequest, SensorResult, build_sensor_context
 
     with build_sensor_context(instance=instance, cursor=cursors.get(sensor.name), resources=resources) as context:
         result = sensor(context)
-    if isinstance(result, SensorResult):
-        cursors[sensor.name] = result.cursor or cursors.get(sensor.name)
-        return list(result.run_requests or [])
-    return []
+        answers = list(result) if hasattr(result, "__next__") else [result]   # an asset sensor yields
+        cursor = context.cursor
+    if len(answers) == 1 and isinstance(answers[0], SensorResult):
+        cursors[sensor.name] = answers[0].cursor or cursors.get(sensor.name)
+        return list(answers[0].run_requests or [])
+    cursors[sensor.name] = cursor   # an asset sensor moves its own cursor past the event it answered
+    return [a for a in answers if isinstance(a, RunRequest)]
 
 
 def history_days(start: datetime, end: datetime) -> list[date]:
@@ -202,7 +202,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
     """``start``..``end`` is the ingested history, of which the model is trained on what comes
     before ``test_from`` (the last third when not given; a season's start to hold out a season);
     the live moments come after it."""
-    figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"], broker=settings.exchange.broker)
+    figures = PipelineFigures(dagster_home=os.environ["DAGSTER_HOME"], broker=settings.exchange.broker.value)
     days = history_days(start, end)
     for sport in sports:
         step(f"features: {sport}, {len(days)} days in one run")
@@ -244,7 +244,7 @@ def run_pipeline(settings: Settings, engine: Engine, runner: DemoRunner, state: 
         for request in runner.tick(collection_plan_sensor):
             runner.run("plan_collection", "plan", tags={**request.tags, "betting/run_key": request.run_key})
             figures.plan = _plan_figures(runner.results[-1])
-        where = "bets on the sandbox's exchange" if settings.exchange.broker == "exchange" else "paper bets"
+        where = f"{settings.exchange.broker} bets"
         made = follow_plan_between(runner, engine, sports, look, now)
         figures.planned_runs += len(made)
         step(f"live {now:%a %Y-%m-%d}: from {look:%H:%M} the collection plan's odds calls at "
@@ -325,7 +325,7 @@ def default_test_from(start: datetime, end: datetime) -> datetime:
 
 def _set_clock(server: SandboxServer, when: datetime) -> None:
     httpx.post(f"{server.url}/sandbox/clock", json={"now": when.isoformat()},
-               headers={"x-api-key": server.state.api_key or ""}).raise_for_status()
+               headers={"x-api-key": server.state.api_key or ""}, verify=tls.context()).raise_for_status()
 
 
 def _live_kick_offs(state: SandboxState, sports: list[str], after: datetime, most: int = 4,
@@ -433,9 +433,9 @@ def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
         figures.slips = queries.slip_count(conn)
         figures.exchange_mapped, figures.exchange_unmapped = queries.exchange_mapping_counts(conn)
         bets = ledger.frame(conn)
-    figures.bets_placed = bets.filter(bets["status"].is_in(["placed", "settled", "void"])).height
-    placed_slips = bets.filter(bets["status"] != "rejected")["slip_id"]
-    figures.bets_rejected = bets.filter((bets["status"] == "rejected") & ~bets["slip_id"].is_in(placed_slips.implode())
+    figures.bets_placed = bets.filter(bets["status"].is_in(sorted(MATCHED))).height
+    placed_slips = bets.filter(bets["status"] != BetStatus.REJECTED)["slip_id"]
+    figures.bets_rejected = bets.filter((bets["status"] == BetStatus.REJECTED) & ~bets["slip_id"].is_in(placed_slips.implode())
                                         )["slip_id"].n_unique()   # slips refused every time asked, not refusals
     done = summary(bets)
     figures.outcomes = outcome_counts(bets)
@@ -453,9 +453,9 @@ def outcome_counts(bets: Any) -> dict[str, int]:
     each rule that refused it (its code)."""
     counts: dict[str, int] = {}
     for status, reasons, codes in bets.select("status", "reasons", "refusal_codes").iter_rows():
-        if status in ("placed", "settled", "void"):
+        if status in MATCHED:
             keys = ["placed, partly matched" if "partly matched" in (reasons or "") else "placed"]
-        elif status == "rejected":
+        elif status == BetStatus.REJECTED:
             keys = [f"refused: {code}" for code in (codes or "unknown").split(",")]
         else:
             keys = [status]

@@ -13,6 +13,7 @@ import polars as pl
 from betting_assets.domain.data.normalize import NATURAL_KEY, Finding
 from betting_assets.domain.pricing.odds import MIN_DECIMAL
 from betting_assets.domain.data.quality import CheckOutcome
+from betting_assets.domain.vocabulary import MARKETS
 
 
 @dataclass
@@ -29,7 +30,7 @@ def _suite() -> Any:
                    "commence_time", "is_valid"):
         suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
     suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(column="market",
-                                                                      value_set=["h2h", "totals", "spreads"],
+                                                                      value_set=[str(m) for m in MARKETS],
                                                                       mostly=0.99))
     suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(column="price_decimal",
                                                                         min_value=MIN_DECIMAL, max_value=1001.0))

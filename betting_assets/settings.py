@@ -2,7 +2,8 @@
 grouped by concern.
 
 Each group is a model of its own, and two of them are the domain's: ``sizing`` is the
-``Sizing`` the engine stakes by and ``risk`` is the ``RiskLimits`` the gate enforces, so no code
+``Sizing`` the engine stakes by and ``risk`` is the ``RiskLimits`` the gate enforces (and sizing
+reads: risk owns every stake limit), so no code
 copies settings into them. Every setting has two environment names: the nested one
 (``BETTING_RISK__MIN_ODDS``, pydantic-settings' own) and the flat one the product has always
 documented (``BETTING_RISK_MIN_ODDS``, listed by ``flat_names``); where both are set the
@@ -25,9 +26,12 @@ from pydantic_settings import (BaseSettings, DotEnvSettingsSource, NoDecode, Pyd
                                SettingsConfigDict)
 
 from betting_assets.domain.bounds import OUT_OF_ORDER, ordered
-from betting_assets.domain.pricing.devig import DEFAULT_CHOICE, parse_choice
+from betting_assets.domain.data.quality import QualityMode
+from betting_assets.domain.pricing.devig import DEFAULT_CHOICE, DevigChoice
 from betting_assets.domain.orders.risk import RiskLimits
 from betting_assets.domain.betting.staking import Sizing
+from betting_assets.venues import VenueName
+from betting_assets.domain.vocabulary import MARKETS
 
 SANDBOX_API_KEY = "sandbox"
 PREFIX = "BETTING_"
@@ -36,6 +40,12 @@ PREFIX = "BETTING_"
 class BettingMode(StrEnum):
     PAPER = "paper"
     LIVE = "live"
+
+
+class ClockSource(StrEnum):
+    AUTO = "auto"
+    SYSTEM = "system"
+    PROVIDER = "provider"
 
 
 def _csv(value: object) -> object:
@@ -104,7 +114,7 @@ class CollectionSettings(_Group):
     odds_api_base_url: str = Field(default="http://127.0.0.1:8765")
     sports: CsvList = Field(default_factory=lambda: ["soccer_epl", "soccer_germany_bundesliga"])
     regions: CsvList = Field(default_factory=lambda: ["uk", "eu"])
-    markets: CsvList = Field(default_factory=lambda: ["h2h", "totals", "spreads"])
+    markets: CsvList = Field(default_factory=lambda: [str(m) for m in MARKETS])
     bookmakers: CsvList = Field(default_factory=list)
     odds_format: str = Field(default="decimal", pattern="^(decimal|american)$")
     http_timeout_s: float = Field(default=10.0, gt=0)
@@ -122,9 +132,12 @@ class CollectionSettings(_Group):
     movement_markets: CsvList = Field(default_factory=list, description="Markets the line-movement snapshots fetch; "
                                       "all of BETTING_MARKETS when empty.")
     results_after_minutes: int = Field(default=150, gt=0, description="How long after kick-off the plan polls for "
-                                       "a result (one poll serves every game of the sport over by then).")
-    clock: str = Field(default="auto", pattern="^(auto|system|provider)$",
-                       description="Where sensors read the time: the provider's clock is the sandbox's.")
+                                       "a result (one poll per kick-off slot, serving every game of the sport over "
+                                       "by then); the backtest books a result this long after kick-off.")
+    movement: bool = Field(default=True, description="Buy line-movement snapshots by tier with what the budget leaves "
+                           "after the decision, closing and results calls (false: those calls alone).")
+    clock: ClockSource = Field(default=ClockSource.AUTO, description="Where sensors read the time: the system's, "
+                               "the provider's (the sandbox's), or auto (the provider's when it is the sandbox).")
     history_start: str = Field(default="2019-08-01", description="First daily partition.")
     results_data: Path | None = Field(
         default=None, description="football-data CSV file or folder with final scores for history older "
@@ -172,7 +185,7 @@ class CollectionSettings(_Group):
 class QualitySettings(_Group):
     FLAT_PREFIX = "data_quality_"
 
-    mode: str = Field(default="flag", pattern="^(flag|reject)$", description="flag keeps a failing row with its "
+    mode: QualityMode = Field(default=QualityMode.FLAG, description="flag keeps a failing row with its "
                       "finding; reject keeps the finding and drops the row.")
 
 
@@ -180,18 +193,12 @@ class FeatureSettings(_Group):
     decision_hours: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [1.0], description="Decision times, in hours before kick-off; one feature row each.")
     sharp_book: str = Field(default="pinnacle", description="The bookmaker whose de-vigged prices are the reference.")
-    devig_method: str = Field(default=DEFAULT_CHOICE,
+    devig_method: DevigChoice = Field(default=DEFAULT_CHOICE,
                               description="How the sharp book's margin is removed for fair prices, edges and CLV: "
                               "one method for every market, or market=method pairs; the default is what was best "
                               "calibrated on Pinnacle's prices (betting devig compare).")
 
     _split = field_validator("decision_hours", mode="before")(_csv)
-
-    @field_validator("devig_method")
-    @classmethod
-    def _a_devig(cls, value: str) -> str:
-        parse_choice(value)
-        return value
 
 
 class ModelSettings(_Group):
@@ -242,8 +249,9 @@ class ExchangeSettings(_Group):
 
     mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
                               "also needs the exchange broker and its credentials.")
-    broker: str = Field(default="paper", pattern="^(paper|exchange)$",
-                        description="Where placed bets go: paper (fills at the price on offer) or the exchange.")
+    broker: VenueName = Field(default=VenueName.PAPER, description="The venue placed bets go to: paper (fills at "
+                              "the price on offer, any bookmaker) or betfair (the exchange; 'exchange' means it too).")
+
     url: str = Field(default="http://127.0.0.1:8765",
                      description="Base URL of a Betfair-shaped exchange (the sandbox's fake one by default).")
     app_key: SecretStr | None = Field(default=None, description="Exchange application key (X-Application).")
@@ -265,11 +273,90 @@ class ExchangeSettings(_Group):
     alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
 
 
+class LiveStrategy(BaseModel):
+    """A registered strategy that bets live, with its sizing method and its share of the day's cash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    method: str
+    share: float = Field(gt=0, le=1)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.method}:{self.share:g}"
+
+
+def _live_strategies(value: object) -> object:
+    """``sharp_value=kelly:0.5,model_value=kelly:0.5``: each strategy with its sizing method (its
+    default when left out) and share (what the others leave, split evenly, when left out)."""
+    if not isinstance(value, str):
+        return value
+    from betting_assets.domain.betting import strategies
+
+    parsed: list[dict[str, Any]] = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        name, _, sizing = (x.strip() for x in part.partition("="))
+        method, _, share = (x.strip() for x in sizing.partition(":"))
+        if name not in strategies.available():
+            raise ValueError(f"unknown strategy {name!r} (registered: {', '.join(strategies.available())})")
+        kind = strategies.kind_of(name)
+        method = method or kind.default_sizing
+        if method not in kind.sizing_methods:
+            raise ValueError(f"{name} cannot be sized by {method!r} (it can by {', '.join(kind.sizing_methods)})")
+        try:
+            amount = float(share) if share else None
+        except ValueError:
+            raise ValueError(f"{part!r}: the share {share!r} is not a number") from None
+        parsed.append({"name": name, "method": method, "share": amount})
+    names = [p["name"] for p in parsed]
+    if len(set(names)) < len(names):
+        raise ValueError("a strategy is named twice")
+    given = sum(p["share"] for p in parsed if p["share"] is not None)
+    missing = [p for p in parsed if p["share"] is None]
+    for p in missing:
+        p["share"] = (1.0 - given) / len(missing)
+    return parsed
+
+
+class LiveSettings(_Group):
+    """Which registered strategies bet live, as the backtest replays them together."""
+
+    FLAT_PREFIX = "live_"
+
+    strategies: Annotated[list[LiveStrategy], NoDecode] = Field(
+        default_factory=lambda: [LiveStrategy(name="sharp_value", method="kelly", share=0.5),
+                                 LiveStrategy(name="model_value", method="kelly", share=0.5)],
+        description="Strategies that bet live, each strategy=method:share (its sizing and its share of the day's "
+                    "cash, which together may not pass 1), e.g. sharp_value=kelly:0.5,model_value=kelly:0.5; "
+                    "bet_slips runs exactly these, and betting backtest run --live replays them together.")
+
+    _parse = field_validator("strategies", mode="before")(_live_strategies)
+
+    @field_validator("strategies")
+    @classmethod
+    def _shares_fit(cls, value: list[LiveStrategy]) -> list[LiveStrategy]:
+        total = sum(s.share for s in value)
+        if total > 1 + 1e-9:
+            raise ValueError(f"the shares add up to {total:g}: together they may not pass the whole bankroll (1)")
+        return value
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.strategies]
+
+
 GROUPS: dict[str, type[BaseModel]] = {
     "storage": StorageSettings, "collection": CollectionSettings, "quality": QualitySettings,
-    "features": FeatureSettings, "model": ModelSettings, "backtest": BacktestSettings, "sizing": Sizing,
-    "risk": RiskLimits, "exchange": ExchangeSettings,
+    "features": FeatureSettings, "model": ModelSettings, "backtest": BacktestSettings, "live": LiveSettings,
+    "sizing": Sizing, "risk": RiskLimits, "exchange": ExchangeSettings,
 }
+REMOVED: dict[str, str] = {
+    "BETTING_MAX_DAY_FRACTION": "the day's cap is risk's: BETTING_RISK_MAX_DAY_EXPOSURE (sizing reads it)",
+    "BETTING_SIZING__MAX_DAY_FRACTION": "the day's cap is risk's: BETTING_RISK_MAX_DAY_EXPOSURE (sizing reads it)",
+    "BETTING_SIZING__MIN_STAKE": "the minimum stake is risk's: BETTING_MIN_STAKE (BETTING_RISK__MIN_STAKE)",
+    "BETTING_SIZING__MAX_STAKE": "the stake cap is risk's: BETTING_MAX_STAKE (BETTING_RISK__MAX_STAKE)",
+}
+"""settings that are gone, and what took their place"""
 _DOMAIN_FLAT: dict[str, tuple[str, dict[str, str]]] = {
     "sizing": ("", {"percent": "stake_percent", "method": ""}),
     "risk": ("risk_", {"min_edge": "min_edge", "min_stake": "min_stake", "max_stake": "max_stake",
@@ -339,6 +426,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
     sizing: Sizing = Field(default_factory=Sizing)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
@@ -416,9 +504,9 @@ class Settings(BaseSettings):
     @property
     def uses_provider_clock(self) -> bool:
         clock = self.collection.clock
-        if clock == "auto":
+        if clock is ClockSource.AUTO:
             return self.collection.odds_api_key.get_secret_value() == SANDBOX_API_KEY
-        return clock == "provider"
+        return clock is ClockSource.PROVIDER
 
     def public_dict(self) -> dict[str, object]:
         """Settings safe to print or attach to Dagster metadata: secrets masked."""
@@ -468,7 +556,23 @@ def describe(error: ValidationError) -> str:
     return "; ".join(dict.fromkeys(_one(item) for item in error.errors()))
 
 
+def _removed(environ: dict[str, str]) -> list[str]:
+    found = [name for name in REMOVED if name in environ]
+    try:
+        from dotenv import dotenv_values
+
+        found += [name for name in REMOVED if name in dotenv_values(".env") and name not in found]
+    except Exception:
+        pass
+    return found
+
+
 def load_settings(**values: object) -> Settings:
+    import os
+
+    gone = _removed(dict(os.environ))
+    if gone:
+        raise SettingsError("invalid settings: " + "; ".join(f"{name} is gone: {REMOVED[name]}" for name in gone))
     try:
         return Settings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -119,3 +119,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     done, figures = run_demo_cli(workdir, "--from", "2023-08-10", "--to", "2023-10-10", "--trials", "3",
                                  "--live-moments", "2")
     return DemoRun(done, figures, workdir / "home")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first: ``make test`` runs two workers that steal work from each
+    other, so the longest start at once and the short ones fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

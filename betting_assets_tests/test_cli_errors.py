@@ -38,6 +38,13 @@ CASES = [
     (["demo", "--from", "2023-10-10", "--to", "2023-08-10", "--ingest-only"], "must be before --to"),
     (["demo", "--test-from", "2030-01-01"], "--test-from 2030-01-01 must fall inside the history"),
     (["demo", "--from", "last week"], "not an ISO 8601"),
+    (["backtest", "run", "--data", E0, "--test-from", "2024-01-01", "--live", "--strategies", "flat_home"],
+     "leave out --strategies"),
+    (["backtest", "run", "--data", E0, "--test-from", "2024-01-01", "--live", "--sizing", "sharp_value=flat:1"],
+     "leave out --sizing"),
+    (["replay", "--from", "2024-03-01", "--to", "2024-02-01"], "--from 2024-03-01 must be before --to 2024-02-01"),
+    (["replay", "--from", "soon", "--to", "2024-02-01"], "--from: not an ISO 8601"),
+    (["replay", "--data", "{empty}", "--from", "2024-01-01", "--to", "2024-02-01"], "the file is empty"),
 ]
 
 
@@ -62,6 +69,22 @@ def test_a_mistake_gets_one_line_and_exit_code_2(files: dict[str, str], args: li
     assert result.exit_code == 2, (result.exit_code, result.stderr[-2000:], result.exception)
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
     assert "Sandbox provider on" not in result.stdout        # refused before any work started
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("BETTING_LIVE_STRATEGIES", "nope=kelly:0.5", "nope"),
+    ("BETTING_LIVE_STRATEGIES", "sharp_value=kelly:0.5,model_value=kelly:0.7", "share"),
+    ("BETTING_SIZING__MAX_STAKE", "20", "BETTING_SIZING__MAX_STAKE is gone"),
+    ("BETTING_MAX_DAY_FRACTION", "0.2", "BETTING_RISK_MAX_DAY_EXPOSURE"),
+    ("BETTING_BROKER", "bookie", "BETTING_BROKER=bookie: Input should be 'paper' or 'betfair'"),
+])
+def test_a_bad_setting_is_one_line_and_exit_2(files: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str,
+                                             value: str, says: str) -> None:
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["status", "--no-registry"])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and says in lines[0], (result.exit_code, result.stderr[-2000:])
 
 
 def test_version_and_the_configured_markets_and_regions_by_default(files: dict[str, str],

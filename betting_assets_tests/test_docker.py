@@ -97,8 +97,9 @@ def test_the_embedded_instance_obeys_the_production_limits(tmp_path: Path) -> No
 
 
 def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_path: Path) -> None:
-    """``workspace.yaml`` (dagster dev) and the code server's ``-m betting_assets.definitions``
-    both go through Dagster's own loader; every folder's definitions are found once."""
+    """``workspace.yaml`` (dagster dev), the code server's ``-m betting_assets.definitions`` and
+    ``dg check defs`` (pyproject's ``[tool.dg]``) all go through Dagster's own loader; every
+    folder's definitions are found once."""
     import os
     import subprocess
 
@@ -108,6 +109,10 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and "All code locations passed validation" in done.stdout + done.stderr, \
             done.stderr[-2000:]
+    done = subprocess.run([str(Path(sys.executable).parent / "dg"), "check", "defs"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "All definitions loaded successfully" in done.stdout + done.stderr, \
+        (done.stdout + done.stderr)[-2000:]
     from betting_assets.definitions import defs
 
     repository = defs.get_repository_def()
@@ -115,6 +120,6 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
         "collect_odds", "collect_scores", "ingest_history", "discover_events", "build_features", "train_model",
         "run_backtests", "propose_bets", "place_bets", "settle_bets", "map_exchange_markets", "plan_collection"}
     assert {s.name for s in repository.sensor_defs} == {"collection_plan_sensor", "odds_fetch_sensor", "scores_sensor",
-                                                         "slips_sensor", "placement_sensor"}
+                                                         "slips_sensor", "placement_sensor", "settlement_sensor"}
     assert [s.name for s in repository.schedule_defs] == ["discover_events_hourly"]
     assert len(repository.asset_graph.asset_check_keys) == 24

@@ -55,7 +55,7 @@ def test_sensible_settings_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BETTING_MAX_STAKE", "25")
     monkeypatch.setenv("BETTING_HISTORY_START", "2023-08-01")
     settings = load_settings()
-    assert settings.sizing.max_stake == 25 and settings.collection.history_start == "2023-08-01"
+    assert settings.risk.max_stake == 25 and settings.collection.history_start == "2023-08-01"
 
 
 def test_each_setting_answers_to_its_flat_and_its_nested_name(monkeypatch: pytest.MonkeyPatch,
@@ -64,12 +64,12 @@ def test_each_setting_answers_to_its_flat_and_its_nested_name(monkeypatch: pytes
     (tmp_path / ".env").write_text("BETTING_RISK_MAX_ODDS=9\nBETTING_MODEL__TRIALS=7\nBETTING_MIN_EDGE=0.05\n")
     monkeypatch.setenv("BETTING_RISK_MIN_ODDS", "1.5")            # flat, from the process
     monkeypatch.setenv("BETTING_COLLECTION__SPORTS", "soccer_epl")  # nested
-    monkeypatch.setenv("BETTING_MIN_STAKE", "2")                    # flat, shared by sizing and the gate
-    monkeypatch.setenv("BETTING_SIZING__MIN_STAKE", "3")            # nested wins for its own path
+    monkeypatch.setenv("BETTING_MIN_STAKE", "2")                    # flat
+    monkeypatch.setenv("BETTING_RISK__MAX_STAKE", "30")             # nested
     settings = load_settings()
     assert (settings.risk.min_odds, settings.risk.max_odds, settings.model.trials) == (1.5, 9.0, 7)
     assert settings.collection.sports == ["soccer_epl"]
-    assert (settings.sizing.min_stake, settings.risk.min_stake) == (3.0, 2.0)
+    assert (settings.risk.min_stake, settings.risk.max_stake) == (2.0, 30.0)
     assert settings.backtest.min_edge == settings.risk.min_edge == 0.05   # a flat name sets every path it names
     assert load_settings(risk={"max_odds": 11.0}).risk.min_odds == 1.5     # values merge into the environment's
     assert load_settings(min_edge=0.07).backtest.min_edge == 0.07          # flat arguments, as the environment's

@@ -8,12 +8,13 @@ from datetime import datetime
 
 import polars as pl
 
-from betting_assets.betting.pipeline import replay
+from betting_assets.betting.pipeline import replay, strategy_runs
 from betting_assets.domain.betting import claims
 from betting_assets.domain.pricing.devig import METHODS, describe_choice
 from betting_assets.domain.pricing.devig_calibration import CalibrationStudy, study
 from betting_assets.settings import Settings
 from betting_assets.sources.football_data import FootballData, events_with_status, quotes_as_odds
+from betting_assets.domain.vocabulary import Market
 
 
 def compare(files: FootballData, settings: Settings, *, test_from: datetime | None,
@@ -28,7 +29,7 @@ def compare(files: FootballData, settings: Settings, *, test_from: datetime | No
         echo(f"  {row['moment']:<8} {row['market']:<6} {row['method']:<14} {row['log_loss']:.5f} on "
              f"{row['markets']:,} markets: {gap}")
     echo("calibration by price band (1X2, pre-match): mean fair probability against the observed win rate")
-    bands = found.bands.filter((pl.col("moment") == "prematch") & (pl.col("market") == "h2h"))
+    bands = found.bands.filter((pl.col("moment") == "prematch") & (pl.col("market") == Market.H2H))
     for band in bands["band"].unique(maintain_order=True):
         rows = bands.filter(pl.col("band") == band)
         first = rows.row(0, named=True)
@@ -42,7 +43,7 @@ def compare(files: FootballData, settings: Settings, *, test_from: datetime | No
         print(f"figure devig_log_loss_{row['moment']}_{row['market']}_{row['method']}: {row['log_loss']:.5f}")
     events = events_with_status(files.events)
     for method in dict.fromkeys((*METHODS, settings.features.devig_method)):
-        result = replay(odds, events, ["sharp_value"], settings, start=test_from, devig=method)
+        result = replay(odds, events, strategy_runs(["sharp_value"], settings), settings, start=test_from, devig=method)
         metrics = result.strategy("sharp_value").metrics
         label = describe_choice(method)
         echo(f"sharp_value, {label}: {claims.strategy_line(metrics)}")

@@ -1,6 +1,7 @@
 """Backtests between the warehouse, the model registry and the engine: history read from the
 warehouse, the champion's probabilities on stored features, strategies configured from
-settings, and the model strategy's result logged to the champion's MLflow run."""
+settings (each alone, or the live ones together as they bet), held to risk's limits and the
+venue's rules."""
 
 from __future__ import annotations
 
@@ -17,14 +18,38 @@ from betting_assets.domain.features.build import FEATURE_COLUMNS
 from betting_assets.domain.betting.staking import Sizing
 from betting_assets.modelling.registry import ModelRef, Tracker, model_name
 from betting_assets.settings import Settings
+from betting_assets.venues import rules_of
 from betting_assets.warehouse import queries
 
-MODEL_STRATEGY = "model_value"
 _SIDES = {"p_home": "home", "p_draw": "draw", "p_away": "away"}
 
 
 def sizing_for(settings: Settings, method: str) -> Sizing:
     return settings.sizing.model_copy(update={"method": method})
+
+
+def needs_model(runs: list[StrategyRun]) -> bool:
+    return any(run.strategy.needs_model for run in runs)
+
+
+def live_runs(settings: Settings) -> list[StrategyRun]:
+    """The live strategies, each with its sizing and share, as ``bet_slips`` runs them."""
+    live = settings.live.strategies
+    return strategy_runs([s.name for s in live], settings, {s.name: s.method for s in live},
+                         shares={s.name: s.share for s in live})
+
+
+def config_for(settings: Settings, *, start: datetime | None = None, end: datetime | None = None,
+               bankroll: float | None = None, devig: str | None = None, lookback: timedelta = timedelta(days=30),
+               together: bool = False) -> BacktestConfig:
+    """A backtest as the settings bet: their decision time, sharp book and de-vig, risk's limits,
+    the venue's rules, results booked when the collection plan polls for them."""
+    return BacktestConfig(decision_hours=settings.model.decision_hours, sharp_book=settings.features.sharp_book,
+                          devig_method=devig or settings.features.devig_method,
+                          bankroll=bankroll or settings.bankroll, lookback=lookback, start=start, end=end,
+                          commission=settings.exchange.commission, limits=settings.risk,
+                          venue=rules_of(settings.exchange.broker),
+                          settle_delay=timedelta(minutes=settings.collection.results_after_minutes), together=together)
 
 
 def _setting(settings: Settings, path: str) -> Any:
@@ -33,10 +58,10 @@ def _setting(settings: Settings, path: str) -> Any:
 
 
 def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] | None = None,
-                  min_edge: float | None = None) -> list[StrategyRun]:
-    """The named strategies with their default sizing (or the one given per name) and the
-    parameters each declares from settings (``from_settings``); ``min_edge`` overrides the
-    setting for every strategy that has one."""
+                  min_edge: float | None = None, shares: dict[str, float] | None = None) -> list[StrategyRun]:
+    """The named strategies with their default sizing (or the one given per name), their share
+    of the cash (the whole of it unless given) and the parameters each declares from settings
+    (``from_settings``); ``min_edge`` overrides the setting for every strategy that has one."""
     runs = []
     for name in names:
         params: dict[str, Any] = {p: _setting(settings, path) for p, path in registry.settings_params(name).items()}
@@ -44,23 +69,21 @@ def strategy_runs(names: list[str], settings: Settings, sizing: dict[str, str] |
             params["min_edge"] = min_edge
         strategy = registry.create(name, **params)
         method = (sizing or {}).get(name) or strategy.default_sizing
-        runs.append(StrategyRun(strategy, sizing_for(settings, method)))
+        runs.append(StrategyRun(strategy, sizing_for(settings, method), (shares or {}).get(name, 1.0)))
     return runs
 
 
-def replay(odds: pl.DataFrame, events: pl.DataFrame, names: list[str], settings: Settings, *,
+def replay(odds: pl.DataFrame, events: pl.DataFrame, runs: list[StrategyRun], settings: Settings, *,
            start: datetime | None, end: datetime | None = None, model: pl.DataFrame | None = None,
-           sizing: dict[str, str] | None = None, min_edge: float | None = None, bankroll: float | None = None,
-           devig: str | None = None, lookback: timedelta = timedelta(days=30),
-           progress: Any = None) -> BacktestResult:
-    """The one backtest the asset, the CLI, ``devig compare`` and (through the asset) the demo run: the named
-    strategies configured from settings, replayed on ``odds`` and ``events`` over [start, end)
-    at the model's decision time, the sharp book de-vigged as the settings (or ``devig``) say."""
-    config = BacktestConfig(decision_hours=settings.model.decision_hours, sharp_book=settings.features.sharp_book,
-                            devig_method=devig or settings.features.devig_method, bankroll=bankroll or settings.bankroll,
-                            lookback=lookback, start=start, end=end, commission=settings.exchange.commission)
-    return run_backtest(odds, events, strategy_runs(names, settings, sizing, min_edge), config, model=model,
-                        progress=progress)
+           bankroll: float | None = None, devig: str | None = None, lookback: timedelta = timedelta(days=30),
+           together: bool = False, progress: Any = None) -> BacktestResult:
+    """The one backtest the asset, the CLI, ``devig compare`` and (through the asset) the demo
+    run: the strategy runs replayed on ``odds`` and ``events`` over [start, end) at the model's
+    decision time, the sharp book de-vigged as the settings (or ``devig``) say; ``together``: on
+    one account, as the live strategies bet."""
+    config = config_for(settings, start=start, end=end, bankroll=bankroll, devig=devig, lookback=lookback,
+                        together=together)
+    return run_backtest(odds, events, runs, config, model=model, progress=progress)
 
 
 def long_probabilities(probs: pl.DataFrame, rows: pl.DataFrame, ref: ModelRef | None = None) -> pl.DataFrame:

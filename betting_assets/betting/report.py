@@ -48,6 +48,40 @@ def comparison_markdown(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
+def refusals_markdown(result: BacktestResult) -> str:
+    """How many candidates each control of the gate refused, per strategy: what the backtest did
+    not bet because the live gate would not have let it."""
+    codes = sorted({c for s in [*result.strategies, *([result.account] if result.account else [])] for c in s.refused})
+    if not codes:
+        return "no candidate refused by a control"
+    rows = [*result.strategies, *([result.account] if result.account else [])]
+    lines = ["| strategy | " + " | ".join(codes) + " |", "| --- |" + " ---: |" * len(codes)]
+    for strategy in rows:
+        lines.append(f"| {strategy.name} | " + " | ".join(f"{strategy.refused.get(c, 0):,}" for c in codes) + " |")
+    return "\n".join(lines)
+
+
+def refusals_line(refused: dict[str, int]) -> str:
+    return ", ".join(f"{code} {n:,}" for code, n in sorted(refused.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def account_markdown(result: BacktestResult) -> str:
+    """The strategies on one account, as they bet live: each one's share and figures, and the
+    account's."""
+    assert result.account is not None
+    lines = ["| strategy | sizing | share | bets | stake | profit | ROI | ROI 95% CI |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    sizing = result.account.sizing
+    for strategy in [*result.strategies, result.account]:
+        m, own = strategy.metrics, sizing.get(strategy.name, {})
+        lines.append(f"| {strategy.name} | {own.get('method', '')} | "
+                     f"{own['share']:.0%} | " if own else f"| {strategy.name} | | | ")
+        lines[-1] += (f"{m['bets']:,} | {m.get('turnover') or 0:,.2f} | {m.get('profit') or 0:+,.2f} | "
+                      f"{claims.pct(m.get('roi'))} | {claims.ci(m.get('roi_low'), m.get('roi_high'))} |")
+    lines += ["", f"Refused by the gate: {refusals_line(result.account.refused)}."]
+    return "\n".join(lines)
+
+
 def summary_lines(result: BacktestResult) -> list[str]:
     """One line per strategy, in the table's order: what the CLI prints and MLflow keeps."""
     return [f"{s.name}: {claims.strategy_line(s.metrics)}" for s in ordered(result)]

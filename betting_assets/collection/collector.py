@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 
 from betting_assets.domain.data import quality
+from betting_assets.domain.data.quality import QualityMode
 from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, Finding, normalize_odds, snapshot_events
 from betting_assets.domain.data.scores import ScoreUpdate, parse_scores
 from betting_assets.domain.collection.tiers import FEED_LEAD, TierCall, tier_calls, tier_name
@@ -24,13 +25,14 @@ from betting_assets.sources.errors import MalformedResponseError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.transactions import in_transaction
+from betting_assets.domain.vocabulary import EventStatus
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds", "event_odds", "historical_event_odds"}
 WARMUP = timedelta(days=3)
 COVERAGE_LOOKBACK = timedelta(days=14)
 """how far before a day a stored historical answer may be stamped and still answer for it"""
 POSTPONEMENT = timedelta(days=1)
-LIVE_STATES = ("scheduled", "postponed", "cancelled")
+LIVE_STATES = (EventStatus.SCHEDULED, EventStatus.POSTPONED, EventStatus.CANCELLED)
 
 
 def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) -> tuple[pl.DataFrame, list[Finding]]:
@@ -97,7 +99,7 @@ class RebuildResult:
 class Collector:
     def __init__(self, engine: Engine, client: OddsApiClient, *, regions: list[str], markets: list[str],
                  odds_format: str = "decimal", bookmakers: list[str] | None = None,
-                 quality_mode: str = "flag", clock_at: datetime | None = None) -> None:
+                 quality_mode: QualityMode = QualityMode.FLAG, clock_at: datetime | None = None) -> None:
         """``clock_at``: the time every fetch is logged at on the clock budgets and plans are
         kept in, when it is not the wall clock (a sandbox's clock stands still between moves)."""
         self.engine = engine
@@ -236,7 +238,7 @@ class Collector:
                     result.findings = writes.record_findings(conn, found, source="odds:raw",
                                                              fetch_id=self.last_fetch_id)
                 return
-            kept = rows.filter(rows["is_valid"]) if self.quality_mode == "reject" else rows
+            kept = rows.filter(rows["is_valid"]) if self.quality_mode is QualityMode.REJECT else rows
             result.invalid_rows = rows.filter(~rows["is_valid"]).height
             result.rows = writes.write_normalized(conn, kept)
             result.outcomes = quality.evaluate_normalized(rows, normalized.findings, None)
@@ -263,7 +265,7 @@ class Collector:
         with self.engine.connect() as conn:
             previous = queries.previous_quotes(conn, rows["event_id"].unique().to_list(), start)
         outcomes = quality.evaluate_normalized(rows, findings, previous)
-        kept, rejected = (quality.reject_rows(rows, outcomes) if self.quality_mode == "reject" else (rows, 0))
+        kept, rejected = (quality.reject_rows(rows, outcomes) if self.quality_mode is QualityMode.REJECT else (rows, 0))
         with self.engine.begin() as conn:
             writes.clear_derived(conn, ids)
             written = writes.write_normalized(conn, kept)
@@ -334,7 +336,7 @@ class Collector:
                                 & pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null())
         updates = [
             ScoreUpdate(event_id=r["event_id"], sport_key=r["sport_key"], commence_time=r["commence_time"], home_team=r["home_team"],
-                        away_team=r["away_team"], status="final", completed=True, home_score=int(r["home_score"]),
+                        away_team=r["away_team"], status=EventStatus.FINAL, completed=True, home_score=int(r["home_score"]),
                         away_score=int(r["away_score"]), last_update=r.get("ends_at"))
             for r in window.iter_rows(named=True)
         ]
@@ -380,12 +382,12 @@ class Collector:
             changes: dict[str, list[str]] = {}
             for event_id, row in known.items():
                 new = listed.get(event_id)
-                if new is None and row.commence_time < horizon and row.status != "cancelled":
-                    changes.setdefault("cancelled", []).append(event_id)
-                elif new is not None and row.status == "cancelled":
-                    changes.setdefault("scheduled", []).append(event_id)
-                elif new is not None and abs(new - row.commence_time) > POSTPONEMENT and row.status == "scheduled":
-                    changes.setdefault("postponed", []).append(event_id)
+                if new is None and row.commence_time < horizon and row.status != EventStatus.CANCELLED:
+                    changes.setdefault(EventStatus.CANCELLED, []).append(event_id)
+                elif new is not None and row.status == EventStatus.CANCELLED:
+                    changes.setdefault(EventStatus.SCHEDULED, []).append(event_id)
+                elif new is not None and abs(new - row.commence_time) > POSTPONEMENT and row.status == EventStatus.SCHEDULED:
+                    changes.setdefault(EventStatus.POSTPONED, []).append(event_id)
             writes.set_event_statuses(conn, changes, response.requested_at)
             writes.record_findings(conn, frame.findings, source=f"events:{sport}", fetch_id=self.last_fetch_id)
             return count, changes

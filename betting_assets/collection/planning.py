@@ -82,7 +82,8 @@ def live_plan(engine: Engine, settings: Settings, now: datetime, until: datetime
         [missing.get(e, []) for e in frame["event_id"].to_list()], dtype=pl.List(pl.String)))
     plan = plan_collection(frame, pricing=pricing(collection), decision_leads=leads, now=now,
                            budget=Budget(budget, collection.credit_reset_day, {start: spent}, paced_from=now),
-                           made=made_calls(made), results_after=timedelta(minutes=collection.results_after_minutes))
+                           made=made_calls(made), results_after=timedelta(minutes=collection.results_after_minutes),
+                           movement=collection.movement)
     return LivePlan(plan, now, start, budget, source, spent)
 
 

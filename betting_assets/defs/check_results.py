@@ -11,7 +11,7 @@ from datetime import datetime
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 from sqlalchemy import Engine
 
-from betting_assets.domain.data.quality import CheckOutcome
+from betting_assets.domain.data.quality import CheckOutcome, QualityMode
 from betting_assets.warehouse import writes
 
 NON_BLOCKING = {"line_moves", "odds_freshness"}
@@ -33,7 +33,7 @@ def specs(asset: str, descriptions: dict[str, str]) -> list[AssetCheckSpec]:
 
 def result(outcome: CheckOutcome, mode: str, asset: str | None = None,
            extra: dict[str, object] | None = None) -> AssetCheckResult:
-    severity = AssetCheckSeverity.ERROR if outcome.errors and mode != "reject" else AssetCheckSeverity.WARN
+    severity = AssetCheckSeverity.ERROR if outcome.errors and mode != QualityMode.REJECT else AssetCheckSeverity.WARN
     sample = "\n".join(
         f"- **{f.severity}** {f.event_id or ''} {f.bookmaker or ''} {f.market or ''}: {f.message}"
         for f in outcome.findings[:8]
@@ -42,7 +42,7 @@ def result(outcome: CheckOutcome, mode: str, asset: str | None = None,
         "checked": outcome.checked,
         "errors": outcome.errors,
         "warnings": outcome.warnings,
-        "mode": mode,
+        "mode": str(mode),
     }
     if sample:
         metadata["sample"] = MetadataValue.md(sample + ("\n- …" if len(outcome.findings) > 8 else ""))

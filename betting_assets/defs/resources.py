@@ -1,5 +1,5 @@
 """Dagster resources: the settings, and the warehouse, the odds provider, the clock, the
-broker and MLflow built from them.
+venue and MLflow built from them.
 
 Settings reach definitions one way: the environment (``BETTING_*``, then ``.env``) is read by
 ``Settings`` inside ``SettingsResource``, which every other resource holds, and assets, checks,
@@ -21,15 +21,13 @@ from sqlalchemy import Connection, Engine
 
 from betting_assets.clock import ProviderUnreachable, provider_now
 from betting_assets.collection.collector import Collector
-from betting_assets.orders import service
-from betting_assets.orders.brokers import Broker
-from betting_assets.settings import SECRET_FIELDS, Settings, SettingsError, env_name, load_settings
+from betting_assets.settings import SECRET_FIELDS, ClockSource, Settings, SettingsError, env_name, load_settings
 from betting_assets.sources.odds_api import OddsApiClient
 from betting_assets.warehouse.engine import make_engine
 
 if TYPE_CHECKING:
     from betting_assets.modelling.registry import Tracker
-    from betting_assets.venues.betfair.client import PointedClient
+    from betting_assets.venues.base import Venue
 
 
 class SettingsResource(ConfigurableResource):
@@ -114,12 +112,12 @@ class ClockResource(ConfigurableResource):
     clock, so a test (or a demo) moves time by moving the sandbox."""
 
     settings: SettingsResource
-    source: str | None = None
+    source: ClockSource | None = None
     base_url: str | None = None
 
     def uses_provider(self) -> bool:
-        if self.source and self.source != "auto":
-            return self.source == "provider"
+        if self.source is not None and ClockSource(self.source) is not ClockSource.AUTO:
+            return ClockSource(self.source) is ClockSource.PROVIDER
         return self.settings.get().uses_provider_clock
 
     def now(self) -> datetime:
@@ -134,58 +132,50 @@ class ClockResource(ConfigurableResource):
         return now if self.uses_provider() else None
 
 
-class ExchangeResource(ConfigurableResource):
-    """The exchange's catalogue and books, for mapping events to markets (placing is the broker's):
-    the settings' exchange unless ``base_url``, ``app_key`` and ``session_token`` name another
-    (the sandbox's, in tests and the demo)."""
+class VenueResource(ConfigurableResource):
+    """Where bets go: the settings' venue (``BETTING_BROKER``, ``BETTING_MODE``), refused when live
+    placement is not fully configured. ``base_url``, ``app_key`` and ``session_token`` name
+    another exchange to reach (the sandbox's, in tests and the demo) instead of the settings'
+    credentials. One venue, one session, for the whole run."""
 
     settings: SettingsResource
     base_url: str | None = None
     app_key: str | None = None
     session_token: str | None = None
+    _venue: Any = PrivateAttr(default=None)
 
-    def client(self) -> "PointedClient":
-        from betting_assets.venues.betfair import client as exchange_client
-        return exchange_client.from_settings(self.settings.get().exchange, base_url=self.base_url,
-                                             app_key=self.app_key, session_token=self.session_token)
+    def venue(self) -> "Venue":
+        if self._venue is None:
+            from betting_assets.venues import venue_for
+            from betting_assets.venues.betfair import client as betfair_client
+
+            settings = self.settings.get()
+            given = self.base_url or self.app_key or self.session_token
+            connect = (lambda: betfair_client.from_settings(
+                settings.exchange, base_url=self.base_url, app_key=self.app_key,
+                session_token=self.session_token)) if given else None
+            self._venue = venue_for(settings, connect)
+        return self._venue  # type: ignore[no-any-return]
 
     @contextmanager
-    def session(self, purpose: str) -> Iterator["PointedClient"]:
-        """A logged-in client for one step, logged out after it; no session is the step's
-        failure, saying ``purpose`` and what is missing."""
+    def session(self, purpose: str) -> Iterator["Venue"]:
+        """The venue, logged in for one step; no session is the step's failure, saying
+        ``purpose`` and what is missing."""
         from dagster import Failure
 
-        from betting_assets.venues.betfair import client as exchange_client
+        from betting_assets.venues import VenueRefused
+        from betting_assets.venues.base import VenueError
+
         try:
-            made = self.client()
-        except exchange_client.ExchangeUnavailable as exc:
+            with self.venue().session(purpose) as venue:
+                yield venue
+        except (VenueRefused, VenueError) as exc:
             raise Failure(f"{purpose}: {exc}") from None
-        try:
-            yield made
-        finally:
-            exchange_client.logout(made)
-
-
-class BrokerResource(ConfigurableResource):
-    """The broker the settings choose (``BETTING_BROKER``, ``BETTING_MODE``); refuses live
-    placement that is not fully configured. With ``exchange``, the exchange broker's session is
-    that resource's (the sandbox's, in the demo) rather than the settings' credentials."""
-
-    settings: SettingsResource
-    exchange: ExchangeResource | None = None
-    _broker: Broker | None = PrivateAttr(default=None)
-
-    def broker(self) -> Broker:
-        """One broker (one exchange session) for the whole run."""
-        if self._broker is None:
-            self._broker = service.broker_for(self.settings.get(), self.exchange.client if self.exchange else None)
-        return self._broker
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        close = getattr(self._broker, "close", None)
-        if close is not None:
-            close()
-        self._broker = None
+        if self._venue is not None:
+            self._venue.close()
+        self._venue = None
 
 
 class MlflowResource(ConfigurableResource):
@@ -215,6 +205,5 @@ def default_resources(settings: SettingsResource | None = None, **given: Any) ->
         "odds_api": OddsApiResource(settings=settings),
         "clock": ClockResource(settings=settings),
         "mlflow": MlflowResource(settings=settings),
-        "broker": BrokerResource(settings=settings),
-        "exchange": ExchangeResource(settings=settings),
+        "venue": VenueResource(settings=settings),
     } | given

@@ -1,44 +1,19 @@
-"""The closed vocabularies the compiled rules work on, named: markets, sides, event statuses and
-settlement results. Each is an ``IntEnum`` so that numba compares and stores its members as the
-small integers they are, and code reads ``Side.AWAY`` rather than ``2``."""
+"""The vocabularies (``domain.vocabulary``) as the compiled rules read them: each an ``IntEnum``
+of its members' codes, built from the vocabulary itself so there is one table, and numba
+compares and stores the members as the small integers they are (code reads ``Side.AWAY``
+rather than ``2``)."""
 
 from __future__ import annotations
 
 from enum import IntEnum
 
+from betting_assets.domain import vocabulary as v
 
-class Market(IntEnum):
-    H2H = 0
-    SPREADS = 1
-    TOTALS = 2
-
-
-class Side(IntEnum):
-    HOME = 0
-    DRAW = 1
-    AWAY = 2
-    OVER = 3
-    UNDER = 4
-
-
-class Status(IntEnum):
-    """An event's status as settlement sees it: any other status (scheduled, in play) is open."""
-
-    OTHER = -1
-    FINAL = 0
-    CANCELLED = 1
-    POSTPONED = 2
-
-
-class Result(IntEnum):
-    LOSS = 0
-    HALF_LOSS = 1
-    PUSH = 2
-    HALF_WIN = 3
-    WIN = 4
-    VOID = 5
-    OPEN = 6
-
+Market = IntEnum("Market", {m.name: m.code for m in v.Market})
+Side = IntEnum("Side", {s.name: s.code for s in v.Side})
+Status = IntEnum("Status", {"OTHER": v.OPEN_CODE, **{s.name: s.code for s in v.EventStatus if s.code != v.OPEN_CODE}})
+"""an event's status as settlement sees it: any other status (scheduled, in play) is open"""
+Result = IntEnum("Result", {r.name: r.code for r in v.Result})
 
 
 def words(vocabulary: type[IntEnum]) -> list[str]:

@@ -11,13 +11,15 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.data import quality
+from betting_assets.domain.data.quality import QualityMode
 from betting_assets.domain.features.build import FEATURE_COLUMNS, INFO_COLUMNS, FeatureConfig, build_features
 from betting_assets.collection.collector import derive_snapshots
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries, writes
+from betting_assets.domain.vocabulary import EventStatus
 
 FEATURE_VERSION = "1"
-EXCLUDED_STATUSES = ("cancelled",)
+EXCLUDED_STATUSES = (EventStatus.CANCELLED,)
 
 
 def feature_config(settings: Settings) -> FeatureConfig:
@@ -56,7 +58,7 @@ def publish(engine: Engine, frame: pl.DataFrame) -> int:
 
 
 def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config: FeatureConfig,
-                       quality_mode: str) -> pl.DataFrame:
+                       quality_mode: QualityMode) -> pl.DataFrame:
     """The sampled rows rebuilt from the raw snapshots alone, every snapshot at or after the
     latest decision time left unread. In reject mode the quality rules drop the same rows the
     normaliser's rebuild drops."""
@@ -69,7 +71,7 @@ def recompute_from_raw(engine: Engine, sport: str, sample: pl.DataFrame, config:
         fixtures = queries.events_by_id(conn, sample["event_id"].unique().to_list())
         results = queries.finished_before(conn, [sport], cutoff)
     rows, findings = derive_snapshots(snapshots, set(sample["event_id"].to_list()))
-    if quality_mode == "reject":
+    if quality_mode == QualityMode.REJECT:
         rows, _ = quality.reject_rows(rows, quality.evaluate_normalized(rows, findings, None))
     rebuilt = build_features(rows, fixtures, results, config)
     return rebuilt.join(sample.select("event_id", "decision_time"), on=["event_id", "decision_time"])

@@ -17,6 +17,7 @@ from betting_assets.domain.modelling.scoring import log_loss, market_probabiliti
 from betting_assets.modelling.registry import Tracker, TrainingRecord, model_name
 from betting_assets.modelling.train import MarketComparison, TrainConfig, TrainedModel, evaluate, train_model
 from betting_assets.warehouse import queries
+from betting_assets.domain.vocabulary import EventStatus
 
 OOT_SHARE = 0.2
 
@@ -84,7 +85,7 @@ def warehouse_training_frame(engine: Engine, sports: list[str], decision_hours: 
                              train_from: datetime | None) -> pl.DataFrame:
     with engine.connect() as conn:
         features = queries.stored_features(conn, sports, FEATURE_COLUMNS, start=train_from)
-        results = queries.events_of(conn, sports, status="final")
+        results = queries.events_of(conn, sports, status=EventStatus.FINAL)
     return labelled(features, results, decision_hours)
 
 

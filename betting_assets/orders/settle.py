@@ -1,6 +1,6 @@
-"""Settling placed bets against final scores, with the sharp closing price for CLV; an
-exchange's bets by the exchange's own settlement (``listClearedOrders``), cross-checked against
-the scores."""
+"""Settling placed bets against final scores, with the sharp closing price for CLV; the bets of a
+venue that settles its own by its cleared reports (Betfair's ``listClearedOrders``),
+cross-checked against the scores."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.domain.codes import Result
+from betting_assets.domain import codes
+from betting_assets.domain.orders.states import BetStatus
 from betting_assets.domain.betting.intervals import mean_interval, ratio_interval
 from betting_assets.domain.kernels.settle import FIXED, PER_PRICE
 from betting_assets.domain.pricing.market_view import LINE_KEY, closing_fair, offers_at
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.betting.settlement import RESULTS, settle_frame
-from betting_assets.orders.brokers import Cleared
 from betting_assets.settings import Settings
+from betting_assets.venues import kind_of
+from betting_assets.venues.base import Cleared, Venue
 from betting_assets.warehouse import ledger, queries, writes
+from betting_assets.domain.vocabulary import Market, Result, line
 
 LOOKBACK = timedelta(days=3)
 CHECK = "exchange_settlement"
@@ -36,8 +39,8 @@ def gross_profit(result: str, stake: float, price: float) -> float:
 def exchange_result(report: Cleared, stake: float) -> str:
     """The result the exchange's money says: void, or the one whose gross profit it paid (the
     exchange reports a half-won handicap as a WIN with half the winnings)."""
-    if report.outcome == "VOID":
-        return "void"
+    if report.outcome in ("VOID", "VOIDED"):
+        return Result.VOID
     for name in ("win", "half_win", "push", "half_loss", "loss"):
         if abs(gross_profit(name, stake, report.price_matched) - report.profit) < 0.01:
             return name
@@ -53,14 +56,15 @@ class Settled:
 
 
 def settle_placed(engine: Engine, settings: Settings, now: datetime,
-                  cleared: Callable[[list[str]], dict[str, Cleared]] | None = None) -> Settled:
+                  venue: Callable[[], Venue] | None = None) -> Settled:
     """Placed bets whose event is final, cancelled or postponed are settled by the rules of
-    ``domain.settlement``; the rest stay placed until their result is known. A bet placed on
-    the exchange settles when the exchange has settled it (``cleared``: its reports by customer
-    reference), with the exchange's profit and commission as the money; where the scores
-    settle it differently, that is a data-quality finding, and the exchange's figures stand."""
+    ``domain.betting.settlement``; the rest stay placed until their result is known. A bet placed
+    at a venue that settles its own settles when the venue has settled it (``venue``: asked for
+    only then; its ``cleared`` reports by customer reference), with the venue's profit and
+    commission as the money; where the scores settle it differently, that is a data-quality
+    finding, and the venue's figures stand."""
     with engine.connect() as conn:
-        placed = ledger.with_status(conn, "placed")
+        placed = ledger.with_status(conn, BetStatus.PLACED)
         if placed.is_empty():
             return Settled(0, 0)
         ids = placed["event_id"].unique().to_list()
@@ -76,23 +80,23 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
         placed.drop("p_close").join(fixtures.select("event_id", "status", "home_score", "away_score"), on="event_id",
                     how="left", suffix="_event")
         .join(shape, on="event_id", how="left")
-        .with_columns(pl.col("three_way").fill_null(pl.col("market") == "h2h"),
-                      line=pl.when(pl.col("market") == "h2h").then(0.0)
-                      .when((pl.col("market") == "spreads") & (pl.col("side") == "away")).then(-pl.col("point"))
-                      .otherwise(pl.col("point")))
+        .with_columns(pl.col("three_way").fill_null(pl.col("market") == Market.H2H), line=line())
         .join(closing, on=[*LINE_KEY, "side"], how="left")
         .sort("commence_time", "bet_id")  # the bankroll history runs in the order results came in
     )
     ret, code = settle_frame(frame.with_columns(pl.col("status_event").alias("status")))
-    done = np.flatnonzero(code != Result.OPEN)
+    done = np.flatnonzero(code != codes.Result.OPEN)
     ids, stakes, closes = frame["bet_id"].to_list(), frame["stake"].to_list(), frame["p_close"].to_list()
     by_scores = {ids[i]: {"bet_id": ids[i], "result": RESULTS[code[i]], "unit_return": float(ret[i]),
                           "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done}
-    on_exchange = frame.filter(pl.col("broker") == "exchange")
-    reports = cleared(on_exchange["customer_ref"].to_list()) if cleared is not None and on_exchange.height else {}
+    own = {name: kind_of(name).settles_own_bets for name in frame["broker"].unique().to_list()}
+    by_venue = frame.filter(pl.col("broker").replace_strict(own, return_dtype=pl.Boolean))
+    reports: dict[str, Cleared] = {}
+    if by_venue.height and venue is not None:
+        reports = venue().cleared(by_venue["customer_ref"].to_list())
     rows, findings, by_exchange = [], [], 0
     for bet in frame.iter_rows(named=True):
-        if bet["broker"] != "exchange":
+        if not own[bet["broker"]]:
             if bet["bet_id"] in by_scores:
                 rows.append(by_scores[bet["bet_id"]])
             continue
@@ -136,14 +140,14 @@ def _from_exchange(bet: dict[str, Any], report: Cleared,
 def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
     """P&L, ROI and CLV of the settled bets among ledger rows, ROI and CLV with 95 % bootstrap
     intervals over the bets (None where fewer than two)."""
-    done = placed.filter(pl.col("status") == "settled")
+    done = placed.filter(pl.col("status") == BetStatus.SETTLED)
     turnover = float(done["stake"].sum()) if done.height else 0.0
     profit = float(done["profit"].sum()) if done.height else 0.0
     clv = done.filter(pl.col("p_close").is_not_null()).select(pl.col("price") * pl.col("p_close") - 1.0).to_series()
     roi_ci = ratio_interval(done["profit"].to_numpy(), done["stake"].to_numpy(), np.arange(done.height))
     clv_ci = mean_interval(clv.to_numpy())
     commission = float(done["commission"].fill_null(0.0).sum()) if done.height and "commission" in done.columns else 0.0
-    return {"settled_bets": done.height, "open_bets": placed.filter(pl.col("status") == "placed").height,
+    return {"settled_bets": done.height, "open_bets": placed.filter(pl.col("status") == BetStatus.PLACED).height,
             "turnover": turnover, "profit": profit, "commission": commission, "roi": profit / turnover if turnover else None,
             "roi_low": roi_ci.low if roi_ci else None, "roi_high": roi_ci.high if roi_ci else None,
             "mean_clv": float(clv.mean()) if clv.len() else None,  # type: ignore[arg-type]

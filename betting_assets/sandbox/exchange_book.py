@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from betting_assets.domain.data.catalog import BOOKMAKERS_BY_REGION, EXCHANGE_EVENT_TYPES
+from betting_assets.domain.data.catalog import BOOKMAKERS_BY_REGION
+from betting_assets.venues.betfair.venue import EVENT_TYPES as EXCHANGE_EVENT_TYPES
 from betting_assets.venues.betfair.ladder import MIN_PRICE, tick_above, tick_below, to_ladder
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.sandbox.market import bookmakers_for

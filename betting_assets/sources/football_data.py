@@ -17,6 +17,7 @@ import polars as pl
 
 from betting_assets.domain.data.normalize import side_expr
 from betting_assets.domain.pricing.odds import MAX_DECIMAL, MIN_DECIMAL
+from betting_assets.domain.vocabulary import EventStatus, Market
 
 DIV_TO_SPORT: dict[str, tuple[str, str]] = {
     "E0": ("soccer_epl", "EPL"),
@@ -336,16 +337,16 @@ def _quotes(frame: pl.DataFrame, skipped: dict[str, int]) -> pl.DataFrame:
     blocks: list[pl.DataFrame | None] = []
     for when, c in (("prematch", ""), ("closing", "C")):
         for prefix, book in H2H_BOOKS.items():
-            blocks.append(_market_block(frame, skipped, book=book, market="h2h", when=when, outcomes=[
+            blocks.append(_market_block(frame, skipped, book=book, market=Market.H2H, when=when, outcomes=[
                 (home, f"{prefix}{c}H", zero), (pl.lit("Draw"), f"{prefix}{c}D", zero),
                 (away, f"{prefix}{c}A", zero)]))
         for prefix, book in TOTALS_BOOKS.items():
-            blocks.append(_market_block(frame, skipped, book=book, market="totals", when=when, outcomes=[
+            blocks.append(_market_block(frame, skipped, book=book, market=Market.TOTALS, when=when, outcomes=[
                 (pl.lit("Over"), f"{prefix}{c}>2.5", pl.lit(2.5)),
                 (pl.lit("Under"), f"{prefix}{c}<2.5", pl.lit(2.5))]))
         line = _point(frame, "AHCh" if c else "AHh")
         for prefix, book in SPREADS_BOOKS.items():
-            blocks.append(_market_block(frame, skipped, book=book, market="spreads", when=when, outcomes=[
+            blocks.append(_market_block(frame, skipped, book=book, market=Market.SPREADS, when=when, outcomes=[
                 (home, f"{prefix}{c}AHH", line), (away, f"{prefix}{c}AHA", -line)]))
     present = [b for b in blocks if b is not None]
     if not present:
@@ -356,7 +357,7 @@ def _quotes(frame: pl.DataFrame, skipped: dict[str, int]) -> pl.DataFrame:
 def events_with_status(events: pl.DataFrame) -> pl.DataFrame:
     """The files' events with the status a backtest settles by: final once both scores are in."""
     scored = pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null()
-    return events.with_columns(status=pl.when(scored).then(pl.lit("final")).otherwise(pl.lit("scheduled")))
+    return events.with_columns(status=pl.when(scored).then(pl.lit(EventStatus.FINAL)).otherwise(pl.lit(EventStatus.SCHEDULED)))
 
 
 def quotes_as_odds(data: FootballData) -> pl.DataFrame:

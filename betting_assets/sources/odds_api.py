@@ -19,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from betting_assets import tls
 from betting_assets.domain.timeutil import format_utc
 from betting_assets.settings import Settings
 from betting_assets.sources.breaker import CircuitBreaker
@@ -126,7 +127,7 @@ class OddsApiClient:
     ) -> None:
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
-                                  headers={"accept": "application/json"})
+                                  headers={"accept": "application/json"}, verify=tls.context())
         self.max_retries = max_retries
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s

@@ -1,9 +1,12 @@
 """The bets ledger: two-phase writes and the bankroll history.
 
-A bet exists in the ledger before any broker hears of it: ``claim`` inserts the row as
+A bet exists in the ledger before any venue hears of it: ``claim`` inserts the row as
 ``pending`` in its own transaction, and only the run whose insert went in may call the
-broker. The unique idempotency key makes that a database decision, so two runs at once, a
-retried op or a re-launched run cannot both claim one slip.
+venue. The unique idempotency key makes that a database decision, so two runs at once, a
+retried op or a re-launched run cannot both claim one slip. Every later status change of a bet
+or a slip is one guarded update (``move_bets``, ``move_slips``): checked by the state machine
+(``domain.orders.states``) first, and written only where the row still has the status it moves
+from, so a move another run made meanwhile is found rather than overwritten.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from betting_assets.domain.orders import bet_states
+from betting_assets.domain.orders import states as bet_states
+from betting_assets.domain.orders.states import BetStatus, SlipStatus
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bankroll_history, bet_slips, bets, events
 from betting_assets.warehouse.writes import _insert
@@ -28,12 +32,29 @@ def customer_ref(key: str) -> str:
 
 def claim(engine: Engine, row: dict[str, Any]) -> bool:
     """Inserts a pending row and commits it; False when the key is already in the ledger."""
-    bet_states.check(None, "pending")
+    status = bet_states.check(None, BetStatus.PENDING)
     with engine.begin() as conn:
         inserted = conn.execute(
-            _insert(conn, bets).values(**row, status="pending").on_conflict_do_nothing(
+            _insert(conn, bets).values(**row, status=status.value).on_conflict_do_nothing(
                 index_elements=["idempotency_key"]).returning(bets.c.bet_id)).first()
     return inserted is not None
+
+
+def move_bets(conn: Connection, condition: Any, old: BetStatus, new: BetStatus, values: dict[str, Any]) -> list[Any]:
+    """Moves the bets matching ``condition`` from ``old`` to ``new`` (with ``values``) in one
+    guarded update; the slip ids of those moved (a bet no longer ``old`` is left as it is)."""
+    bet_states.check(old, new)
+    return [r[0] for r in conn.execute(update(bets).where(and_(condition, bets.c.status == old.value))
+                                       .values(**values, status=new.value).returning(bets.c.slip_id)).all()]
+
+
+def move_slips(conn: Connection, slip_ids: list[int], new: SlipStatus, old: SlipStatus = SlipStatus.PROPOSED) -> int:
+    """Moves slips from ``old`` to ``new`` in one guarded update; how many moved."""
+    if not slip_ids:
+        return 0
+    bet_states.check_slip(old, new)
+    return conn.execute(update(bet_slips).where(and_(bet_slips.c.slip_id.in_(slip_ids), bet_slips.c.status == old.value))
+                        .values(status=new.value)).rowcount
 
 
 def attempt_key(key: str, attempt: str) -> str:
@@ -49,33 +70,28 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
     key of that attempt and the slip stays proposed for a later run."""
     if not rows:
         return 0
-    bet_states.check(None, "rejected")
+    status = bet_states.check(None, BetStatus.REJECTED)
     if attempt is not None:
         keys = [attempt_key(r["idempotency_key"], attempt) for r in rows]
         rows = [{**r, "idempotency_key": k, "customer_ref": customer_ref(k)} for r, k in zip(rows, keys)]
     with engine.begin() as conn:
         done = conn.execute(_insert(conn, bets).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                            .returning(bets.c.slip_id), [{**r, "status": "rejected"} for r in rows]).all()
+                            .returning(bets.c.slip_id), [{**r, "status": status.value} for r in rows]).all()
         if attempt is None:
-            _mark_slips(conn, [s for (s,) in done if s is not None], "rejected")
+            move_slips(conn, [s for (s,) in done if s is not None], SlipStatus.REJECTED)
     return len(done)
 
 
 def finish(engine: Engine, key: str, values: dict[str, Any]) -> bool:
-    """Moves a pending row to its final state; a row already final is left alone. A status a
-    pending bet may not take (``domain.bet_states``) is refused before anything is written."""
-    bet_states.check("pending", values["status"])
+    """Moves a pending row to its final state, and its slip with it; a row already final is left
+    alone. A status a pending bet may not take (``domain.orders.states``) is refused before
+    anything is written."""
+    new = BetStatus(values["status"])
     with engine.begin() as conn:
-        result = conn.execute(update(bets).where(and_(bets.c.idempotency_key == key, bets.c.status == "pending"))
-                              .values(**values).returning(bets.c.slip_id)).first()
-        if result is not None and result[0] is not None:
-            _mark_slips(conn, [result[0]], values["status"])
-    return result is not None
-
-
-def _mark_slips(conn: Connection, slip_ids: list[int], status: str) -> None:
-    if slip_ids:
-        conn.execute(update(bet_slips).where(bet_slips.c.slip_id.in_(slip_ids)).values(status=status))
+        moved = move_bets(conn, bets.c.idempotency_key == key, BetStatus.PENDING, new,
+                          {k: v for k, v in values.items() if k != "status"})
+        move_slips(conn, [s for s in moved if s is not None], bet_states.slip_status(new))
+    return bool(moved)
 
 
 def frame(conn: Connection, condition: Any = None) -> pl.DataFrame:
@@ -90,9 +106,16 @@ BETS_SCHEMA: dict[str, pl.DataType] = {
         type(c.type).__name__, pl.String) for c in bets.columns}
 
 
+def keys(conn: Connection, wanted: list[str]) -> list[str]:
+    """Which of these idempotency keys the ledger holds already."""
+    if not wanted:
+        return []
+    return list(conn.execute(select(bets.c.idempotency_key).where(bets.c.idempotency_key.in_(wanted))).scalars())
+
+
 def unclaimed_slips(conn: Connection, slip_ids: list[int] | None = None, limit: int | None = None) -> pl.DataFrame:
     """Proposed slips with no ledger row yet, oldest first."""
-    condition = and_(bet_slips.c.status == "proposed",
+    condition = and_(bet_slips.c.status == SlipStatus.PROPOSED,
                      ~select(bets.c.bet_id).where(bets.c.idempotency_key == bet_slips.c.idempotency_key).exists())
     if slip_ids:
         condition = and_(condition, bet_slips.c.slip_id.in_(slip_ids))
@@ -108,10 +131,8 @@ def record_settlement(engine: Engine, settled: list[dict[str, Any]], start_bankr
         bankroll = current_bankroll(conn, start_bankroll)
         for row in settled:
             bet_id = row.pop("bet_id")
-            status = bet_states.check("placed", bet_states.settled_status(row["result"]))
-            done = conn.execute(update(bets).where(and_(bets.c.bet_id == bet_id, bets.c.status == "placed"))
-                                .values(**row, status=status.value, settled_at=now, updated_at=now)).rowcount
-            if not done:
+            if not move_bets(conn, bets.c.bet_id == bet_id, BetStatus.PLACED, bet_states.settled_status(row["result"]),
+                             {**row, "settled_at": now, "updated_at": now}):
                 continue
             bankroll += row["profit"]
             conn.execute(bankroll_history.insert().values(
@@ -145,10 +166,10 @@ def open_bets_with_event_status(conn: Connection) -> pl.DataFrame:
     """Placed, unsettled bets beside their event's status."""
     rows = conn.execute(select(bets.c.bet_id, bets.c.event_id, bets.c.bookmaker, bets.c.market,
                                events.c.status.label("event_status"))
-                        .join(events, events.c.event_id == bets.c.event_id).where(bets.c.status == "placed")).all()
+                        .join(events, events.c.event_id == bets.c.event_id).where(bets.c.status == BetStatus.PLACED)).all()
     return pl.DataFrame([tuple(r) for r in rows], orient="row",
                         schema=["bet_id", "event_id", "bookmaker", "market", "event_status"])
 
 
-def with_status(conn: Connection, status: str) -> pl.DataFrame:
-    return frame(conn, bets.c.status == status)
+def with_status(conn: Connection, status: BetStatus) -> pl.DataFrame:
+    return frame(conn, bets.c.status == status.value)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from betting_assets.warehouse.queries import _event_columns, _frame
 from betting_assets.warehouse.tables import collection_plan, events, fetch_log, normalized_odds, odds_snapshots
+from betting_assets.domain.vocabulary import EventStatus, UPCOMING
 
 _UTC = pl.Datetime("us", "UTC")
 PLAN_SCHEMA: dict[str, pl.DataType] = {
@@ -32,9 +33,9 @@ def schedule(conn: Connection, now: datetime, until: datetime, sports: list[str]
     started less than ``results_within`` ago still without a result."""
     columns = [c for c in _event_columns() if c.name in ("event_id", "sport_key", "commence_time", "last_odds_at")]
     query = select(*columns).where(events.c.sport_key.in_(sports), or_(
-        and_(events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > now,
+        and_(events.c.status.in_(UPCOMING), events.c.commence_time > now,
              events.c.commence_time < until),
-        and_(events.c.status.in_(["scheduled", "live"]), events.c.commence_time <= now,
+        and_(events.c.status.in_([EventStatus.SCHEDULED, EventStatus.LIVE]), events.c.commence_time <= now,
              events.c.commence_time > now - results_within)))
     return _frame(conn, query.order_by(events.c.commence_time), {
         "event_id": pl.String, "sport_key": pl.String, "commence_time": _UTC, "last_odds_at": _UTC})

@@ -10,9 +10,12 @@ from sqlalchemy import Connection, Select, and_, func, select
 
 from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, SPORT_SOURCES
 from betting_assets.domain.timeutil import parse_utc
+from betting_assets.domain.vocabulary import AWAITING_RESULT, EventStatus, UPCOMING
+from betting_assets.domain.orders.states import SlipStatus
 from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
+    event_decisions,
     events,
     exchange_books,
     exchange_markets,
@@ -41,7 +44,7 @@ def _event_columns() -> list[Any]:
 
 def upcoming_events(conn: Connection, now: datetime, sports: list[str] | None = None) -> pl.DataFrame:
     """Scheduled events not yet started: what the fetch sensor weighs."""
-    query = select(*_event_columns()).where(events.c.status.in_(["scheduled", "postponed"]),
+    query = select(*_event_columns()).where(events.c.status.in_(UPCOMING),
                                             events.c.commence_time > now)
     if sports:
         query = query.where(events.c.sport_key.in_(sports))
@@ -52,7 +55,7 @@ def awaiting_scores(conn: Connection, now: datetime, window: timedelta = timedel
                     sports: list[str] | None = None) -> pl.DataFrame:
     """Started events without a final result, within the provider's scores window."""
     query = select(*_event_columns()).where(
-        events.c.status.in_(["scheduled", "postponed", "live"]), events.c.commence_time <= now,
+        events.c.status.in_(AWAITING_RESULT), events.c.commence_time <= now,
         events.c.commence_time > now - window,
     )
     if sports:
@@ -204,7 +207,7 @@ def finished_before(conn: Connection, sports: list[str], before: datetime) -> pl
     """Final results of events that started before ``before``: the rating history. The
     feature builder still cuts each result at the time it became known."""
     return events_frame(conn, and_(events.c.sport_key.in_(sports), events.c.commence_time < before,
-                                   events.c.status == "final", events.c.home_score.is_not(None)))
+                                   events.c.status == EventStatus.FINAL, events.c.home_score.is_not(None)))
 
 
 def odds_for_events(conn: Connection, event_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
@@ -241,11 +244,31 @@ def stored_features(conn: Connection, sports: list[str], columns: list[str], sta
 
 
 def at_decision(conn: Connection, now: datetime, hours: float, sports: list[str]) -> pl.DataFrame:
-    """Scheduled events whose decision time (kick-off minus ``hours``) has come and that have
-    not started."""
-    return events_frame(conn, and_(events.c.sport_key.in_(sports), events.c.status == "scheduled",
+    """Scheduled events whose decision time (kick-off minus ``hours``) has come, that have not
+    started and that the live strategies have not decided yet: each event is decided once, at
+    its decision time, as the backtest decides it."""
+    decided = select(event_decisions.c.event_id).where(event_decisions.c.event_id == events.c.event_id).exists()
+    return events_frame(conn, and_(events.c.sport_key.in_(sports), events.c.status == EventStatus.SCHEDULED,
                                    events.c.commence_time > now,
-                                   events.c.commence_time <= now + timedelta(hours=hours)))
+                                   events.c.commence_time <= now + timedelta(hours=hours), ~decided))
+
+
+def decisions_frame(conn: Connection) -> pl.DataFrame:
+    """Every event's live decision: when, with how many bets chosen and slips made."""
+    return _frame(conn, select(event_decisions.c.event_id, event_decisions.c.decision_time,
+                               event_decisions.c.decided_at, event_decisions.c.candidates, event_decisions.c.slips,
+                               event_decisions.c.refusals)
+                  .order_by(event_decisions.c.decided_at, event_decisions.c.event_id),
+                  {"event_id": pl.String, "decision_time": _UTC, "decided_at": _UTC, "candidates": pl.Int64,
+                   "slips": pl.Int64, "refusals": pl.String})
+
+
+def first_decision(conn: Connection, now: datetime) -> datetime | None:
+    """The day's first decision that chose a bet, up to ``now``: when the day's cash was taken."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return conn.execute(select(func.min(event_decisions.c.decided_at)).where(
+        event_decisions.c.decided_at >= day, event_decisions.c.decided_at <= now,
+        event_decisions.c.candidates > 0)).scalar_one_or_none()
 
 
 def slips_frame(conn: Connection, condition: Any = None, limit: int | None = None) -> pl.DataFrame:
@@ -259,7 +282,7 @@ def slips_frame(conn: Connection, condition: Any = None, limit: int | None = Non
 
 def proposed_slips(conn: Connection) -> pl.DataFrame:
     """Slips not yet placed (or refused): what a placement run would take up."""
-    return slips_frame(conn, bet_slips.c.status == "proposed")
+    return slips_frame(conn, bet_slips.c.status == SlipStatus.PROPOSED)
 
 
 def result_frame(conn: Connection, query: Any) -> pl.DataFrame:
@@ -303,7 +326,7 @@ def warehouse_totals(conn: Connection) -> dict[str, Any]:
                         .order_by(fetch_log.c.fetch_id.desc()).limit(1)).first()
     return {
         "events": count(select(func.count()).select_from(events)),
-        "final_events": count(select(func.count()).where(events.c.status == "final")),
+        "final_events": count(select(func.count()).where(events.c.status == EventStatus.FINAL)),
         "snapshots": count(select(func.count()).select_from(odds_snapshots)),
         "odds_rows": count(select(func.count()).select_from(normalized_odds)),
         "invalid_rows": count(select(func.count()).select_from(normalized_odds)

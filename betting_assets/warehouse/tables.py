@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 
 from betting_assets.warehouse.types import JsonDocument, UtcDateTime
+from betting_assets.domain.vocabulary import EventStatus
+from betting_assets.domain.orders.states import SlipStatus
 
 metadata = MetaData(
     naming_convention={
@@ -42,7 +44,7 @@ events = Table(
     Column("commence_time", UtcDateTime(), nullable=False),
     Column("home_team", String(128), nullable=False),
     Column("away_team", String(128), nullable=False),
-    Column("status", String(16), nullable=False, server_default="scheduled"),
+    Column("status", String(16), nullable=False, server_default=str(EventStatus.SCHEDULED)),
     Column("home_score", Integer),
     Column("away_score", Integer),
     Column("completed", Boolean, nullable=False, server_default="0"),
@@ -228,7 +230,7 @@ bet_slips = Table(
     metadata,
     Column("slip_id", BigId, primary_key=True, autoincrement=True),
     Column("idempotency_key", String(255), nullable=False),
-    Column("status", String(16), nullable=False, server_default="proposed"),
+    Column("status", String(16), nullable=False, server_default=str(SlipStatus.PROPOSED)),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("sport_key", String(64), nullable=False),
@@ -242,9 +244,9 @@ bet_slips = Table(
     Column("bookmaker", String(64), nullable=False),
     Column("price", Float, nullable=False),
     Column("price_time", UtcDateTime(), nullable=False),
-    Column("model_name", String(128), nullable=False),
-    Column("model_version", String(32), nullable=False),
-    Column("model_prob", Float, nullable=False),
+    Column("model_name", String(128)),
+    Column("model_version", String(32)),
+    Column("model_prob", Float),
     Column("fair_prob", Float),
     Column("edge", Float, nullable=False),
     Column("kelly", Float, nullable=False),
@@ -255,13 +257,20 @@ bet_slips = Table(
     Column("quoted_price", Float),
     Column("market_version", BigInteger),
     Column("available_size", Float),
+    Column("strategy", String(16), nullable=False, server_default="model_value"),
+    Column("prob", Float),
+    Column("group_key", String(128)),
+    Column("equity", Float),
     UniqueConstraint("idempotency_key"),
     Index(None, "status", "commence_time"),
     Index(None, "event_id"),
 )
 """``price`` is what a unit returns on a win (an exchange's net of commission), ``quoted_price``
 the price as quoted; ``market_version`` and ``available_size`` are the exchange book's when the
-slip was priced from it"""
+slip was priced from it; ``strategy`` the registered strategy that chose it, ``prob`` its
+probability (the model's, for a strategy that reads one: ``model_*``), ``group_key`` the legs
+that stand or fall together; ``bankroll`` is what it was sized on (the strategy's share of the
+day's cash), ``equity`` the account's bankroll then"""
 
 bets = Table(
     "bets",
@@ -302,6 +311,8 @@ bets = Table(
     Column("exchange_profit", Float),
     Column("commission", Float),
     Column("refusal_codes", String(255)),
+    Column("strategy", String(16), nullable=False, server_default="model_value"),
+    Column("group_key", String(128)),
     UniqueConstraint("idempotency_key"),
     UniqueConstraint("customer_ref"),
     Index(None, "status", "commence_time"),
@@ -309,6 +320,22 @@ bets = Table(
 )
 """``refusal_codes``: the codes of the controls (``domain.controls``), re-check rules or exchange
 errors that refused the bet, comma-separated, so refusals can be counted by rule"""
+
+event_decisions = Table(
+    "event_decisions",
+    metadata,
+    Column("event_id", String(64), ForeignKey("events.event_id"), primary_key=True),
+    Column("decision_time", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("candidates", Integer, nullable=False),
+    Column("slips", Integer, nullable=False),
+    Column("run_id", String(64)),
+    Column("refusals", Text),
+    Index(None, "decided_at"),
+)
+"""each event's one live decision: when the live strategies looked at it, how many bets they chose,
+how many became slips and how many each control refused before sizing (JSON, code → count); the
+day's first decision with a bet chosen is when its cash is taken"""
 
 bankroll_history = Table(
     "bankroll_history",

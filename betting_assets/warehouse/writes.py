@@ -20,10 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from psycopg2.errors import UniqueViolation
 
 from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, Finding
+from betting_assets.domain.orders.states import SlipStatus
 from betting_assets.domain.timeutil import parse_utc
+from betting_assets.domain.vocabulary import EventStatus, UPCOMING
 from betting_assets.warehouse.tables import (
     bet_slips,
     data_quality_log,
+    event_decisions,
     events,
     exchange_books,
     exchange_markets,
@@ -310,7 +313,7 @@ def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None 
     start), so a result is never dropped because the odds were not collected first. Returns
     how many events changed."""
     now = now or utcnow()
-    latest = {u.event_id: u for u in updates if u.status in ("final", "live")}
+    latest = {u.event_id: u for u in updates if u.status in (EventStatus.FINAL, EventStatus.LIVE)}
     if not latest:
         return 0
     ids = sorted(latest)
@@ -323,16 +326,16 @@ def apply_scores(conn: Connection, updates: Iterable[Any], now: datetime | None 
         conn.execute(_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"]), creatable)
     before = lock_events(conn, events.c.event_id.in_(ids))
     final = [{"eid": i, "home": latest[i].home_score, "away": latest[i].away_score, "seen": latest[i].last_update}
-             for i in ids if latest[i].status == "final" and before.get(i, "final") != "final"]
+             for i in ids if latest[i].status == EventStatus.FINAL and before.get(i, EventStatus.FINAL) != EventStatus.FINAL]
     live = [{"eid": i, "home": latest[i].home_score, "away": latest[i].away_score, "seen": latest[i].last_update}
-            for i in ids if latest[i].status == "live" and before.get(i, "final") != "final"]
+            for i in ids if latest[i].status == EventStatus.LIVE and before.get(i, EventStatus.FINAL) != EventStatus.FINAL]
     if final:
-        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != "final").values(
-            status="final", completed=True, home_score=bindparam("home"), away_score=bindparam("away"),
+        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != EventStatus.FINAL).values(
+            status=EventStatus.FINAL, completed=True, home_score=bindparam("home"), away_score=bindparam("away"),
             scores_last_update=bindparam("seen"), updated_at=now), final)
     if live:
-        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != "final").values(
-            status="live", home_score=bindparam("home"), away_score=bindparam("away"),
+        conn.execute(update(events).where(events.c.event_id == bindparam("eid"), events.c.status != EventStatus.FINAL).values(
+            status=EventStatus.LIVE, home_score=bindparam("home"), away_score=bindparam("away"),
             scores_last_update=bindparam("seen"), updated_at=now), live)
     return len(final) + len(live)
 
@@ -363,7 +366,7 @@ def touch_sport(conn: Connection, sport: str, as_of: datetime) -> int:
     """A live odds call answers for every upcoming event of its sport, priced or not yet: all
     of them count as fetched, or an event no bookmaker prices yet would be due at every tick."""
     ids = list(lock_events(conn, and_(
-        events.c.sport_key == sport, events.c.status.in_(["scheduled", "postponed"]), events.c.commence_time > as_of,
+        events.c.sport_key == sport, events.c.status.in_(UPCOMING), events.c.commence_time > as_of,
         or_(events.c.last_odds_at.is_(None), events.c.last_odds_at < as_of))))
     if not ids:
         return 0
@@ -412,9 +415,9 @@ def replace_features(conn: Connection, frame: pl.DataFrame, info: list[str], val
 
 def propose_slips(conn: Connection, frame: pl.DataFrame, created_at: datetime | None = None,
                   run_id: str | None = None) -> list[str]:
-    """Inserts slips as ``proposed``; a slip whose idempotency key is already stored is left as
-    it is (the unique constraint decides, so two runs at once cannot both insert it). Returns
-    the keys this call inserted."""
+    """Inserts slips as ``proposed``, in the frame's order (the order the gate takes them in); a
+    slip whose idempotency key is already stored is left as it is (the unique constraint
+    decides, so two runs at once cannot both insert it). Returns the keys this call inserted."""
     if frame.is_empty():
         return []
     keys = frame["idempotency_key"].to_list()
@@ -422,10 +425,25 @@ def propose_slips(conn: Connection, frame: pl.DataFrame, created_at: datetime | 
                               .where(bet_slips.c.idempotency_key.in_(keys))).scalars())
     created = created_at or utcnow()
     columns = [c.name for c in bet_slips.columns if c.name not in ("slip_id", "status", "created_at", "run_id")]
-    records = [{**row, "status": "proposed", "created_at": created, "run_id": run_id}
+    records = [{**row, "status": SlipStatus.PROPOSED, "created_at": created, "run_id": run_id}
                for row in frame.select(columns).iter_rows(named=True)]
-    conn.execute(_insert(conn, bet_slips).on_conflict_do_nothing(index_elements=["idempotency_key"]), records)
+    for record in records:   # one insert each, so slip ids follow the frame's order on every database
+        conn.execute(_insert(conn, bet_slips).on_conflict_do_nothing(index_elements=["idempotency_key"]), record)
     return [k for k in keys if k not in before]
+
+
+def record_decisions(conn: Connection, decided: pl.DataFrame, decided_at: datetime, run_id: str | None) -> int:
+    """The live strategies' decision on each event (event_id, decision_time, candidates, slips):
+    once per event, whichever run records it first."""
+    if decided.is_empty():
+        return 0
+    if "refusals" not in decided.columns:
+        decided = decided.with_columns(refusals=pl.lit(None, pl.String))
+    rows = [{**r, "decided_at": decided_at, "run_id": run_id} for r in
+            decided.select("event_id", "decision_time", "candidates", "slips", "refusals").iter_rows(named=True)]
+    done = conn.execute(_insert(conn, event_decisions).on_conflict_do_nothing(index_elements=["event_id"])
+                        .returning(event_decisions.c.event_id), rows).all()
+    return len(done)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

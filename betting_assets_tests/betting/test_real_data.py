@@ -13,6 +13,7 @@ from betting_assets.domain.betting import strategies
 from betting_assets.domain.betting.backtest import BacktestConfig, StrategyRun, run_backtest
 from betting_assets.domain.betting.staking import Sizing
 from betting_assets.sources.football_data import quotes_as_odds, read_football_data
+from betting_assets_tests.domain.betting.open_limits import OPEN
 
 BOOK_COLUMNS = ["B365H", "BWH", "IWH", "PSH", "WHH", "VCH"]
 
@@ -27,9 +28,9 @@ def epl(shared_data: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 
 def test_flat_home_bets_settle_as_the_results_say(epl: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
     odds, events, raw = epl
-    flat = Sizing(method="flat", flat_stake=10.0, max_stake=None, max_day_fraction=1.0)
+    flat = Sizing(method="flat", flat_stake=10.0)
     result = run_backtest(odds, events, [StrategyRun(strategies.create("flat_home"), flat)],
-                          BacktestConfig(bankroll=1_000_000.0))
+                          BacktestConfig(bankroll=1_000_000.0, limits=OPEN))
     best = raw.select(pl.max_horizontal([pl.col(c).cast(pl.Float64) for c in BOOK_COLUMNS]).alias("best"), "FTR")
     expected = best.select(pl.when(pl.col("FTR") == "H").then(10.0 * (pl.col("best") - 1)).otherwise(-10.0).sum())
     metrics = result.strategy("flat_home").metrics
@@ -49,4 +50,5 @@ def test_sharp_value_takes_only_prices_above_the_fair_price(
     assert (bets["snapshot_time"] < bets["decision_time"]).all()
     assert (bets["stake"] <= 50.0 + 1e-9).all()
     daily = bets.group_by(pl.col("decision_time").dt.date()).agg(pl.col("stake").sum(), pl.col("bankroll").first())
-    assert (daily["stake"] <= 0.25 * daily["bankroll"] + 1e-9).all()
+    assert (daily["stake"] <= 0.25 * daily["bankroll"] + 1e-9).all()     # the day's cap, of the day's cash
+    assert ((bets["stake"] * 100 - (bets["stake"] * 100).round()).abs() < 1e-6).all()   # whole cents, as taken

@@ -17,7 +17,7 @@ from betting_assets.defs.resources import SettingsResource
 from betting_assets.domain.pricing.market_view import offers_at
 from betting_assets.domain.orders.risk import BookQuote
 from betting_assets.venues.betfair.markets import exchange_offers
-from betting_assets.domain.betting.slips import SLIP_COLUMNS, idempotency_key
+from betting_assets.domain.betting.decisions import SLIP_COLUMNS, idempotency_key
 from betting_assets.domain.betting.strategies import best_prices
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import queries, writes
@@ -97,12 +97,14 @@ def _propose(engine: Engine, now: datetime, stake: float = 20.0, edge: float = 0
         offers = offers.with_columns(market_version=pl.lit(None, pl.Int64), available_size=pl.lit(None, pl.Float64))
     best = best_prices(offers, ("h2h",)).filter(pl.col("side") == "home")
     slips = best.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
-        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=(1 + edge) / pl.col("price"),
+        strategy=pl.lit("model_value"), model_name=pl.lit("test_model"), model_version=pl.lit("1"),
+        model_prob=(1 + edge) / pl.col("price"), prob=(1 + edge) / pl.col("price"),
         fair_prob=pl.col("fair"), edge=pl.lit(edge), kelly=pl.lit(0.01), stake=pl.lit(stake), bankroll=pl.lit(1000.0),
+        equity=pl.lit(1000.0), group_key=pl.lit(None, pl.String),
         rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"), decision_time=pl.lit(now).cast(
             pl.Datetime("us", "UTC")))
     slips = slips.with_columns(idempotency_key=pl.Series([
-        idempotency_key(r["event_id"], r["market"], r["side"], r["point"], "test_model", "1")
+        idempotency_key("model_value", r["event_id"], r["market"], r["side"], r["point"], "test_model@1")
         for r in slips.iter_rows(named=True)])).select(SLIP_COLUMNS)
     with engine.begin() as conn:
         writes.propose_slips(conn, slips, created_at=now)

@@ -19,8 +19,9 @@ from betting_assets.defs.collection.assets import events, normalized_odds, odds_
 from betting_assets.defs.orders.assets import exchange_markets, settled_bets
 from betting_assets.defs.orders.checks import proposed_slips_mapped
 from betting_assets.defs.orders.jobs import place_bets
-from betting_assets.defs.resources import BrokerResource, ExchangeResource
-from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
+from betting_assets.defs.resources import VenueResource
+from betting_assets.domain.pricing.commission import net_price
+from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
 from betting_assets.venues.betfair.ladder import on_ladder
 from betting_assets.venues.betfair import client as exchange_client
 from betting_assets.venues.betfair.markets import read_books, runner_quotes
@@ -43,8 +44,7 @@ def live(resources: dict[str, object], sandbox: SandboxServer, monkeypatch: pyte
     given = with_settings(resources, collection={"sports": ["soccer_epl"]},
                           exchange={"mode": "live", "broker": "exchange", "url": sandbox.url})
     set_sandbox(sandbox, "exchange", {"reset": True, "script": [], "default": "book"})
-    return {**given, "exchange": ExchangeResource(settings=given["settings"]),  # type: ignore[arg-type]
-            "broker": BrokerResource(settings=given["settings"])}  # type: ignore[arg-type]
+    return {**given, "venue": VenueResource(settings=given["settings"])}  # type: ignore[arg-type]
 
 
 def _client(sandbox: SandboxServer) -> exchange_client.PointedClient:
@@ -99,11 +99,11 @@ def test_slips_are_priced_placed_and_settled_on_the_exchange(
     rows = _bets(engine)
     by = {s: rows.filter(pl.col("event_id") == s) for s in rows["event_id"].unique()}
     refused = by[unmapped["event_id"][0]].row(0, named=True)
-    assert refused["status"] == "rejected" and refused["reasons"].startswith("not mapped to an exchange market")
+    assert refused["status"] == "rejected" and refused["reasons"].startswith("not mapped to a market of the venue")
     assert refused["refusal_codes"] == "not_mapped"
     (bets_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey("bets")]
     assert bets_event.materialization.metadata["refused_by_rule"].value == "not_mapped: 1"
-    sent = rows.filter(pl.col("broker") == "exchange").filter(pl.col("status") != "rejected")
+    sent = rows.filter(pl.col("broker") == "betfair").filter(pl.col("status") != "rejected")
     assert sorted(sent["status"].to_list()) == ["lapsed", "placed", "placed"]
     runners = mapping.filter((pl.col("side") == "home") & (pl.col("market_type") == "MATCH_ODDS")).select(
         "event_id", "market_id", "selection_id")
@@ -163,9 +163,9 @@ def test_a_totals_and_a_handicap_bet_go_to_their_own_markets_and_settle_as_the_s
     are placed on the OVER_UNDER_25 and ASIAN_HANDICAP runners the mapping found (the handicap
     sent with the order), and the exchange's settlement agrees with the scores'."""
     from betting_assets.domain.pricing.market_view import offers_at
-    from betting_assets.domain.betting.slips import SLIP_COLUMNS
+    from betting_assets.domain.betting.decisions import SLIP_COLUMNS
     from betting_assets.orders import service
-    from betting_assets.orders.brokers import ExchangeBroker
+    from betting_assets.venues.betfair.venue import BetfairVenue
     from betting_assets.venues.betfair.markets import exchange_offers
     from betting_assets.orders.settle import settle_placed
     from betting_assets.warehouse import writes
@@ -187,13 +187,15 @@ def test_a_totals_and_a_handicap_bet_go_to_their_own_markets_and_settle_as_the_s
     assert set(picked["market"]) == {"totals", "spreads"}
     slips = picked.join(due.select("event_id", "home_team", "away_team"), on="event_id").with_columns(
         idempotency_key=pl.concat_str("event_id", "market", "side", pl.col("point").cast(pl.String), separator="|"),
-        model_name=pl.lit("test_model"), model_version=pl.lit("1"), model_prob=1.05 / pl.col("price"),
+        strategy=pl.lit("sharp_value"), model_name=pl.lit(None, pl.String), model_version=pl.lit(None, pl.String),
+        model_prob=pl.lit(None, pl.Float64), prob=1.05 / pl.col("price"),
         fair_prob=pl.col("fair"), edge=pl.lit(0.05), kelly=pl.lit(0.01), stake=pl.lit(10.0), bankroll=pl.lit(1000.0),
+        equity=pl.lit(1000.0), group_key=pl.lit(None, pl.String),
         rationale=pl.lit("planted edge"), price_time=pl.col("snapshot_time"),
         decision_time=pl.lit(NOW).cast(pl.Datetime("us", "UTC"))).select(SLIP_COLUMNS)
     with engine.begin() as conn:
         writes.propose_slips(conn, slips, created_at=NOW)
-    broker = ExchangeBroker(client, 0.05)
+    broker = BetfairVenue(lambda: client, 0.05)
     outcome = service.run_placement(engine, broker, live["settings"].get(), NOW)  # type: ignore[attr-defined]
     assert outcome.counts == {"placed": slips.height}, outcome.rows
     placed = _bets(engine).join(mapping.select("event_id", "market_type", "side", "market_id", "selection_id",
@@ -209,7 +211,7 @@ def test_a_totals_and_a_handicap_bet_go_to_their_own_markets_and_settle_as_the_s
     set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
     assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
     done = settle_placed(engine, live["settings"].get(), datetime(2023, 8, 13, tzinfo=timezone.utc),  # type: ignore[attr-defined]
-                         cleared=broker.cleared)
+                         venue=lambda: broker)
     assert done.by_exchange == slips.height and done.findings == []          # the exchange and the scores agree
     settled = _bets(engine)
     assert set(settled["status"]) <= {"settled", "void"} and settled["exchange_profit"].is_not_null().all()

@@ -27,6 +27,7 @@ from betting_assets.modelling.train import TrainConfig
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bet_slips as slips_table
+from betting_assets_tests.defs.bind import with_settings
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
 from betting_assets_tests.modelling.conftest import simulated_rows
 
@@ -66,10 +67,14 @@ def test_backtest_of_a_real_day_with_the_champion_logged_to_its_run(
     config = {"ops": {"backtests": {"config": {
         "strategies": ["flat_home", "flat_favourite", "sharp_value", "arbitrage", "model_value"],
         "start": "2023-08-12", "end": "2023-08-13", "min_edge": 0.0}}}}
-    result = materialize([backtests], resources={**ingested, "mlflow": mlflow_resource}, run_config=config,
+    open_gate = with_settings(ingested, risk={"min_edge": -1.0})   # the gate's floor lowered: flat bets pass it
+    result = materialize([backtests], resources={**open_gate, "mlflow": mlflow_resource}, run_config=config,
                          instance=DagsterInstance.ephemeral())
     assert result.success
     metadata = _metadata(result, "backtests")
+    assert "| strategy |" in str(metadata["refused_by_control"]) or metadata["refused_by_control"] == \
+        "no candidate refused by a control"
+    assert "| account |" in str(metadata["live_account"])      # the live strategies together, as they bet
     for name in ("flat_home", "sharp_value", "arbitrage", "model_value"):
         assert f"| {name} |" in str(metadata["comparison"])
     assert str(metadata["equity_curve"]).startswith("![equity curves](data:image/png;base64,")
@@ -95,44 +100,56 @@ def _ingest_live(resources: dict[str, object], sandbox: SandboxServer, now: str)
 def test_bet_slips_for_the_matches_at_their_decision_time_are_proposed_once(
         engine: Engine, resources: dict[str, object], sandbox: SandboxServer, mlflow_resource: MlflowResource,
         home: Path) -> None:
+    """The live strategies (sharp_value and model_value, half the day's cash each) decide the
+    14:00 games once, at 13:20: each slip names its strategy, the model's carry its version, all
+    within risk's limits; a second run finds nothing left to decide, and the sensor stops asking."""
     _ingest_live(resources, sandbox, "2023-08-12T12:40:00Z")   # before the 13:00 decision of the 14:00 games
     _ingest_live(resources, sandbox, "2023-08-12T13:20:00Z")   # the prices on offer now
     _champion(mlflow_resource.tracker(), home_bias=0.8)
     all_resources = {**resources, "mlflow": mlflow_resource}
+    with build_sensor_context(resources=resources, instance=DagsterInstance.ephemeral()) as context:
+        request = slips_sensor(context)
+        assert request.run_key == slips_sensor(context).run_key     # a repeated tick is harmless
     first = materialize([bet_slips], resources=all_resources, instance=DagsterInstance.ephemeral())
     assert first.success
     with engine.connect() as conn:
         slips = queries.slips_frame(conn)
+        decided = queries.decisions_frame(conn)
     now = datetime(2023, 8, 12, 13, 20, tzinfo=timezone.utc)
+    settings = resources["settings"].get()  # type: ignore[attr-defined]
     assert slips.height > 0 and set(slips["home_team"]) <= KICK_OFF_14
     assert (slips["decision_time"] <= now).all() and (slips["commence_time"] > now).all()
-    assert set(slips["status"]) == {"proposed"} and set(slips["model_version"]) == {"1"}
-    assert (slips["edge"] >= resources["settings"].get().backtest.min_edge).all() and (slips["stake"] <= resources["settings"].get().sizing.max_stake).all()
+    assert set(slips["status"]) == {"proposed"} and set(slips["strategy"]) <= {"sharp_value", "model_value"}
+    modelled = slips.filter(pl.col("strategy") == "model_value")
+    assert modelled.height and set(modelled["model_version"]) == {"1"}
+    assert slips.filter(pl.col("strategy") == "sharp_value")["model_version"].is_null().all()
+    assert (slips["edge"] >= settings.risk.min_edge).all() and (slips["stake"] <= settings.risk.max_stake).all()
+    assert (slips["bankroll"] == 0.5 * settings.bankroll).all()          # each strategy's half of the day's cash
     assert slips["idempotency_key"].n_unique() == slips.height
-    assert all("edge" in r and "Kelly" in r for r in slips["rationale"]), slips["rationale"][0]
+    assert all(k.startswith(f"{s}|") for k, s in slips.select("idempotency_key", "strategy").iter_rows())
+    assert all("edge" in r and "sizing on" in r for r in slips["rationale"]), slips["rationale"][0]
     assert _metadata(first, "bet_slips")["new_slips"] == slips.height
+    assert decided.height == 4 and set(decided["decided_at"]) == {now}   # the four 14:00 games, decided once
 
     again = materialize([bet_slips], resources=all_resources, instance=DagsterInstance.ephemeral())
-    assert _metadata(again, "bet_slips")["new_slips"] == 0
+    assert _metadata(again, "bet_slips")["events_at_decision"] == 0
     with engine.connect() as conn:
         assert queries.slips_frame(conn).height == slips.height
     row = {k: v for k, v in slips.row(0, named=True).items() if k != "slip_id"}
     with pytest.raises(sqlalchemy.exc.IntegrityError), engine.begin() as conn:
         conn.execute(slips_table.insert(), [row])
-
     with build_sensor_context(resources=resources, instance=DagsterInstance.ephemeral()) as context:
-        request = slips_sensor(context)
-        assert request.run_key == slips_sensor(context).run_key     # a repeated tick is harmless
-        set_sandbox(sandbox, "clock", {"now": "2023-08-12T04:00:00Z"})
-        assert isinstance(slips_sensor(context), SkipReason)
+        assert isinstance(slips_sensor(context), SkipReason)               # nothing left to decide
 
 
-def test_bet_slips_refuse_to_run_without_a_champion(
+def test_without_a_champion_the_model_strategy_sits_out_and_the_others_decide(
         engine: Engine, resources: dict[str, object], sandbox: SandboxServer, mlflow_resource: MlflowResource,
         home: Path) -> None:
     _ingest_live(resources, sandbox, "2023-08-12T13:20:00Z")
     result = materialize([bet_slips], resources={**resources, "mlflow": mlflow_resource},
-                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
-    assert not result.success
+                         instance=DagsterInstance.ephemeral())
+    assert result.success
+    assert _metadata(result, "bet_slips")["skipped"] == "model_value"
     with engine.connect() as conn:
-        assert conn.execute(select(slips_table.c.slip_id)).first() is None
+        assert set(queries.slips_frame(conn)["strategy"].to_list()) <= {"sharp_value"}
+        assert queries.decisions_frame(conn).height == 4

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from betting_assets.defs.collection.assets import events
 from betting_assets.defs.orders.assets import exchange_markets
-from betting_assets.defs.resources import ExchangeResource
+from betting_assets.defs.resources import VenueResource
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import queries
@@ -27,11 +27,12 @@ NOW = datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
 
 @pytest.fixture
 def with_exchange(resources: dict[str, object], sandbox: SandboxServer) -> dict[str, object]:
-    epl = with_settings(resources, collection={"sports": ["soccer_epl"]})   # the bundled sample's one league
+    epl = with_settings(resources, collection={"sports": ["soccer_epl"]},   # the bundled sample's one league
+                        exchange={"mode": "live", "broker": "betfair"})
     set_sandbox(sandbox, "clock", {"now": "2023-08-12T10:00:00Z"})
     assert materialize([events], resources=epl, instance=DagsterInstance.ephemeral()).success
-    return {**epl, "exchange": ExchangeResource(settings=epl["settings"], base_url=sandbox.url,  # type: ignore[arg-type]
-                                                app_key=DEFAULT_APP_KEY, session_token=DEFAULT_SESSION)}
+    return {**epl, "venue": VenueResource(settings=epl["settings"], base_url=sandbox.url,  # type: ignore[arg-type]
+                                          app_key=DEFAULT_APP_KEY, session_token=DEFAULT_SESSION)}
 
 
 def _metadata(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -85,8 +86,8 @@ def test_upcoming_events_map_to_runners_and_the_match_listed_twice_does_not(
 
 
 def test_without_an_app_key_the_asset_fails_saying_what_to_set(with_exchange: dict[str, object]) -> None:
-    bare = ExchangeResource(settings=with_exchange["settings"])  # type: ignore[arg-type]
-    done = materialize([exchange_markets], resources={**with_exchange, "exchange": bare},
+    bare = VenueResource(settings=with_exchange["settings"])  # type: ignore[arg-type]
+    done = materialize([exchange_markets], resources={**with_exchange, "venue": bare},
                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert not done.success
     failure = next(e for e in done.all_events if e.event_type_value == "STEP_FAILURE")

@@ -17,9 +17,10 @@ from betting_assets.defs.orders.assets import settled_bets
 from betting_assets.defs.orders.checks import results_overdue
 from betting_assets.defs.orders.jobs import place_bets
 from betting_assets.defs.orders.sensors import placement_sensor
-from betting_assets.defs.resources import BrokerResource
+from betting_assets.defs.resources import VenueResource
 from betting_assets.orders import service
-from betting_assets.orders.brokers import Broker, Fill, OrderRequest, PaperBroker
+from betting_assets.venues.base import Fill, OrderRequest, Venue
+from betting_assets.venues.paper import PaperVenue
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import ledger, queries
 from betting_assets.warehouse.tables import bet_slips, events
@@ -31,10 +32,10 @@ def _bets(engine: Engine) -> pl.DataFrame:
         return ledger.frame(conn)
 
 
-def _run(resources: dict[str, object], broker: BrokerResource | None = None,
+def _run(resources: dict[str, object], venue: VenueResource | None = None,
          instance: DagsterInstance | None = None):  # type: ignore[no-untyped-def]
-    broker = broker or BrokerResource(settings=resources["settings"])  # type: ignore[arg-type]
-    return place_bets.execute_in_process(resources={**resources, "broker": broker},
+    venue = venue or VenueResource(settings=resources["settings"])  # type: ignore[arg-type]
+    return place_bets.execute_in_process(resources={**resources, "venue": venue},
                                          instance=instance or DagsterInstance.ephemeral(), raise_on_error=False)
 
 
@@ -73,6 +74,7 @@ def test_place_bets_places_each_slip_once_and_records_every_refusal(
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(bet_slips.c.idempotency_key, bet_slips.c.status)).all())
     assert sorted(statuses.values()) == ["placed"] * ok.height + ["proposed"]   # a price may come back
+    assert set(ok["strategy"]) == {"model_value"}
 
     again = _run(resources)       # the placed slips are done; the moved one is refused again, nothing placed
     assert again.success and again.output_for_node("record_run") == {"rejected": 1}
@@ -88,36 +90,32 @@ def test_the_kill_file_stops_all_placement_and_every_slip_is_recorded_as_rejecte
     rows = _bets(engine)
     assert set(rows["status"]) == {"rejected"} and rows.height == priced.height
     assert all(r.startswith("kill switch: the kill file") for r in rows["reasons"])
-    (home / "KILL").unlink()       # a refusal caused by a setting leaves the slip placeable once it is lifted
-    assert _run(resources).success
-    placed = _bets(engine).filter(pl.col("status") == "placed")
-    assert placed.height == priced.height and placed["slip_id"].n_unique() == priced.height
+    with engine.connect() as conn:   # the gate's refusal is final, as the backtest's: the decision is not executed
+        assert set(queries.slips_frame(conn, None, None)["status"]) == {"rejected"}
+    (home / "KILL").unlink()
+    again = _run(resources)
+    assert again.success and again.output_for_node("record_run") == {}
+    assert _bets(engine).height == priced.height
 
 
-class _CrashBeforeBroker(Broker):
-    """The process dies after the ledger row is committed and before the broker hears of it."""
-
-    name = "paper"
+class _CrashBeforeVenue(PaperVenue):
+    """The process dies after the ledger row is committed and before the venue hears of it."""
 
     def __init__(self, after: int) -> None:
         self.left = after
-        self.inner = PaperBroker()
 
     def place(self, order: OrderRequest) -> Fill:
         if self.left == 0:
-            raise RuntimeError("simulated crash between the ledger write and the broker call")
+            raise RuntimeError("simulated crash between the ledger write and the venue call")
         self.left -= 1
-        return self.inner.place(order)
-
-    def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
-        return self.inner.lookup(customer_refs)
+        return super().place(order)
 
 
-class _CrashingBrokerResource(BrokerResource):
+class _CrashingVenueResource(VenueResource):
     after: int = 1
 
-    def broker(self) -> Broker:
-        return _CrashBeforeBroker(self.after)
+    def venue(self) -> Venue:
+        return _CrashBeforeVenue(self.after)
 
 
 def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exactly_one_bet(
@@ -125,7 +123,7 @@ def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exa
     hook = _Webhook()
     alerting = with_settings(resources, exchange={"alert_webhook_url": hook.url})
     try:
-        crashed = _run(alerting, _CrashingBrokerResource(settings=alerting["settings"], after=1))
+        crashed = _run(alerting, _CrashingVenueResource(settings=alerting["settings"], after=1))
     finally:
         hook.stop()
     assert not crashed.success
@@ -166,7 +164,7 @@ def _concurrent(target, args: list[tuple]) -> list:  # type: ignore[no-untyped-d
 
 def _caps_held(engine: Engine, settings) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     """Every cap the gate enforces holds over the whole ledger, and every slip is either placed
-    once or still proposed with its refusal on record: none lost, none doubled."""
+    once or refused with its refusal on record: none lost, none doubled."""
     rows = _bets(engine)
     live = rows.filter(pl.col("status").is_in(["pending", "placed"]))
     bankroll = settings.bankroll
@@ -183,7 +181,7 @@ def _caps_held(engine: Engine, settings) -> pl.DataFrame:  # type: ignore[no-unt
         if slip["slip_id"] in placed_slips:
             assert slip["status"] == "placed"
         else:
-            assert slip["status"] == "proposed" and slip["slip_id"] in refused_slips, slip
+            assert slip["status"] == "rejected" and slip["slip_id"] in refused_slips, slip
     return live
 
 
@@ -197,7 +195,7 @@ def test_runs_at_once_never_exceed_a_cap_and_end_as_a_serial_order_would(
     with engine.connect() as conn:
         ids = queries.slips_frame(conn, None, None)["slip_id"].to_list()
     chosen = [ids] * 4 if split == "same slips" else [[i] for i in ids]
-    outcomes = _concurrent(lambda only: service.run_placement(engine, PaperBroker(), settings, NOW, slip_ids=only),
+    outcomes = _concurrent(lambda only: service.run_placement(engine, PaperVenue(), settings, NOW, slip_ids=only),
                            [(only,) for only in chosen])
     live = _caps_held(engine, settings)
     assert live.height == 2 and sum(o.counts.get("placed", 0) for o in outcomes) == 2
@@ -230,8 +228,8 @@ def test_live_mode_is_refused_without_its_settings(engine: Engine, resources: di
     result = _run(with_settings(resources, exchange={"mode": "live"}))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "BETTING_MODE=live places real money and needs a real broker" in str(failure.event_specific_data)
-    result = _run(with_settings(resources, exchange={"mode": "live", "broker": "exchange"}))
+    assert "BETTING_MODE=live places real money and needs a real venue" in str(failure.event_specific_data)
+    result = _run(with_settings(resources, exchange={"mode": "live", "broker": "betfair"}))
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the exchange needs BETTING_EXCHANGE_APP_KEY and BETTING_EXCHANGE_SESSION_TOKEN (or " in str(
         failure.event_specific_data)
@@ -346,7 +344,7 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
                                                        priced: pl.DataFrame, home: Path) -> None:
     settings = resources["settings"].get()  # type: ignore[attr-defined]
     limits = settings.risk
-    fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, PaperBroker(), NOW, None), limits, NOW,
+    fresh, _, _ = service.recheck_rows(service.candidate_rows(engine, settings, PaperVenue(), NOW, None), limits, NOW,
                                        service.PlacementReport())
     outcome = service.PlacementReport()
 
@@ -356,8 +354,7 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
             settings.kill_file.touch()
         return service.kill_reason(settings)
 
-    service.gate_and_place(engine, PaperBroker(), fresh, limits, settings.bankroll, NOW, thrown_after_the_first_bet,
-                           outcome, "test")
+    service.gate_and_place(engine, PaperVenue(), fresh, settings, NOW, thrown_after_the_first_bet, outcome)
     assert outcome.counts == {"placed": 1, "stopped": priced.height - 1}
     with engine.connect() as conn:
         left = queries.slips_frame(conn, bet_slips.c.status == "proposed")

@@ -10,7 +10,7 @@ import httpx
 import polars as pl
 import pytest
 
-from betting_assets.domain.orders.exchange_mapping import match_events
+from betting_assets.domain.orders.event_matching import match_events
 from betting_assets.venues.betfair.ladder import on_ladder, tick_above
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.venues.betfair import client as exchange_client

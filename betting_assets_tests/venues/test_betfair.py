@@ -1,6 +1,6 @@
-"""The exchange adapter through betfairlightweight against the sandbox's exchange over real
-HTTP: login, keep-alive and logout, funds, each answer placeOrders can give, and a timeout
-reconciled through the ledger into exactly one bet."""
+"""The Betfair venue through betfairlightweight against the sandbox's exchange over real HTTP:
+login, keep-alive and logout, funds, each answer placeOrders can give, and a timeout reconciled
+through the ledger into exactly one bet."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from sqlalchemy import Engine
 from betting_assets.venues.betfair.ladder import tick_above, tick_below
 from betting_assets.venues.betfair import client as exchange_client
 from betting_assets.orders import service
-from betting_assets.orders.brokers import BrokerError, ExchangeBroker, OrderRequest
+from betting_assets.venues import VenueRefused, venue_for
+from betting_assets.venues.base import OrderRequest, VenueError
+from betting_assets.venues.betfair.venue import BetfairVenue
 from betting_assets.sandbox.exchange import (
     DEFAULT_APP_KEY,
     DEFAULT_BALANCE,
@@ -47,17 +49,17 @@ def _order(ref: str = "ref-1", price: float = 2.07, stake: float = 20.0) -> Orde
                         stake=stake, min_fill=1.0, market_id="1.999", selection_id=11)
 
 
-def _broker(sandbox: SandboxServer, token: str = DEFAULT_SESSION, timeout_s: float = 10.0) -> ExchangeBroker:
-    return ExchangeBroker(exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=token,
-                                                 timeout_s=timeout_s))
+def _broker(sandbox: SandboxServer, token: str = DEFAULT_SESSION, timeout_s: float = 10.0) -> BetfairVenue:
+    return BetfairVenue(lambda: exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=token,
+                                                       timeout_s=timeout_s), 0.05)
 
 
 @pytest.fixture
-def exchange(sandbox: SandboxServer) -> ExchangeBroker:
+def exchange(sandbox: SandboxServer) -> BetfairVenue:
     return _broker(sandbox)
 
 
-def test_each_answer_of_the_exchange(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_each_answer_of_the_exchange(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     _script(sandbox, "accept", "partial:0.4", "lapse", "reject:INVALID_BET_SIZE")
     full = exchange.place(_order("a"))
     assert (full.status, full.matched, full.quoted_price, full.reason) == ("placed", 20.0, 2.06, None)  # 2.07 → 2.06
@@ -80,20 +82,20 @@ def test_each_answer_of_the_exchange(exchange: ExchangeBroker, sandbox: SandboxS
 
 def test_a_wrong_session_is_an_error_not_a_rejected_bet(sandbox: SandboxServer) -> None:
     broker = _broker(sandbox, token="expired-token")
-    with pytest.raises(BrokerError, match="INVALID_SESSION_INFORMATION"):
+    with pytest.raises(VenueError, match="INVALID_SESSION_INFORMATION"):
         broker.place(_order())
     assert _orders(sandbox) == []
 
 
 def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
-        engine: Engine, exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+        engine: Engine, exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     """The exchange takes the order but answers after the client gave up: the row stays
     pending; reconciliation asks the exchange by reference and records the matched bet,
     without sending it again."""
     _script(sandbox, "timeout:4")
     impatient = _broker(sandbox, timeout_s=1.0)
     row = {"idempotency_key": "ev1|h2h|home|0|m@1", "customer_ref": ledger.customer_ref("ev1|h2h|home|0|m@1"),
-           "broker": "exchange", "event_id": "ev1", "sport_key": "soccer_epl",
+           "broker": "betfair", "strategy": "model_value", "event_id": "ev1", "sport_key": "soccer_epl",
            "commence_time": NOW + timedelta(hours=1), "market": "h2h", "side": "home", "point": 0.0,
            "bookmaker": "betfair_exchange", "requested_price": 1 + 1.1 * 0.95, "quoted_price": 2.1,
            "requested_stake": 20.0, "edge": 0.05, "market_id": "1.999", "selection_id": 11,
@@ -116,16 +118,16 @@ def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
 
 
 def test_live_placement_needs_every_setting() -> None:
-    with pytest.raises(service.PlacementRefused, match="runs only with BETTING_MODE=live"):
-        service.broker_for(Settings(broker="exchange"))
-    with pytest.raises(service.PlacementRefused, match="needs BETTING_EXCHANGE_SESSION_TOKEN .or "
+    with pytest.raises(VenueRefused, match="runs only with BETTING_MODE=live"):
+        venue_for(Settings(broker="exchange"))
+    with pytest.raises(VenueRefused, match="needs BETTING_EXCHANGE_SESSION_TOKEN .or "
                        "BETTING_EXCHANGE_USERNAME and BETTING_EXCHANGE_PASSWORD to log in"):
-        service.broker_for(Settings(broker="exchange", mode=BettingMode.LIVE, exchange_app_key=SecretStr("k")))
-    with pytest.raises(service.PlacementRefused, match="needs a real broker"):
-        service.broker_for(Settings(mode=BettingMode.LIVE))
-    live = service.broker_for(Settings(broker="exchange", mode=BettingMode.LIVE, exchange_app_key=SecretStr("k"),
+        venue_for(Settings(broker="exchange", mode=BettingMode.LIVE, exchange_app_key=SecretStr("k")))
+    with pytest.raises(VenueRefused, match="needs a real venue"):
+        venue_for(Settings(mode=BettingMode.LIVE))
+    live = venue_for(Settings(broker="exchange", mode=BettingMode.LIVE, exchange_app_key=SecretStr("k"),
                                        exchange_session_token=SecretStr("t")))
-    assert isinstance(live, ExchangeBroker)
+    assert isinstance(live, BetfairVenue)
     shown = Settings(exchange_session_token=SecretStr("secret"), exchange_password=SecretStr("pw")).public_dict()
     assert shown["exchange"]["session_token"] == shown["exchange"]["password"] == "********"
 
@@ -141,8 +143,8 @@ def test_the_broker_logs_in_keeps_the_session_alive_and_logs_out(sandbox: Sandbo
     settings = Settings(broker="exchange", mode=BettingMode.LIVE, exchange_url=sandbox.url,
                         exchange_app_key=SecretStr(DEFAULT_APP_KEY), exchange_username=DEFAULT_USERNAME,
                         exchange_password=SecretStr(DEFAULT_PASSWORD))
-    broker = service.broker_for(settings)
-    assert isinstance(broker, ExchangeBroker) and broker.client.session_token == DEFAULT_SESSION
+    broker = venue_for(settings)
+    assert isinstance(broker, BetfairVenue) and broker.client.session_token == DEFAULT_SESSION
     funds = broker.client.account.get_account_funds()
     assert funds.available_to_bet_balance == DEFAULT_BALANCE
     broker.client._login_time -= broker.client.session_timeout   # the clock moves past half the session
@@ -150,7 +152,7 @@ def test_the_broker_logs_in_keeps_the_session_alive_and_logs_out(sandbox: Sandbo
     assert broker.client.account.get_account_funds().available_to_bet_balance == DEFAULT_BALANCE - 20.0
     broker.close()
     assert _calls(sandbox) == ["login", "getAccountFunds", "keepAlive", "placeOrders", "getAccountFunds", "logout"]
-    with pytest.raises(BrokerError, match="keep-alive refused: API keepAlive FAIL: NO_SESSION"):   # logged out
+    with pytest.raises(VenueError, match="keep-alive refused: API keepAlive FAIL: NO_SESSION"):   # logged out
         broker.place(_order("after"))
 
 
@@ -158,13 +160,13 @@ def test_a_wrong_password_is_refused_in_one_line_without_the_password(sandbox: S
     settings = Settings(broker="exchange", mode=BettingMode.LIVE, exchange_url=sandbox.url,
                         exchange_app_key=SecretStr(DEFAULT_APP_KEY), exchange_username=DEFAULT_USERNAME,
                         exchange_password=SecretStr("hunter2"))
-    with pytest.raises(service.PlacementRefused) as refused:
-        service.broker_for(settings)
+    with pytest.raises(VenueError) as refused:
+        venue_for(settings).client
     assert str(refused.value) == "exchange login refused: INVALID_USERNAME_OR_PASSWORD"
     assert "hunter2" not in repr(refused.value)
 
 
-def test_a_stake_beyond_the_balance_is_refused_for_funds(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_a_stake_beyond_the_balance_is_refused_for_funds(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     httpx.post(f"{sandbox.url}/sandbox/exchange", json={"reset": True, "balance": 15.0, "default": "accept"},
                headers={"x-api-key": "test-key"}).raise_for_status()
     refused = exchange.place(_order("big", stake=20.0))
@@ -210,7 +212,7 @@ def _on(market, book, ref: str, price: float, stake: float, version: int | None 
                         strategy_ref="model_value_and_more")
 
 
-def test_orders_match_against_the_book_and_take_its_liquidity(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_orders_match_against_the_book_and_take_its_liquidity(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     """A back order takes every level at its price or better until filled (fill-or-kill below
     its minimum fill); what it took is gone for the next order."""
     market, book = _market(sandbox, exchange.client)
@@ -236,7 +238,7 @@ def test_orders_match_against_the_book_and_take_its_liquidity(exchange: Exchange
     assert after.runners[0].ex.available_to_back[0].price < second   # both top levels were taken
 
 
-def test_the_exchange_refuses_as_betfair_does(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_the_exchange_refuses_as_betfair_does(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     market, book = _market(sandbox, exchange.client)
     best = book.runners[0].ex.available_to_back[0].price
     moved = exchange.place(_on(market, book, "v1", best, 5.0, version=book.version - 1))
@@ -260,7 +262,7 @@ def test_the_exchange_refuses_as_betfair_does(exchange: ExchangeBroker, sandbox:
     assert raw("r3", best, 5.0) == "MARKET_SUSPENDED"                        # kick-off
 
 
-def test_cleared_orders_after_the_event_with_commission(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_cleared_orders_after_the_event_with_commission(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     """Arsenal beat Nottingham Forest 2-1: the home back wins, the draw back loses; commission is
     5 % of the market's net winnings, and the balance is paid once."""
     market, book = _market(sandbox, exchange.client)
@@ -279,17 +281,17 @@ def test_cleared_orders_after_the_event_with_commission(exchange: ExchangeBroker
     assert lost.profit == -1.0 and lost.commission == 0.0
     assert won.profit - 1.0 > 0 and won.commission == pytest.approx(0.05 * (won.profit - 1.0), abs=0.01)  # net winnings
     balance = DEFAULT_BALANCE + won.profit - won.commission - 1.0
-    assert exchange.available() == pytest.approx(balance, abs=0.01)
+    assert exchange.funds() == pytest.approx(balance, abs=0.01)
     exchange.cleared(["h", "d"])
-    assert exchange.available() == pytest.approx(balance, abs=0.01)             # paid once
+    assert exchange.funds() == pytest.approx(balance, abs=0.01)             # paid once
 
 
-def test_a_voided_market_gives_every_stake_back(exchange: ExchangeBroker, sandbox: SandboxServer) -> None:
+def test_a_voided_market_gives_every_stake_back(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     market, book = _market(sandbox, exchange.client)
     exchange.place(_on(market, book, "v", book.runners[0].ex.available_to_back[0].price, 10.0))
-    assert exchange.available() == DEFAULT_BALANCE - 10.0
+    assert exchange.funds() == DEFAULT_BALANCE - 10.0
     httpx.post(f"{sandbox.url}/sandbox/exchange", json={"void_markets": [market.market_id]},
                headers={"x-api-key": "test-key"}).raise_for_status()
     (voided,) = exchange.cleared(["v"]).values()
     assert (voided.outcome, voided.profit, voided.commission, voided.size_settled) == ("VOID", 0.0, 0.0, 0.0)
-    assert exchange.available() == DEFAULT_BALANCE
+    assert exchange.funds() == DEFAULT_BALANCE

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from betting_assets.domain.orders.bet_states import IllegalTransition
+from betting_assets.domain.orders.states import IllegalTransition
 from betting_assets.warehouse import ledger
 
 NOW = datetime(2024, 3, 2, 12, tzinfo=timezone.utc)

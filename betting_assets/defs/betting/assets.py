@@ -16,13 +16,12 @@ import polars as pl
 from pydantic import Field
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, ExchangeResource, MlflowResource, SettingsResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, MlflowResource, SettingsResource, VenueResource, WarehouseResource
 from betting_assets.defs.run_config import day_start, given
 
 GROUP = "betting"
-SLIP_PREVIEW = ["commence_time", "home_team", "away_team", "side", "bookmaker", "quoted_price", "price", "model_prob",
-                "edge",
-                "stake", "model_version"]
+SLIP_PREVIEW = ["strategy", "commence_time", "home_team", "away_team", "market", "side", "point", "bookmaker",
+                "quoted_price", "price", "prob", "edge", "stake", "model_version"]
 
 
 class BacktestRunConfig(Config):
@@ -63,9 +62,11 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
               mlflow: MlflowResource, settings: SettingsResource) -> MaterializeResult:
     from betting_assets.betting import report
     from betting_assets.betting.pipeline import (
-        MODEL_STRATEGY,
         champion_probabilities,
+        live_runs,
+        needs_model,
         replay,
+        strategy_runs,
         warehouse_history,
     )
     from betting_assets.domain.betting import backtest_export
@@ -74,7 +75,9 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
 
     cfg = settings.get()
     names = given(config.strategies, cfg.backtest.strategies)
-    tracker = mlflow.tracker() if MODEL_STRATEGY in names else None
+    runs = strategy_runs(names, cfg, config.sizing, given(config.min_edge, None))
+    live = live_runs(cfg)
+    tracker = mlflow.tracker() if needs_model(runs + live) else None
     refs = [r for r in (tracker.champion(n) for n in MODEL_NAMES) if r is not None] if tracker else []
     start = day_start(given(config.start, cfg.backtest.from_day))
     if start is None and refs:
@@ -89,16 +92,19 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
                       metadata={"start": str(start), "end": str(end), "sports": ", ".join(cfg.collection.sports)})
     notes = []
     model = None
-    if MODEL_STRATEGY in names:
-        if tracker is not None and refs:
-            model, refs, _ = champion_probabilities(tracker, history.features)
-        if model is None:
-            names = [n for n in names if n != MODEL_STRATEGY]
-            notes.append(f"{MODEL_STRATEGY} skipped: no champion model, or no stored features for its "
-                         "out-of-time events")
-    result = replay(history.odds, history.events, names, cfg, start=start, end=end, model=model,
-                    sizing=config.sizing, min_edge=config.min_edge, bankroll=config.bankroll,
-                    lookback=lookback, progress=context.log.info)
+    if tracker is not None and refs:
+        model, refs, _ = champion_probabilities(tracker, history.features)
+    if model is None:
+        for kept in (runs, live):
+            skipped = [r.strategy.name for r in kept if r.strategy.needs_model]
+            kept[:] = [r for r in kept if not r.strategy.needs_model]
+            if skipped and kept is runs:
+                notes.append(f"{', '.join(skipped)} skipped: no champion model, or no stored features for its "
+                             "out-of-time events")
+    result = replay(history.odds, history.events, runs, cfg, start=start, end=end, model=model,
+                    bankroll=config.bankroll, lookback=lookback, progress=context.log.info)
+    account = replay(history.odds, history.events, live, cfg, start=start, end=end, model=model,
+                     bankroll=config.bankroll, lookback=lookback, together=True) if live else None
 
     folder = cfg.home_dir / "backtests" / context.run_id
     files = report.write_exports(result, folder)
@@ -118,11 +124,16 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     for strategy in result.strategies:
         metadata[f"{strategy.name}_by_market"] = markdown_table(as_percentages(strategy.breakdowns["market"]), digits=2)
         metadata.update(strategy_figures(strategy.name, strategy.metrics))
+    metadata["refused_by_control"] = MetadataValue.md(report.refusals_markdown(result))
+    if account is not None and account.account is not None:
+        metadata["live_account"] = MetadataValue.md(report.account_markdown(account))
+        metadata.update(strategy_figures("live_account", account.account.metrics))
     if notes:
         metadata["notes"] = MetadataValue.md("\n".join(f"- {n}" for n in notes))
-    if model is not None and tracker is not None:
-        mine = BacktestResult(config=result.config, strategies=[result.strategy(MODEL_STRATEGY)])
-        model_png = report.equity_png(mine, f"{MODEL_STRATEGY}: bankroll by day")
+    modelled = [s for s, r in zip(result.strategies, runs) if r.strategy.needs_model]
+    if model is not None and tracker is not None and modelled:
+        mine = BacktestResult(config=result.config, strategies=modelled)
+        model_png = report.equity_png(mine, f"{', '.join(s.name for s in modelled)}: bankroll by day")
         csv = backtest_export.to_csv(mine)
         for ref in refs:
             tracker.log_backtest(ref.run_id, "backtest", mine.strategies[0].metrics, model_png,
@@ -134,56 +145,55 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     return MaterializeResult(metadata=metadata)
 
 
-def _on_exchange_book(engine: Any, exchange: ExchangeResource, now: datetime, propose: Any) -> Any:
-    """Slips priced from the exchange's live books (kept whole in the warehouse), on one
-    logged-in session."""
-    from betting_assets.venues.betfair.markets import read_and_keep, runner_quotes
-
-    with exchange.session("the exchange broker prices slips from the exchange's books") as client:
-        return propose(lambda market_ids: runner_quotes(read_and_keep(engine, client, market_ids, now, "slips")))
-
-
 @asset(
     group_name=GROUP,
     deps=["trained_model", "normalized_odds", "scores"],
-    description="Proposals for events whose decision time has come: the champion's probabilities against the "
-                "best price on offer (with the exchange broker, the exchange's best back net of commission on the "
-                "mapped markets), Kelly-sized; one per event, market, outcome and model version.",
+    description="The live strategies' decision on the events whose decision time has come, as the backtest "
+                "takes it: each registered strategy of BETTING_LIVE_STRATEGIES chooses on the market view at the "
+                "decision time (the venue's own book where it has one), the account sizes the bets on the day's "
+                "cash within risk's limits; one slip per strategy, event, market, outcome (and model version).",
     kinds={"polars", "sql"},
 )
 def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource,
-              clock: ClockResource, settings: SettingsResource, exchange: ExchangeResource) -> MaterializeResult:
+              clock: ClockResource, settings: SettingsResource, venue: VenueResource) -> MaterializeResult:
     from betting_assets.betting.slips import proposals
+    from betting_assets.orders.service import account_book
+    from betting_assets.warehouse import writes
 
     cfg = settings.get()
     now = clock.now()
     engine = warehouse.engine()
-    if cfg.exchange.broker == "exchange":
-        outcome = _on_exchange_book(engine, exchange, now,
-                                    lambda quotes: proposals(engine, mlflow.tracker(), cfg, now, quotes))
-    else:
-        outcome = proposals(engine, mlflow.tracker(), cfg, now)
-    if outcome.missing_models and not outcome.models:
-        raise Failure("no champion model in the registry: materialise trained_model first",
-                      metadata={"models": ", ".join(outcome.missing_models), "tracking_uri": mlflow.uri()})
+    with venue.session("slips are priced where they are placed") as made:
+        outcome = proposals(engine, mlflow.tracker, cfg, now, lambda: account_book(engine, cfg, made, now),
+                            lambda offers, events: made.offers(engine, offers, events, now))
     inserted: list[str] = []
-    if not outcome.slips.is_empty():
-        from betting_assets.warehouse import writes
-
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if not outcome.slips.is_empty():
             inserted = writes.propose_slips(conn, outcome.slips, created_at=now, run_id=context.run_id)
+        writes.record_decisions(conn, outcome.decided, now, context.run_id)
+    for name in outcome.skipped:
+        context.log.warning(f"{name} did not decide: no champion model in the registry ({mlflow.uri()})")
+    decision = outcome.decision
     context.log.info(f"bet_slips at {now:%Y-%m-%d %H:%M}: {outcome.events} events at their decision time, "
-                     f"{outcome.slips.height} slips above the minimum edge, {len(inserted)} new")
+                     f"{decision.candidates if decision else 0} bets chosen by "
+                     f"{', '.join(cfg.live.names)}, {outcome.slips.height} slips, {len(inserted)} new")
+    by_strategy = (outcome.slips.group_by("strategy").agg(pl.len().alias("slips"), pl.col("stake").sum())
+                   .sort("strategy") if outcome.slips.height else pl.DataFrame())
     return MaterializeResult(metadata={
         "now": MetadataValue.text(now.isoformat()),
         "events_at_decision": outcome.events,
+        "live_strategies": MetadataValue.text(", ".join(str(s) for s in cfg.live.strategies)),
+        "chosen": decision.candidates if decision else 0,
         "slips": outcome.slips.height,
         "new_slips": len(inserted),
         "already_proposed": outcome.slips.height - len(inserted),
-        "bankroll": rounded(float(outcome.slips["bankroll"][0]) if outcome.slips.height else cfg.bankroll, 2),
+        "day_cash": rounded(decision.cash if decision and decision.cash is not None else cfg.bankroll, 2),
         "stake_total": rounded(float(outcome.slips["stake"].sum()) if outcome.slips.height else 0.0, 2),
-        "min_edge_pct": percent(cfg.backtest.min_edge),
+        "refused_before_sizing": MetadataValue.md(" · ".join(f"{k}: {v}" for k, v in sorted(
+            (decision.refused if decision else {}).items())) or "none"),
+        "by_strategy": markdown_table(by_strategy, digits=2) if by_strategy.height else MetadataValue.md("no slip"),
+        "skipped": MetadataValue.md(", ".join(outcome.skipped) or "none"),
         "models": MetadataValue.md("\n".join(f"- {r.name} v{r.version}" for r in outcome.models) or "none"),
         "preview": markdown_table(outcome.slips.select(SLIP_PREVIEW)) if outcome.slips.height
-        else MetadataValue.md("no slip above the minimum edge"),
+        else MetadataValue.md("no slip: no strategy chose a bet the account could size"),
     })

@@ -13,12 +13,14 @@ from betting_assets.defs.betting.assets import backtests, bet_slips
 from betting_assets.defs.check_results import recorded
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
 from betting_assets.domain.data import audits
-from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
-from betting_assets.domain.orders.exchange_mapping import index_runners, runner_key
+from betting_assets.domain.pricing.commission import net_price
+from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
+from betting_assets.venues.betfair.runners import index_runners, runner_key
 from betting_assets.domain.features.build import FeatureConfig
 from betting_assets.domain.pricing.market_view import offers_at
 from betting_assets.domain.data.quality import CheckOutcome
 from betting_assets.venues.betfair.markets import runner_quotes
+from betting_assets.venues import rules_of
 from betting_assets.warehouse import queries
 
 BACKTEST_LOOKBACK = timedelta(days=30)
@@ -87,7 +89,8 @@ def _latest_slips(context: AssetCheckExecutionContext, warehouse: WarehouseResou
 def slips_within_bounds(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
                         clock: ClockResource, settings: SettingsResource) -> AssetCheckResult:
     slips = _latest_slips(context, warehouse)
-    outcome = audits.slips_within_bounds(slips, settings.get().risk) if slips.height else \
+    outcome = audits.slips_within_bounds(slips, settings.get().risk, rules_of(settings.get().exchange.broker)) \
+        if slips.height else \
         CheckOutcome("slips_within_bounds", 0)
     return recorded(warehouse.engine(), outcome, "bet_slips:bounds", clock.now(), slips=slips.height)
 

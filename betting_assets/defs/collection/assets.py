@@ -34,6 +34,7 @@ from betting_assets.domain.collection.tiers import due_events
 from betting_assets.collection.collector import IngestResult
 from betting_assets.warehouse import health, locks, queries, writes
 from betting_assets.warehouse import plan as plan_store
+from betting_assets.domain.vocabulary import EventStatus
 
 SCORES_WINDOW = timedelta(days=3)
 PROVIDER_WAIT_S = 3600.0
@@ -243,7 +244,7 @@ def normalized_odds(context: AssetExecutionContext, warehouse: WarehouseResource
             "bookmakers": stored["bookmaker"].n_unique(),
             "invalid_rows": stored.filter(~pl.col("is_valid")).height,
             "rejected_rows": rejected,
-            "quality_mode": mode,
+            "quality_mode": str(mode),
             "by_market": markdown_table(per_market),
             "preview": markdown_table(stored.sort("snapshot_time", "event_id").select(
                 "snapshot_time", "event_id", "bookmaker", "market", "outcome", "point", "price_decimal",
@@ -315,7 +316,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
         keys = [str(d.key) for days in by_sport.values() for d in days]
         day_key = pl.concat_str("sport_key", pl.lit("|"), pl.col("commence_time").dt.date().cast(pl.String))
         counted = {r["partition"]: r for r in frame.group_by(day_key.alias("partition")).agg(
-            events=pl.len(), final=(pl.col("status") == "final").sum()).iter_rows(named=True)}
+            events=pl.len(), final=(pl.col("status") == EventStatus.FINAL).sum()).iter_rows(named=True)}
         parts = [{"partition": k, "events": counted.get(k, {}).get("events", 0),
                   "final": counted.get(k, {}).get("final", 0)}
                  for k in keys]
@@ -327,7 +328,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
                 "credits_spent": collector.credits_charged,
                 "by_status": markdown_table(status),
                 "without_results_source": len(unresolved),
-                "preview": markdown_table(frame.filter(pl.col("status") == "final").sort("commence_time").select(
+                "preview": markdown_table(frame.filter(pl.col("status") == EventStatus.FINAL).sort("commence_time").select(
                     "commence_time", "home_team", "away_team", "home_score", "away_score")),
             }, keys, parts),
             check_results=[checks.result(outcome, cfg.quality.mode)],

@@ -5,7 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, ExchangeResource, SettingsResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, SettingsResource, VenueResource, WarehouseResource
 from betting_assets.warehouse import ledger
 
 GROUP = "orders"
@@ -19,20 +19,19 @@ bets = AssetSpec(
 @asset(
     group_name=GROUP,
     deps=[bets, "scores"],
-    description="Placed bets settled against final scores (win, loss, push, void, quarter lines), and exchange "
-                "bets by the exchange's cleared orders (its profit and commission, cross-checked against the "
+    description="Placed bets settled against final scores (win, loss, push, void, quarter lines), and a venue's "
+                "that settles its own by its cleared reports (its profit and commission, cross-checked against the "
                 "scores), the bankroll history after each, P&L, ROI and CLV; the risk gate reads its drawdown and "
                 "losses from here.",
     kinds={"sql"},
 )
 def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
-                 settings: SettingsResource, exchange: ExchangeResource) -> MaterializeResult:
+                 settings: SettingsResource, venue: VenueResource) -> MaterializeResult:
     from betting_assets.orders.settle import bankroll_png, settle_placed, summary
 
     cfg = settings.get()
     engine = warehouse.engine()
-    done = settle_placed(engine, cfg, clock.now(), cleared=lambda refs: _cleared(exchange, cfg.exchange.commission,
-                                                                                 refs))
+    done = settle_placed(engine, cfg, clock.now(), venue=lambda: _session(venue))
     for finding in done.findings:
         context.log.warning(finding.message)
     with engine.connect() as conn:
@@ -61,15 +60,11 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
     return MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
 
 
-def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> dict:  # type: ignore[type-arg]
-    """The exchange's settlement of these bets, on a session of its own."""
-    from betting_assets.orders.brokers import BrokerError, ExchangeBroker
-
-    with exchange.session("exchange bets settle from the exchange's cleared orders") as client:
-        try:
-            return ExchangeBroker(client, commission).cleared(refs)
-        except BrokerError as exc:
-            raise Failure(str(exc)) from None
+def _session(venue: VenueResource):  # type: ignore[no-untyped-def]
+    """The venue, logged in for settlement (asked only when a bet of a venue that settles its own
+    is open)."""
+    with venue.session("bets settle from their venue's cleared reports") as made:
+        return made
 
 
 @asset(
@@ -81,12 +76,13 @@ def _cleared(exchange: ExchangeResource, commission: float, refs: list[str]) -> 
                 "event left unmapped is a data-quality finding naming the candidates.",
     kinds={"sql"},
 )
-def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, exchange: ExchangeResource,
+def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, venue: VenueResource,
                      clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
-    from betting_assets.venues.betfair.markets import map_markets
-
-    with exchange.session("the mapping reads the exchange's catalogue") as client:
-        outcome = map_markets(warehouse.engine(), client, clock.now(), settings.get().collection.sports)
+    with venue.session("the mapping reads the venue's catalogue") as made:
+        outcome = made.map_markets(warehouse.engine(), clock.now(), settings.get().collection.sports)
+    if outcome is None:
+        return MaterializeResult(metadata={"venue": MetadataValue.text(made.name.value), "note": MetadataValue.text(
+            f"the {made.name} venue takes any bookmaker's line: nothing to map")})
     events = outcome.events.height
     methods = outcome.runners.unique("event_id").group_by("method").len().sort("method")
     for row in outcome.unmapped.iter_rows(named=True):

@@ -6,9 +6,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from betting_assets.defs.check_results import recorded
 from betting_assets.defs.orders.assets import exchange_markets, settled_bets
-from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, SettingsResource, VenueResource, WarehouseResource
 from betting_assets.domain.data import audits
-from betting_assets.domain.orders.exchange_mapping import unmapped_slips
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.data.quality import CheckOutcome
 from betting_assets.domain.data.quality import RESULT_GRACE, results_overdue as rule
@@ -47,23 +46,22 @@ def bankroll_continuous(context: AssetCheckExecutionContext, warehouse: Warehous
 
 
 
-@asset_check(asset=exchange_markets, description="With the exchange broker: every proposed slip's event and line is "
-             "mapped to an exchange runner (a slip that is not will be refused not_mapped at placement).")
+@asset_check(asset=exchange_markets, description="At a venue with a book of its own: every proposed slip's event and "
+             "line is mapped to one of its runners (a slip that is not will be refused not_mapped at placement).")
 def proposed_slips_mapped(context: AssetCheckExecutionContext, warehouse: WarehouseResource, clock: ClockResource,
-                          settings: SettingsResource) -> AssetCheckResult:
+                          venue: VenueResource) -> AssetCheckResult:
     now = clock.now()
-    broker = settings.get().exchange.broker
-    if broker != "exchange":
+    chosen = venue.venue()
+    if not chosen.books_own_prices:
         return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", 0), "exchange_markets:slips", now,
-                        broker=broker)
+                        venue=chosen.name.value)
     with warehouse.connect() as conn:
         slips = queries.proposed_slips(conn)
-        runners = queries.exchange_markets_frame(conn, slips["event_id"].unique().to_list() if slips.height else [])
-    missing = unmapped_slips(slips.select("slip_id", "event_id", "home_team", "away_team", "market", "side", "point"),
-                             runners)
+    missing = chosen.unmapped(warehouse.engine(), slips.select("slip_id", "event_id", "home_team", "away_team",
+                                                                "market", "side", "point"))
     findings = [Finding("proposed_slips_mapped", "error",
                         f"slip {r['slip_id']} ({r['home_team']} v {r['away_team']}, {r['market']} {r['side']} "
-                        f"{r['point']:g}) cannot be placed on the exchange: {r['reason']}",
+                        f"{r['point']:g}) cannot be placed at {chosen.name}: {r['reason']}",
                         event_id=r["event_id"], market=r["market"]) for r in missing.iter_rows(named=True)]
     return recorded(warehouse.engine(), CheckOutcome("proposed_slips_mapped", slips.height, findings),
                     "exchange_markets:slips", now, proposed=slips.height, unmapped=missing.height)

@@ -24,11 +24,13 @@ from dagster import (
 )
 from pydantic import Field
 
+from betting_assets import tls
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.orders.assets import exchange_markets, settled_bets
-from betting_assets.defs.resources import BrokerResource, ClockResource, SettingsResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, SettingsResource, VenueResource, WarehouseResource
 from betting_assets.orders import service
-from betting_assets.orders.brokers import Broker
+from betting_assets.venues import VenueRefused
+from betting_assets.venues.base import Venue
 from betting_assets.warehouse import ledger, queries
 
 
@@ -39,10 +41,10 @@ class PlaceBetsConfig(Config):
     limit: int | None = Field(default=None, ge=1, description="at most this many slips, oldest first")
 
 
-def _broker(broker: BrokerResource) -> Broker:
+def _venue(venue: VenueResource) -> Venue:
     try:
-        return broker.broker()
-    except service.PlacementRefused as exc:
+        return venue.venue()
+    except VenueRefused as exc:
         raise Failure(f"placement refused: {exc}") from exc
 
 
@@ -51,14 +53,15 @@ def _report(context: OpExecutionContext, outcome: service.PlacementReport) -> No
         context.log.info(", ".join(f"{k}: {v}" for k, v in sorted(outcome.counts.items())))
         for row in outcome.rows:
             if row["reason"]:
-                context.log.info(f"slip {row['slip']} ({row['match']}, {row['market']} {row['side']} at "
-                                 f"{row['price']} with {row['bookmaker']}): {row['outcome']}: {row['reason']}")
+                context.log.info(f"slip {row['slip']} of {row['strategy']} ({row['match']}, {row['market']} "
+                                 f"{row['side']} at {row['price']} with {row['bookmaker']}): {row['outcome']}: "
+                                 f"{row['reason']}")
 
 
-@op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the broker's record.")
-def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+@op(out=Out(dict), description="Settles pending ledger rows left by an earlier run with the venue's record.")
+def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, venue: VenueResource,
                       clock: ClockResource, settings: SettingsResource) -> dict:  # type: ignore[type-arg]
-    outcome = service.reconcile(warehouse.engine(), _broker(broker), clock.now(), settings.get().sizing.min_stake)
+    outcome = service.reconcile(warehouse.engine(), _venue(venue), clock.now(), settings.get().risk.min_stake)
     _report(context, outcome)
     return outcome.counts
 
@@ -66,9 +69,9 @@ def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource,
 @op(ins={"after": In(Nothing)}, out=Out(list), description="Proposed slips not yet in the ledger, with the "
     "price each bookmaker offers now.")
 def load_slips(context: OpExecutionContext, config: PlaceBetsConfig, warehouse: WarehouseResource,
-               broker: BrokerResource, clock: ClockResource,
+               venue: VenueResource, clock: ClockResource,
                settings: SettingsResource) -> list:  # type: ignore[type-arg]
-    rows = service.candidate_rows(warehouse.engine(), settings.get(), _broker(broker), clock.now(),
+    rows = service.candidate_rows(warehouse.engine(), settings.get(), _venue(venue), clock.now(),
                                   context.run_id, config.slip_ids or None, config.limit)
     context.log.info(f"{len(rows)} proposed slips to place")
     return rows
@@ -81,22 +84,21 @@ def recheck_prices(context: OpExecutionContext, warehouse: WarehouseResource, cl
     outcome = service.PlacementReport()
     cfg = settings.get()
     fresh, closed, moved = service.recheck_rows(rows, cfg.risk, clock.now(), outcome, cfg.exchange.commission,
-                                                cfg.sizing.min_stake)
+                                                cfg.risk.min_stake)
     service.record_refusals(warehouse.engine(), closed, moved, service.attempt_tag(context.run_id))
     _report(context, outcome)
     return fresh
 
 
-@op(out=Out(Nothing), description="Under the bankroll lock: the pre-trade controls over the ledger's book "
-    "(every rejection written with its reasons), then each accepted bet claimed in the ledger (pending) "
-    "and sent to the broker, its answer recorded.")
-def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, broker: BrokerResource,
+@op(out=Out(Nothing), description="Under the bankroll lock: the gate's controls over the account the ledger "
+    "folds to (every rejection written with its reasons), then each accepted bet claimed in the ledger (pending) "
+    "and sent to the venue, its answer recorded.")
+def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, venue: VenueResource,
                    clock: ClockResource, rows: list, settings: SettingsResource) -> None:  # type: ignore[type-arg]
     cfg = settings.get()
     outcome = service.PlacementReport()
-    service.gate_and_place(warehouse.engine(), _broker(broker), rows, cfg.risk, cfg.bankroll,
-                           clock.now(), lambda: service.kill_reason(cfg), outcome,
-                           service.attempt_tag(context.run_id), cfg.sizing.min_stake)
+    service.gate_and_place(warehouse.engine(), _venue(venue), rows, cfg, clock.now(), lambda: service.kill_reason(cfg),
+                           outcome, cfg.risk.min_stake)
     _report(context, outcome)
 
 
@@ -119,8 +121,9 @@ def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
         "ledger_rows": MetadataValue.int(sum(totals.values())),
         "refused_by_rule": MetadataValue.md(" · ".join(f"{code}: {n}" for code, n in by_rule.iter_rows()) or "none"),
         **{f"ledger_{k}": MetadataValue.int(v) for k, v in sorted(totals.items())},
-        "orders": markdown_table(orders.select("slip_id", "match", "market", "side", "bookmaker", "requested_price",
-                                               "price", "stake", "status", "refusal_codes", "reasons"), limit=25,
+        "orders": markdown_table(orders.select("slip_id", "strategy", "match", "market", "side", "bookmaker",
+                                               "requested_price", "price", "stake", "status", "refusal_codes",
+                                               "reasons"), limit=25,
                                  digits=2)
         if mine.height else MetadataValue.md("nothing this run"),
     }
@@ -140,13 +143,14 @@ def alert_on_failure(context: HookContext) -> None:
     body: dict[str, Any] = {"text": message, "job": "place_bets", "op": context.op.name, "run_id": context.run_id,
                             "error": str(context.op_exception)}
     try:
-        httpx.post(url, json=body, timeout=5.0).raise_for_status()
+        httpx.post(url, json=body, timeout=5.0, verify=tls.context()).raise_for_status()
     except httpx.HTTPError as exc:
         context.log.error(f"the alert webhook {url} failed: {exc}")
 
 
-@job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → risk "
-     "gate and place (one run at a time per bankroll, two-phase ledger) → record.", tags={"betting/stage": "placement"})
+@job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → the "
+     "gate and the venue (one run at a time per bankroll, two-phase ledger) → record.",
+     tags={"betting/stage": "placement"})
 def place_bets() -> None:
     reconciled = reconcile_pending()
     rows = load_slips(after=reconciled)
@@ -161,6 +165,6 @@ settle_bets = define_asset_job(
 
 map_exchange_markets = define_asset_job(
     "map_exchange_markets", selection=AssetSelection.assets(exchange_markets),
-    description="The upcoming events mapped to the exchange's markets and runners.",
+    description="The upcoming events mapped to the venue's markets and runners (a venue with a book of its own).",
     tags={"betting/stage": "placement"})
 

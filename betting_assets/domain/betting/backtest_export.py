@@ -28,16 +28,25 @@ def _frame(records: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.
     return pl.read_json(io.StringIO(json.dumps(records)), schema=schema)
 
 
+def _strategy(s: StrategyResult) -> dict[str, Any]:
+    return {"name": s.name, "params": s.params, "sizing": s.sizing, "metrics": s.metrics, "refused": s.refused,
+            "bets": _records(s.bets), "equity": _records(s.equity),
+            "breakdowns": {k: _records(v) for k, v in s.breakdowns.items()}}
+
+
+def _loaded(s: dict[str, Any]) -> StrategyResult:
+    return StrategyResult(name=s["name"], params=s["params"], sizing=s["sizing"], metrics=s["metrics"],
+                          bets=_frame(s["bets"], BACKTEST_BETS_SCHEMA), equity=_frame(s["equity"], EQUITY_SCHEMA),
+                          breakdowns={k: _frame(v, BREAKDOWN_SCHEMA) for k, v in s["breakdowns"].items()},
+                          refused=dict(s.get("refused") or {}))
+
+
 def to_json(result: BacktestResult, indent: int | None = None) -> str:
     document = {
         "format": FORMAT,
         "config": result.config,
-        "strategies": [
-            {"name": s.name, "params": s.params, "sizing": s.sizing, "metrics": s.metrics,
-             "bets": _records(s.bets), "equity": _records(s.equity),
-             "breakdowns": {k: _records(v) for k, v in s.breakdowns.items()}}
-            for s in result.strategies
-        ],
+        "strategies": [_strategy(s) for s in result.strategies],
+        "account": _strategy(result.account) if result.account is not None else None,
     }
     return json.dumps(document, indent=indent, allow_nan=False)
 
@@ -46,12 +55,9 @@ def from_json(text: str) -> BacktestResult:
     document = json.loads(text)
     if document.get("format") != FORMAT:
         raise ValueError(f"not a backtest export: format {document.get('format')!r}, expected {FORMAT!r}")
-    return BacktestResult(config=document["config"], strategies=[
-        StrategyResult(name=s["name"], params=s["params"], sizing=s["sizing"], metrics=s["metrics"],
-                       bets=_frame(s["bets"], BACKTEST_BETS_SCHEMA), equity=_frame(s["equity"], EQUITY_SCHEMA),
-                       breakdowns={k: _frame(v, BREAKDOWN_SCHEMA) for k, v in s["breakdowns"].items()})
-        for s in document["strategies"]
-    ])
+    account = document.get("account")
+    return BacktestResult(config=document["config"], strategies=[_loaded(s) for s in document["strategies"]],
+                          account=_loaded(account) if account else None)
 
 
 def to_csv(result: BacktestResult) -> dict[str, str]:
@@ -59,7 +65,8 @@ def to_csv(result: BacktestResult) -> dict[str, str]:
     stacked with a strategy column."""
 
     def stacked(pick: Any) -> pl.DataFrame:
-        parts = [pick(s).with_columns(pl.lit(s.name).alias("strategy")) for s in result.strategies]
+        parts = [pick(s).drop("strategy", strict=False).with_columns(pl.lit(s.name).alias("strategy"))
+                 for s in result.strategies]
         parts = [p.select("strategy", *[c for c in p.columns if c != "strategy"]) for p in parts]
         return pl.concat(parts) if parts else pl.DataFrame()
 

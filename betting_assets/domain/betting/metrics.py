@@ -26,6 +26,7 @@ import polars as pl
 from betting_assets.domain.betting.intervals import Interval, mean_interval, ratio_interval
 from betting_assets.domain.kernels.grouping import first_of_each, group_sums
 from betting_assets.domain.kernels.string_views import code_strings
+from betting_assets.domain.vocabulary import Result
 
 ANNUAL_DAYS = 365
 EQUITY_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date, "bets_settled": pl.Int64, "profit": pl.Float64,
@@ -65,7 +66,7 @@ def _settled(ledger: pl.DataFrame) -> _Settled:
     stake, profit, price, edge, clv = (numbers[c].to_numpy() for c in numbers.columns)
     rows = np.flatnonzero(~np.isnan(profit))
     decision_us = ledger["decision_time"].dt.epoch("us").to_numpy()
-    decided = code_strings(ledger["result"], ["push", "void"], rows) < 0
+    decided = code_strings(ledger["result"], [Result.PUSH, Result.VOID], rows) < 0
     settle_day = ledger["settle_time"].dt.epoch("us").to_numpy()[rows] // _US_PER_DAY
     first_day = int(decision_us.min() // _US_PER_DAY) if ledger.height else 0
     return _Settled(stake[rows], profit[rows], price[rows], edge[rows], clv[rows], decided, settle_day,

@@ -1,10 +1,13 @@
-"""How much to stake: fractional Kelly, flat or a percentage of the bankroll, within caps.
+"""How much to stake: fractional Kelly, flat or a percentage of the day's cash.
 
-Bets are sized in groups: a single bet is a group of one, an arbitrage is a group whose legs
-keep fixed shares of the group's stake so the locked profit survives every cap. Bets decided
-on the same day share the bankroll: each is sized against the cash at the start of the day,
-and together they never take more than ``max_day_fraction`` of it (``size_day``; the backtest
-engine carries the cash from day to day).
+A strategy's sizing says how it turns an edge into a stake; the limits a stake must keep to are
+risk's (``RiskLimits``: the minimum and maximum stake, the largest share of the bankroll, the
+day's exposure cap), and sizing reads them rather than keeping its own. Bets are sized in
+groups: a single bet is a group of one, an arbitrage is a group whose legs keep fixed shares of
+the group's stake so the locked profit survives every cap. The bets decided at one moment share
+what the day has left of its cap (``size_moment``): each is sized on the day's cash, capped,
+and together they are scaled down to the allowance, then rounded down to the venue's step.
+The backtest's loop and the live slips size with these same compiled rules.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from betting_assets.domain.bounds import ordered
-from betting_assets.domain.kernels.sizing import size_day_in_place
+from betting_assets.domain.kernels.gate import rounded_down
+from betting_assets.domain.kernels.sizing import size_moment_in_place
 
 SizingMethod = Literal["kelly", "flat", "percent"]
 METHODS: tuple[str, ...] = ("kelly", "flat", "percent")
@@ -26,29 +29,11 @@ class Sizing(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: SizingMethod = Field(default="kelly", description="Each strategy's own (or the CLI's --sizing); "
-                                 "not a setting.")
+    method: SizingMethod = Field(default="kelly", description="Each strategy's own (or the CLI's --sizing, or "
+                                 "BETTING_LIVE_STRATEGIES); not a setting.")
     kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
     flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
-    percent: float = Field(default=0.01, gt=0, le=1, description="Share of the bankroll of percent sizing.")
-    min_stake: float = Field(default=1.0, ge=0, description="Bets sized below this are not made.")
-    max_stake: float | None = Field(default=50.0, gt=0, description="Largest single stake; none when unset.")
-    max_day_fraction: float = Field(default=0.25, description="Bets decided on one day together stake at most "
-                                    "this share of the bankroll.")
-
-    @field_validator("max_day_fraction")
-    @classmethod
-    def _within_the_bankroll(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError(f"max_day_fraction {value:g} must be in (0, 1]: a day never stakes more than the "
-                             "bankroll")
-        return value
-
-    @model_validator(mode="after")
-    def _stakes_ordered(self) -> "Sizing":
-        ordered(self, "min_stake", "max_stake", strict=False,
-                message="invalid sizing: max_stake {high_value} is below min_stake {low_value}")
-        return self
+    percent: float = Field(default=0.01, gt=0, le=1, description="Share of the day's cash of percent sizing.")
 
 
 def kelly(prob: np.ndarray | float, price: np.ndarray | float) -> np.ndarray:
@@ -61,33 +46,38 @@ def kelly(prob: np.ndarray | float, price: np.ndarray | float) -> np.ndarray:
     return np.where(np.isfinite(f) & (f > 0), f, 0.0)
 
 
-def linear_terms(sizing: Sizing, group_kelly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A group's stake before caps is ``a + b × bankroll``; ``group_kelly`` is f* per group
-    (zero for a group with no probability)."""
+def linear_terms(sizing: Sizing, group_kelly: np.ndarray, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A group's stake before caps is ``a + b × cash``; ``group_kelly`` is f* per group (zero for
+    a group with no probability); ``share`` is the strategy's share of the account's cash."""
     n = len(group_kelly)
     none = np.broadcast_to(0.0, n)  # a term that is the same for every group takes no memory
     if sizing.method == "flat":
         return np.broadcast_to(sizing.flat_stake, n), none
     if sizing.method == "percent":
-        return none, np.broadcast_to(sizing.percent, n)
-    return none, sizing.kelly_fraction * np.asarray(group_kelly, dtype=float)
+        return none, np.broadcast_to(sizing.percent * share, n)
+    return none, sizing.kelly_fraction * share * np.asarray(group_kelly, dtype=float)
 
 
-def size_day(a: np.ndarray, b: np.ndarray, max_leg: np.ndarray, min_leg: np.ndarray, sizing: Sizing,
-             cash: float) -> np.ndarray:
-    """Stakes of one day's groups against ``cash``: ``a + b × cash`` each, capped so that no leg
-    stakes more than ``max_stake``, nothing below the minimum stake, and together at most
-    ``max_day_fraction`` of the cash. ``max_leg``/``min_leg``: the largest and smallest leg
-    share in each group (1 for a single bet)."""
+def stake_cap(max_stake: float | None, max_stake_fraction: float, bankroll: float) -> float:
+    """The largest single stake the limits allow at this bankroll."""
+    cap = max_stake_fraction * bankroll
+    return min(cap, max_stake) if max_stake is not None else cap
+
+
+def size_moment(a: np.ndarray, b: np.ndarray, max_leg: np.ndarray, min_leg: np.ndarray, *, cash: float,
+                cap: float, min_stake: float, allowance: float) -> np.ndarray:
+    """Stakes of one moment's groups on the day's ``cash``: ``a + b × cash`` each, no leg above
+    ``cap``, nothing below ``min_stake``, together at most ``allowance`` (what the day's exposure
+    cap has left)."""
     stake = np.zeros(len(a))
-    if cash > 0:
-        size_day_in_place(0, len(a), np.asarray(a, dtype=float), np.asarray(b, dtype=float), caps(sizing, max_leg),
-                  np.asarray(min_leg, dtype=float), cash, float(sizing.min_stake), float(sizing.max_day_fraction),
-                  stake)
+    if cash > 0 and len(a):
+        caps = cap / np.asarray(max_leg, dtype=float)
+        size_moment_in_place(np.arange(len(a)), np.ascontiguousarray(a, dtype=float),
+                             np.ascontiguousarray(b, dtype=float), caps, np.asarray(min_leg, dtype=float), cash,
+                             min_stake, allowance, stake)
     return stake
 
 
-def caps(sizing: Sizing, max_leg: np.ndarray) -> np.ndarray:
-    """The largest group stake that keeps every leg within ``max_stake``."""
-    max_leg = np.asarray(max_leg, dtype=float)
-    return np.full(len(max_leg), np.inf) if sizing.max_stake is None else sizing.max_stake / max_leg
+def to_step(stake: np.ndarray, step: float) -> np.ndarray:
+    """Stakes rounded down to the venue's step, as the account's loop rounds them."""
+    return np.array([rounded_down(float(s), step) for s in np.asarray(stake, dtype=float)])

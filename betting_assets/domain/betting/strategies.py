@@ -1,26 +1,28 @@
 """Betting strategies: each reads a ``MarketView`` and returns the bets it would make.
 
-One interface, registered by name, so a new strategy is a class and a ``register`` line. A
-strategy only ever sees the view the engine built at the decision time; each bet it returns
-names the quote it takes (bookmaker, snapshot time, price) and when its probability was known,
-so the engine can prove it saw nothing later.
+One interface, registered by name, so a new strategy is a class and a ``register`` line, and
+that is all: the same object selects the backtest's bets, the replay's and the live slips
+(``backtest.choose``), each through the same gate. A strategy only ever sees the view built at
+the decision time; each bet it returns names the quote it takes (bookmaker, snapshot time,
+price) and when its probability was known, so the engine can prove it saw nothing later.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import polars as pl
 
 from betting_assets.domain.pricing.market_view import LINE_KEY, UTC, MarketView
+from betting_assets.domain.vocabulary import MARKETS, Market, needed
 
 BET_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String, "market": pl.String, "side": pl.String, "point": pl.Float64, "line": pl.Float64,
     "bookmaker": pl.String, "price": pl.Float64, "snapshot_time": UTC, "prob": pl.Float64, "prob_time": UTC,
     "edge": pl.Float64, "group": pl.String, "weight": pl.Float64,
 }
-MARKETS = ("h2h", "totals", "spreads")
 
 
 class Strategy(Protocol):
@@ -30,6 +32,8 @@ class Strategy(Protocol):
     from_settings: ClassVar[dict[str, str]]
     """the strategy's parameters that come from settings: parameter → the setting's
     ``group.field`` (none when a strategy leaves it out)"""
+    needs_model: ClassVar[bool]
+    """whether ``select`` reads ``view.model``: only then is the model registry asked"""
 
     def select(self, view: MarketView) -> pl.DataFrame: ...
 
@@ -37,13 +41,30 @@ class Strategy(Protocol):
 
 
 _REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
+"""a strategy's name: what a slip, a bet, its key and an exchange's strategy reference carry"""
 
 
 def register(name: str, kind: type, **fixed: Any) -> None:
     """``kind`` built with ``fixed`` (e.g. a pattern) and the parameters a run gives."""
     if name in _REGISTRY:
         raise ValueError(f"strategy {name!r} is already registered")
+    if not NAME.match(name):
+        raise ValueError(f"strategy name {name!r}: lower-case letters, digits and _, at most 15, starting with a "
+                         "letter (it names the strategy's bets everywhere, up to the exchange)")
+    for attribute in ("default_sizing", "sizing_methods", "from_settings", "needs_model", "select", "params"):
+        if not hasattr(kind, attribute):
+            raise ValueError(f"strategy {name!r}: {kind.__name__} has no {attribute}")
     _REGISTRY[name] = (kind, fixed)
+
+
+def unregister(name: str) -> None:
+    """Takes a strategy out of the registry (a test's own, when it is done)."""
+    _REGISTRY.pop(name, None)
+
+
+def kind_of(name: str) -> type:
+    return _entry(name)[0]
 
 
 def available() -> list[str]:
@@ -52,7 +73,7 @@ def available() -> list[str]:
 
 def settings_params(name: str) -> dict[str, str]:
     """Which of the strategy's parameters come from settings, and from which field."""
-    return dict(getattr(_entry(name)[0], "from_settings", {}))
+    return dict(_entry(name)[0].from_settings)
 
 
 def create(name: str, **params: Any) -> Strategy:
@@ -76,12 +97,15 @@ def best_prices(offers: pl.DataFrame, markets: tuple[str, ...] = MARKETS,
 
 def as_bets(frame: pl.DataFrame, prob: pl.Expr, prob_time: pl.Expr, edge: pl.Expr | None = None,
             group: pl.Expr | None = None, weight: pl.Expr | None = None) -> pl.DataFrame:
+    """The bets in the shape the engine reads, in one order whatever the view held (by event,
+    market, line, side and bookmaker), so a moment's bets queue the same way at every gate."""
     frame = frame.with_columns(prob=prob, prob_time=prob_time)
     return frame.with_columns(
         edge=edge if edge is not None else pl.col("prob") * pl.col("price") - 1.0,
         group=group if group is not None else pl.lit(None, pl.String),
         weight=weight if weight is not None else pl.lit(1.0),
-    ).select(*BET_SCHEMA, *(["quoted_price"] if "quoted_price" in frame.columns else [])).cast(BET_SCHEMA)
+    ).select(*BET_SCHEMA, *(["quoted_price"] if "quoted_price" in frame.columns else [])).cast(BET_SCHEMA).sort(
+        "event_id", "market", "line", "side", "bookmaker")
 
 
 @dataclass
@@ -92,6 +116,7 @@ class FlatPattern:
     name: str
     pattern: str = "home"
     from_settings: ClassVar[dict[str, str]] = {}
+    needs_model: ClassVar[bool] = False
     default_sizing: ClassVar[str] = "flat"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat", "percent", "kelly")
 
@@ -103,7 +128,7 @@ class FlatPattern:
         return {"pattern": self.pattern}
 
     def select(self, view: MarketView) -> pl.DataFrame:
-        best = best_prices(view.offers, ("h2h",))
+        best = best_prices(view.offers, (Market.H2H,))
         if self.pattern == "favourite":
             picked = (best.filter(pl.col("side") != "draw").sort("event_id", "price", "side")
                       .group_by("event_id", maintain_order=True).first())
@@ -120,6 +145,7 @@ class SharpValue:
     name: str
     min_edge: float = 0.02
     from_settings: ClassVar[dict[str, str]] = {"min_edge": "backtest.min_edge"}
+    needs_model: ClassVar[bool] = False
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")
@@ -144,6 +170,7 @@ class Arbitrage:
     name: str
     min_margin: float = 0.0
     from_settings: ClassVar[dict[str, str]] = {"min_margin": "backtest.arb_min_margin"}
+    needs_model: ClassVar[bool] = False
     markets: tuple[str, ...] = MARKETS
     default_sizing: ClassVar[str] = "percent"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat", "percent")
@@ -153,8 +180,7 @@ class Arbitrage:
 
     def select(self, view: MarketView) -> pl.DataFrame:
         best = best_prices(view.offers, tuple(self.markets))
-        needed = pl.when(pl.col("market") != "h2h").then(2).when(pl.col("three_way")).then(3).otherwise(2)
-        full = best.filter(pl.col("side").n_unique().over(LINE_KEY) == needed)
+        full = best.filter(pl.col("side").n_unique().over(LINE_KEY) == needed())
         booksum = (1.0 / pl.col("price")).sum().over(LINE_KEY)
         arbs = full.with_columns(booksum=booksum).filter(pl.col("booksum") < 1.0 - self.min_margin)
         group = pl.concat_str([pl.col("event_id"), pl.col("market"), pl.col("line").cast(pl.String)], separator="|")
@@ -170,6 +196,7 @@ class ModelValue:
     name: str
     min_edge: float = 0.02
     from_settings: ClassVar[dict[str, str]] = {"min_edge": "backtest.min_edge"}
+    needs_model: ClassVar[bool] = True
     exclude_books: tuple[str, ...] = field(default_factory=tuple)
     default_sizing: ClassVar[str] = "kelly"
     sizing_methods: ClassVar[tuple[str, ...]] = ("kelly", "flat", "percent")
@@ -180,7 +207,7 @@ class ModelValue:
     def select(self, view: MarketView) -> pl.DataFrame:
         if view.model is None:
             raise ValueError(f"strategy {self.name!r} needs model probabilities and the view has none")
-        best = best_prices(view.offers, ("h2h",), exclude=tuple(self.exclude_books))
+        best = best_prices(view.offers, (Market.H2H,), exclude=tuple(self.exclude_books))
         priced = best.join(view.model, on=["event_id", "side"], how="inner")
         value = priced.filter(pl.col("prob") * pl.col("price") - 1.0 >= self.min_edge)
         return as_bets(value, pl.col("prob"), pl.col("prob_time"))

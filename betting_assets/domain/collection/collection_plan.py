@@ -247,7 +247,11 @@ def plan_collection(schedule: pl.DataFrame, *, pricing: Pricing, decision_leads:
 def _stab(open_windows: list[Window], priority: str) -> list[PlannedCall]:
     """The fewest calls hitting every window, per sport: by window end, a call ``SLACK`` before
     the earliest open end (or at its start, if shorter) hits every open window begun by then.
-    A scores poll then moves as early as the windows it serves allow."""
+    A scores poll is made as each kick-off slot's games end (one per distinct start of a window):
+    a result is then known ``results_after`` its kick-off, as the backtest books it, and a day's
+    risk controls see it before the day's next decision, for 2 credits a slot."""
+    if priority == RESULTS:
+        return _polls(open_windows)
     calls = []
     for sport in sorted({w.sport for w in open_windows}):
         points: list[tuple[datetime, list[Window]]] = []
@@ -262,6 +266,15 @@ def _stab(open_windows: list[Window], priority: str) -> list[PlannedCall]:
             calls.append(PlannedCall(sport, at, priority, 0, serves=frozenset(w.row for w in served),
                                      due_until=min(w.high for w in served)))
     return calls
+
+
+def _polls(open_windows: list[Window]) -> list[PlannedCall]:
+    slots: dict[tuple[str, datetime], list[Window]] = {}
+    for w in open_windows:
+        slots.setdefault((w.sport, w.low), []).append(w)
+    return [PlannedCall(sport, at, RESULTS, 0, serves=frozenset(w.row for w in served),
+                        due_until=min(w.high for w in served))
+            for (sport, at), served in sorted(slots.items())]
 
 
 def _priced(call: PlannedCall, priority: str, pricing: Pricing, rows: _Schedule) -> PlannedCall:

@@ -13,7 +13,10 @@ import polars as pl
 
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.data.quality import CheckOutcome
-from betting_assets.domain.orders.risk import Order, RiskLimits, static_problems
+from betting_assets.domain.orders.account import Order, static_refusals
+from betting_assets.domain.orders.book import VenueRules
+from betting_assets.domain.orders.risk import RiskLimits
+from betting_assets.domain.vocabulary import EventStatus
 
 LINE = ["event_id", "bookmaker", "market", "side", "point"]
 CENTS = 0.005
@@ -62,12 +65,12 @@ def ledger_adds_up(strategies: list[tuple[str, dict[str, Any], pl.DataFrame]]) -
     return CheckOutcome("ledger_adds_up", len(strategies), findings)
 
 
-def slips_within_bounds(slips: pl.DataFrame, limits: RiskLimits) -> CheckOutcome:
-    """Every slip passes the gate's static controls at the bankroll it was sized on."""
+def slips_within_bounds(slips: pl.DataFrame, limits: RiskLimits, venue: VenueRules) -> CheckOutcome:
+    """Every slip passes the gate's static controls at the bankroll (equity) it was sized at."""
     findings = []
     for s in slips.iter_rows(named=True):
-        order = Order(str(s["slip_id"]), s["event_id"], s["price"], s["stake"], s["edge"])
-        problems = static_problems(order, s["bankroll"], limits)
+        order = Order(str(s["slip_id"]), s["event_id"], s["price"], s["stake"], s["edge"], s.get("quoted_price"))
+        problems = [r.message for r in static_refusals(order, s["equity"] or s["bankroll"], limits, venue)]
         if problems:
             findings.append(Finding("slips_within_bounds", "error", f"slip {s['slip_id']}: " + "; ".join(problems),
                                     event_id=s["event_id"], bookmaker=s["bookmaker"], market=s["market"]))
@@ -91,7 +94,7 @@ def slip_prices_current(slips: pl.DataFrame, offered: pl.DataFrame) -> CheckOutc
 def final_bets_settled(placed: pl.DataFrame, now: datetime) -> CheckOutcome:
     """No bet stays ``placed`` once its event is final. ``placed``: ledger rows with status
     placed and their event's status."""
-    bad = placed.filter(pl.col("event_status") == "final")
+    bad = placed.filter(pl.col("event_status") == EventStatus.FINAL)
     findings = [Finding("final_bets_settled", "error",
                         f"bet {r['bet_id']} on a final event is still open at {now:%Y-%m-%d %H:%M}",
                         event_id=r["event_id"], bookmaker=r["bookmaker"], market=r["market"])

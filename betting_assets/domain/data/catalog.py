@@ -63,6 +63,11 @@ BOOKMAKERS_BY_REGION: dict[str, dict[str, str]] = {
     },
 }
 
+EXCHANGE_BOOKMAKERS: frozenset[str] = frozenset(
+    key for books in BOOKMAKERS_BY_REGION.values() for key, title in books.items()
+    if title in ("Betfair", "Matchbook", "Smarkets"))
+"""the feed's exchanges: their prices are worth what is left after commission on winnings"""
+
 KNOWN_BOOKMAKERS: frozenset[str] = frozenset(
     key for books in BOOKMAKERS_BY_REGION.values() for key in books
 )
@@ -91,8 +96,4 @@ def bookmaker_title(key: str) -> str:
             return books[key]
     return key
 
-
-EXCHANGE_EVENT_TYPES = {"soccer": "1", "tennis": "2", "basketball": "7522", "icehockey": "7524",
-                        "americanfootball": "6423", "baseball": "7511"}
-"""Betfair's event type id of each sport group (the part of a sport key before the first _)"""
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from betting_assets.domain.data.catalog import KNOWN_BOOKMAKERS, KNOWN_MARKETS
+from betting_assets.domain.vocabulary import Side
 from betting_assets.domain.pricing.odds import (
     MAX_DECIMAL,
     MIN_DECIMAL,
@@ -279,11 +280,11 @@ def side_expr() -> pl.Expr:
     """home, away, draw, over or under from the outcome name and the event's teams."""
     outcome = pl.col("outcome")
     return (
-        pl.when(outcome == pl.col("home_team")).then(pl.lit("home"))
-        .when(outcome == pl.col("away_team")).then(pl.lit("away"))
-        .when(outcome == "Draw").then(pl.lit("draw"))
-        .when(outcome == "Over").then(pl.lit("over"))
-        .when(outcome == "Under").then(pl.lit("under"))
+        pl.when(outcome == pl.col("home_team")).then(pl.lit(Side.HOME))
+        .when(outcome == pl.col("away_team")).then(pl.lit(Side.AWAY))
+        .when(outcome == "Draw").then(pl.lit(Side.DRAW))
+        .when(outcome == "Over").then(pl.lit(Side.OVER))
+        .when(outcome == "Under").then(pl.lit(Side.UNDER))
         .otherwise(None)
     )
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
 
 from betting_assets.domain.data.normalize import NATURAL_KEY, Finding
 from betting_assets.domain.collection.tiers import due_events
+from betting_assets.domain.vocabulary import EventStatus, Market, needed
 
 OVERROUND_WARN = (0.02, 0.15)
 OVERROUND_ERROR = (0.0, 0.30)
@@ -25,6 +27,14 @@ FRESHNESS_GRACE = 1.5
 
 _GROUP = ["event_id", "bookmaker", "market", "line", "snapshot_time"]
 _QUOTE = ["event_id", "bookmaker", "market", "outcome", "point"]
+
+
+class QualityMode(StrEnum):
+    """What a failing row becomes: ``flag`` keeps it with its finding, ``reject`` keeps the
+    finding and drops the row."""
+
+    FLAG = "flag"
+    REJECT = "reject"
 
 
 @dataclass
@@ -65,15 +75,13 @@ def _findings(frame: pl.DataFrame, check: str, severity: Any, message: Any,
 def _with_line(rows: pl.DataFrame) -> pl.DataFrame:
     """Spreads quote the two sides at opposite points (-1.5 / +1.5): one line, two outcomes."""
     return rows.with_columns(
-        line=pl.when(pl.col("market") == "spreads").then(pl.col("point").abs()).otherwise(pl.col("point"))
+        line=pl.when(pl.col("market") == Market.SPREADS).then(pl.col("point").abs()).otherwise(pl.col("point"))
     )
 
 
 def _expected_outcomes() -> pl.Expr:
     return (
-        pl.when((pl.col("market") == "h2h") & pl.col("sport_key").str.starts_with("soccer"))
-        .then(3)
-        .otherwise(2)
+        needed(three_way=pl.col("sport_key").str.starts_with("soccer"))
     )
 
 
@@ -234,11 +242,11 @@ def scores_sanity(events: pl.DataFrame, now: datetime | None = None, grace: time
     has any; and (given ``now``) an event that started more than ``grace`` ago has a result,
     or is cancelled or postponed. A result missing is a failure, never a quiet pass."""
     one_missing = pl.col("home_score").is_null() != pl.col("away_score").is_null()
-    overdue = (pl.col("status").is_in(["scheduled", "live"]) & (pl.col("commence_time") < pl.lit(now - grace))
+    overdue = (pl.col("status").is_in([EventStatus.SCHEDULED, EventStatus.LIVE]) & (pl.col("commence_time") < pl.lit(now - grace))
                if now is not None else pl.lit(False))
     bad = events.filter(
         (pl.col("home_score") < 0) | (pl.col("away_score") < 0)
-        | ((pl.col("status") == "final") & (pl.col("home_score").is_null() | pl.col("away_score").is_null()))
+        | ((pl.col("status") == EventStatus.FINAL) & (pl.col("home_score").is_null() | pl.col("away_score").is_null()))
         | ((pl.col("status") == "live") & one_missing)
         | overdue
     ).with_columns(overdue=overdue)
@@ -258,7 +266,7 @@ def scores_sanity(events: pl.DataFrame, now: datetime | None = None, grace: time
 def results_overdue(events: pl.DataFrame, now: datetime, grace: timedelta = RESULT_GRACE) -> CheckOutcome:
     """Events anywhere in the warehouse still without a result ``grace`` after their start:
     a partition's own scores check sees only the partitions that ran, this sees them all."""
-    late = events.filter(pl.col("status").is_in(["scheduled", "live"]) & (pl.col("commence_time") < now - grace))
+    late = events.filter(pl.col("status").is_in([EventStatus.SCHEDULED, EventStatus.LIVE]) & (pl.col("commence_time") < now - grace))
     hours = grace.total_seconds() / 3600
 
     def message(row: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.timeutil import parse_utc
+from betting_assets.domain.vocabulary import EventStatus
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def parse_scores(payload: Any) -> tuple[list[ScoreUpdate], list[Finding]]:
                 by_team[entry["name"]] = entry.get("score")
         home_score, away_score = _score(by_team.get(home)), _score(by_team.get(away))
         completed = bool(item.get("completed"))
-        status = "scheduled"
+        status = EventStatus.SCHEDULED
         if item.get("scores"):
             status = "live"
         if completed:
@@ -76,7 +77,7 @@ def parse_scores(payload: Any) -> tuple[list[ScoreUpdate], list[Finding]]:
                 status = "live"
                 completed = False
             else:
-                status = "final"
+                status = EventStatus.FINAL
         updates.append(
             ScoreUpdate(
                 event_id=event_id,

@@ -16,10 +16,11 @@ import polars as pl
 
 from betting_assets.domain.pricing.devig import devig
 from betting_assets.domain.features.ratings import RatingConfig, team_features
+from betting_assets.domain.vocabulary import MARKET_RULES, DevigMethod, Market, Side
 
-SIDES = ("home", "draw", "away")
-DEVIG_METHODS = ("multiplicative", "power", "shin")
-_SHORT = {"multiplicative": "mult", "power": "power", "shin": "shin"}
+SIDES = tuple(str(s) for s in MARKET_RULES[Market.H2H].sides)
+DEVIG_METHODS = tuple(DevigMethod)
+_SHORT = {DevigMethod.MULTIPLICATIVE: "mult", DevigMethod.POWER: "power", DevigMethod.SHIN: "shin"}
 
 KEY = ["event_id", "decision_time"]
 
@@ -123,7 +124,7 @@ def _complete(quotes: pl.DataFrame, group: list[str], sides: list[str] | None) -
 def odds_features(odds: pl.DataFrame, rows: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame:
     """Market features per (event, decision time) from quotes cut at the decision time."""
     cut = _odds_before(odds, rows, config.lookback)
-    h2h = cut.filter((pl.col("market") == "h2h") & pl.col("side").is_in(SIDES))
+    h2h = cut.filter((pl.col("market") == Market.H2H) & pl.col("side").is_in(SIDES))
     three = h2h.group_by(KEY).agg(three_way=(pl.col("side") == "draw").any())
     h2h = h2h.join(three, on=KEY)
     snap = [*KEY, "bookmaker", "snapshot_time"]
@@ -154,7 +155,7 @@ def odds_features(odds: pl.DataFrame, rows: pl.DataFrame, config: FeatureConfig)
     out = rows.select(KEY).join(three, on=KEY, how="left")
     for part in [*sharp_parts, sharp_over, _wide(consensus, "cons", "cons"), _wide(consensus, "disp", "disp"),
                  _wide(consensus, "best", "best"), _wide(moves, "move", "move"), books,
-                 _main_line(cut, "totals", "over", "totals"), _main_line(cut, "spreads", "home", "spread")]:
+                 _main_line(cut, Market.TOTALS, Side.OVER, "totals"), _main_line(cut, Market.SPREADS, Side.HOME, "spread")]:
         out = out.join(part, on=KEY, how="left")
     return out.with_columns(
         sharp_book_used=pl.when(pl.col("sharp_overround").is_not_null()).then(pl.lit(config.sharp_book)))
@@ -182,7 +183,7 @@ def _main_line(cut: pl.DataFrame, market: str, side: str, prefix: str) -> pl.Dat
     snap = [*KEY, "bookmaker", "snapshot_time"]
     # a spread's two sides carry opposite points; key the line by the home (or over) point
     quotes = quotes.with_columns(line=pl.when(pl.col("side") == side).then(pl.col("point"))
-                                 .otherwise(pl.col("point") if market == "totals" else -pl.col("point")))
+                                 .otherwise(pl.col("point") if market == Market.TOTALS else -pl.col("point")))
     latest = quotes.filter(pl.col("snapshot_time") == pl.col("snapshot_time").max().over([*KEY, "bookmaker"]))
     latest = _complete(latest, [*snap, "line"], [side, other])
     if latest.is_empty():

@@ -1,5 +1,5 @@
-"""A day's stakes, compiled (``staking.size_day`` says the rule; the backtest's day loop calls
-this inside its own compiled loop)."""
+"""A moment's stakes, compiled (``staking`` says the rule; the account's loop calls this inside its
+own compiled loop, and the live slips call it through ``staking.size_moment``)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def size_day_in_place(start: int, end: int, a: np.ndarray, b: np.ndarray, cap: np.ndarray, min_leg: np.ndarray,
-                      cash: float, min_stake: float, max_day_fraction: float, stake: np.ndarray) -> None:
-    """``size_day`` for the groups ``start:end``, written into ``stake``: each group stakes
-    ``a + b × cash`` up to its cap, nothing when its smallest leg would be below the minimum;
-    when the day's total passes ``max_day_fraction`` of the cash every stake is scaled down to
-    it, and one that falls below the minimum is dropped."""
+def size_moment_in_place(groups: np.ndarray, a: np.ndarray, b: np.ndarray, cap: np.ndarray, min_leg: np.ndarray,
+                         cash: float, min_stake: float, allowance: float, stake: np.ndarray) -> None:
+    """The stakes of ``groups`` (decided at one moment) against the day's ``cash``, written into
+    ``stake``: each group stakes ``a + b × cash`` up to its cap, nothing when its smallest leg
+    would be below the minimum; when together they pass what the day has left (``allowance``)
+    every stake is scaled down to it, and one that falls below the minimum is dropped."""
     total = 0.0
-    for i in range(start, end):
-        raw = min(a[i] + b[i] * cash, cap[i])
-        if raw * min_leg[i] < min_stake or raw <= 0:
+    for g in groups:
+        raw = min(a[g] + b[g] * cash, cap[g])
+        if raw * min_leg[g] < min_stake or raw <= 0:
             raw = 0.0
-        stake[i] = raw
+        stake[g] = raw
         total += raw
-    limit = max_day_fraction * cash
-    if total > limit:
-        scale = limit / total
-        for i in range(start, end):
-            raw = stake[i] * scale
-            stake[i] = 0.0 if raw * min_leg[i] < min_stake else raw
+    if total > allowance:
+        scale = max(allowance, 0.0) / total
+        for g in groups:
+            raw = stake[g] * scale
+            stake[g] = 0.0 if raw * min_leg[g] < min_stake else raw

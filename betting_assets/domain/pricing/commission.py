@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from betting_assets.domain.data.catalog import EXCHANGE_BOOKMAKERS
+
 DEFAULT_COMMISSION = 0.05
-BROKER_BOOK = "betfair_exchange"
-"""the bookmaker key of prices read from the exchange broker's own book"""
-EXCHANGE_BOOKMAKERS = frozenset({"betfair_ex_uk", "betfair_ex_eu", "betfair_ex_au", "matchbook", "smarkets",
-                                 BROKER_BOOK})
-"""the odds feed's exchanges (The Odds API's keys) and the broker's book"""
 
 
 def is_exchange(bookmaker: str) -> bool:

@@ -7,18 +7,20 @@ All three work on a long frame with one row per outcome and solve every market a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 import numpy as np
 import polars as pl
+from pydantic import AfterValidator
 
-DevigMethod = Literal["multiplicative", "power", "shin"]
-METHODS: tuple[DevigMethod, ...] = ("multiplicative", "power", "shin")
-MARKETS = ("h2h", "totals", "spreads")
-DEFAULT_CHOICE = "h2h=multiplicative,totals=power,spreads=power"
-"""best calibrated on Pinnacle's prices in the shared history (``betting devig compare``): on
-1X2 multiplicative leads (power and Shin within noise of it), on totals power beats
-multiplicative beyond chance, on handicaps the three tie"""
+from betting_assets.domain.vocabulary import MARKET_RULES, MARKETS, DevigMethod
+
+METHODS: tuple[DevigMethod, ...] = tuple(DevigMethod)
+DEFAULT_CHOICE = ",".join(f"{m}={MARKET_RULES[m].devig}" for m in MARKETS)
+"""each market's default de-vig (the markets' table): what was best calibrated on Pinnacle's
+prices in the shared history (``betting devig compare``): on 1X2 multiplicative leads (power
+and Shin within noise of it), on totals power beats multiplicative beyond chance, on handicaps
+the three tie"""
 _ITERATIONS = 60
 
 
@@ -27,15 +29,24 @@ def parse_choice(spec: str) -> dict[str, DevigMethod]:
     left out of a per-market choice takes multiplicative."""
     spec = spec.strip()
     if spec in METHODS:
-        return dict.fromkeys(MARKETS, spec)  # type: ignore[arg-type]  # spec is one of METHODS
-    choice: dict[str, DevigMethod] = dict.fromkeys(MARKETS, "multiplicative")  # type: ignore[arg-type]
+        return dict.fromkeys(MARKETS, DevigMethod(spec))
+    choice: dict[str, DevigMethod] = dict.fromkeys(MARKETS, DevigMethod.MULTIPLICATIVE)
     for part in filter(None, (p.strip() for p in spec.split(","))):
         market, sep, method = part.partition("=")
         if not sep or market.strip() not in MARKETS or method.strip() not in METHODS:
             raise ValueError(f"{spec!r} is not a de-vig choice: give one of {', '.join(METHODS)}, or "
                              f"market=method pairs over {', '.join(MARKETS)} (e.g. {DEFAULT_CHOICE})")
-        choice[market.strip()] = method.strip()  # type: ignore[assignment]
+        choice[market.strip()] = DevigMethod(method.strip())
     return choice
+
+
+def _valid_choice(spec: str) -> str:
+    parse_choice(spec)
+    return spec
+
+
+DevigChoice = Annotated[str, AfterValidator(_valid_choice)]
+"""a de-vig choice as a setting spells it: one method, or market=method pairs"""
 
 
 def describe_choice(spec: str) -> str:
@@ -48,7 +59,7 @@ def devig(
     frame: pl.DataFrame,
     group_by: list[str],
     price_col: str = "price_decimal",
-    method: DevigMethod = "multiplicative",
+    method: DevigMethod = DevigMethod.MULTIPLICATIVE,
     out_col: str = "fair_prob",
 ) -> pl.DataFrame:
     """Adds ``out_col`` with fair probabilities that sum to one within each group."""
@@ -56,11 +67,11 @@ def devig(
         return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(out_col))
     gid = frame.select(pl.struct(group_by).rank("dense").alias("_g") - 1)["_g"].to_numpy()
     q = 1.0 / frame[price_col].to_numpy().astype(float)
-    if method == "multiplicative":
+    if method == DevigMethod.MULTIPLICATIVE:
         fair = q / _group_sum(q, gid)
-    elif method == "power":
+    elif method == DevigMethod.POWER:
         fair = _power(q, gid)
-    elif method == "shin":
+    elif method == DevigMethod.SHIN:
         fair = _shin(q, gid)
     else:
         raise ValueError(f"unknown de-vig method {method!r}")

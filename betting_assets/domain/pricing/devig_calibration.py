@@ -16,6 +16,7 @@ import polars as pl
 from betting_assets.domain.pricing.devig import MARKETS, METHODS, DevigMethod
 from betting_assets.domain.betting.intervals import paired_difference
 from betting_assets.domain.pricing.market_view import LINE_KEY, latest_quotes, sharp_fair
+from betting_assets.domain.vocabulary import Market
 
 PRICE_BANDS = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 1000.0)
 _EPS = 1e-15
@@ -29,7 +30,7 @@ class CalibrationStudy:
     bands: pl.DataFrame
     """one row per (moment, market, method, band): outcomes, mean fair probability, observed rate"""
 
-    def best(self, moment: str = "prematch", market: str = "h2h") -> DevigMethod:
+    def best(self, moment: str = "prematch", market: str = Market.H2H) -> DevigMethod:
         rows = self.scores.filter((pl.col("moment") == moment) & (pl.col("market") == market))
         if rows.is_empty():
             raise ValueError(f"no {market} markets priced at {moment} to compare de-vig methods on")
@@ -45,15 +46,15 @@ def outcome_wins(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     h2h = pl.concat([
         done.select("event_id", side=pl.lit(side), won=cond.cast(pl.Int8))
         for side, cond in (("home", pl.col("diff") > 0), ("draw", pl.col("diff") == 0), ("away", pl.col("diff") < 0))
-    ]).with_columns(market=pl.lit("h2h"), line=pl.lit(0.0))
+    ]).with_columns(market=pl.lit(Market.H2H), line=pl.lit(0.0))
     return h2h.select("event_id", "market", "line", "side", "won"), done.select("event_id", "goals", "diff")
 
 
 def _line_wins(fair: pl.DataFrame, goals: pl.DataFrame) -> pl.DataFrame:
     """Totals and Asian handicap lines that settle whole: a line that landed exactly (a push)
     and quarter lines (settled in halves) are left out. A spread's line is the home handicap."""
-    lines = fair.filter(pl.col("market").is_in(["totals", "spreads"])).join(goals, on="event_id")
-    margin = (pl.when(pl.col("market") == "totals").then(pl.col("goals") - pl.col("line"))
+    lines = fair.filter(pl.col("market").is_in([Market.TOTALS, Market.SPREADS])).join(goals, on="event_id")
+    margin = (pl.when(pl.col("market") == Market.TOTALS).then(pl.col("goals") - pl.col("line"))
               .otherwise(pl.col("diff") + pl.col("line")))
     up = pl.col("side").is_in(["over", "home"])
     return (lines.with_columns(margin=margin)

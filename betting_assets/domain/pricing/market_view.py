@@ -18,6 +18,7 @@ import polars as pl
 
 from betting_assets.domain.pricing.commission import DEFAULT_COMMISSION, effective_price
 from betting_assets.domain.pricing.devig import DEFAULT_CHOICE, devig, parse_choice
+from betting_assets.domain.vocabulary import SIDES, Market, Side, line, needed
 
 UTC = pl.Datetime("us", "UTC")
 LINE_KEY = ["event_id", "market", "line"]
@@ -29,7 +30,6 @@ OFFER_SCHEMA: dict[str, pl.DataType] = {
 }
 MODEL_SCHEMA: dict[str, pl.DataType] = {"event_id": pl.String, "side": pl.String, "prob": pl.Float64,
                                         "prob_time": UTC}
-_SIDES = {"h2h": ("home", "draw", "away"), "totals": ("over", "under"), "spreads": ("home", "away")}
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,12 @@ def latest_quotes(odds: pl.DataFrame, cuts: pl.DataFrame, cut: str, lookback: ti
     )
     book_market = ["event_id", "bookmaker", "market"]
     latest = quotes.filter(pl.col("snapshot_time") == pl.col("snapshot_time").max().over(book_market))
-    three = latest.filter(pl.col("market") == "h2h").group_by("event_id").agg(
-        three_way=(pl.col("side") == "draw").any())
+    three = latest.filter(pl.col("market") == Market.H2H).group_by("event_id").agg(
+        three_way=(pl.col("side") == Side.DRAW).any())
     return latest.join(three, on="event_id", how="left").with_columns(
         pl.col("three_way").fill_null(False),
         point=pl.col("point").fill_null(0.0),
-        line=pl.when(pl.col("market") == "h2h").then(0.0)
-        .when((pl.col("market") == "spreads") & (pl.col("side") == "away")).then(-pl.col("point"))
-        .otherwise(pl.col("point")).fill_null(0.0),
+        line=line(),
         price=pl.col("price_decimal"),
     ).drop("price_decimal", "is_valid")
 
@@ -76,10 +74,9 @@ def sharp_fair(quotes: pl.DataFrame, sharp_book: str, method: str) -> pl.DataFra
     """The sharp book's fair probability per (event, market, line, side), from markets it priced
     in full (every side, once)."""
     sharp = quotes.filter(pl.col("bookmaker") == sharp_book)
-    needed = (pl.when(pl.col("market") != "h2h").then(2).when(pl.col("three_way")).then(3).otherwise(2))
-    complete = sharp.filter((pl.col("side").n_unique().over(LINE_KEY) == needed)
-                            & (pl.len().over(LINE_KEY) == needed)
-                            & pl.col("side").is_in([s for sides in _SIDES.values() for s in sides]))
+    complete = sharp.filter((pl.col("side").n_unique().over(LINE_KEY) == needed())
+                            & (pl.len().over(LINE_KEY) == needed())
+                            & pl.col("side").is_in(list(SIDES)))
     if complete.is_empty():
         return pl.DataFrame(schema={"event_id": pl.String, "market": pl.String, "line": pl.Float64,
                                     "side": pl.String, "fair": pl.Float64, "fair_time": UTC})

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from betting_assets.domain.orders.risk import BookQuote, recheck_on_book
 from betting_assets.venues.betfair.client import PointedClient
-from betting_assets.domain.orders.exchange_mapping import index_runners, runner_key
+from betting_assets.venues.betfair.runners import index_runners, runner_key
 from betting_assets.venues.betfair.markets import MappingOutcome, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
@@ -58,7 +58,7 @@ def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tup
         return {**said, "would": "refuse", "why": "not mapped to an exchange market"}
     verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"], runner["handicap"])),
                               slip.get("market_version"), float(slip["stake"]), slip["commence_time"], now,
-                              settings.risk.price_tolerance, settings.exchange.commission, settings.sizing.min_stake)
+                              settings.risk.price_tolerance, settings.exchange.commission, settings.risk.min_stake)
     if verdict.reason:
         return {**said, "would": "refuse", "why": verdict.reason}
     why = (f"{verdict.stake:.2f} at {verdict.quoted_price:g} ({verdict.price:.3f} net of commission) on "

@@ -72,6 +72,11 @@ def from_settings(exchange: Any, *, base_url: str | None = None, app_key: str | 
                   session_token=token, certs=exchange.certs, timeout_s=exchange.timeout_s)
 
 
+def missing(exchange: Any) -> str | None:
+    """What the settings' credentials lack (``needs``), before any call is made."""
+    return needs(secret(exchange.app_key), secret(exchange.session_token), exchange.username, secret(exchange.password))
+
+
 def needs(app_key: str | None, session_token: str | None, username: str | None, password: str | None) -> str | None:
     """What the credentials lack, as the one line a user reads; None when a session can be had."""
     missing = [] if app_key else ["BETTING_EXCHANGE_APP_KEY"]

@@ -1,7 +1,7 @@
 """Feed events mapped to the exchange's markets: what the exchange broker needs to place a bet
 on the right market and runner, and what a user reads to see which events can be bet on.
 
-The upcoming events in the warehouse are matched (``domain.exchange_mapping``) against the
+The upcoming events in the warehouse are matched (``domain.orders.event_matching``) against the
 exchange's MATCH_ODDS catalogue over the same window; each mapped event's runners, of its match
 odds, over/under 2.5 and Asian handicap markets, become rows of ``exchange_markets`` with the
 market's current version, and each unmapped event a data-quality finding naming the candidates,
@@ -17,14 +17,16 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from betting_assets.domain.orders import exchange_mapping
-from betting_assets.domain.data.catalog import EXCHANGE_EVENT_TYPES
-from betting_assets.domain.pricing.commission import BROKER_BOOK, net_price
-from betting_assets.domain.orders.exchange_mapping import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
+from betting_assets.domain.orders import event_matching as exchange_mapping
+from betting_assets.venues.betfair.venue import EVENT_TYPES as EXCHANGE_EVENT_TYPES
+from betting_assets.domain.pricing.commission import net_price
+from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
+from betting_assets.venues.betfair.runners import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.orders.risk import BookQuote
 from betting_assets.venues.betfair.client import PointedClient
 from betting_assets.warehouse import queries, writes
+from betting_assets.domain.vocabulary import Market
 
 HORIZON = timedelta(days=7)
 
@@ -103,7 +105,7 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     runners = pl.DataFrame(rows, schema=RUNNER_SCHEMA)
     names = {r["event_id"]: f"{r['home_team']} v {r['away_team']}" for r in feed.iter_rows(named=True)}
     findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
-                        event_id=r["event_id"], market="h2h", context={"candidates": r["candidates"]})
+                        event_id=r["event_id"], market=Market.H2H, context={"candidates": r["candidates"]})
                 for r in unmapped.iter_rows(named=True)]
     return MappingOutcome(feed, runners, unmapped.with_columns(
         match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books)

@@ -1,7 +1,8 @@
 """The backtest engine on simulated markets: a planted mispricing is found (positive ROI and
 CLV) and a fair market yields nothing; an arbitrage locks its profit whatever the result;
 prices from after the decision time, stale or invented prices and late model probabilities
-are refused; the result survives a JSON round trip."""
+are refused; the result survives a JSON round trip. Limits no control reaches (``OPEN``) keep
+these to the engine's arithmetic; ``test_account`` holds the controls."""
 
 from __future__ import annotations
 
@@ -14,14 +15,25 @@ import pytest
 
 from betting_assets.betting import report
 from betting_assets.domain.betting import backtest_export, claims, strategies
-from betting_assets.domain.betting.backtest import BacktestConfig, LookAheadError, StrategyRun, execute, run_backtest
+from betting_assets.domain.betting.backtest import (
+    RESULTS_AFTER,
+    Account,
+    BacktestConfig,
+    LookAheadError,
+    StrategyRun,
+    execute,
+    run_backtest,
+)
 from betting_assets.domain.pricing.market_view import MarketView
 from betting_assets.domain.betting.staking import Sizing
 from betting_assets.domain.betting.strategies import as_bets
+from betting_assets.domain.orders.book import VenueRules
+from betting_assets.domain.orders.risk import RiskLimits
 from betting_assets_tests.domain.betting.market_sim import simulated_market
 
-FLAT = Sizing(method="flat", flat_stake=10.0, max_stake=None, max_day_fraction=1.0)
-CONFIG = BacktestConfig(decision_hours=1.0, bankroll=100_000.0)
+from betting_assets_tests.domain.betting.open_limits import OPEN
+FLAT = Sizing(method="flat", flat_stake=10.0)
+CONFIG = BacktestConfig(decision_hours=1.0, bankroll=100_000.0, limits=OPEN)
 
 
 def _model(probs: pl.DataFrame, events: pl.DataFrame, lead: timedelta = timedelta(hours=1)) -> pl.DataFrame:
@@ -83,9 +95,10 @@ def _arb_market() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def test_an_arbitrage_is_found_and_its_profit_locked_whatever_the_result() -> None:
     odds, events = _arb_market()
-    sizing = Sizing(method="percent", percent=0.01, min_stake=0.0, max_stake=None)
+    sizing = Sizing(method="percent", percent=0.01)
     result = run_backtest(odds, events, [StrategyRun(strategies.create("arbitrage"), sizing)],
-                          BacktestConfig(bankroll=1000.0))
+                          BacktestConfig(bankroll=1000.0, limits=OPEN.model_copy(update={"min_stake": 0.0}),
+                                         venue=VenueRules(stake_step=0.0)))
     bets = result.strategy("arbitrage").bets
     assert bets.height == 9
     assert set(bets.select("side", "bookmaker").unique().iter_rows()) == {("home", "a"), ("draw", "b"), ("away", "c")}
@@ -105,6 +118,7 @@ class Peeking:
     how: str = "late"
     default_sizing: ClassVar[str] = "flat"
     sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
+    needs_model: ClassVar[bool] = False
 
     def params(self) -> dict[str, Any]:
         return {"how": self.how}
@@ -202,6 +216,7 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
         from_settings: ClassVar[dict[str, str]] = {"min_odds": "risk.max_odds", "min_edge": "backtest.min_edge"}
         default_sizing: ClassVar[str] = "flat"
         sizing_methods: ClassVar[tuple[str, ...]] = ("flat",)
+        needs_model: ClassVar[bool] = False
         min_edge: float = 0.0
 
         def select(self, view):  # type: ignore[no-untyped-def]
@@ -222,20 +237,28 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
         strategies._REGISTRY.pop("test_longshots")
 
 
-def test_the_readable_engine_gives_what_the_engine_before_it_gave() -> None:
-    """Quarter lines, pushes, voids, open results and two-leg groups over 200 days, under each
-    sizing method: every ledger value and metric as the branch-free engine it replaced."""
-    from benchmarks import engine_before
-    from benchmarks.backtest_engine import candidates
+def test_where_no_control_binds_the_account_bets_as_the_engine_before_it() -> None:
+    """Quarter lines, pushes, voids, open results and two-leg groups over 2,000 days, under each
+    sizing method: with limits no control reaches, the same bets as the engine before the account
+    came into it (``benchmarks/engine_today``), stakes and profits to 1e-9 (equity is booked bet by
+    bet now, not day by day, so the last bits of a sum may differ), every metric alike."""
+    from benchmarks import engine_today
+    from benchmarks.backtest_engine import candidates, same_bets
 
-    frame = candidates(40_000, 200, seed=5)
-    for sizing in (Sizing(method="kelly", kelly_fraction=0.5, max_stake=40.0, max_day_fraction=0.3),
-                   Sizing(method="flat", flat_stake=25.0, max_stake=None, max_day_fraction=0.5),
-                   Sizing(method="percent", percent=0.02, min_stake=2.0)):
-        done = execute(frame, sizing, 5_000.0)
-        before = engine_before.execute(frame, sizing, 5_000.0)
-        assert done.ledger.height > 1_000 and done.ledger.equals(before.ledger), sizing.method
-        assert done.metrics == before.metrics
+    frame = candidates(40_000, 2_000, seed=5)   # about 20 a day: no day reaches the cash
+    cases = ((Sizing(method="kelly", kelly_fraction=0.5), 5_000.0, engine_today.Sizing(
+                 method="kelly", kelly_fraction=0.5, max_stake=40.0, max_day_fraction=1.0)),
+             (Sizing(method="flat", flat_stake=25.0), 100_000.0, engine_today.Sizing(
+                 method="flat", flat_stake=25.0, max_stake=None, max_day_fraction=1.0)),
+             (Sizing(method="percent", percent=0.02), 5_000.0, engine_today.Sizing(
+                 method="percent", percent=0.02, min_stake=2.0, max_day_fraction=1.0)))
+    for sizing, bankroll, before in cases:
+        limits = OPEN.model_copy(update={"max_stake": before.max_stake, "min_stake": before.min_stake})
+        done = execute(frame, sizing, bankroll, account=Account(limits, VenueRules(stake_step=0.0)))
+        old = engine_today.execute(frame, before, bankroll, RESULTS_AFTER)
+        assert done.ledger.height > 1_000, sizing.method
+        same_bets(done, old)
+        assert done.refused == {}
         assert set(done.ledger["result"]) >= {"win", "loss", "push", "half_win", "half_loss", "void"}
 
 
@@ -248,7 +271,7 @@ def test_no_backtest_counts_an_edge_that_commission_eats() -> None:
     model = _model(probs, events)
 
     def bets(frame: pl.DataFrame, commission: float) -> dict[str, pl.DataFrame]:
-        config = BacktestConfig(decision_hours=1.0, bankroll=100_000.0, commission=commission)
+        config = BacktestConfig(decision_hours=1.0, bankroll=100_000.0, commission=commission, limits=OPEN)
         result = run_backtest(frame, events, _runs("sharp_value", "model_value"), config, model=model)
         return {s.name: s.bets for s in result.strategies}
 

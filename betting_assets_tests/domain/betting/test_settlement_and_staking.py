@@ -1,5 +1,5 @@
-"""Settlement (wins, pushes, voids, Asian quarter lines) and sizing (Kelly, caps, the shared
-daily bankroll), each against figures worked out by hand."""
+"""Settlement (wins, pushes, voids, Asian quarter lines) and sizing (Kelly, risk's caps, the
+day's cash shared by a moment's bets), each against figures worked out by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from betting_assets.domain.betting.settlement import RESULTS, settle_frame
 from betting_assets.domain.betting.backtest import execute
-from betting_assets.domain.betting.staking import Sizing, kelly, linear_terms, size_day
+from betting_assets.domain.betting.staking import Sizing, kelly, linear_terms, size_moment
+from betting_assets_tests.domain.betting.open_limits import account
 
 
 def _settle(rows: list[tuple[str, str, float, float, int, int, str, bool]]) -> list[tuple[float, str]]:
@@ -68,11 +69,15 @@ def test_kelly_fraction() -> None:
     assert a[0] == 0.0 and b[0] == pytest.approx(0.02)
 
 
-def test_sizing_refuses_settings_that_could_stake_more_than_the_bankroll() -> None:
-    with pytest.raises(ValueError, match="max_day_fraction 1.5"):
-        Sizing(max_day_fraction=1.5)
-    with pytest.raises(ValueError, match="max_stake 1 is below min_stake 5"):
-        Sizing(min_stake=5, max_stake=1)
+def test_risk_owns_the_stake_limits_and_refuses_them_out_of_order() -> None:
+    from betting_assets.domain.orders.risk import RiskLimits
+
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        RiskLimits(max_day_exposure=1.5)
+    with pytest.raises(ValueError, match="max_stake"):
+        RiskLimits(min_stake=5, max_stake=1)
+    with pytest.raises(ValueError, match="Extra inputs"):
+        Sizing(max_day_fraction=0.5)   # the day's cap is risk's now
 
 
 DAY0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -95,11 +100,12 @@ def _bets(*specs: dict[str, Any]) -> pl.DataFrame:
 
 
 def test_compounding_caps_and_the_shared_daily_bankroll() -> None:
-    """Day 0: three full-Kelly bets on 1,000 want 100, 300 and 0.5; the cap cuts 300 to 250,
-    the 0.5 is below the minimum stake, and 100 + 250 exceeds the day's 30 % (300), so both
-    scale by 300/350. Day 1 starts before day 0's bets settle, so it sees 1,000 - 300 of cash.
-    Day 2 sees the results: +150 % on the first, a loss on the second."""
-    sizing = Sizing(method="kelly", kelly_fraction=1.0, min_stake=1.0, max_stake=250.0, max_day_fraction=0.3)
+    """Day 0: three full-Kelly bets decided together on 1,000 want 100, 300 and 0.5; the cap cuts
+    300 to 250, the 0.5 is below the minimum stake, and 100 + 250 exceeds the day's 30 % (300),
+    so both scale by 300/350. Day 1 decides before day 0's bets settle, so its cash is 1,000 -
+    300. Day 2 sees the results: +150 % on the first, a loss on the second."""
+    sizing = Sizing(method="kelly", kelly_fraction=1.0)
+    limits = account(min_stake=1.0, max_stake=250.0, max_day_exposure=0.3)
     settles_on_day_1 = DAY0 + timedelta(days=1, hours=13)
     candidates = _bets(
         {"day": 0, "price": 2.5, "prob": 0.46, "commence_time": settles_on_day_1},          # f = 0.1, wins
@@ -108,7 +114,7 @@ def test_compounding_caps_and_the_shared_daily_bankroll() -> None:
         {"day": 1, "hour": 10, "prob": 0.55, "status": "scheduled", "home_score": None},   # f = 0.1, open
         {"day": 2, "hour": 10, "prob": 0.55},                                               # f = 0.1
     )
-    ledger = execute(candidates, sizing, 1000.0).ledger
+    ledger = execute(candidates, sizing, 1000.0, account=limits).ledger
     first, second = 100 * 300 / 350, 250 * 300 / 350
     cash2 = 1000 + 1.5 * first - second - 70.0
     assert ledger["event_id"].to_list() == ["e0", "e1", "e3", "e4"]
@@ -119,36 +125,42 @@ def test_compounding_caps_and_the_shared_daily_bankroll() -> None:
 
 def test_legs_of_a_group_keep_their_shares_under_the_cap() -> None:
     """A group whose largest leg holds 60 % is capped so that leg stakes at most max_stake."""
-    sizing = Sizing(method="flat", flat_stake=200.0, min_stake=1.0, max_stake=60.0, max_day_fraction=1.0)
+    sizing = Sizing(method="flat", flat_stake=200.0)
     legs = _bets({"day": 0, "group": "g", "weight": 0.6}, {"day": 0, "group": "g", "weight": 0.4, "side": "away"})
-    ledger = execute(legs.with_columns(event_id=pl.lit("e0")), sizing, 1000.0).ledger
+    ledger = execute(legs.with_columns(event_id=pl.lit("e0")), sizing, 1000.0, account=account(max_stake=60.0)).ledger
     assert ledger["stake"].to_list() == pytest.approx([60.0, 40.0])
     assert ledger["profit"].sum() == pytest.approx(60.0 * 1.0 - 40.0)
 
 
 def test_a_ruined_bankroll_stakes_nothing() -> None:
-    sizing = Sizing(method="flat", flat_stake=100.0, max_stake=None, max_day_fraction=1.0)
-    done = execute(_bets({"day": 0, "away_score": 3.0}, {"day": 1}), sizing, 100.0)
+    sizing = Sizing(method="flat", flat_stake=100.0)
+    done = execute(_bets({"day": 0, "away_score": 3.0}, {"day": 1}), sizing, 100.0, account=account())
     assert done.ledger["event_id"].to_list() == ["e0"]
     assert done.metrics["final_bankroll"] == 0.0
 
 
 def test_slips_of_one_moment_share_the_allowance() -> None:
-    sizing = Sizing(method="kelly", kelly_fraction=1.0, min_stake=1.0, max_stake=None, max_day_fraction=0.2)
-    stakes = size_day(np.zeros(2), np.array([0.15, 0.25]), np.ones(2), np.ones(2), sizing, 1000.0)
+    stakes = size_moment(np.zeros(2), np.array([0.15, 0.25]), np.ones(2), np.ones(2), cash=1000.0, cap=np.inf,
+                         min_stake=1.0, allowance=200.0)
     assert list(stakes) == pytest.approx([150 * 200 / 400, 250 * 200 / 400])
-    assert not size_day(np.zeros(1), np.array([0.1]), np.ones(1), np.ones(1), sizing, 0.0).any()
+    assert not size_moment(np.zeros(1), np.array([0.1]), np.ones(1), np.ones(1), cash=0.0, cap=np.inf, min_stake=1.0,
+                           allowance=200.0).any()
+    # what is left of the day's cap after earlier moments is what this one shares
+    assert list(size_moment(np.zeros(2), np.array([0.15, 0.25]), np.ones(2), np.ones(2), cash=1000.0, cap=np.inf,
+                            min_stake=1.0, allowance=40.0)) == pytest.approx([15.0, 25.0])
 
 
 def test_singles_and_groups_of_one_day_share_it_in_decision_order() -> None:
-    """A single decided later than a group is listed after it; both are sized from the same cash."""
-    sizing = Sizing(method="flat", flat_stake=100.0, min_stake=1.0, max_stake=None, max_day_fraction=0.5)
+    """A single decided later than a group is listed after it; both are sized from the day's
+    cash, the later one with what the earlier left of the day's cap: the group of 100 and the
+    single of 100 against a cap of 150 (half of 300), so the single gets the 50 left."""
+    sizing = Sizing(method="flat", flat_stake=100.0)
     candidates = pl.concat([
         _bets({"day": 0, "hour": 15}),
         _bets({"day": 0, "hour": 9, "group": "g", "weight": 0.5},
               {"day": 0, "hour": 9, "group": "g", "weight": 0.5, "side": "away"}).with_columns(event_id=pl.lit("e9")),
     ])
-    ledger = execute(candidates, sizing, 300.0).ledger
+    ledger = execute(candidates, sizing, 300.0, account=account(max_day_exposure=0.5)).ledger
     assert ledger["event_id"].to_list() == ["e9", "e9", "e0"]
-    assert ledger["stake"].to_list() == pytest.approx([37.5, 37.5, 75.0])  # 100 + 100 scaled to half of 300
+    assert ledger["stake"].to_list() == pytest.approx([50.0, 50.0, 50.0])
     assert ledger["result"].to_list() == ["win", "loss", "win"]

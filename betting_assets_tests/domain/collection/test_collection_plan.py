@@ -59,18 +59,19 @@ def test_a_call_is_priced_as_the_provider_bills_it() -> None:
 def test_one_call_serves_every_event_whose_window_it_hits_and_counts_once() -> None:
     """Two 15:00 kick-offs and one at 17:30, decisions an hour before: hand-counted, two
     decision calls (13:50, 16:20: ten minutes before each window closes), two closing calls
-    (14:50, 17:20) at 3 and 1 credits, and one scores poll at 20:00 (150 minutes after the last
-    kick-off it serves) for 2."""
+    (14:50, 17:20) at 3 and 1 credits, and a scores poll 150 minutes after each kick-off slot
+    (17:30 for the two 15:00 games, 20:00 for the 17:30 one) for 2 each: a result is known then,
+    as the backtest books it."""
     kicks = _schedule(("soccer_epl", DAY.replace(hour=15)), ("soccer_epl", DAY.replace(hour=15)),
                       ("soccer_epl", DAY.replace(hour=17, minute=30)))
     pricing = Pricing({DECISION: ("h2h", "totals", "spreads"), CLOSING: ("h2h",), MOVEMENT: ("h2h",)})
     plan = plan_collection(kicks, pricing=pricing, decision_leads=[HOUR], movement=False)
     assert [_clock(c) for c in plan.calls] == [
         ("13:50", DECISION, 3), ("14:50", CLOSING, 1), ("16:20", DECISION, 3), ("17:20", CLOSING, 1),
-        ("20:00", RESULTS, 2)]
-    assert [c.endpoint for c in plan.calls] == [ODDS] * 4 + [SCORES]
+        ("17:30", RESULTS, 2), ("20:00", RESULTS, 2)]
+    assert [c.endpoint for c in plan.calls] == [ODDS] * 4 + [SCORES] * 2
     assert plan.calls[1].markets == ("h2h",)
-    assert plan.credits == 10 and plan.share(DECISION) == plan.share(CLOSING) == plan.share(RESULTS) == 1.0
+    assert plan.credits == 12 and plan.share(DECISION) == plan.share(CLOSING) == plan.share(RESULTS) == 1.0
     assert plan.snapshots == 2 * 2 + 1 * 4          # the 15:00 matches are in all four odds calls' answers
     late = plan_collection(kicks, pricing=Pricing.uniform(3), decision_leads=[timedelta(minutes=15)], movement=False,
                            results=False)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from betting_assets.domain.data import audits
+from betting_assets.venues.paper import RULES as PAPER
 from betting_assets.domain.orders.risk import RiskLimits
 
 T0 = datetime(2024, 3, 2, 12, tzinfo=timezone.utc)
@@ -51,8 +52,9 @@ def test_slips_outside_the_static_bounds_are_named() -> None:
                         max_stake_fraction=0.05)
     slips = pl.DataFrame({"slip_id": [1, 2, 3, 4], "event_id": ["e"] * 4, "bookmaker": ["b"] * 4,
                           "market": ["h2h"] * 4, "price": [2.0, 21.0, 2.0, 2.0], "stake": [20.0, 20.0, 60.0, 20.0],
-                          "edge": [0.05, 0.05, 0.05, 0.01], "bankroll": [1000.0] * 4})
-    outcome = audits.slips_within_bounds(slips, limits)
+                          "edge": [0.05, 0.05, 0.05, 0.01], "bankroll": [500.0] * 4, "equity": [1000.0] * 4,
+                          "quoted_price": [None] * 4}, schema_overrides={"quoted_price": pl.Float64})
+    outcome = audits.slips_within_bounds(slips, limits, PAPER)
     assert [f.message.split(":")[0] for f in outcome.findings] == ["slip 2", "slip 3", "slip 4"]
 
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from betting_assets.domain.orders.bet_states import FINAL, BetStatus, IllegalTransition, check, settled_status
+from betting_assets.domain.orders.states import FINAL, BetStatus, IllegalTransition, check, settled_status
 
 LEGAL = {(None, "pending"), (None, "rejected"), ("pending", "placed"), ("pending", "lapsed"),
          ("pending", "rejected"), ("pending", "failed"), ("placed", "settled"), ("placed", "void")}

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from betting_assets.domain.orders.exchange_mapping import match_events, similarity, unmapped_slips
+from betting_assets.domain.orders.event_matching import match_events, similarity
+from betting_assets.venues.betfair.runners import unmapped_slips
 
 KO = datetime(2023, 8, 12, 14, tzinfo=timezone.utc)
 
