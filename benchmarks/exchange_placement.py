@@ -4,13 +4,17 @@ budget included), placeOrders over HTTP against the sandbox's exchange and the t
 ledger. Throughput on a clean pass, then 20 crash-and-rerun cycles (a crash at a random order,
 before it is sent or after the exchange answered but before the ledger heard) and a count of
 duplicate or lost bets, in the ledger and at the exchange (whose de-duplication of a resent
-reference is switched off, so only reconciliation can keep the count right)."""
+reference is switched off, so only reconciliation can keep the count right). The cycles run
+twice: fill-or-kill, and with resting orders (half of each order matches, the market moves away
+and the rest waits until a later run cancels it once its patience is spent), where the ledger's
+matched stake and cancelled orders must also agree with the exchange's, order by order."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from betting_assets.orders import service
 from betting_assets.venues.base import Fill, OrderRequest
 from betting_assets.venues.betfair.venue import BetfairVenue
 from betting_assets.sandbox.exchange import DEFAULT_APP_KEY, DEFAULT_SESSION
+from betting_assets.sandbox.exchange_book import ExchangeBooks
 from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
 from betting_assets.warehouse.tables import bet_slips, bets, exchange_markets, normalized_odds
 
@@ -39,6 +44,9 @@ class FlatBooks:
     def __init__(self, markets: dict[str, list[int]]) -> None:
         self.markets = markets
         self.taken: dict[tuple[str, int, float, float], float] = {}
+        self.material: dict[str, int] = {}
+
+    weight = staticmethod(ExchangeBooks.weight)   # the same request limits as the sandbox's own books
 
     def _book(self, market_id: str) -> dict[str, Any]:
         runners = [{"selectionId": sid, "handicap": 0.0, "status": "ACTIVE", "totalMatched": 0.0,
@@ -102,8 +110,12 @@ def _on_the_exchange(engine: Engine, n: int) -> dict[str, list[int]]:
     return markets
 
 
-def _exchange_orders(url: str) -> Counter[str]:
-    return Counter(o["customerOrderRef"] for o in httpx.get(f"{url}/sandbox/exchange", timeout=30).json()["orders"])
+def _exchange_orders(url: str) -> list[dict[str, Any]]:
+    return httpx.get(f"{url}/sandbox/exchange", timeout=30).json()["orders"]  # type: ignore[no-any-return]
+
+
+RESTING = SETTINGS.updated(exchange={"order_patience_s": 1.0})
+"""a resting order is cancelled once it has waited a second (the cycles move the clock on by two)"""
 
 
 def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_value: int = 11) -> dict[str, float]:
@@ -115,14 +127,15 @@ def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_v
             return CrashingExchange(made, **crash) if crash else BetfairVenue(lambda: made, 0.05)
 
         results: dict[str, float] = {}
-        for phase in ("clean", "crashing"):
+        for phase in ("clean", "crashing", "resting"):
             database = Database("postgresql", workdir, pg_url)
             try:
                 seed(database.engine, slips)
                 state.exchange.books = FlatBooks(_on_the_exchange(database.engine, slips))  # type: ignore[assignment]
                 # no de-duplication window: a resent order would be a second bet, as after Betfair's 60 s,
                 # so only reconciliation can keep the count right
-                state.exchange.configure({"reset": True, "balance": 1_000_000.0, "script": [], "default": "book",
+                state.exchange.configure({"reset": True, "balance": 1_000_000.0, "script": [],
+                                          "default": "away:0.5" if phase == "resting" else "book",
                                           "dedupe_window_s": 0.0})
                 if phase == "clean":
                     began = time.perf_counter()
@@ -130,24 +143,35 @@ def run(pg_url: str, workdir: Path, slips: int = 1_000, cycles: int = 20, seed_v
                     results["seconds"] = time.perf_counter() - began
                     assert outcome.counts.get("placed") == slips, outcome.counts
                     continue
+                settings = RESTING if phase == "resting" else SETTINGS
                 crashes = 0
-                for _ in range(cycles):
+                for cycle in range(cycles):
+                    at = NOW + timedelta(seconds=2 * cycle)
                     try:
                         service.run_placement(database.engine, broker(at=rng.randrange(0, 2 * slips // cycles),
-                                                                      after_answer=rng.random() < 0.5), SETTINGS, NOW)
+                                                                      after_answer=rng.random() < 0.5), settings, at)
                     except Crash:
                         crashes += 1
-                service.run_placement(database.engine, broker(), SETTINGS, NOW)
+                service.run_placement(database.engine, broker(), settings, NOW + timedelta(seconds=2 * cycles))
+                service.run_placement(database.engine, broker(), settings, NOW + timedelta(seconds=2 * cycles + 2))
                 with database.engine.connect() as conn:
                     per_slip = conn.execute(select(bets.c.idempotency_key, func.count())
                                             .group_by(bets.c.idempotency_key)).all()
                     statuses = dict(conn.execute(select(bets.c.status, func.count()).group_by(bets.c.status)).all())
+                    matched = dict(conn.execute(select(bets.c.customer_ref, bets.c.stake)).all())
                 sent = _exchange_orders(server.url)
+                counted = Counter(o["customerOrderRef"] for o in sent)
+                results.update({f"{phase}_{k}": v for k, v in {
+                    "crashes": float(crashes), "duplicates": float(sum(n - 1 for _, n in per_slip)),
+                    "missing": float(slips - len(per_slip)), "placed": float(statuses.get("placed", 0)),
+                    "pending": float(statuses.get("pending", 0)), "resting": float(statuses.get("resting", 0)),
+                    "exchange_duplicates": float(sum(n - 1 for n in counted.values())),
+                    "exchange_missing": float(slips - len(counted)),
+                    "cancelled": float(sum(o["sizeCancelled"] > 0 for o in sent)),
+                    "stake_differs": float(sum(abs((matched.get(o["customerOrderRef"]) or 0.0) - o["sizeMatched"])
+                                               > 0.005 for o in sent)),
+                    "still_resting": float(sum(o["status"] == "EXECUTABLE" for o in sent))}.items()})
             finally:
                 database.close()
     return {"slips": float(slips), "seconds": results["seconds"], "rate": slips / results["seconds"],
-            "crashes": float(crashes), "duplicates": float(sum(n - 1 for _, n in per_slip)),
-            "missing": float(slips - len(per_slip)), "placed": float(statuses.get("placed", 0)),
-            "pending": float(statuses.get("pending", 0)),
-            "exchange_duplicates": float(sum(n - 1 for n in sent.values())),
-            "exchange_missing": float(slips - len(sent))}
+            **{k: v for k, v in results.items() if k != "seconds"}}

@@ -106,12 +106,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         r = exchange_placement.run(pg_url, Path(tmp))
     print(f"exchange placement on PostgreSQL: {r['slips']:,.0f} slips through the mapping, the live books, re-check, "
-          f"gate and placeOrders over HTTP to the sandbox's exchange in {r['seconds']:.2f} s; after {r['crashes']:.0f} "
-          f"crashes in 20 cycles and a final run: {r['placed']:,.0f} placed, {r['pending']:.0f} pending, "
-          f"{r['missing']:.0f} slips without a bet; at the exchange {r['exchange_duplicates']:.0f} duplicate and "
-          f"{r['exchange_missing']:.0f} missing orders", flush=True)
-    lost = r["duplicates"] + r["missing"] + r["exchange_duplicates"] + r["exchange_missing"]
-    figures.append(f"figure exchange_placement_duplicate_or_lost_bets_after_crashes: {lost:.0f} slips (goal == 0)")
+          f"gate and placeOrders over HTTP to the sandbox's exchange in {r['seconds']:.2f} s", flush=True)
+    for phase, what in (("crashing", "fill-or-kill"), ("resting", "resting orders, cancelled after their patience")):
+        print(f"  {what}: after {r[f'{phase}_crashes']:.0f} crashes in 20 cycles and a final run: "
+              f"{r[f'{phase}_placed']:,.0f} placed, {r[f'{phase}_pending']:.0f} pending, {r[f'{phase}_resting']:.0f} "
+              f"resting, {r[f'{phase}_missing']:.0f} slips without a bet, {r[f'{phase}_duplicates']:.0f} with two; at "
+              f"the exchange {r[f'{phase}_exchange_duplicates']:.0f} duplicate and {r[f'{phase}_exchange_missing']:.0f} "
+              f"missing orders, {r[f'{phase}_cancelled']:,.0f} cancelled, {r[f'{phase}_still_resting']:.0f} still "
+              f"resting, {r[f'{phase}_stake_differs']:.0f} whose matched stake differs from the ledger's", flush=True)
+        lost = sum(r[f"{phase}_{k}"] for k in ("duplicates", "missing", "exchange_duplicates", "exchange_missing",
+                                               "stake_differs", "still_resting", "pending", "resting"))
+        name = "exchange_placement" if phase == "crashing" else "exchange_resting"
+        figures.append(f"figure {name}_duplicate_or_lost_bets_after_crashes: {lost:.0f} slips (goal == 0)")
     figures.append(f"figure exchange_placement_slips_per_s_postgresql: {r['rate']:.0f} slips/s (goal >= 10)")
     for line in figures:
         print(line)

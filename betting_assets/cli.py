@@ -633,6 +633,9 @@ def exchange_check(at: str | None, as_json: bool) -> None:
 
     from rich.table import Table
 
+    from betfairlightweight.exceptions import BetfairError
+
+    from betting_assets.venues.base import VenueError
     from betting_assets.venues.betfair import client as exchange_client
     from betting_assets.venues.betfair.check import check
     from betting_assets.warehouse.engine import make_engine
@@ -646,6 +649,10 @@ def exchange_check(at: str | None, as_json: bool) -> None:
     engine = make_engine(settings.warehouse_url)
     try:
         found = check(engine, client, settings, now)
+    except VenueError as exc:
+        raise UserError(str(exc)) from None
+    except BetfairError as exc:
+        raise UserError(f"the exchange refused the check: {exchange_client.describe(exc)}") from None
     finally:
         exchange_client.logout(client)
         engine.dispose()

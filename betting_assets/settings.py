@@ -267,6 +267,13 @@ class ExchangeSettings(_Group):
                               "matchbook, smarkets) count net of it in edges, stakes and backtests.")
     timeout_s: float = Field(default=5.0, gt=0, description="An exchange call unanswered by then is "
                              "left pending and reconciled later.")
+    order_patience_s: float = Field(default=0.0, ge=0, le=86_400, description="0 (the default): every exchange "
+                                    "order is fill-or-kill. Above 0: a LIMIT order's unmatched part rests at its "
+                                    "price (its whole stake counts as exposure) and is cancelled once it has "
+                                    "waited this long; the exchange lapses what still rests at in-play.")
+    max_consecutive_errors: int = Field(default=3, ge=1, le=100, description="Placement stops for the run after "
+                                        "this many venue errors in a row (no answer, or the venue's own error); "
+                                        "the slips left stay proposed.")
     kill_switch: bool = Field(default=False, description="Stops all placement.")
     kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
                                           "KILL under the home when unset.")

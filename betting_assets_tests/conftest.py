@@ -107,7 +107,7 @@ def run_demo_cli(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess
     env.pop("BETTING_SPORTS", None)
     summary = workdir / "summary.json"
     done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "demo", *args, "--summary-json", str(summary)],
-                          cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return done, json.loads(summary.read_text())
 
@@ -124,4 +124,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``long`` first: ``make test`` runs two workers that steal work from each
     other, so the longest start at once and the short ones fill in around them."""
+    for item in items:
+        if "demo_run" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEMO_TIMEOUT))   # its setup runs the whole demo once per worker
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+DEMO_TIMEOUT = 1500
+"""seconds a test that first needs ``demo_run`` may take: the demo's own run (600 s at most on a
+machine loaded five-fold), its UI servers, and the test"""

@@ -40,6 +40,11 @@ QUOTE_LOOKBACK = timedelta(days=3)
 BANKROLL_LOCK = "bankroll"
 
 
+def patience(settings: Settings) -> timedelta:
+    """How long a resting order may wait before it is cancelled."""
+    return timedelta(seconds=settings.exchange.order_patience_s)
+
+
 def kill_reason(settings: Settings) -> str | None:
     if settings.exchange.kill_switch:
         return "BETTING_KILL_SWITCH is set"
@@ -81,6 +86,10 @@ def _fill_values(fill: Fill, now: datetime, note: str | None = None) -> dict[str
                               "updated_at": now, "refusal_codes": fill.code}
     if fill.status == BetStatus.PLACED and fill.price is not None:
         values.update(price=fill.price, quoted_price=fill.quoted_price, stake=fill.matched, placed_at=now)
+    if fill.status == BetStatus.RESTING:
+        values.update(stake=fill.matched, placed_at=now)
+        if fill.price is not None:
+            values.update(price=fill.price, quoted_price=fill.quoted_price)
     return values
 
 
@@ -90,30 +99,71 @@ def _request(row: dict[str, Any], min_fill: float) -> OrderRequest:
                         stake=row["requested_stake"], min_fill=min_fill, quoted_price=row.get("quoted_price"),
                         market_id=row.get("market_id"), selection_id=row.get("selection_id"),
                         handicap=row.get("handicap") or 0.0, market_version=row.get("market_version"),
-                        strategy_ref=row["strategy"])
+                        strategy_ref=row["strategy"], fill_or_kill=row.get("fill_or_kill", True))
 
 
 def _send(engine: Engine, venue: Venue, row: dict[str, Any], now: datetime, outcome: PlacementReport,
-          min_fill: float) -> None:
+          min_fill: float) -> Fill:
     fill = venue.place(_request(row, min_fill))
     if fill.status == "unknown":
         outcome.add("unknown", row, fill.reason)
-        return
+        return fill
     values = _fill_values(fill, now, row.get("note"))
     ledger.finish(engine, row["idempotency_key"], values)
     outcome.add(fill.status, row, values["reasons"])
+    return fill
 
 
-def reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float = 1.0) -> PlacementReport:
-    """Pending rows from runs that stopped mid-way: the venue's record decides. An order the
-    venue never saw is sent now (under the same reference) unless its market has closed."""
+def venue_error(fill: Fill) -> bool:
+    """An answer that says the venue is in trouble rather than that the order was refused on its
+    merits: none at all, or the venue's own failure."""
+    return fill.status == "unknown" or fill.fault
+
+
+def reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float = 1.0,
+              patience: timedelta = timedelta(0)) -> PlacementReport:
+    """Resting orders brought up to date (``_reconcile_resting``), then pending rows from runs
+    that stopped mid-way: the venue's record decides. An order the venue never saw is sent now
+    (under the same reference) unless its market has closed."""
     outcome = PlacementReport()
     with locks.named_lock(engine, BANKROLL_LOCK):
-        _reconcile(engine, venue, now, min_fill, outcome)
+        _reconcile(engine, venue, now, min_fill, outcome, patience)
     return outcome
 
 
-def _reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float, outcome: PlacementReport) -> None:
+def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: timedelta,
+                       outcome: PlacementReport) -> None:
+    """Every resting order as the venue holds it now: matched since (the ledger's stake follows),
+    ended (placed with what matched, lapsed or cancelled with nothing), or still waiting, and
+    then cancelled once it has waited ``patience`` or its event has started."""
+    with engine.connect() as conn:
+        resting = ledger.with_status(conn, BetStatus.RESTING)
+    if resting.is_empty():
+        return
+    refs = resting["customer_ref"].to_list()
+    known = venue.lookup(refs)
+    due = [r for r in resting.iter_rows(named=True) if (held := known.get(r["customer_ref"])) is not None
+           and held.status == BetStatus.RESTING and held.broker_bet_id and (held.market_id or r["market_id"])
+           and (now >= (r["placed_at"] or r["created_at"]) + patience or now >= r["commence_time"])]
+    if due:
+        venue.cancel([(known[r["customer_ref"]].market_id or r["market_id"], known[r["customer_ref"]].broker_bet_id)
+                      for r in due])
+        known.update(venue.lookup([r["customer_ref"] for r in due]))
+    for row in resting.iter_rows(named=True):
+        fill = known.get(row["customer_ref"])
+        if fill is None or fill.status == "unknown":
+            continue
+        values = _fill_values(fill, now)
+        if fill.status == BetStatus.RESTING:
+            values.pop("placed_at", None)
+        ledger.finish(engine, row["idempotency_key"], values, old=BetStatus.RESTING)
+        if fill.status != BetStatus.RESTING:
+            outcome.add(f"rested_{fill.status}", {**row, "requested_price": row["requested_price"]}, fill.reason)
+
+
+def _reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float, outcome: PlacementReport,
+               patience: timedelta = timedelta(0)) -> None:
+    _reconcile_resting(engine, venue, now, patience, outcome)
     with engine.connect() as conn:
         pending = ledger.with_status(conn, BetStatus.PENDING)
     if pending.is_empty():
@@ -130,7 +180,7 @@ def _reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float, out
                                                             "reasons": reason})
             outcome.add(BetStatus.FAILED, row, reason)
         else:
-            _send(engine, venue, row, now, outcome, min_fill)
+            _send(engine, venue, {**row, "fill_or_kill": patience == timedelta(0)}, now, outcome, min_fill)
 
 
 def candidate_rows(engine: Engine, settings: Settings, venue: Venue, now: datetime, run_id: str | None,
@@ -165,6 +215,7 @@ def candidate_rows(engine: Engine, settings: Settings, venue: Venue, now: dateti
         "price_now": s["price_now"], "quoted_now": s["quoted_now"], "created_at": now, "updated_at": now,
         "run_id": run_id, "quoted_price": s.get("quoted_price") or s["price"],
         "proposed_version": s.get("market_version"), "on_venue_book": venue.books_own_prices,
+        "fill_or_kill": settings.exchange.order_patience_s == 0,
     } for s in priced.iter_rows(named=True)]
     if venue.books_own_prices:
         venue.locate(engine, rows, now)
@@ -215,7 +266,8 @@ def _recheck_on_book(row: dict[str, Any], limits: RiskLimits, now: datetime, com
         outcome.add("refused", row, reason)
         return
     verdict = recheck_on_book(row["requested_price"], row["book"], row["proposed_version"], row["requested_stake"],
-                              row["commence_time"], now, limits.price_tolerance, commission, min_stake)
+                              row["commence_time"], now, limits.price_tolerance, row.get("commission_rate", commission),
+                              min_stake)
     if verdict.reason:
         (closed if verdict.final else moved).append(_ledger_row(row, reasons=verdict.reason,
                                                                 refusal_codes=verdict.code))
@@ -270,29 +322,34 @@ def gate_and_place(engine: Engine, venue: Venue, rows: list[dict[str, Any]], set
                 rejected.append(_ledger_row(row, reasons=reason, refusal_codes=",".join(verdict.codes)))
                 outcome.add(BetStatus.REJECTED, row, reason)
         ledger.record_rejections(engine, rejected)
-        place(engine, venue, passed, now, outcome, min_fill, kill)
+        place(engine, venue, passed, now, outcome, min_fill, kill, settings.exchange.max_consecutive_errors)
 
 
 def place(engine: Engine, venue: Venue, rows: list[dict[str, Any]], now: datetime, outcome: PlacementReport,
-          min_fill: float = 1.0, kill: Callable[[], str | None] | None = None) -> None:
+          min_fill: float = 1.0, kill: Callable[[], str | None] | None = None, max_errors: int = 3) -> None:
     """``kill`` is asked before each bet, so a kill switch thrown mid-batch stops the rest (they
-    stay proposed for a later run)."""
+    stay proposed for a later run); so does the circuit breaker after ``max_errors`` venue errors
+    in a row (flumine's rule: a venue in trouble is not sent more orders)."""
+    errors = 0
     for row in rows:
         stop = kill() if kill is not None else None
         if stop:
             outcome.add("stopped", row, f"kill switch: {stop}")
             continue
+        if errors >= max_errors:
+            outcome.add("stopped", row, f"circuit breaker: {errors} venue errors in a row; the slip stays proposed")
+            continue
         if not ledger.claim(engine, _ledger_row(row)):
             outcome.add("already_claimed", row, "another run holds this slip")
             continue
-        _send(engine, venue, row, now, outcome, min_fill)
+        errors = errors + 1 if venue_error(_send(engine, venue, row, now, outcome, min_fill)) else 0
 
 
 def run_placement(engine: Engine, venue: Venue, settings: Settings, now: datetime, run_id: str | None = None,
                   slip_ids: list[int] | None = None, limit: int | None = None) -> PlacementReport:
     """The whole pass outside Dagster (the job runs the same steps as ops)."""
     min_stake = settings.risk.min_stake
-    outcome = reconcile(engine, venue, now, min_stake)
+    outcome = reconcile(engine, venue, now, min_stake, patience(settings))
     attempt = attempt_tag(run_id)
     rows = candidate_rows(engine, settings, venue, now, run_id, slip_ids, limit)
     fresh, closed, moved = recheck_rows(rows, settings.risk, now, outcome, settings.exchange.commission, min_stake)

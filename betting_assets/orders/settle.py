@@ -1,6 +1,12 @@
 """Settling placed bets against final scores, with the sharp closing price for CLV; the bets of a
 venue that settles its own by its cleared reports (Betfair's ``listClearedOrders``),
-cross-checked against the scores."""
+cross-checked against the scores.
+
+A venue that charges commission charges it per market, on the market's net winnings (Betfair
+reports it only in the MARKET roll-up). The ledger shares a market's commission over that
+market's winning bets in proportion to their profit, to the cent, so that the bets' net profits
+add up to what the account moved on the market; a market whose roll-up holds bets or profit the
+ledger does not is a finding with both figures."""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.betting.settlement import RESULTS, settle_frame
 from betting_assets.settings import Settings
 from betting_assets.venues import kind_of
-from betting_assets.venues.base import Cleared, Venue
+from betting_assets.venues.base import Cleared, Clearing, Venue
 from betting_assets.warehouse import ledger, queries, writes
 from betting_assets.domain.vocabulary import Market, Result, line
 
@@ -38,13 +44,57 @@ def gross_profit(result: str, stake: float, price: float) -> float:
 
 def exchange_result(report: Cleared, stake: float) -> str:
     """The result the exchange's money says: void, or the one whose gross profit it paid (the
-    exchange reports a half-won handicap as a WIN with half the winnings)."""
-    if report.outcome in ("VOID", "VOIDED"):
+    exchange reports a half-won handicap as WON with half the winnings)."""
+    if report.kind == "voided":
         return Result.VOID
     for name in ("win", "half_win", "push", "half_loss", "loss"):
         if abs(gross_profit(name, stake, report.price_matched) - report.profit) < 0.01:
             return name
     return "win" if report.profit > 0 else "loss"
+
+
+def share_commission(profits: dict[str, float], commission: float) -> dict[str, float]:
+    """A market's ``commission`` shared over its winning bets in proportion to their profit, in
+    whole cents that add up to it exactly (largest remainder); nothing for a losing bet."""
+    winners = {k: p for k, p in profits.items() if p > 0}
+    cents = round(commission * 100)
+    total = sum(winners.values())
+    if not winners or cents <= 0:
+        return {k: 0.0 for k in profits}
+    exact = {k: cents * p / total for k, p in winners.items()}
+    whole = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: (whole[k] - exact[k], k))[:cents - sum(whole.values())]:
+        whole[k] += 1
+    return {k: whole.get(k, 0) / 100 for k in profits}
+
+
+def market_commissions(bets: pl.DataFrame, clearing: Clearing) -> tuple[dict[str, float], list[Finding]]:
+    """Each settled bet's share of its market's commission, by customer reference, for the
+    markets whose every ledger bet the venue has settled and whose roll-up it reported (a market
+    not yet complete waits); and a finding for each market where the venue's roll-up (the
+    account's movement on it) differs from the ledger's bets."""
+    shares: dict[str, float] = {}
+    findings: list[Finding] = []
+    for market_id, group in bets.filter(pl.col("market_id").is_not_null()).group_by("market_id"):
+        refs = group["customer_ref"].to_list()
+        reports = [clearing.bets.get(r) for r in refs]
+        settled = [r for r in reports if r is not None and r.kind == "settled"]
+        rolled = clearing.markets.get(str(market_id[0]))
+        if any(r is None for r in reports) or not settled or rolled is None:
+            continue
+        profits = {r.customer_ref: r.profit for r in settled}
+        shares.update(share_commission(profits, rolled.commission))
+        ours = round(sum(profits.values()), 2)
+        if abs(ours - rolled.profit) >= 0.005 or rolled.bet_count != len(settled):
+            row = group.row(0, named=True)
+            findings.append(Finding(
+                CHECK, "error", f"market {rolled.market_id}: the exchange settled {rolled.bet_count} bets for "
+                f"{rolled.profit:+.2f} (commission {rolled.commission:.2f}), the ledger holds {len(settled)} for "
+                f"{ours:+.2f}: the account moved by {rolled.profit - rolled.commission:+.2f}, the ledger by "
+                f"{ours - rolled.commission:+.2f}", event_id=row["event_id"], bookmaker=row["bookmaker"],
+                market=row["market"], context={"market_id": rolled.market_id, "exchange_profit": rolled.profit,
+                                                "ledger_profit": ours, "commission": rolled.commission}))
+    return shares, findings
 
 
 @dataclass
@@ -91,19 +141,20 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
                           "profit": float(stakes[i] * (ret[i] - 1.0)), "p_close": closes[i]} for i in done}
     own = {name: kind_of(name).settles_own_bets for name in frame["broker"].unique().to_list()}
     by_venue = frame.filter(pl.col("broker").replace_strict(own, return_dtype=pl.Boolean))
-    reports: dict[str, Cleared] = {}
+    clearing = Clearing({}, {})
     if by_venue.height and venue is not None:
-        reports = venue().cleared(by_venue["customer_ref"].to_list())
-    rows, findings, by_exchange = [], [], 0
+        clearing = venue().cleared(by_venue["customer_ref"].to_list())
+    shares, findings = market_commissions(by_venue, clearing)
+    rows, by_exchange = [], 0
     for bet in frame.iter_rows(named=True):
         if not own[bet["broker"]]:
             if bet["bet_id"] in by_scores:
                 rows.append(by_scores[bet["bet_id"]])
             continue
-        report = reports.get(bet["customer_ref"])
-        if report is None:
+        report = clearing.bets.get(bet["customer_ref"])
+        if report is None or (report.kind == "settled" and bet["customer_ref"] not in shares):
             continue
-        row, finding = _from_exchange(bet, report, by_scores.get(bet["bet_id"]))
+        row, finding = _from_exchange(bet, report, by_scores.get(bet["bet_id"]), shares.get(bet["customer_ref"], 0.0))
         rows.append(row)
         by_exchange += 1
         if finding is not None:
@@ -115,16 +166,17 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
     return Settled(count, placed.height - count, findings, by_exchange)
 
 
-def _from_exchange(bet: dict[str, Any], report: Cleared,
-                   scored: dict[str, Any] | None) -> tuple[dict[str, Any], Finding | None]:
-    """The ledger's settlement of an exchange bet from the exchange's report, and a finding
-    where the scores disagree on the result or on the gross profit (to the cent)."""
+def _from_exchange(bet: dict[str, Any], report: Cleared, scored: dict[str, Any] | None,
+                   commission: float) -> tuple[dict[str, Any], Finding | None]:
+    """The ledger's settlement of an exchange bet from the exchange's report and its share of
+    the market's commission, and a finding where the scores disagree on the result or on the
+    gross profit (to the cent)."""
     stake = float(bet["stake"] or 0.0)
     result = exchange_result(report, stake)
-    net = report.profit - report.commission
+    net = round(report.profit - commission, 2)
     row = {"bet_id": bet["bet_id"], "result": result, "unit_return": 1.0 + net / stake if stake else 1.0,
            "profit": net, "p_close": bet["p_close"], "exchange_profit": report.profit,
-           "commission": report.commission}
+           "commission": commission}
     if scored is None:
         return row, None
     gross = gross_profit(scored["result"], stake, float(bet["quoted_price"] or bet["price"]))
@@ -132,7 +184,7 @@ def _from_exchange(bet: dict[str, Any], report: Cleared,
         return row, None
     return row, Finding(CHECK, "error", f"bet {bet['bet_id']} ({bet['market']} {bet['side']}): the scores settle it "
                         f"{scored['result']} ({gross:+.2f}), the exchange {result} ({report.profit:+.2f}, "
-                        f"commission {report.commission:.2f}); the exchange's figures are recorded",
+                        f"commission {commission:.2f}); the exchange's figures are recorded",
                         event_id=bet["event_id"], bookmaker=bet["bookmaker"], market=bet["market"],
                         context={"bet_id": bet["bet_id"], "customer_ref": bet["customer_ref"]})
 

@@ -1,7 +1,9 @@
 """The sandbox exchange's markets: for every event the sandbox serves, the exchange's event with
-its MATCH_ODDS market (runners named as an exchange names teams, "The Draw" for soccer), its
-OVER_UNDER_25 and its ASIAN_HANDICAP markets where the feed prices those (one runner per team
-and line), and books simulated around the sharp fair price that move with the sandbox clock.
+its MATCH_ODDS market (runners named as Betfair names teams, "The Draw" for soccer) and its
+OVER_UNDER_25 market, listed days ahead as Betfair lists them (priced only once the feed prices
+them), its ASIAN_HANDICAP market where the feed prices its lines (one runner per team and line),
+and books simulated around the sharp fair price that move with the sandbox clock. Competitions
+carry Betfair's names, and the women's twin its own competition.
 
 The books are simulated (the market's ``simulated`` flag and its rules say so): best back at
 the fair price put on the tick ladder, lay one tick above, three levels each side with sizes
@@ -27,17 +29,45 @@ from betting_assets.sandbox.market import bookmakers_for
 
 EXCHANGE_NAMES = {
     "Man United": "Man Utd", "Manchester United": "Man Utd", "Nott'm Forest": "Nottm Forest",
-    "Sheffield United": "Sheff Utd", "Wolves": "Wolverhampton", "Bayern Munich": "FC Bayern München",
-    "Ein Frankfurt": "Eintracht Frankfurt", "M'gladbach": "Mgladbach", "FC Koln": "1. FC Köln",
-    "Darmstadt": "SV Darmstadt 98", "Mainz": "Mainz 05",
+    "Sheffield United": "Sheff Utd", "Ein Frankfurt": "Eintracht Frankfurt", "M'gladbach": "Mgladbach",
 }
-"""feed name → the exchange's, where they differ"""
+"""feed name → Betfair's, where they differ (Betfair keeps ``Wolves``, ``Bayern Munich``,
+``FC Koln``, ``Mainz`` and ``Darmstadt`` as football-data writes them)"""
+CATALOGUE_WEIGHTS = {"MARKET_DESCRIPTION": 1, "RUNNER_METADATA": 1}
+"""listMarketCatalogue's weight per market of each projection (the others weigh 0)"""
+BOOK_WEIGHTS = {"SP_AVAILABLE": 3, "SP_TRADED": 7, "EX_BEST_OFFERS": 5, "EX_ALL_OFFERS": 17, "EX_TRADED": 17}
+BOOK_COMBINED = {frozenset({"EX_BEST_OFFERS", "EX_TRADED"}): 20, frozenset({"EX_ALL_OFFERS", "EX_TRADED"}): 32}
+NO_PROJECTION, MAX_WEIGHT, MAX_RESULTS = 2, 200, 1000
+"""Market Data Request Limits: sum(weight) × markets must not exceed 200 (TOO_MUCH_DATA); a book
+asked for without a price projection weighs 2; a catalogue returns at most 1000 markets"""
+BASE_RATE = 5.0
+"""the Market Base Rate, in percent, of the sandbox's markets (the catalogue's marketBaseRate)"""
+
+
+PROJECTED = {"COMPETITION": "competition", "EVENT": "event", "EVENT_TYPE": "eventType",
+             "MARKET_START_TIME": "marketStartTime", "MARKET_DESCRIPTION": "description",
+             "RUNNER_DESCRIPTION": "runners", "RUNNER_METADATA": "runners"}
+"""MarketProjection → the catalogue field it adds; without it the field is absent"""
+
+
+def projected(entry: dict[str, Any], projection: list[str] | None) -> dict[str, Any]:
+    """A catalogue entry with only the fields its projections ask for (marketId, marketName and
+    totalMatched always)."""
+    kept = {PROJECTED[p] for p in projection or [] if p in PROJECTED}
+    return {k: v for k, v in entry.items() if k not in set(PROJECTED.values()) or k in kept}
+
+
+class TooMuchData(ValueError):
+    """A request weighing more than the documented 200 points."""
 DRAW, DRAW_SELECTION = "The Draw", 58805
 UNDER, OVER = (47972, "Under 2.5 Goals"), (47973, "Over 2.5 Goals")
 MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP = "MATCH_ODDS", "OVER_UNDER_25", "ASIAN_HANDICAP"
 FEED_MARKET = {MATCH_ODDS: "h2h", OVER_UNDER_25: "totals", ASIAN_HANDICAP: "spreads"}
 MARKET_NAMES = {MATCH_ODDS: "Match Odds", OVER_UNDER_25: "Over/Under 2.5 Goals", ASIAN_HANDICAP: "Asian Handicap"}
 TWIN_HOME, LISTED_TWICE_HOME = "Chelsea", "Bournemouth"
+COMPETITIONS = {"soccer_epl": "English Premier League", "soccer_germany_bundesliga": "German Bundesliga"}
+"""Betfair's name of each competition the sandbox serves"""
+WOMENS = "English Women's Super League"
 CLOSES_AFTER = timedelta(hours=3)
 ALL_BOOKS = bookmakers_for(list(BOOKMAKERS_BY_REGION))
 SIMULATED_RULES = ("Simulated by the betting_assets sandbox from the replayed sharp price: not a real "
@@ -51,6 +81,10 @@ def _stamp(moment: datetime) -> str:
 
 def _number(*parts: object) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:7], 16)
+
+
+def competition_id(name: str) -> str:
+    return str(_number("competition", name) % 10_000_000)
 
 
 def selection_id(team: str) -> int:
@@ -109,6 +143,40 @@ class ExchangeBooks:
         self.known: dict[str, ExchangeMarket] = {}
         self.taken: dict[tuple[str, int, float, float], float] = {}
         """back liquidity already matched, by market, selection, handicap and price: a book does not refill"""
+        self.material: dict[str, int] = {}
+        """market id → the version of its last material change (made under suspension): an order
+        sent with an earlier version lapses; a later price move does not raise it"""
+        self.bumps: dict[str, int] = {}
+
+    def material_change(self, market_id: str) -> None:
+        """A runner removed (or the like) under suspension: the version moves on, materially."""
+        self.bumps[market_id] = self.bumps.get(market_id, 0) + 1
+        book = self.current(market_id)
+        if book is not None:
+            self.material[market_id] = int(book["version"])
+
+    def base_rate(self, market_id: str) -> float:
+        return BASE_RATE / 100.0
+
+    @staticmethod
+    def weight(method: str, params: dict[str, Any]) -> int:
+        """A call's weight by the documented table; over 200 is TOO_MUCH_DATA. A catalogue's is
+        its maxResults times its projections' weight (the exchange cannot know the count before)."""
+        if method == "listMarketCatalogue":
+            per = sum(CATALOGUE_WEIGHTS.get(p, 0) for p in params.get("marketProjection") or [])
+            wanted = int(params.get("maxResults") or 0)
+            if wanted < 1 or wanted > MAX_RESULTS:
+                raise TooMuchData(f"maxResults {wanted}")
+            weight = per * wanted
+        elif method == "listMarketBook":
+            data = frozenset((params.get("priceProjection") or {}).get("priceData") or [])
+            per = BOOK_COMBINED.get(data) or sum(BOOK_WEIGHTS.get(p, 0) for p in data) or NO_PROJECTION
+            weight = per * len(params.get("marketIds") or [])
+        else:
+            weight = 0
+        if weight > MAX_WEIGHT:
+            raise TooMuchData(f"{method} weighs {weight}")
+        return weight
 
     def current(self, market_id: str) -> dict[str, Any] | None:
         """The market's book now, as listMarketBook answers it; None for a market not listed."""
@@ -155,12 +223,14 @@ class ExchangeBooks:
         assert start is not None
         three_way = event["sport_key"].startswith("soccer")
 
+        competition = COMPETITIONS.get(event["sport_key"], event.get("sport_title") or "")
+
         def listed(copy: str, h: str, a: str, priced: bool = True, kind: str = MATCH_ODDS) -> ExchangeMarket:
             exchange_event = str(30_000_000 + _number("event", event["id"], copy) % 9_000_000)
             tag = "" if kind == MATCH_ODDS else kind
             return ExchangeMarket(f"1.{200_000_000 + _number('market', event['id'], copy, tag) % 99_000_000}",
-                                  exchange_event, event["id"], event["sport_key"], event.get("sport_title") or "",
-                                  start, h, a, three_way, priced, kind)
+                                  exchange_event, event["id"], event["sport_key"],
+                                  WOMENS if copy == "women" else competition, start, h, a, three_way, priced, kind)
 
         listings = [listed("", home, away)]
         if three_way:
@@ -172,28 +242,45 @@ class ExchangeBooks:
         return listings
 
     def catalogue(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Markets of the asked types, sports and window; an over/under or handicap market only
-        where the feed prices that market for the match now."""
+        """Markets of the asked types, sports, competitions and window; a handicap market only
+        where the feed prices its lines now."""
         now = self.clock()
         self._refresh(now)
         wanted = params.get("filter") or {}
         types = set(wanted.get("eventTypeIds") or [])
-        codes = set(wanted.get("marketTypeCodes") or [MATCH_ODDS])
-        window = wanted.get("marketStartTime") or {}
-        low, high = parse_utc(window.get("from")), parse_utc(window.get("to"))
-        found = [m for m in self.known.values()
-                 if (not types or EXCHANGE_EVENT_TYPES.get(m.sport_key.split("_")[0]) in types)
-                 and m.market_type in codes and (low is None or m.start >= low) and (high is None or m.start <= high)
-                 and m.start > now]
-        found.sort(key=lambda m: (m.start, m.market_id))
+        found = self._filtered(wanted, now)
         odds: dict[str, list[dict[str, Any]]] = {}
         entries = []
         for m in found:
             fair, _ = self._fair(m, now, odds)
-            if m.market_type != MATCH_ODDS and not fair:
+            if m.market_type == ASIAN_HANDICAP and not fair:   # its lines come from the feed
                 continue
-            entries.append(self._catalogue_entry(m, self._lines(fair)))
-        return entries[:int(params.get("maxResults") or 1000)]
+            entries.append(projected(self._catalogue_entry(m, self._lines(fair)), params.get("marketProjection")))
+        return entries[:int(params.get("maxResults") or MAX_RESULTS)]
+
+    def _filtered(self, wanted: dict[str, Any], now: datetime) -> list[ExchangeMarket]:
+        """The MarketFilter's event types, competitions, market types and start-time window."""
+        types = set(wanted.get("eventTypeIds") or [])
+        competitions = set(wanted.get("competitionIds") or [])
+        codes = set(wanted.get("marketTypeCodes") or [MATCH_ODDS, OVER_UNDER_25, ASIAN_HANDICAP])
+        window = wanted.get("marketStartTime") or {}
+        low, high = parse_utc(window.get("from")), parse_utc(window.get("to"))
+        found = [m for m in self.known.values()
+                 if (not types or EXCHANGE_EVENT_TYPES.get(m.sport_key.split("_")[0]) in types)
+                 and (not competitions or competition_id(m.competition) in competitions)
+                 and m.market_type in codes and (low is None or m.start >= low) and (high is None or m.start <= high)
+                 and m.start > now]
+        return sorted(found, key=lambda m: (m.start, m.market_id))
+
+    def competitions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """listCompetitions: each competition with markets passing the filter, and their count."""
+        now = self.clock()
+        self._refresh(now)
+        counts: dict[str, int] = {}
+        for m in self._filtered(params.get("filter") or {}, now):
+            counts[m.competition] = counts.get(m.competition, 0) + 1
+        return [{"competition": {"id": competition_id(name), "name": name}, "marketCount": n,
+                 "competitionRegion": "GBR"} for name, n in sorted(counts.items())]
 
     @staticmethod
     def _lines(fair: dict[tuple[str, float], float]) -> tuple[float, ...]:
@@ -204,14 +291,14 @@ class ExchangeBooks:
         return {
             "marketId": m.market_id, "marketName": MARKET_NAMES[m.market_type], "totalMatched": 0.0,
             "marketStartTime": _stamp(m.start),
-            "competition": {"id": str(_number("competition", m.sport_key) % 10_000_000), "name": m.competition},
+            "competition": {"id": competition_id(m.competition), "name": m.competition},
             "event": {"id": m.exchange_event_id, "name": f"{m.home} v {m.away}", "countryCode": "GB",
                       "timezone": "GMT", "openDate": _stamp(m.start)},
             "eventType": {"id": EXCHANGE_EVENT_TYPES.get(kind, "0"), "name": kind.capitalize()},
             "description": {"persistenceEnabled": True, "bspMarket": False, "marketTime": _stamp(m.start),
                             "suspendTime": _stamp(m.start), "bettingType": "ASIAN_HANDICAP_DOUBLE_LINE"
                             if m.market_type == ASIAN_HANDICAP else "ODDS", "turnInPlayEnabled": False,
-                            "marketType": m.market_type, "regulator": "SANDBOX", "marketBaseRate": 5.0,
+                            "marketType": m.market_type, "regulator": "SANDBOX", "marketBaseRate": BASE_RATE,
                             "discountAllowed": True, "wallet": "UK", "rules": SIMULATED_RULES,
                             "rulesHasDate": False, "priceLadderDescription": {"type": "CLASSIC"}},
             "runners": [{"selectionId": sid, "runnerName": name, "handicap": handicap, "sortPriority": i + 1}
@@ -294,7 +381,8 @@ class ExchangeBooks:
                     price, up = tick_below(price), tick_above(up)
             runners.append({"selectionId": sid, "handicap": handicap, "status": "ACTIVE", "totalMatched": 0.0,
                             "ex": {"availableToBack": back, "availableToLay": lay, "tradedVolume": []}})
-        version = int(latest.timestamp()) if latest else int(m.start.timestamp()) - 86_400
+        version = (int(latest.timestamp()) if latest else int(m.start.timestamp()) - 86_400) + self.bumps.get(
+            m.market_id, 0) * 1_000_000_000
         return {"marketId": m.market_id, "isMarketDataDelayed": False, "status": status, "betDelay": 0,
                 "bspReconciled": False, "complete": True, "inplay": False, "numberOfWinners": 1,
                 "numberOfRunners": len(runners), "numberOfActiveRunners": len(runners), "totalMatched": 0.0,

@@ -5,7 +5,7 @@ A venue says its name, the commission it takes in a market, its rules (minimum s
 stake step, transaction budget), the markets it lists, whether it prices from a book of its own
 (then slips are priced at it and re-checked on it) and whether it settles its own bets (then
 settlement takes its reports). It opens a session for a step, and answers quotes, funds,
-orders, lookups by reference and cleared reports. Nothing outside ``venues/`` asks which venue
+orders, lookups by reference, cancels of what rests and cleared reports. Nothing outside ``venues/`` asks which venue
 it is: it asks the venue.
 
 A venue answers each order with a ``Fill``. ``unknown`` means the order may or may not have
@@ -30,7 +30,8 @@ from betting_assets.domain.vocabulary import Market
 from betting_assets.venues import VenueName
 from betting_assets.domain.orders.states import BetStatus
 
-FillStatus = Literal[BetStatus.PLACED, BetStatus.LAPSED, BetStatus.REJECTED, "unknown"]
+FillStatus = Literal[BetStatus.PLACED, BetStatus.RESTING, BetStatus.LAPSED, BetStatus.CANCELLED, BetStatus.REJECTED,
+                     "unknown"]
 Quotes = dict[tuple[str, int, float], BookQuote]
 """a venue book's best offers by (market id, selection, handicap)"""
 
@@ -54,18 +55,45 @@ class OrderRequest:
     market_version: int | None = None
     strategy_ref: str | None = None
     """the strategy the order comes from, as the venue keeps it"""
+    fill_or_kill: bool = True
+    """False: what does not match at once rests at the price (a LIMIT order that waits)"""
+
+
+ClearedKind = Literal["settled", "voided", "lapsed", "cancelled"]
 
 
 @dataclass(frozen=True)
 class Cleared:
-    """A venue's settlement of one bet: gross ``profit`` and the ``commission`` it took."""
+    """A venue's settlement of one bet: ``settled`` or ``voided`` for its matched stake (gross
+    ``profit``; a venue that charges commission does so per market, in ``MarketCleared``), or
+    ``lapsed``/``cancelled`` for a stake that never matched."""
 
     customer_ref: str
-    outcome: str
+    kind: ClearedKind
+    outcome: str | None
     price_matched: float
     size_settled: float
     profit: float
+    market_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketCleared:
+    """A venue's settlement of one market for the whole account: the bets' summed profit, the
+    commission it charged on the market's net winnings, and how many bets it counted."""
+
+    market_id: str
+    profit: float
     commission: float
+    bet_count: int
+
+
+@dataclass(frozen=True)
+class Clearing:
+    bets: dict[str, Cleared]
+    """by customer reference"""
+    markets: dict[str, MarketCleared]
+    """the markets of the settled bets, by market id"""
 
 
 @dataclass(frozen=True)
@@ -80,6 +108,11 @@ class Fill:
     """the price matched, as quoted"""
     code: str | None = None
     """why it was rejected, as a code (``exchange:`` and the venue's error code)"""
+    remaining: float = 0.0
+    """what still rests unmatched at the venue (``resting``)"""
+    fault: bool = False
+    """refused by the venue's own failure (its matcher, its load), not on the order's merits"""
+    market_id: str | None = None
 
 
 class VenueError(RuntimeError):
@@ -131,7 +164,13 @@ class Venue(Protocol):
         """What the venue holds for these references; a reference it never saw is absent."""
         ...
 
-    def cleared(self, customer_refs: list[str]) -> dict[str, Cleared]: ...
+    def cancel(self, orders: list[tuple[str, str]]) -> None:
+        """Cancels what rests unmatched of these (market id, venue bet id) orders."""
+        ...
+
+    def cleared(self, customer_refs: list[str]) -> Clearing:
+        """The venue's settlement of these bets, and of their markets; a bet not yet cleared is absent."""
+        ...
 
     def close(self) -> None: ...
 

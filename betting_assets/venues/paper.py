@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from betting_assets.domain.orders.book import VenueRules
 from betting_assets.domain.vocabulary import MARKETS, Market
 from betting_assets.venues import VenueName
-from betting_assets.venues.base import Cleared, Fill, OrderRequest, Quotes
+from betting_assets.venues.base import Clearing, Fill, OrderRequest, Quotes
 from betting_assets.domain.orders.states import BetStatus
 
 RULES = VenueRules(min_stake=0.0, min_payout=0.0, stake_step=0.01, transactions_per_hour=None)
@@ -61,8 +61,11 @@ class PaperVenue:
     def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
         return {}
 
-    def cleared(self, customer_refs: list[str]) -> dict[str, Cleared]:
-        return {}
+    def cancel(self, orders: list[tuple[str, str]]) -> None:
+        return None   # paper fills at once: nothing ever rests
+
+    def cleared(self, customer_refs: list[str]) -> Clearing:
+        return Clearing({}, {})
 
     def close(self) -> None:
         pass

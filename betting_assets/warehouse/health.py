@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func, select
 
 from betting_assets.warehouse.tables import bets, data_quality_log, events, fetch_log, normalized_odds
-from betting_assets.domain.orders.states import OPEN_BETS
+from betting_assets.domain.orders.states import OPEN_BETS, BetStatus
 
 
 def fetches_by_sport(conn: Connection, sports: list[str], now: datetime, window: timedelta) -> list[dict[str, Any]]:
@@ -68,7 +68,8 @@ def sizes(engine: Engine, conn: Connection) -> tuple[int, int, int | None]:
 
 
 def open_book(conn: Connection) -> tuple[int, float]:
-    """Bets pending or placed, and their stakes."""
-    count, staked = conn.execute(select(func.count(), func.coalesce(func.sum(bets.c.stake), 0.0))
+    """Bets pending, resting or placed, and their stakes at risk (a resting bet's whole stake)."""
+    at_risk = case((bets.c.status == BetStatus.RESTING, bets.c.requested_stake), else_=bets.c.stake)
+    count, staked = conn.execute(select(func.count(), func.coalesce(func.sum(at_risk), 0.0))
                                  .where(bets.c.status.in_(sorted(OPEN_BETS)))).one()
     return int(count), float(staked)

@@ -82,15 +82,19 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
     return len(done)
 
 
-def finish(engine: Engine, key: str, values: dict[str, Any]) -> bool:
-    """Moves a pending row to its final state, and its slip with it; a row already final is left
-    alone. A status a pending bet may not take (``domain.orders.states``) is refused before
-    anything is written."""
+def finish(engine: Engine, key: str, values: dict[str, Any], old: BetStatus = BetStatus.PENDING) -> bool:
+    """Moves a pending (or ``old``) row to its next state, and its slip with it; a row no longer
+    ``old`` is left alone. A status the bet may not take (``domain.orders.states``) is refused
+    before anything is written; a resting bet that is still resting has its matched part updated."""
     new = BetStatus(values["status"])
+    changes = {k: v for k, v in values.items() if k != "status"}
     with engine.begin() as conn:
-        moved = move_bets(conn, bets.c.idempotency_key == key, BetStatus.PENDING, new,
-                          {k: v for k, v in values.items() if k != "status"})
-        move_slips(conn, [s for s in moved if s is not None], bet_states.slip_status(new))
+        if new == old == BetStatus.RESTING:
+            return bool(conn.execute(update(bets).where(and_(bets.c.idempotency_key == key,
+                                                             bets.c.status == old.value)).values(**changes)).rowcount)
+        moved = move_bets(conn, bets.c.idempotency_key == key, old, new, changes)
+        move_slips(conn, [s for s in moved if s is not None], bet_states.slip_status(new),
+                   bet_states.slip_status(old) if old != BetStatus.PENDING else SlipStatus.PROPOSED)
     return bool(moved)
 
 

@@ -371,7 +371,7 @@ EXCHANGE_MARKET_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String, "market_id": pl.String,
     "selection_id": pl.Int64, "handicap": pl.Float64, "exchange_event_id": pl.String,
     "exchange_event_name": pl.String, "market_version": pl.Int64, "score": pl.Float64, "method": pl.String,
-    "mapped_at": pl.Datetime("us", "UTC"),
+    "mapped_at": pl.Datetime("us", "UTC"), "market_base_rate": pl.Float64,
 }
 
 

@@ -207,6 +207,7 @@ exchange_markets = Table(
     Column("score", Float, nullable=False),
     Column("method", String(16), nullable=False),
     Column("mapped_at", UtcDateTime(), nullable=False),
+    Column("market_base_rate", Float),
 )
 """each mapped event's runners on the exchange: which market and selection a bet on that side goes to"""
 

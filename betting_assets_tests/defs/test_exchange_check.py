@@ -65,3 +65,14 @@ def test_without_credentials_it_says_what_to_set(account: dict[str, str], monkey
     wrong = CliRunner().invoke(main, ["exchange", "check", "--at", NOW.isoformat()])
     assert wrong.exit_code == 2 and wrong.output.strip() == \
         "error: exchange login refused: INVALID_USERNAME_OR_PASSWORD" and "hunter2" not in wrong.output
+
+
+def test_an_exchange_refusal_mid_check_is_one_line(account: dict[str, str], sandbox: SandboxServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session token the exchange no longer knows fails the first call of the check: one line,
+    exit 2, no traceback."""
+    monkeypatch.setenv("BETTING_EXCHANGE_SESSION_TOKEN", "expired-token")
+    get_settings.cache_clear()
+    done = CliRunner().invoke(main, ["exchange", "check", "--at", NOW.isoformat()])
+    assert done.exit_code == 2
+    assert done.output.strip() == "error: the exchange refused the check: INVALID_SESSION_INFORMATION"

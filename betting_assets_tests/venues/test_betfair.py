@@ -43,15 +43,32 @@ def _orders(sandbox: SandboxServer) -> list[dict]:  # type: ignore[type-arg]
     return httpx.get(f"{sandbox.url}/sandbox/exchange").json()["orders"]  # type: ignore[no-any-return]
 
 
+LISTED = ("", 0)
+"""Arsenal v Nottm Forest's match odds market and its home runner, found at 10:00 on match day"""
+
+
 def _order(ref: str = "ref-1", price: float = 2.07, stake: float = 20.0) -> OrderRequest:
-    """On a market the sandbox's books do not list, so the script alone decides."""
+    """On a market the exchange lists (``listed``), where the script decides the fill."""
+    market_id, selection = LISTED
     return OrderRequest(customer_ref=ref, event_id="ev1", market="h2h", side="home", point=0.0, price=price,
-                        stake=stake, min_fill=1.0, market_id="1.999", selection_id=11)
+                        stake=stake, min_fill=1.0, market_id=market_id, selection_id=selection)
 
 
 def _broker(sandbox: SandboxServer, token: str = DEFAULT_SESSION, timeout_s: float = 10.0) -> BetfairVenue:
     return BetfairVenue(lambda: exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=token,
                                                        timeout_s=timeout_s), 0.05)
+
+
+@pytest.fixture(autouse=True)
+def listed(sandbox: SandboxServer) -> None:
+    global LISTED
+    httpx.post(f"{sandbox.url}/sandbox/clock", json={"now": "2023-08-12T10:00:00Z"},
+               headers={"x-api-key": "test-key"}).raise_for_status()
+    made = exchange_client.client(sandbox.url, DEFAULT_APP_KEY, session_token=DEFAULT_SESSION)
+    (market,) = [m for m in made.betting.list_market_catalogue(
+        filter={"eventTypeIds": ["1"], "marketTypeCodes": ["MATCH_ODDS"]}, market_projection=["EVENT",
+                "RUNNER_DESCRIPTION"], max_results=100) if m.event.name == "Arsenal v Nottm Forest"]
+    LISTED = (market.market_id, market.runners[0].selection_id)
 
 
 @pytest.fixture
@@ -98,7 +115,7 @@ def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
            "broker": "betfair", "strategy": "model_value", "event_id": "ev1", "sport_key": "soccer_epl",
            "commence_time": NOW + timedelta(hours=1), "market": "h2h", "side": "home", "point": 0.0,
            "bookmaker": "betfair_exchange", "requested_price": 1 + 1.1 * 0.95, "quoted_price": 2.1,
-           "requested_stake": 20.0, "edge": 0.05, "market_id": "1.999", "selection_id": 11,
+           "requested_stake": 20.0, "edge": 0.05, "market_id": LISTED[0], "selection_id": LISTED[1],
            "created_at": NOW, "updated_at": NOW}
     outcome = service.PlacementReport()
     service.place(engine, impatient, [row], NOW, outcome)
@@ -112,7 +129,7 @@ def test_a_timeout_leaves_the_bet_pending_and_the_next_run_finds_it(
     with engine.connect() as conn:
         stored = ledger.frame(conn, bets.c.idempotency_key == row["idempotency_key"]).row(0, named=True)
     assert (stored["status"], stored["stake"], stored["quoted_price"]) == ("placed", 20.0, 2.1)
-    assert stored["price"] == pytest.approx(2.045) and (stored["market_id"], stored["selection_id"]) == ("1.999", 11)
+    assert stored["price"] == pytest.approx(2.045) and (stored["market_id"], stored["selection_id"]) == LISTED
     calls = httpx.get(f"{sandbox.url}/sandbox/exchange").json()["calls"]
     assert calls.count("placeOrders") == 1 and len(_orders(sandbox)) == 1
 
@@ -144,7 +161,7 @@ def test_the_broker_logs_in_keeps_the_session_alive_and_logs_out(sandbox: Sandbo
                         exchange_app_key=SecretStr(DEFAULT_APP_KEY), exchange_username=DEFAULT_USERNAME,
                         exchange_password=SecretStr(DEFAULT_PASSWORD))
     broker = venue_for(settings)
-    assert isinstance(broker, BetfairVenue) and broker.client.session_token == DEFAULT_SESSION
+    assert isinstance(broker, BetfairVenue) and broker.client.session_token.startswith(f"{DEFAULT_SESSION}-login-")
     funds = broker.client.account.get_account_funds()
     assert funds.available_to_bet_balance == DEFAULT_BALANCE
     broker.client._login_time -= broker.client.session_timeout   # the clock moves past half the session
@@ -183,7 +200,7 @@ def test_certificate_login_and_betfairs_own_hosts(sandbox: SandboxServer, tmp_pa
     (tmp_path / "client-2048.key").write_text("key")
     made = exchange_client.client(sandbox.url, DEFAULT_APP_KEY, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD,
                                   certs=tmp_path)
-    assert made.session_token == DEFAULT_SESSION and _calls(sandbox)[-1] == "login"
+    assert made.session_token.startswith(DEFAULT_SESSION) and _calls(sandbox)[-1] == "login"
     assert made.identity_cert_uri == f"{sandbox.url}/identity-cert/api/"
     betfair = exchange_client.PointedClient(exchange_client.BETFAIR_URL, username="u", password="p", app_key="k")
     assert (betfair.identity_uri, betfair.api_uri) == ("https://identitysso.betfair.com/api/",
@@ -241,49 +258,48 @@ def test_orders_match_against_the_book_and_take_its_liquidity(exchange: BetfairV
 def test_the_exchange_refuses_as_betfair_does(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     market, book = _market(sandbox, exchange.client)
     best = book.runners[0].ex.available_to_back[0].price
-    moved = exchange.place(_on(market, book, "v1", best, 5.0, version=book.version - 1))
-    assert moved.reason == "exchange rejected the order: BET_TAKEN_OR_LAPSED"
     tiny = exchange.place(_on(market, book, "s1", 2.0, 0.5))
     assert tiny.status == "rejected" and tiny.reason.startswith("stake 0.50 below the exchange's minimum 1.00")
-    assert _calls(sandbox).count("placeOrders") == 1                          # refused before sending
+    assert _calls(sandbox).count("placeOrders") == 0                          # refused before sending
     assert exchange.place(_on(market, book, "s2", 25.0, 0.5)).status != "rejected"    # 0.50 × 25 pays out 12.50
-
-    def raw(ref: str, price: float, size: float) -> str:
-        report = exchange.client.betting.place_orders(market.market_id, [{
-            "selectionId": book.runners[0].selection_id, "handicap": 0.0, "side": "BACK", "orderType": "LIMIT",
-            "limitOrder": {"size": size, "price": price, "persistenceType": "LAPSE"}}], customer_ref=ref)
-        return report.place_instruction_reports[0].error_code if report.place_instruction_reports else report.error_code
-
-    assert raw("r1", 2.07, 5.0) == "INVALID_ODDS"
-    assert raw("r2", 2.0, 0.5) == "INVALID_BET_SIZE"
-    assert raw("r2", 2.0, 5.0) == "DUPLICATE_TRANSACTION"        # the same customerRef within 60 s
-    httpx.post(f"{sandbox.url}/sandbox/clock", json={"now": "2023-08-12T12:31:00Z"},
+    moved = exchange.place(_on(market, book, "v1", best, 5.0, version=book.version - 1))
+    assert moved.status == "placed"                         # a version behind by a price move still bets
+    httpx.post(f"{sandbox.url}/sandbox/exchange", json={"material_change": [market.market_id]},
                headers={"x-api-key": "test-key"}).raise_for_status()
-    assert raw("r3", best, 5.0) == "MARKET_SUSPENDED"                        # kick-off
+    lapsed = exchange.place(_on(market, book, "v2", best, 5.0, version=book.version))
+    assert lapsed.reason == "exchange rejected the order: BET_TAKEN_OR_LAPSED"   # a runner removed since
+    unknown = exchange.place(OrderRequest(customer_ref="u1", event_id="x", market="h2h", side="home", point=0.0,
+                                          price=2.0, quoted_price=2.0, stake=5.0, market_id="1.999",
+                                          selection_id=11))
+    assert unknown.reason == "exchange rejected the order: INVALID_MARKET_ID"
 
 
-def test_cleared_orders_after_the_event_with_commission(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
-    """Arsenal beat Nottingham Forest 2-1: the home back wins, the draw back loses; commission is
-    5 % of the market's net winnings, and the balance is paid once."""
+def test_cleared_orders_after_the_event_with_commission_per_market(
+        exchange: BetfairVenue, sandbox: SandboxServer) -> None:
+    """Arsenal beat Nottingham Forest 2-1: the home back wins, the draw back loses. The bets
+    carry no commission; the market roll-up carries 5 % of the market's net winnings, and the
+    balance moves once, when the market settles."""
     market, book = _market(sandbox, exchange.client)
     home, draw = book.runners[0], book.runners[2]
     exchange.place(_on(market, book, "h", home.ex.available_to_back[0].price, 10.0))
     exchange.place(OrderRequest(customer_ref="d", event_id="arsenal", market="h2h", side="draw", point=0.0,
                                 price=0.0, quoted_price=draw.ex.available_to_back[0].price, stake=1.0,
                                 market_id=market.market_id, selection_id=draw.selection_id))
-    assert exchange.cleared(["h", "d"]) == {}                                  # not final yet
+    assert exchange.cleared(["h", "d"]).bets == {}                             # not final yet
     httpx.post(f"{sandbox.url}/sandbox/clock", json={"now": "2023-08-13T00:00:00Z"},
                headers={"x-api-key": "test-key"}).raise_for_status()
     cleared = exchange.cleared(["h", "d"])
-    won, lost = cleared["h"], cleared["d"]
-    assert (won.outcome, lost.outcome) == ("WIN", "LOSE")
+    won, lost = cleared.bets["h"], cleared.bets["d"]
+    assert (won.outcome, lost.outcome, won.kind) == ("WON", "LOST", "settled")
     assert won.profit == pytest.approx(10.0 * (home.ex.available_to_back[0].price - 1), abs=0.01)
-    assert lost.profit == -1.0 and lost.commission == 0.0
-    assert won.profit - 1.0 > 0 and won.commission == pytest.approx(0.05 * (won.profit - 1.0), abs=0.01)  # net winnings
-    balance = DEFAULT_BALANCE + won.profit - won.commission - 1.0
-    assert exchange.funds() == pytest.approx(balance, abs=0.01)
+    assert lost.profit == -1.0
+    rolled = cleared.markets[market.market_id]
+    assert rolled.bet_count == 2 and rolled.profit == pytest.approx(won.profit - 1.0)
+    assert rolled.commission == pytest.approx(0.05 * (won.profit - 1.0), abs=0.005)   # on net winnings
+    balance = DEFAULT_BALANCE + won.profit - 1.0 - rolled.commission
+    assert exchange.funds() == pytest.approx(balance, abs=0.001)
     exchange.cleared(["h", "d"])
-    assert exchange.funds() == pytest.approx(balance, abs=0.01)             # paid once
+    assert exchange.funds() == pytest.approx(balance, abs=0.001)             # paid once
 
 
 def test_a_voided_market_gives_every_stake_back(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
@@ -292,6 +308,88 @@ def test_a_voided_market_gives_every_stake_back(exchange: BetfairVenue, sandbox:
     assert exchange.funds() == DEFAULT_BALANCE - 10.0
     httpx.post(f"{sandbox.url}/sandbox/exchange", json={"void_markets": [market.market_id]},
                headers={"x-api-key": "test-key"}).raise_for_status()
-    (voided,) = exchange.cleared(["v"]).values()
-    assert (voided.outcome, voided.profit, voided.commission, voided.size_settled) == ("VOID", 0.0, 0.0, 0.0)
+    voided = exchange.cleared(["v"])
+    assert (voided.bets["v"].kind, voided.bets["v"].profit) == ("voided", 0.0) and voided.markets == {}
     assert exchange.funds() == DEFAULT_BALANCE
+
+
+def _row(key: str, market, book, price: float, stake: float, commence: datetime) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    return {"idempotency_key": key, "customer_ref": ledger.customer_ref(key), "broker": "betfair",
+            "strategy": "sharp_value", "event_id": "arsenal", "sport_key": "soccer_epl", "commence_time": commence,
+            "market": "h2h", "side": "home", "point": 0.0, "bookmaker": "betfair_exchange",
+            "requested_price": 1 + (price - 1) * 0.95, "quoted_price": price, "requested_stake": stake,
+            "edge": 0.05, "market_id": market.market_id, "selection_id": book.runners[0].selection_id,
+            "created_at": MARKET_DAY, "updated_at": MARKET_DAY, "fill_or_kill": False}
+
+
+MARKET_DAY = datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
+
+
+def _clock(sandbox: SandboxServer, at: str) -> None:
+    httpx.post(f"{sandbox.url}/sandbox/clock", json={"now": at}, headers={"x-api-key": "test-key"}).raise_for_status()
+
+
+def test_resting_orders_wait_count_as_exposure_and_end_cancelled_matched_or_lapsed(
+        engine: Engine, exchange: BetfairVenue, sandbox: SandboxServer) -> None:
+    """With patience, what does not match rests: its whole stake is exposure until it ends. One
+    order above the market waits and is cancelled with nothing matched once it has waited 10
+    minutes; one larger than the best level matches that level, rests the rest and ends placed
+    with what matched; one still resting at kick-off is lapsed by the exchange."""
+    from betting_assets.domain.orders.account import book_from_ledger
+    from betting_assets.venues.betfair.venue import RULES
+    from betting_assets.settings import Settings as Config
+
+    market, book = _market(sandbox, exchange.client)
+    kick_off = datetime(2023, 8, 12, 11, 30, tzinfo=timezone.utc)
+    best, first = book.runners[0].ex.available_to_back[0].price, book.runners[0].ex.available_to_back[0].size
+    at = datetime(2023, 8, 12, 10, tzinfo=timezone.utc)
+    above = _row("above", market, book, tick_above(best), 5.0, kick_off)
+    bigger = _row("bigger", market, book, best, round(first + 5.0, 2), kick_off)
+    placed = service.PlacementReport()
+    service.place(engine, exchange, [above, bigger], at, placed)
+    assert placed.counts == {"resting": 2}
+    patience = timedelta(minutes=10)
+    waiting = service.reconcile(engine, exchange, at + timedelta(minutes=1), patience=patience)
+    with engine.connect() as conn:
+        rows = ledger.frame(conn)
+    assert waiting.counts == {} and set(rows["status"]) == {"resting"}
+    assert rows.sort("idempotency_key")["stake"].to_list() == [0.0, first]          # matched so far
+    settings = Config()
+    exposure = book_from_ledger(rows, 1000.0, at + timedelta(minutes=1), settings.risk, RULES,
+                                venue_name="betfair").on_event("arsenal")
+    assert exposure == pytest.approx(5.0 + first + 5.0)                            # the whole stakes are at risk
+    ended = service.reconcile(engine, exchange, at + timedelta(minutes=11), patience=patience)
+    assert ended.counts == {"rested_cancelled": 1, "rested_placed": 1}
+    with engine.connect() as conn:
+        rows = {r["idempotency_key"]: r for r in ledger.frame(conn).iter_rows(named=True)}
+    assert rows["above"]["status"] == "cancelled" and rows["bigger"]["status"] == "placed"
+    assert rows["bigger"]["stake"] == first and "partly matched" in rows["bigger"]["reasons"]
+    assert "cancelOrders" in _calls(sandbox)
+
+    _clock(sandbox, "2023-08-12T11:20:00Z")
+    late = _row("late", market, book, tick_above(best), 5.0, kick_off)
+    rested = service.PlacementReport()
+    service.place(engine, exchange, [late], datetime(2023, 8, 12, 11, 20, tzinfo=timezone.utc), rested)
+    assert rested.counts == {"resting": 1}
+    _clock(sandbox, "2023-08-12T11:31:00Z")                                        # in play: the rest lapses
+    lapsed = service.reconcile(engine, exchange, datetime(2023, 8, 12, 11, 31, tzinfo=timezone.utc),
+                               patience=timedelta(hours=1))
+    assert lapsed.counts == {"rested_lapsed": 1}
+    with engine.connect() as conn:
+        assert ledger.frame(conn, bets.c.idempotency_key == "late")["status"].to_list() == ["lapsed"]
+
+
+def test_the_circuit_breaker_stops_placement_after_repeated_venue_errors(
+        engine: Engine, exchange: BetfairVenue, sandbox: SandboxServer) -> None:
+    market, book = _market(sandbox, exchange.client)
+    _script(sandbox, *["reject:ERROR_IN_MATCHER"] * 3)
+    kick_off = datetime(2023, 8, 12, 11, 30, tzinfo=timezone.utc)
+    rows = [{**_row(f"o{i}", market, book, book.runners[0].ex.available_to_back[0].price, 2.0, kick_off),
+             "fill_or_kill": True} for i in range(5)]
+    outcome = service.PlacementReport()
+    service.place(engine, exchange, rows, datetime(2023, 8, 12, 10, tzinfo=timezone.utc), outcome, max_errors=3)
+    assert outcome.counts == {"rejected": 3, "stopped": 2}
+    assert all("circuit breaker: 3 venue errors in a row" in r["reason"] for r in outcome.rows[3:])
+    assert _calls(sandbox).count("placeOrders") == 3
+    with engine.connect() as conn:
+        assert ledger.keys(conn, ["o3", "o4"]) == []                                # left for a later run

@@ -86,9 +86,9 @@ def fresh_book(bankroll: float, limits: RiskLimits, venue: VenueRules) -> Book:
     return Book(new_book(bankroll, vector), np.zeros(16), {}, vector)
 
 
-PLACED = (BetStatus.PENDING, BetStatus.PLACED, BetStatus.SETTLED, BetStatus.VOID)
-"""statuses of a bet whose stake went to the venue"""
-SENT_UNMATCHED = (BetStatus.LAPSED,)
+PLACED = (BetStatus.PENDING, BetStatus.RESTING, BetStatus.PLACED, BetStatus.SETTLED, BetStatus.VOID)
+"""statuses of a bet whose stake went to the venue (a resting one's whole stake, matched or waiting)"""
+SENT_UNMATCHED = (BetStatus.LAPSED, BetStatus.CANCELLED)
 
 
 def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime, limits: RiskLimits,
@@ -119,7 +119,8 @@ def book_from_ledger(ledger: pl.DataFrame, start_bankroll: float, now: datetime,
         status = row["status"]
         if status in PLACED:
             placed = row["placed_at"] or row["created_at"]
-            add(kernel.PLACE, placed, row, float(row["stake"] or 0.0))
+            at_risk = row["requested_stake"] if status == BetStatus.RESTING else row["stake"]
+            add(kernel.PLACE, placed, row, float(at_risk or 0.0))
             if status in (BetStatus.SETTLED, BetStatus.VOID) and row["settled_at"] is not None \
                     and row["settled_at"] <= now:
                 add(kernel.SETTLE, row["settled_at"], row, float(row["stake"] or 0.0), float(row["profit"] or 0.0))

@@ -58,7 +58,8 @@ def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tup
         return {**said, "would": "refuse", "why": "not mapped to an exchange market"}
     verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"], runner["handicap"])),
                               slip.get("market_version"), float(slip["stake"]), slip["commence_time"], now,
-                              settings.risk.price_tolerance, settings.exchange.commission, settings.risk.min_stake)
+                              settings.risk.price_tolerance, runner["market_base_rate"] if runner["market_base_rate"]
+                              is not None else settings.exchange.commission, settings.risk.min_stake)
     if verdict.reason:
         return {**said, "would": "refuse", "why": verdict.reason}
     why = (f"{verdict.stake:.2f} at {verdict.quoted_price:g} ({verdict.price:.3f} net of commission) on "

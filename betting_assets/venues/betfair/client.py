@@ -3,7 +3,9 @@
 and logout, with every call's URLs under ``BETTING_EXCHANGE_URL`` so the sandbox's exchange is
 reached by the library's own request and response handling.
 
-A session token given in the settings is used as it is (no login); either way the token, the
+A session token given in the settings is used as it is (no login) and is never logged out: on
+Betfair a logout ends the session for every process holding the token, so a process ends only a
+session it logged in for itself (``PointedClient.owns_session``). Either way the token, the
 password and the app key never appear in what this module raises or logs.
 """
 
@@ -27,6 +29,9 @@ class ExchangeUnavailable(RuntimeError):
 class PointedClient(betfairlightweight.APIClient):
     """betfairlightweight's client with its identity and API URLs under one base URL (the
     sandbox's), or Betfair's own when the base is Betfair's."""
+
+    owns_session: bool = False
+    """whether this process logged in for its session (then, and only then, it logs it out)"""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -55,6 +60,7 @@ def client(url: str, app_key: str, *, username: str | None = None, password: str
         raise ExchangeUnavailable(f"exchange login refused: {_login_status(exc)}") from None
     except BetfairError as exc:
         raise ExchangeUnavailable(f"exchange login failed: {describe(exc)}") from None
+    made.owns_session = True
     return made
 
 
@@ -101,8 +107,9 @@ def keep_alive(made: PointedClient) -> None:
 
 
 def logout(made: PointedClient) -> None:
-    """Ends a session this process logged in for; a token given in the settings is left alone."""
-    if made.password and made.session_token:
+    """Ends a session this process logged in for; a token given in the settings is left alone,
+    whatever else the settings hold."""
+    if made.owns_session and made.session_token:
         try:
             made.logout()
         except BetfairError:

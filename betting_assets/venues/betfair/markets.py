@@ -2,7 +2,8 @@
 on the right market and runner, and what a user reads to see which events can be bet on.
 
 The upcoming events in the warehouse are matched (``domain.orders.event_matching``) against the
-exchange's MATCH_ODDS catalogue over the same window; each mapped event's runners, of its match
+exchange's MATCH_ODDS catalogue over the same window, read one competition of the event's sport
+at a time within the request limits (``catalogue``); each mapped event's runners, of its match
 odds, over/under 2.5 and Asian handicap markets, become rows of ``exchange_markets`` with the
 market's current version, and each unmapped event a data-quality finding naming the candidates,
 so nothing is ever placed on a guessed market.
@@ -24,6 +25,7 @@ from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
 from betting_assets.venues.betfair.runners import ASIAN_HANDICAP, MARKET_TYPES, MATCH_ODDS, OVER_UNDER_25
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.orders.risk import BookQuote
+from betting_assets.venues.betfair.catalogue import Listed, read_catalogue
 from betting_assets.venues.betfair.client import PointedClient
 from betting_assets.warehouse import queries, writes
 from betting_assets.domain.vocabulary import Market
@@ -34,7 +36,7 @@ CHECK = "exchange_mapping"
 RUNNER_SCHEMA = {"event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String,
                  "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
                  "exchange_event_id": pl.String, "exchange_event_name": pl.String, "market_version": pl.Int64,
-                 "score": pl.Float64, "method": pl.String}
+                 "score": pl.Float64, "method": pl.String, "market_base_rate": pl.Float64}
 
 
 @dataclass
@@ -72,24 +74,17 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     """The upcoming events within ``horizon`` matched to the exchange's catalogue, writing nothing."""
     with engine.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, sports).filter(pl.col("commence_time") <= now + horizon)
-    listed = client.betting.list_market_catalogue(
-        filter={"eventTypeIds": event_type_ids(sports), "marketTypeCodes": list(MARKET_TYPES.values()),
-                "marketStartTime": {"from": _stamp(now), "to": _stamp(now + horizon)}},
-        market_projection=["EVENT", "RUNNER_DESCRIPTION", "MARKET_START_TIME", "COMPETITION", "EVENT_TYPE",
-                           "MARKET_DESCRIPTION"],
-        max_results=1000)
-    catalogue = [m for m in listed if _market_type(m) == MATCH_ODDS]   # the events are matched on match odds
-    of_event: dict[str, list[Any]] = {m.event.id: [m] for m in catalogue}   # its match odds first
+    listed = read_catalogue(client, event_type_ids(sports), sports, now, now + horizon)
+    catalogue = [m for m in listed if _market_type(m.market) == MATCH_ODDS]   # the events are matched on match odds
+    of_event: dict[str, list[Any]] = {m.market.event.id: [m.market] for m in catalogue}   # its match odds first
     for m in listed:
-        if _market_type(m) != MATCH_ODDS and m.event.id in of_event:
-            of_event[m.event.id].append(m)
+        if _market_type(m.market) != MATCH_ODDS and m.market.event.id in of_event:
+            of_event[m.market.event.id].append(m.market)
     exchange = pl.DataFrame([_listing(m) for m in catalogue], schema={
         "exchange_event_id": pl.String, "sport_key": pl.String, "start_time": pl.Datetime("us", "UTC"),
         "home": pl.String, "away": pl.String})
     feed = upcoming.select("event_id", "sport_key", "commence_time", "home_team", "away_team")
-    by_type = feed.with_columns(sport_key=pl.col("sport_key").map_elements(
-        lambda s: EXCHANGE_EVENT_TYPES.get(s.split("_")[0], ""), return_dtype=pl.String))   # the exchange's sports
-    mapped, unmapped = exchange_mapping.match_events(by_type, exchange)
+    mapped, unmapped = exchange_mapping.match_events(feed, exchange)   # candidates: the sport's own competition
     books = read_books(client, [m.market_id for e in mapped["exchange_event_id"] for m in of_event[e]])
     rows = []
     for hit in mapped.iter_rows(named=True):
@@ -101,7 +96,8 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
                              "handicap": float(runner.handicap or 0.0), "exchange_event_id": market.event.id,
                              "exchange_event_name": market.event.name,
                              "market_version": books[market.market_id].version if market.market_id in books else None,
-                             "score": hit["score"], "method": hit["method"]})
+                             "score": hit["score"], "method": hit["method"],
+                             "market_base_rate": base_rate(market)})
     runners = pl.DataFrame(rows, schema=RUNNER_SCHEMA)
     names = {r["event_id"]: f"{r['home_team']} v {r['away_team']}" for r in feed.iter_rows(named=True)}
     findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
@@ -109,6 +105,12 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
                 for r in unmapped.iter_rows(named=True)]
     return MappingOutcome(feed, runners, unmapped.with_columns(
         match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books)
+
+
+def base_rate(market: Any) -> float | None:
+    """The market's commission rate as a fraction (the catalogue states it in percent)."""
+    rate = market.description.market_base_rate if market.description else None
+    return float(rate) / 100.0 if rate is not None else None
 
 
 def _market_type(market: Any) -> str:
@@ -129,9 +131,10 @@ def runner_line(market: Any, runner: Any) -> tuple[str, float]:
     return side, 0.0
 
 
-def _listing(market) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _listing(listed: Listed) -> dict[str, object]:
+    market = listed.market
     home, _, away = market.event.name.partition(" v ")
-    return {"exchange_event_id": market.event.id, "sport_key": str(market.event_type.id) if market.event_type else "",
+    return {"exchange_event_id": market.event.id, "sport_key": listed.sport_key,
             "start_time": market.market_start_time.replace(tzinfo=timezone.utc), "home": home, "away": away}
 
 
@@ -170,7 +173,7 @@ def runner_quotes(books: dict[str, Any]) -> dict[tuple[str, int, float], BookQuo
 
 
 def exchange_offers(offers: pl.DataFrame, mapping: pl.DataFrame, quotes: dict[tuple[str, int, float], BookQuote],
-                    commission: float, read_at: datetime) -> pl.DataFrame:
+                    commission: float, read_at: datetime, rates: dict[str, float] | None = None) -> pl.DataFrame:
     """The exchange's own prices in the market-view shape, for the lines the mapping covers
     (match odds, over/under 2.5, Asian handicap): the best back net of commission (``price``) and as quoted, its size and
     the market version, with the sharp fair probability of the line taken from ``offers``
@@ -187,12 +190,10 @@ def exchange_offers(offers: pl.DataFrame, mapping: pl.DataFrame, quotes: dict[tu
         if quote is None or quote.status != "OPEN" or quote.back_price is None:
             continue
         rows.append({**row, "bookmaker": BROKER_BOOK, "quoted_price": quote.back_price,
-                     "price": net_price(quote.back_price, commission), "snapshot_time": read_at,
+                     "price": net_price(quote.back_price, (rates or {}).get(row["market_id"], commission)),
+                     "snapshot_time": read_at,
                      "market_version": quote.version, "available_size": quote.back_size})
     schema = {**dict(offers.schema), "market_id": pl.String, "selection_id": pl.Int64, "handicap": pl.Float64,
               "market_version": pl.Int64, "available_size": pl.Float64}
     return pl.DataFrame(rows, schema=schema).drop("market_id", "selection_id", "handicap")
 
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

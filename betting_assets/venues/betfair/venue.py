@@ -8,7 +8,7 @@ order may stand, and reconciliation asks for it by reference before anything is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -21,7 +21,7 @@ from betting_assets.domain.orders.book import VenueRules
 from betting_assets.domain.pricing.commission import net_price
 from betting_assets.domain.vocabulary import Market
 from betting_assets.venues import VenueName
-from betting_assets.venues.base import Cleared, Fill, OrderRequest, Quotes, VenueError
+from betting_assets.venues.base import Cleared, Clearing, Fill, MarketCleared, OrderRequest, Quotes, VenueError
 from betting_assets.domain.orders.states import BetStatus
 
 MIN_STAKE, MIN_PAYOUT = 1.0, 10.0
@@ -37,6 +37,15 @@ RULES = VenueRules(min_stake=MIN_STAKE, min_payout=MIN_PAYOUT, stake_step=0.01,
                    transactions_per_hour=TRANSACTIONS_PER_HOUR)
 
 STRATEGY_REF_LENGTH = 15
+CLEARED_PAGE = 1000
+"""listClearedOrders' largest recordCount"""
+FILTER_SIZE = 250
+"""references or market ids asked for in one call (listCurrentOrders allows 250)"""
+EXECUTION_WIDE = ("BET_ACTION_ERROR", "PROCESSED_WITH_ERRORS")
+FAULTS = frozenset({"ERROR_IN_MATCHER", "BET_IN_PROGRESS", "SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS",
+                    "UNEXPECTED_ERROR"})
+"""the exchange's codes for its own failures (Betting Enums), which the circuit breaker counts"""
+"""execution-level codes that only say an instruction failed: its own code is the reason"""
 EXCHANGE_CODE = "exchange:"
 """refusal codes of the exchange's own answers (``exchange:INVALID_ODDS``)"""
 
@@ -58,6 +67,8 @@ class BetfairVenue:
         self._client: Any = None
         self.rate = rate
         self.sports = list(sports or [])
+        self._discount: float | None = None
+        self._rates: dict[str, float] = {}
 
     @property
     def client(self) -> Any:
@@ -71,8 +82,23 @@ class BetfairVenue:
         return self._client
 
     def commission(self, market: Market) -> float:
-        """The market base rate (the settings', until the catalogue's ``marketBaseRate`` is read)."""
+        """The settings' rate: what a market is charged before its own rate is known (``market_rate``)."""
         return self.rate
+
+    def market_rate(self, market_id: str | None) -> float:
+        """The commission a market charges: its Market Base Rate, as the catalogue stated it when it
+        was mapped, less the account's discount; the settings' rate for a market not yet read."""
+        return self._rates.get(market_id or "", self.rate)
+
+    def _learn_rates(self, mapping: pl.DataFrame) -> None:
+        known = mapping.filter(pl.col("market_base_rate").is_not_null()).unique("market_id")
+        if known.is_empty():
+            return
+        if self._discount is None:
+            with self._call("getAccountFunds"):   # discountRate, in percent of the base rate
+                self._discount = float(self.client.account.get_account_funds().discount_rate or 0.0) / 100.0
+        self._rates.update({m: r * (1.0 - self._discount)
+                            for m, r in zip(known["market_id"].to_list(), known["market_base_rate"].to_list())})
 
     @contextmanager
     def session(self, purpose: str) -> Iterator[BetfairVenue]:
@@ -93,9 +119,10 @@ class BetfairVenue:
         ids = mapping["market_id"].unique().to_list() if mapping.height else []
         with self._call("listMarketBook"):
             quotes = runner_quotes(read_and_keep(engine, self.client, ids, now, "slips")) if ids else {}
+        self._learn_rates(mapping)
         # read before the decision that uses it (the clock stands still through a run): stamped a
         # microsecond before it, so the look-ahead guard, which wants every price from before, takes it
-        return exchange_offers(offers, mapping, quotes, self.rate, now - timedelta(microseconds=1))
+        return exchange_offers(offers, mapping, quotes, self.rate, now - timedelta(microseconds=1), self._rates)
 
     def locate(self, engine: Engine, rows: list[dict[str, Any]], now: datetime) -> None:
         """Each row's market and runner (match odds, over/under 2.5 or the handicap line, as the
@@ -109,6 +136,7 @@ class BetfairVenue:
 
         with engine.connect() as conn:
             mapping = queries.exchange_markets_frame(conn, sorted({r["event_id"] for r in rows}))
+        self._learn_rates(mapping)
         index = index_runners(mapping)
         hits = [index.get(runner_key(row)) for row in rows]
         markets = sorted({hit["market_id"] for hit in hits if hit})
@@ -116,7 +144,8 @@ class BetfairVenue:
         for row, hit in zip(rows, hits):
             row.update(market_id=hit["market_id"] if hit else None,
                        selection_id=hit["selection_id"] if hit else None, handicap=hit["handicap"] if hit else 0.0,
-                       book=quotes.get((hit["market_id"], hit["selection_id"], hit["handicap"])) if hit else None)
+                       book=quotes.get((hit["market_id"], hit["selection_id"], hit["handicap"])) if hit else None,
+                       commission_rate=self.market_rate(hit["market_id"] if hit else None))
 
     def unmapped(self, engine: Engine, slips: pl.DataFrame) -> pl.DataFrame:
         from betting_assets.venues.betfair.runners import unmapped_slips
@@ -163,11 +192,12 @@ class BetfairVenue:
         if stake < MIN_STAKE and stake * price < MIN_PAYOUT:
             return Fill(BetStatus.REJECTED, reason=f"stake {stake:.2f} below the exchange's minimum {MIN_STAKE:.2f} (or a "
                         f"payout of {MIN_PAYOUT:.0f} at {price})", code="venue_minimum")
+        limit: dict[str, Any] = {"size": stake, "price": price, "persistenceType": "LAPSE"}
+        if order.fill_or_kill:
+            limit.update(timeInForce="FILL_OR_KILL", minFillSize=min(order.min_fill, stake))
         instruction = {
             "selectionId": order.selection_id, "handicap": order.handicap, "side": "BACK", "orderType": "LIMIT",
-            "limitOrder": {"size": stake, "price": price, "persistenceType": "LAPSE",
-                           "timeInForce": "FILL_OR_KILL", "minFillSize": min(order.min_fill, stake)},
-            "customerOrderRef": order.customer_ref,
+            "limitOrder": limit, "customerOrderRef": order.customer_ref,
         }
         extra: dict[str, Any] = {}
         if order.market_version is not None:
@@ -187,38 +217,79 @@ class BetfairVenue:
             return held or Fill("unknown", reason="the exchange holds this reference already; reconciled next run")
         report = result.place_instruction_reports[0] if result.place_instruction_reports else None
         if result.status != "SUCCESS" or report is None:
-            code = (report.error_code if report else None) or result.error_code or "FAILURE"
-            return Fill(BetStatus.REJECTED, reason=f"exchange rejected the order: {code}", code=f"{EXCHANGE_CODE}{code}")
-        return self._fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=stake)
+            wide = result.error_code if result.error_code not in EXECUTION_WIDE else None
+            code = wide or (report.error_code if report else None) or result.error_code or "FAILURE"
+            return Fill(BetStatus.REJECTED, reason=f"exchange rejected the order: {code}", code=f"{EXCHANGE_CODE}{code}",
+                        fault=code in FAULTS)
+        return self._fill(report.size_matched or 0.0, report.average_price_matched, report.bet_id, requested=stake,
+                          market_id=order.market_id, resting=report.order_status == "EXECUTABLE")
 
-    def cleared(self, customer_refs: list[str]) -> dict[str, Cleared]:
-        """The exchange's settlement of these bets (listClearedOrders, SETTLED, paged); a bet
-        not yet settled is absent."""
-        found: dict[str, Cleared] = {}
-        if not customer_refs:
-            return found
+    def cancel(self, orders: list[tuple[str, str]]) -> None:
+        """cancelOrders, one call a market (an order matched or lapsed meanwhile is the
+        exchange's BET_TAKEN_OR_LAPSED: nothing to cancel, and lookup says what became of it)."""
+        by_market: dict[str, list[str]] = {}
+        for market_id, bet_id in orders:
+            by_market.setdefault(market_id, []).append(bet_id)
+        for market_id, bet_ids in sorted(by_market.items()):
+            with self._call("cancelOrders"):
+                self.client.betting.cancel_orders(market_id, [{"betId": b} for b in bet_ids])
+
+    def cleared(self, customer_refs: list[str]) -> Clearing:
+        """The exchange's settlement of these bets, by bet (listClearedOrders SETTLED and VOIDED,
+        paged), and of their markets (``groupBy=MARKET``: the only roll-up that carries the
+        commission, charged on the market's net winnings); a bet not yet cleared is absent."""
+        bets: dict[str, Cleared] = {}
+        for status in ("SETTLED", "VOIDED"):
+            for chunk in _chunks(customer_refs):
+                for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
+                    bets[o.customer_order_ref] = Cleared(
+                        o.customer_order_ref, "settled" if status == "SETTLED" else "voided", o.bet_outcome,
+                        float(o.price_matched or 0), float(o.size_settled or 0), float(o.profit or 0), o.market_id)
+        markets: dict[str, MarketCleared] = {}
+        settled = sorted({c.market_id for c in bets.values() if c.kind == "settled" and c.market_id})
+        for chunk in _chunks(settled):
+            for o in self._cleared_pages(bet_status="SETTLED", market_ids=chunk, group_by="MARKET"):
+                markets[o.market_id] = MarketCleared(o.market_id, float(o.profit or 0), float(o.commission or 0),
+                                                     int(o.bet_count or 0))
+        return Clearing(bets, markets)
+
+    def _cleared_pages(self, **asked: Any) -> Iterator[Any]:
         start = 0
         while True:
             with self._call("listClearedOrders"):
-                page = self.client.betting.list_cleared_orders(
-                    bet_status="SETTLED", customer_order_refs=customer_refs, from_record=start, record_count=1000)
-            for o in page.orders:
-                found[o.customer_order_ref] = Cleared(o.customer_order_ref, o.bet_outcome, float(o.price_matched or 0),
-                                                      float(o.size_settled or 0), float(o.profit or 0),
-                                                      float(o.commission or 0))
+                page = self.client.betting.list_cleared_orders(from_record=start, record_count=CLEARED_PAGE, **asked)
+            yield from page.orders
             if not page.more_available or not page.orders:
-                return found
+                return
             start += len(page.orders)
 
     def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
+        """What the exchange holds for these references: its current orders, and for a reference
+        no longer current, its cleared record (settled or voided: matched; lapsed or cancelled:
+        nothing matched)."""
         if not customer_refs:
             return {}
-        with self._call("listCurrentOrders"):
-            result = self.client.betting.list_current_orders(customer_order_refs=customer_refs, order_projection="ALL")
         asked = set(customer_refs)
-        return {o.customer_order_ref: self._fill(o.size_matched, o.average_price_matched, o.bet_id,
-                                                 requested=o.price_size.size)
-                for o in result.orders if o.customer_order_ref in asked}
+        found: dict[str, Fill] = {}
+        for chunk in _chunks(customer_refs):
+            with self._call("listCurrentOrders"):
+                result = self.client.betting.list_current_orders(customer_order_refs=chunk, order_projection="ALL")
+            found.update({o.customer_order_ref: self._fill(o.size_matched, o.average_price_matched, o.bet_id,
+                                                           requested=o.price_size.size, market_id=o.market_id,
+                                                           resting=o.status == "EXECUTABLE")
+                          for o in result.orders if o.customer_order_ref in asked})
+        gone = [r for r in customer_refs if r not in found]
+        if gone:
+            for ref, report in self.cleared(gone).bets.items():
+                found[ref] = self._fill(report.size_settled, report.price_matched, None, requested=None,
+                                        market_id=report.market_id)
+            for status, ended in (("LAPSED", BetStatus.LAPSED), ("CANCELLED", BetStatus.CANCELLED)):
+                for chunk in _chunks([r for r in gone if r not in found]):
+                    for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
+                        found.setdefault(o.customer_order_ref, Fill(
+                            ended, broker_bet_id=o.bet_id,
+                            reason=f"nothing matched: the exchange reports the order {status}"))
+        return found
 
     def close(self) -> None:
         from betting_assets.venues.betfair.client import logout
@@ -246,11 +317,22 @@ class BetfairVenue:
         except (APIError, StatusCodeError, InvalidResponse) as exc:
             raise VenueError(f"exchange refused {name}: {describe(exc)}") from None
 
-    def _fill(self, matched: float, price: float | None, bet_id: str | None, requested: float | None) -> Fill:
+    def _fill(self, matched: float, price: float | None, bet_id: str | None, requested: float | None,
+              market_id: str | None = None, resting: bool = False) -> Fill:
+        rate = self.market_rate(market_id)
+        net = net_price(price, rate) if price else None
+        if resting:
+            left = round((requested or 0.0) - (matched or 0.0), 2)
+            return Fill(BetStatus.RESTING, matched=float(matched or 0.0), price=net, broker_bet_id=bet_id,
+                        reason=f"resting: {matched or 0.0:.2f} of {requested or 0.0:.2f} matched, {left:.2f} waits at "
+                        "the price", quoted_price=price or None, remaining=left, market_id=market_id)
         if not matched:
             return Fill(BetStatus.LAPSED, broker_bet_id=bet_id, reason="nothing matched at the price: the order lapsed")
         reason = None
         if requested is not None and matched < requested - 1e-9:
             reason = f"partly matched: {matched:.2f} of {requested:.2f}, the rest lapsed"
-        return Fill(BetStatus.PLACED, matched=float(matched), price=net_price(price, self.rate) if price else None,
-                    broker_bet_id=bet_id, reason=reason, quoted_price=price)
+        return Fill(BetStatus.PLACED, matched=float(matched), price=net, broker_bet_id=bet_id, reason=reason,
+                    quoted_price=price, market_id=market_id)
+
+def _chunks(items: Sequence[str]) -> list[list[str]]:
+    return [list(items[i:i + FILTER_SIZE]) for i in range(0, len(items), FILTER_SIZE)]

@@ -9,7 +9,8 @@ import pytest
 from betting_assets.domain.orders.states import FINAL, BetStatus, IllegalTransition, check, settled_status
 
 LEGAL = {(None, "pending"), (None, "rejected"), ("pending", "placed"), ("pending", "lapsed"),
-         ("pending", "rejected"), ("pending", "failed"), ("placed", "settled"), ("placed", "void")}
+         ("pending", "rejected"), ("pending", "failed"), ("placed", "settled"), ("placed", "void"),
+         ("pending", "resting"), ("resting", "placed"), ("resting", "cancelled"), ("resting", "lapsed")}
 
 
 def test_only_the_lifecycle_s_moves_are_allowed() -> None:
@@ -20,7 +21,8 @@ def test_only_the_lifecycle_s_moves_are_allowed() -> None:
         else:
             with pytest.raises(IllegalTransition, match=f"cannot move from {move[0] or 'nothing'} to {move[1]}"):
                 check(*move)
-    assert FINAL == {BetStatus.LAPSED, BetStatus.REJECTED, BetStatus.FAILED, BetStatus.SETTLED, BetStatus.VOID}
+    assert FINAL == {BetStatus.LAPSED, BetStatus.CANCELLED, BetStatus.REJECTED, BetStatus.FAILED, BetStatus.SETTLED,
+                     BetStatus.VOID}
     with pytest.raises(IllegalTransition, match="'matched' is not a bet status"):
         check(None, "matched")
     assert settled_status("void") is BetStatus.VOID and settled_status("half_win") is BetStatus.SETTLED
