@@ -102,7 +102,11 @@ def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(d
     assert f"go to {log}" in " ".join(done.stdout.split())
     assert not done.stderr.strip(), done.stderr[:2000]
     held = log.read_text()
-    assert "Created version '1'" in held and " mlflow." in held and "py.warnings" in held
+    assert " mlflow." in held and "py.warnings" in held
+    # MLflow prints "Created version …" to stderr: into the log, or into the step's Dagster compute
+    # log when the registry is written inside a step (which of the two depends on the run); never
+    # onto the terminal
+    assert "Created version" not in done.stdout + done.stderr
 
 
 def test_the_dagster_instance_shows_what_the_demo_made(demo_run: DemoRun) -> None:
