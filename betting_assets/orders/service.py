@@ -131,6 +131,14 @@ def reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float = 1.0
     return outcome
 
 
+def reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: timedelta) -> PlacementReport:
+    """``_reconcile_resting`` under the bankroll lock, as settlement asks before it settles."""
+    outcome = PlacementReport()
+    with locks.named_lock(engine, BANKROLL_LOCK):
+        _reconcile_resting(engine, venue, now, patience, outcome)
+    return outcome
+
+
 def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: timedelta,
                        outcome: PlacementReport) -> None:
     """Every resting order as the venue holds it now: matched since (the ledger's stake follows),
@@ -154,8 +162,10 @@ def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: ti
         if fill is None or fill.status == "unknown":
             continue
         values = _fill_values(fill, now)
-        if fill.status == BetStatus.RESTING:
-            values.pop("placed_at", None)
+        values.pop("placed_at", None)      # placed when it first rested
+        if fill.status == BetStatus.PLACED and not values["reasons"] and fill.matched < row["requested_stake"] - 1e-9:
+            values["reasons"] = (f"partly matched: {fill.matched:.2f} of {row['requested_stake']:.2f}, the rest "
+                                 "lapsed or was cancelled")
         ledger.finish(engine, row["idempotency_key"], values, old=BetStatus.RESTING)
         if fill.status != BetStatus.RESTING:
             outcome.add(f"rested_{fill.status}", {**row, "requested_price": row["requested_price"]}, fill.reason)

@@ -111,8 +111,16 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
     ``domain.betting.settlement``; the rest stay placed until their result is known. A bet placed
     at a venue that settles its own settles when the venue has settled it (``venue``: asked for
     only then; its ``cleared`` reports by customer reference), with the venue's profit and
-    commission as the money; where the scores settle it differently, that is a data-quality
+    commission as the money (resting orders are brought up to date first, so one the venue lapsed
+    at in-play settles what matched); where the scores settle it differently, that is a data-quality
     finding, and the venue's figures stand."""
+    if venue is not None:
+        with engine.connect() as conn:
+            resting = not ledger.with_status(conn, BetStatus.RESTING).is_empty()
+        if resting:   # an order the exchange lapsed at in-play ends placed with what matched, then settles
+            from betting_assets.orders.service import patience, reconcile_resting
+
+            reconcile_resting(engine, venue(), now, patience(settings))
     with engine.connect() as conn:
         placed = ledger.with_status(conn, BetStatus.PLACED)
         if placed.is_empty():

@@ -356,3 +356,37 @@ def test_three_runs_at_once_on_the_operators_token_never_log_it_out(
     assert sent.height == slips.height and sent["idempotency_key"].n_unique() == slips.height
     assert len(seen["orders"]) == sent.filter(pl.col("status").is_in(["placed", "lapsed"])).height
     assert _client(sandbox).account.get_account_funds().available_to_bet_balance is not None
+
+
+def test_an_order_resting_at_kick_off_is_lapsed_by_the_exchange_and_settles_what_matched(
+        engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> None:
+    """With patience, half of the order matches and the market moves away: the bet rests, its
+    whole stake counted. No placement run comes again before kick-off; the exchange lapses the
+    rest at in-play, and settlement brings the bet up to date and settles the half that matched."""
+    from betting_assets.orders import service
+    from betting_assets.orders.settle import settle_placed
+    from betting_assets.venues.betfair.venue import BetfairVenue
+
+    _mapped_and_priced(live, sandbox)
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, NOW, 1.0, ["soccer_epl"]).sort("event_id")
+    picked = _planted(engine, sandbox, (pl.col("event_id") == due["event_id"][0]) & (pl.col("market") == "h2h")
+                      & (pl.col("side") == "home"), stake=6.0)
+    assert picked.height == 1
+    patient = live["settings"].get().updated(exchange={"order_patience_s": 3600.0})  # type: ignore[attr-defined]
+    set_sandbox(sandbox, "exchange", {"script": ["away:0.5"]})
+    broker = BetfairVenue(lambda: _client(sandbox), 0.05)
+    outcome = service.run_placement(engine, broker, patient, NOW)
+    assert outcome.counts == {"resting": 1}, outcome.rows
+    (resting,) = _bets(engine).iter_rows(named=True)
+    assert (resting["status"], resting["stake"], resting["requested_stake"]) == ("resting", 3.0, 6.0)
+    assert _exchange(sandbox)["orders"][0]["status"] == "EXECUTABLE"
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    done = settle_placed(engine, patient, datetime(2023, 8, 13, tzinfo=timezone.utc), venue=lambda: broker)
+    assert done.settled == 1 and done.by_exchange == 1
+    (settled,) = _bets(engine).iter_rows(named=True)
+    assert settled["status"] == "settled" and settled["stake"] == 3.0 and "partly matched" in settled["reasons"]
+    (order,) = _exchange(sandbox)["orders"]
+    assert (order["sizeMatched"], order["sizeLapsed"], order["sizeRemaining"]) == (3.0, 3.0, 0.0)
