@@ -75,7 +75,10 @@ def market_commissions(bets: pl.DataFrame, clearing: Clearing) -> tuple[dict[str
     account's movement on it) differs from the ledger's bets."""
     shares: dict[str, float] = {}
     findings: list[Finding] = []
-    for market_id, group in bets.filter(pl.col("market_id").is_not_null()).group_by("market_id"):
+    reported = {ref: r.market_id for ref, r in clearing.bets.items()}
+    keyed = bets.with_columns(market_id=pl.coalesce("market_id", pl.col("customer_ref").replace_strict(
+        reported, default=None, return_dtype=pl.String)))   # the venue's word where the ledger has none
+    for market_id, group in keyed.filter(pl.col("market_id").is_not_null()).group_by("market_id"):
         refs = group["customer_ref"].to_list()
         reports = [clearing.bets.get(r) for r in refs]
         settled = [r for r in reports if r is not None and r.kind == "settled"]

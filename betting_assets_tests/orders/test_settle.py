@@ -74,3 +74,28 @@ def test_every_outcome_kind_settles_once_and_moves_the_bankroll(engine: Engine) 
     assert (again.settled, again.still_open) == (0, 1)
     with engine.connect() as conn:
         assert ledger.bankroll_frame(conn).height == len(BETS) - 1
+
+
+def test_a_markets_commission_is_shared_to_the_cent_over_its_winners_and_a_mismatch_is_a_finding() -> None:
+    """Pure logic: 0.25 charged on a market shared 4:2 over two winners (17 and 8 cents, the
+    largest remainder taking the odd cent), nothing for the loser, the market found from the
+    venue's report where the ledger holds none; a roll-up counting a bet the ledger does not hold
+    is a finding with both figures."""
+    import polars as pl
+
+    from betting_assets.orders.settle import market_commissions, share_commission
+    from betting_assets.venues.base import Cleared, Clearing, MarketCleared
+
+    bets = pl.DataFrame({"customer_ref": ["a", "b", "c"], "market_id": [None, "1.1", "1.1"], "event_id": ["e"] * 3,
+                         "bookmaker": ["betfair_exchange"] * 3, "market": ["h2h"] * 3})
+    reports = {"a": Cleared("a", "settled", "WON", 2.0, 4.0, 4.0, "1.1"),
+               "b": Cleared("b", "settled", "WON", 3.0, 1.0, 2.0, "1.1"),
+               "c": Cleared("c", "settled", "LOST", 2.0, 1.0, -1.0, "1.1")}
+    shares, findings = market_commissions(bets, Clearing(reports, {"1.1": MarketCleared("1.1", 5.0, 0.25, 3)}))
+    assert shares == {"a": 0.17, "b": 0.08, "c": 0.0} and findings == []
+    assert sum(share_commission({"x": 1.0, "y": 1.0, "z": 1.0}, 0.10).values()) == pytest.approx(0.10)
+    _, (finding,) = market_commissions(bets, Clearing(reports, {"1.1": MarketCleared("1.1", 7.0, 0.35, 4)}))
+    assert "the exchange settled 4 bets for +7.00" in finding.message and "the ledger holds 3 for +5.00" in \
+        finding.message
+    waiting = {k: v for k, v in reports.items() if k != "c"}      # one bet of the market not yet reported
+    assert market_commissions(bets, Clearing(waiting, {"1.1": MarketCleared("1.1", 5.0, 0.25, 3)})) == ({}, [])
