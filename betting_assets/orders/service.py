@@ -148,15 +148,17 @@ def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: ti
         resting = ledger.with_status(conn, BetStatus.RESTING)
     if resting.is_empty():
         return
-    refs = resting["customer_ref"].to_list()
-    known = venue.lookup(refs)
-    due = [r for r in resting.iter_rows(named=True) if (held := known.get(r["customer_ref"])) is not None
-           and held.status == BetStatus.RESTING and held.broker_bet_id and (held.market_id or r["market_id"])
-           and (now >= (r["placed_at"] or r["created_at"]) + patience or now >= r["commence_time"])]
+    known = venue.lookup(resting["customer_ref"].to_list())
+    due: dict[str, tuple[str, str]] = {}    # reference → (market, venue bet id) to cancel
+    for row in resting.iter_rows(named=True):
+        held = known.get(row["customer_ref"])
+        waited = now >= (row["placed_at"] or row["created_at"]) + patience or now >= row["commence_time"]
+        market = (held.market_id or row["market_id"]) if held is not None else None
+        if held is not None and held.status == BetStatus.RESTING and held.broker_bet_id and market and waited:
+            due[row["customer_ref"]] = (market, held.broker_bet_id)
     if due:
-        venue.cancel([(known[r["customer_ref"]].market_id or r["market_id"], known[r["customer_ref"]].broker_bet_id)
-                      for r in due])
-        known.update(venue.lookup([r["customer_ref"] for r in due]))
+        venue.cancel(list(due.values()))
+        known.update(venue.lookup(list(due)))
     for row in resting.iter_rows(named=True):
         fill = known.get(row["customer_ref"])
         if fill is None or fill.status == "unknown":
@@ -166,9 +168,11 @@ def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: ti
         if fill.status == BetStatus.PLACED and not values["reasons"] and fill.matched < row["requested_stake"] - 1e-9:
             values["reasons"] = (f"partly matched: {fill.matched:.2f} of {row['requested_stake']:.2f}, the rest "
                                  "lapsed or was cancelled")
+        if fill.status == BetStatus.RESTING:
+            ledger.still_resting(engine, row["idempotency_key"], values)
+            continue
         ledger.finish(engine, row["idempotency_key"], values, old=BetStatus.RESTING)
-        if fill.status != BetStatus.RESTING:
-            outcome.add(f"rested_{fill.status}", {**row, "requested_price": row["requested_price"]}, fill.reason)
+        outcome.add(f"rested_{fill.status}", row, fill.reason)
 
 
 def _reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float, outcome: PlacementReport,

@@ -85,17 +85,22 @@ def record_rejections(engine: Engine, rows: list[dict[str, Any]], attempt: str |
 def finish(engine: Engine, key: str, values: dict[str, Any], old: BetStatus = BetStatus.PENDING) -> bool:
     """Moves a pending (or ``old``) row to its next state, and its slip with it; a row no longer
     ``old`` is left alone. A status the bet may not take (``domain.orders.states``) is refused
-    before anything is written; a resting bet that is still resting has its matched part updated."""
+    before anything is written."""
     new = BetStatus(values["status"])
     changes = {k: v for k, v in values.items() if k != "status"}
     with engine.begin() as conn:
-        if new == old == BetStatus.RESTING:
-            return bool(conn.execute(update(bets).where(and_(bets.c.idempotency_key == key,
-                                                             bets.c.status == old.value)).values(**changes)).rowcount)
         moved = move_bets(conn, bets.c.idempotency_key == key, old, new, changes)
         move_slips(conn, [s for s in moved if s is not None], bet_states.slip_status(new),
                    bet_states.slip_status(old) if old != BetStatus.PENDING else SlipStatus.PROPOSED)
     return bool(moved)
+
+
+def still_resting(engine: Engine, key: str, values: dict[str, Any]) -> bool:
+    """A resting bet's matched part so far, written only while it is still resting."""
+    changes = {k: v for k, v in values.items() if k != "status"}
+    with engine.begin() as conn:
+        return bool(conn.execute(update(bets).where(and_(bets.c.idempotency_key == key,
+                                                         bets.c.status == BetStatus.RESTING)).values(**changes)).rowcount)
 
 
 def frame(conn: Connection, condition: Any = None) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from betting_assets.domain.orders.risk import BookQuote, recheck_on_book
 from betting_assets.venues.betfair.client import PointedClient
 from betting_assets.venues.betfair.runners import index_runners, runner_key
+from betting_assets.venues.betfair.venue import charged_rate
 from betting_assets.venues.betfair.markets import MappingOutcome, plan, runner_quotes
 from betting_assets.settings import Settings
 from betting_assets.warehouse import queries
@@ -43,13 +44,15 @@ def check(engine: Engine, client: PointedClient, settings: Settings, now: dateti
     index = index_runners(mapping.runners)
     with engine.connect() as conn:
         slips = queries.proposed_slips(conn)
-    verdicts = [_verdict(s, index.get(runner_key(s)), book, settings, now) for s in slips.iter_rows(named=True)]
+    discount = float(funds.discount_rate or 0.0)
+    verdicts = [_verdict(s, index.get(runner_key(s)), book, settings, now, discount)
+                for s in slips.iter_rows(named=True)]
     return ExchangeCheck(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0), mapping,
                          quotes, verdicts)
 
 
 def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tuple[str, int, float], BookQuote],
-             settings: Settings, now: datetime) -> dict[str, Any]:
+             settings: Settings, now: datetime, discount: float) -> dict[str, Any]:
     """The placement job's own re-check (``recheck_on_book``) of the slip against the live book."""
     match = f"{slip['home_team']} v {slip['away_team']}"
     said = {"slip": slip["slip_id"], "match": match, "side": slip["side"], "price": slip["price"],
@@ -58,8 +61,9 @@ def _verdict(slip: dict[str, Any], runner: dict[str, Any] | None, book: dict[tup
         return {**said, "would": "refuse", "why": "not mapped to an exchange market"}
     verdict = recheck_on_book(slip["price"], book.get((runner["market_id"], runner["selection_id"], runner["handicap"])),
                               slip.get("market_version"), float(slip["stake"]), slip["commence_time"], now,
-                              settings.risk.price_tolerance, runner["market_base_rate"] if runner["market_base_rate"]
-                              is not None else settings.exchange.commission, settings.risk.min_stake)
+                              settings.risk.price_tolerance,
+                              charged_rate(runner["market_base_rate"], discount, settings.exchange.commission),
+                              settings.risk.min_stake)
     if verdict.reason:
         return {**said, "would": "refuse", "why": verdict.reason}
     why = (f"{verdict.stake:.2f} at {verdict.quoted_price:g} ({verdict.price:.3f} net of commission) on "

@@ -95,9 +95,9 @@ class BetfairVenue:
         if known.is_empty():
             return
         if self._discount is None:
-            with self._call("getAccountFunds"):   # discountRate, in percent of the base rate
-                self._discount = float(self.client.account.get_account_funds().discount_rate or 0.0) / 100.0
-        self._rates.update({m: r * (1.0 - self._discount)
+            with self._call("getAccountFunds"):
+                self._discount = float(self.client.account.get_account_funds().discount_rate or 0.0)
+        self._rates.update({m: charged_rate(r, self._discount, self.rate)
                             for m, r in zip(known["market_id"].to_list(), known["market_base_rate"].to_list())})
 
     @contextmanager
@@ -235,16 +235,10 @@ class BetfairVenue:
                 self.client.betting.cancel_orders(market_id, [{"betId": b} for b in bet_ids])
 
     def cleared(self, customer_refs: list[str]) -> Clearing:
-        """The exchange's settlement of these bets, by bet (listClearedOrders SETTLED and VOIDED,
-        paged), and of their markets (``groupBy=MARKET``: the only roll-up that carries the
-        commission, charged on the market's net winnings); a bet not yet cleared is absent."""
-        bets: dict[str, Cleared] = {}
-        for status in ("SETTLED", "VOIDED"):
-            for chunk in _chunks(customer_refs):
-                for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
-                    bets[o.customer_order_ref] = Cleared(
-                        o.customer_order_ref, "settled" if status == "SETTLED" else "voided", o.bet_outcome,
-                        float(o.price_matched or 0), float(o.size_settled or 0), float(o.profit or 0), o.market_id)
+        """The exchange's settlement of these bets, by bet (``_cleared_bets``), and of their
+        markets (``groupBy=MARKET``: the only roll-up that carries the commission, charged on the
+        market's net winnings); a bet not yet cleared is absent."""
+        bets = self._cleared_bets(customer_refs)
         markets: dict[str, MarketCleared] = {}
         settled = sorted({c.market_id for c in bets.values() if c.kind == "settled" and c.market_id})
         for chunk in _chunks(settled):
@@ -252,6 +246,17 @@ class BetfairVenue:
                 markets[o.market_id] = MarketCleared(o.market_id, float(o.profit or 0), float(o.commission or 0),
                                                      int(o.bet_count or 0))
         return Clearing(bets, markets)
+
+    def _cleared_bets(self, customer_refs: list[str]) -> dict[str, Cleared]:
+        """listClearedOrders SETTLED and VOIDED for these references, paged."""
+        bets: dict[str, Cleared] = {}
+        for status in ("SETTLED", "VOIDED"):
+            for chunk in _chunks(customer_refs):
+                for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
+                    bets[o.customer_order_ref] = Cleared(
+                        o.customer_order_ref, "settled" if status == "SETTLED" else "voided", o.bet_outcome,
+                        float(o.price_matched or 0), float(o.size_settled or 0), float(o.profit or 0), o.market_id)
+        return bets
 
     def _cleared_pages(self, **asked: Any) -> Iterator[Any]:
         start = 0
@@ -280,7 +285,7 @@ class BetfairVenue:
                           for o in result.orders if o.customer_order_ref in asked})
         gone = [r for r in customer_refs if r not in found]
         if gone:
-            for ref, report in self.cleared(gone).bets.items():
+            for ref, report in self._cleared_bets(gone).items():
                 found[ref] = self._fill(report.size_settled, report.price_matched, None, requested=None,
                                         market_id=report.market_id)
             for status, ended in (("LAPSED", BetStatus.LAPSED), ("CANCELLED", BetStatus.CANCELLED)):
@@ -333,6 +338,12 @@ class BetfairVenue:
             reason = f"partly matched: {matched:.2f} of {requested:.2f}, the rest lapsed"
         return Fill(BetStatus.PLACED, matched=float(matched), price=net, broker_bet_id=bet_id, reason=reason,
                     quoted_price=price, market_id=market_id)
+
+def charged_rate(base_rate: float | None, discount_pct: float, fallback: float) -> float:
+    """The commission a market charges: its Market Base Rate (a fraction) less the account's
+    discount (getAccountFunds' discountRate, in percent); ``fallback`` for a market not yet read."""
+    return fallback if base_rate is None else base_rate * (1.0 - discount_pct / 100.0)
+
 
 def _chunks(items: Sequence[str]) -> list[list[str]]:
     return [list(items[i:i + FILTER_SIZE]) for i in range(0, len(items), FILTER_SIZE)]
