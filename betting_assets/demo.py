@@ -185,6 +185,8 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         if on_exchange:
             bets.add_row("P&L gross of commission", f"{figures['pnl'] + figures['commission']:,.2f}")
             bets.add_row("commission paid", f"{figures['commission']:,.2f}")
+            if figures.get("account"):
+                bets.add_row("account against the ledger", figures["account"])
         bets.add_row("P&L" + (" net of commission" if on_exchange else ""), f"{figures['pnl']:,.2f}")
         settled = f"{figures['bets_settled']:,} settled bets"
         bets.add_row("ROI", f"{pct(figures['roi'])} ({ci(figures['roi_low'], figures['roi_high'])}, {settled}): "

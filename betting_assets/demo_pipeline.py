@@ -64,6 +64,8 @@ class PipelineFigures:
     outcomes: dict[str, int] = field(default_factory=dict)
     """ledger rows by what happened: placed, partly matched, lapsed, refused by its reason"""
     commission: float = 0.0
+    account: str | None = None
+    """the exchange account's last reconciliation with the ledger"""
     plan: dict[str, Any] = field(default_factory=dict)
     """the collection plan made at the last live moment: calls, credits, budget, shares"""
     planned_runs: int = 0
@@ -427,12 +429,17 @@ def _strategy_headline(strategies: list[dict[str, Any]]) -> list[str]:
 
 def _bet_figures(engine: Engine, figures: PipelineFigures) -> None:
     from betting_assets.orders.settle import summary
-    from betting_assets.warehouse import ledger, queries
+    from betting_assets.warehouse import health, ledger, queries
 
     with engine.connect() as conn:
         figures.slips = queries.slip_count(conn)
         figures.exchange_mapped, figures.exchange_unmapped = queries.exchange_mapping_counts(conn)
         bets = ledger.frame(conn)
+        checked = health.last_account_check(conn)
+    if checked is not None:
+        figures.account = (f"{checked['checks']} checks, {checked['off']} disagreeing; last: "
+                           + ("the anchor" if checked["difference"] is None else
+                              f"account {checked['wallet_moved']:+,.2f}, ledger {checked['ledger_moved']:+,.2f}"))
     figures.bets_placed = bets.filter(bets["status"].is_in(sorted(MATCHED))).height
     placed_slips = bets.filter(bets["status"] != BetStatus.REJECTED)["slip_id"]
     figures.bets_rejected = bets.filter((bets["status"] == BetStatus.REJECTED) & ~bets["slip_id"].is_in(placed_slips.implode())

@@ -37,6 +37,7 @@ class StatusReport:
     open_stake: float = 0.0
     bankroll: float = 0.0
     settled_profit: float = 0.0
+    account: dict[str, Any] | None = None
 
 
 def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bool = True) -> StatusReport:
@@ -51,6 +52,7 @@ def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bo
         report.open_bets, report.open_stake = health.open_book(conn)
         report.bankroll = ledger.current_bankroll(conn, settings.bankroll)
         report.settled_profit = report.bankroll - settings.bankroll
+        report.account = health.last_account_check(conn)
     if with_registry:
         report.champions = _champions(settings)
     return report
@@ -106,4 +108,11 @@ def render(report: StatusReport, console: Console) -> None:
             console.print(f"  {m['model']} v{m['version']}: {m['vs_market']}", soft_wrap=True)
     console.print(f"bets: {report.open_bets} open ({report.open_stake:,.2f} staked); bankroll "
                   f"{report.bankroll:,.2f} ({report.settled_profit:+,.2f} settled)")
+    a = report.account
+    if a is not None:
+        moved = ("anchor" if a["difference"] is None else
+                 f"moved {a['wallet_moved']:+,.2f}, ledger {a['ledger_moved']:+,.2f}, difference {a['difference']:+,.2f}")
+        console.print(Text(f"{a['venue']} account at {a['checked_at'][:16]}: {a['wallet']:,.2f} ({moved}); "
+                           f"{a['off']} of {a['checks']} checks disagreed with the ledger",
+                           style="red" if a["off"] else "green"))
 

@@ -34,6 +34,7 @@ from betting_assets.domain.orders.states import BetStatus
 from betting_assets.domain.pricing.market_view import offers_at
 from betting_assets.settings import Settings
 from betting_assets.venues.base import Fill, OrderRequest, Venue
+from betting_assets.orders import account_check
 from betting_assets.warehouse import ledger, locks, queries
 
 QUOTE_LOOKBACK = timedelta(days=3)
@@ -320,6 +321,8 @@ def gate_and_place(engine: Engine, venue: Venue, rows: list[dict[str, Any]], set
             else:
                 mine.append(row)
         stop = kill()
+        if mine:
+            account_check.anchor_once(engine, venue, now)
         book = account_book(engine, settings, venue, now, funds=venue.funds() if mine else None, kill=bool(stop))
         book.take_day_cash()   # slips of a day no decision of today's proposed: the day's cash is taken now
         counts = venue.rules.transactions_per_hour is not None

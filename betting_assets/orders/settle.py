@@ -26,6 +26,8 @@ from betting_assets.domain.kernels.settle import FIXED, PER_PRICE
 from betting_assets.domain.pricing.market_view import LINE_KEY, closing_fair, offers_at
 from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.betting.settlement import RESULTS, settle_frame
+from betting_assets.orders import account_check
+from betting_assets.orders.account_check import AccountCheck
 from betting_assets.settings import Settings
 from betting_assets.venues import kind_of
 from betting_assets.venues.base import Cleared, Clearing, Venue
@@ -106,6 +108,9 @@ class Settled:
     still_open: int
     findings: list[Finding] = field(default_factory=list)
     by_exchange: int = 0
+    account: AccountCheck | None = None
+    """the venue's account beside the ledger after this settlement (None: no venue bet was open,
+    or the account moved while it was read: checked next time)"""
 
 
 def settle_placed(engine: Engine, settings: Settings, now: datetime,
@@ -116,14 +121,31 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
     only then; its ``cleared`` reports by customer reference), with the venue's profit and
     commission as the money (resting orders are brought up to date first, so one the venue lapsed
     at in-play settles what matched); where the scores settle it differently, that is a data-quality
-    finding, and the venue's figures stand."""
-    if venue is not None:
+    finding, and the venue's figures stand. The venue's account is read before and after, and
+    reconciled with the ledger (``account_check``)."""
+    with engine.connect() as conn:
+        open_ = pl.concat([ledger.with_status(conn, BetStatus.PLACED), ledger.with_status(conn, BetStatus.RESTING)])
+    at_venue = venue is not None and any(kind_of(b).settles_own_bets for b in open_["broker"].unique().to_list())
+    if not at_venue:
+        return _settle(engine, settings, now, None)
+    made = venue()   # type: ignore[misc]
+    before = made.account()
+    done = _settle(engine, settings, now, made)
+    if before is not None:
+        done.account = account_check.reconcile(engine, made.name, before, made.account(), now)  # type: ignore[arg-type]
+        if done.account is not None and done.account.finding is not None:
+            done.findings.append(done.account.finding)
+    return done
+
+
+def _settle(engine: Engine, settings: Settings, now: datetime, made: Venue | None) -> Settled:
+    if made is not None:
         with engine.connect() as conn:
             resting = not ledger.with_status(conn, BetStatus.RESTING).is_empty()
         if resting:   # an order the exchange lapsed at in-play ends placed with what matched, then settles
             from betting_assets.orders.service import patience, reconcile_resting
 
-            reconcile_resting(engine, venue(), now, patience(settings))
+            reconcile_resting(engine, made, now, patience(settings))
     with engine.connect() as conn:
         placed = ledger.with_status(conn, BetStatus.PLACED)
         if placed.is_empty():
@@ -153,8 +175,8 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
     own = {name: kind_of(name).settles_own_bets for name in frame["broker"].unique().to_list()}
     by_venue = frame.filter(pl.col("broker").replace_strict(own, return_dtype=pl.Boolean))
     clearing = Clearing({}, {})
-    if by_venue.height and venue is not None:
-        clearing = venue().cleared(by_venue["customer_ref"].to_list())
+    if by_venue.height and made is not None:
+        clearing = made.cleared(by_venue["customer_ref"].to_list())
     shares, findings = market_commissions(by_venue, clearing)
     rows, by_exchange = [], 0
     for bet in frame.iter_rows(named=True):

@@ -115,6 +115,22 @@ class Fill:
     market_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Account:
+    """A venue's account as it reports it: what is ``available`` to bet and the ``exposure`` its
+    open bets hold (negative, as Betfair reports it)."""
+
+    available: float
+    exposure: float
+
+    @property
+    def wallet(self) -> float:
+        """What the account holds: available to bet plus what the open bets hold. Placing, lapsing
+        or cancelling a bet leaves it as it was; only a settlement (or a deposit, a withdrawal)
+        moves it."""
+        return round(self.available - self.exposure, 2)
+
+
 class VenueError(RuntimeError):
     """The venue refused the session itself (credentials, app key): nothing can be placed."""
 
@@ -152,6 +168,10 @@ class Venue(Protocol):
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None) -> Quotes: ...
 
     def funds(self) -> float | None: ...
+
+    def account(self) -> Account | None:
+        """The account's money as the venue reports it; None for a venue without one (paper)."""
+        ...
 
     def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> Any:
         """Maps the upcoming events onto the venue's markets and stores where each bet would go;

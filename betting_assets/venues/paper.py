@@ -51,6 +51,9 @@ class PaperVenue:
     def funds(self) -> float | None:
         return None
 
+    def account(self) -> None:
+        return None
+
     def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> None:
         return None
 

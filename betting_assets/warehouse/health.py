@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
 
-from betting_assets.warehouse.tables import bets, data_quality_log, events, fetch_log, normalized_odds
+from betting_assets.warehouse.tables import account_checks, bets, data_quality_log, events, fetch_log, normalized_odds
 from betting_assets.domain.orders.states import OPEN_BETS, BetStatus
 
 
@@ -73,3 +73,13 @@ def open_book(conn: Connection) -> tuple[int, float]:
     count, staked = conn.execute(select(func.count(), func.coalesce(func.sum(at_risk), 0.0))
                                  .where(bets.c.status.in_(sorted(OPEN_BETS)))).one()
     return int(count), float(staked)
+
+
+def last_account_check(conn: Connection) -> dict[str, Any] | None:
+    """The venue account's last reconciliation with the ledger, and how many of all disagreed."""
+    row = conn.execute(select(account_checks).order_by(account_checks.c.check_id.desc()).limit(1)).mappings().first()
+    if row is None:
+        return None
+    off = conn.execute(select(func.count()).where(func.abs(account_checks.c.difference) >= 0.005)).scalar_one()
+    checks = conn.execute(select(func.count()).select_from(account_checks)).scalar_one()
+    return {**dict(row), "checked_at": row["checked_at"].isoformat(), "checks": int(checks), "off": int(off)}

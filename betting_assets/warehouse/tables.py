@@ -349,3 +349,24 @@ bankroll_history = Table(
     Column("note", String(255), nullable=False),
     UniqueConstraint("bet_id"),
 )
+
+account_checks = Table(
+    "account_checks",
+    metadata,
+    Column("check_id", BigId, primary_key=True, autoincrement=True),
+    Column("venue", String(16), nullable=False),
+    Column("checked_at", UtcDateTime(), nullable=False),
+    Column("available", Float, nullable=False),
+    Column("exposure", Float, nullable=False),
+    Column("wallet", Float, nullable=False),
+    Column("ledger_net", Float, nullable=False),
+    Column("wallet_moved", Float),
+    Column("ledger_moved", Float),
+    Column("difference", Float),
+    Column("markets", Integer, nullable=False, server_default="0"),
+    Index(None, "venue", "checked_at"),
+)
+"""the venue's account beside the ledger after each settlement that read it: ``wallet`` is what
+the account holds (available to bet less the exposure, which Betfair reports negative),
+``ledger_net`` the net P&L of every bet the venue settled, and their movements since the
+venue's previous check, which must agree to the penny (None on the first, the anchor)"""

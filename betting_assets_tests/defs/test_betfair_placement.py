@@ -15,6 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from sqlalchemy import Engine, select
 
+from betting_assets import status as pipeline_status
 from betting_assets.defs.collection.assets import events, normalized_odds, odds_snapshots, scores
 from betting_assets.defs.orders.assets import exchange_markets, settled_bets
 from betting_assets.defs.orders.checks import proposed_slips_mapped
@@ -292,6 +293,16 @@ def test_a_day_settles_to_the_penny_of_the_accounts_movement_with_commission_per
     assert placed["price"].to_list() == pytest.approx([net_price(p, 0.05 * 0.8) for p in placed["quoted_price"]])
     match_odds = mapping.filter(pl.col("market_type") == "MATCH_ODDS")
     void_market = match_odds.filter(pl.col("event_id") == voided)["market_id"][0]
+    first = settle_placed(engine, live["settings"].get(), NOW, venue=lambda: broker)  # type: ignore[attr-defined]
+    assert first.settled == 0 and first.account is not None and first.account.difference == 0.0   # anchored at placement
+    deposit = _client(sandbox).account.get_account_funds().available_to_bet_balance + 25.0
+    set_sandbox(sandbox, "exchange", {"balance": deposit})          # money the ledger cannot know of
+    second = settle_placed(engine, live["settings"].get(), NOW + timedelta(minutes=1),  # type: ignore[attr-defined]
+                           venue=lambda: broker)
+    assert second.account is not None and second.account.difference == 25.0 and second.account.ledger_moved == 0.0
+    (told,) = second.findings
+    assert "moved +25.00" in told.message and "ledger's settled net P&L +0.00" in told.message
+    before += 25.0
     set_sandbox(sandbox, "exchange", {"void_markets": [void_market]})
 
     set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
@@ -299,6 +310,7 @@ def test_a_day_settles_to_the_penny_of_the_accounts_movement_with_commission_per
     done = settle_placed(engine, live["settings"].get(), datetime(2023, 8, 13, tzinfo=timezone.utc),  # type: ignore[attr-defined]
                          venue=lambda: broker)
     assert done.by_exchange == 4
+    assert done.account is not None and done.account.difference == 0.0               # the product's own check
     (disagrees,) = done.findings          # the exchange voided a market the scores settle: said, not hidden
     assert "the exchange void" in disagrees.message
     rows = _bets(engine)
@@ -320,6 +332,9 @@ def test_a_day_settles_to_the_penny_of_the_accounts_movement_with_commission_per
         moved = float(ledger.bankroll_frame(conn)["change"].sum())
     after = _client(sandbox).account.get_account_funds().available_to_bet_balance
     assert round(after - before, 2) == round(moved, 2)                        # to the penny
+    assert done.account.wallet_moved == done.account.ledger_moved == round(moved, 2)
+    shown = pipeline_status.collect(engine, live["settings"].get(), NOW, with_registry=False).account  # type: ignore[attr-defined]
+    assert shown is not None and shown["difference"] == 0.0 and (shown["checks"], shown["off"]) == (4, 1)
     assert rows.filter(pl.col("event_id") == voided)["profit"].to_list() == [0.0]
 
 

@@ -54,6 +54,11 @@ def settled_bets(context: AssetExecutionContext, warehouse: WarehouseResource, c
         **{f"{k}_pct": percent(figures[k]) for k in fractions},
         "bankroll": rounded(float(history["bankroll"][-1]) if history.height else cfg.bankroll, 2),
     }
+    if done.account is not None:
+        context.log.info(done.account.describe())
+        metadata["account_check"] = done.account.describe()
+        if done.account.difference is not None:
+            metadata["account_difference"] = rounded(done.account.difference, 2)
     if history.height:
         png = bankroll_png(history, cfg.bankroll)
         metadata["bankroll_curve"] = picture(png, "bankroll")

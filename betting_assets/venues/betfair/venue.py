@@ -21,7 +21,7 @@ from betting_assets.domain.orders.book import VenueRules
 from betting_assets.domain.pricing.commission import net_price
 from betting_assets.domain.vocabulary import Market
 from betting_assets.venues import VenueName
-from betting_assets.venues.base import Cleared, Clearing, Fill, MarketCleared, OrderRequest, Quotes, VenueError
+from betting_assets.venues.base import Account, Cleared, Clearing, Fill, MarketCleared, OrderRequest, Quotes, VenueError
 from betting_assets.domain.orders.states import BetStatus
 
 MIN_STAKE, MIN_PAYOUT = 1.0, 10.0
@@ -170,6 +170,13 @@ class BetfairVenue:
         """Funds available to bet (getAccountFunds)."""
         with self._call("getAccountFunds"):
             return float(self.client.account.get_account_funds().available_to_bet_balance)
+
+    def account(self) -> Account:
+        """getAccountFunds: available to bet and the exposure (negative), which together are the
+        wallet a settlement moves."""
+        with self._call("getAccountFunds"):
+            funds = self.client.account.get_account_funds()
+        return Account(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0))
 
     def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> Any:
         """The upcoming events mapped onto the exchange's markets and stored (``markets.map_markets``)."""
