@@ -21,7 +21,7 @@ from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, Finding, nor
 from betting_assets.domain.data.scores import ScoreUpdate, parse_scores
 from betting_assets.domain.collection.tiers import FEED_LEAD, TierCall, tier_calls, tier_name
 from betting_assets.domain.timeutil import format_utc, parse_utc
-from betting_assets.sources.errors import MalformedResponseError
+from betting_assets.sources.errors import MalformedResponseError, OddsApiError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
 from betting_assets.warehouse import queries, writes
 from betting_assets.warehouse.transactions import in_transaction
@@ -328,11 +328,13 @@ class Collector:
         return normalize_odds([{**e, "bookmakers": []} for e in (listed if isinstance(listed, list) else [])
                                if isinstance(e, dict)], moment)
 
-    def import_results(self, results: pl.DataFrame, start: datetime, end: datetime) -> int:
-        """Final scores for events in [start, end) from a results source (football-data files),
-        for history older than the provider's three-day scores window. Events are matched by
-        id, as the sandbox serving the same files uses the same ids."""
-        window = results.filter((pl.col("commence_time") >= start) & (pl.col("commence_time") < end)
+    def import_results(self, results: pl.DataFrame, sport: str, start: datetime, end: datetime) -> int:
+        """Final scores for the sport's events in [start, end) from a results source (football-data
+        files, which may hold other leagues too: those are not the partition's and are left alone),
+        for history older than the provider's three-day scores window. Events are matched by id,
+        as the sandbox serving the same files uses the same ids."""
+        window = results.filter((pl.col("sport_key") == sport)
+                                & (pl.col("commence_time") >= start) & (pl.col("commence_time") < end)
                                 & pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null())
         updates = [
             ScoreUpdate(event_id=r["event_id"], sport_key=r["sport_key"], commence_time=r["commence_time"], home_team=r["home_team"],
@@ -365,6 +367,30 @@ class Collector:
         changed = in_transaction(self.engine, apply)
         return IngestResult(events=changed, findings=len(findings))
 
+    def participants(self, sport: str, now: datetime) -> list[str]:
+        """The sport's teams as the feed names them: the last list the fetch log kept, asked for
+        again (one credit) when there is none, when it is older than ``PARTICIPANTS_AGE``, or when
+        an upcoming event names a team it lacks (a promoted club)."""
+        with self.engine.connect() as conn:
+            last = queries.last_answer(conn, "participants", sport)
+            teams = queries.upcoming_events(conn, now, [sport]).select("home_team", "away_team")
+        named = set(teams["home_team"].to_list()) | set(teams["away_team"].to_list())
+        known = _participant_names(json.loads(last[1])) if last is not None else set()
+        if last is None or last[0] < now - PARTICIPANTS_AGE or not named <= known:
+            try:
+                known = _participant_names(self.client.participants(sport).data)
+            except OddsApiError as exc:
+                if last is None:
+                    raise
+                self._log_stale(sport, exc)
+        return sorted(known)
+
+    def _log_stale(self, sport: str, exc: Exception) -> None:
+        finding = Finding("participants_stale", "warn", f"{sport}: the participants list could not be refreshed "
+                          f"({exc}); the last one kept is used")
+        with self.engine.begin() as conn:
+            writes.record_findings(conn, [finding], source=f"participants:{sport}", fetch_id=self.last_fetch_id)
+
     def discover_events(self, sport: str, now: datetime | None = None) -> IngestResult:
         """Upserts the provider's fixture list and reads the lifecycle off it: a known event
         whose start moved by more than a day is ``postponed`` (and fetched at its new time); one
@@ -395,3 +421,10 @@ class Collector:
         count, changes = in_transaction(self.engine, apply)
         return IngestResult(events=count, findings=len(frame.findings),
                             status_changes={k: len(v) for k, v in changes.items()})
+
+
+PARTICIPANTS_AGE = timedelta(days=7)
+
+
+def _participant_names(data: Any) -> set[str]:
+    return {str(p["full_name"]) for p in data or [] if isinstance(p, dict) and p.get("full_name")}

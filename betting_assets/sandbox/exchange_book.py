@@ -26,13 +26,8 @@ from betting_assets.venues.betfair.venue import EVENT_TYPES as EXCHANGE_EVENT_TY
 from betting_assets.venues.betfair.ladder import MIN_PRICE, tick_above, tick_below, to_ladder
 from betting_assets.domain.timeutil import parse_utc
 from betting_assets.sandbox.market import bookmakers_for
+from betting_assets.sandbox.team_names import as_betfair
 
-EXCHANGE_NAMES = {
-    "Man United": "Man Utd", "Manchester United": "Man Utd", "Nott'm Forest": "Nottm Forest",
-    "Sheffield United": "Sheff Utd", "Ein Frankfurt": "Eintracht Frankfurt", "M'gladbach": "Mgladbach",
-}
-"""feed name → Betfair's, where they differ (Betfair keeps ``Wolves``, ``Bayern Munich``,
-``FC Koln``, ``Mainz`` and ``Darmstadt`` as football-data writes them)"""
 CATALOGUE_WEIGHTS = {"MARKET_DESCRIPTION": 1, "RUNNER_METADATA": 1}
 """listMarketCatalogue's weight per market of each projection (the others weigh 0)"""
 BOOK_WEIGHTS = {"SP_AVAILABLE": 3, "SP_TRADED": 7, "EX_BEST_OFFERS": 5, "EX_ALL_OFFERS": 17, "EX_TRADED": 17}
@@ -218,7 +213,7 @@ class ExchangeBooks:
                     self.known.setdefault(listing.market_id, listing)
 
     def _listings(self, event: dict[str, Any]) -> list[ExchangeMarket]:
-        home, away = (EXCHANGE_NAMES.get(event[k], event[k]) for k in ("home_team", "away_team"))
+        home, away = (as_betfair(event[k]) for k in ("home_team", "away_team"))
         start = parse_utc(event["commence_time"])
         assert start is not None
         three_way = event["sport_key"].startswith("soccer")

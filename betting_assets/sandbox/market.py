@@ -77,6 +77,11 @@ class QuoteMarket:
     def first_time(self) -> datetime:
         return min(times[0] for times in self._grid.values()) if self._grid else datetime.now(timezone.utc)
 
+    def participants(self, sport: str) -> list[str]:
+        """Every team the sport's events name, over the whole data."""
+        teams = self.events_frame.filter(pl.col("sport_key") == sport).select("home_team", "away_team")
+        return sorted(set(teams["home_team"].to_list()) | set(teams["away_team"].to_list()))
+
     def _event_dict(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"id": row["event_id"], "sport_key": row["sport_key"], "sport_title": row["sport_title"],
                 "commence_time": iso(row["commence_time"]), "home_team": row["home_team"],

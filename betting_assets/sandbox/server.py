@@ -5,6 +5,7 @@ exercise real HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import random
@@ -49,8 +50,13 @@ def load_market(spec: str) -> Market:
     from betting_assets.sandbox.market import QuoteMarket
     from betting_assets.sources.football_data import read_football_data
 
-    data = read_football_data(path)
-    return QuoteMarket(data.events, data.quotes)
+    import polars as pl
+
+    from betting_assets.sandbox.team_names import ODDS_API
+
+    data = read_football_data(path)   # served under The Odds API's names, as the real feed names the teams
+    events = data.events.with_columns(pl.col("home_team", "away_team").replace(ODDS_API))
+    return QuoteMarket(events, data.quotes.with_columns(pl.col("outcome").replace(ODDS_API)))
 
 
 @dataclass
@@ -267,6 +273,16 @@ def build_app(state: SandboxState) -> Starlette:
             return event, cost
         return handler
 
+    def participants(request: Request, sport: str) -> tuple[Any, int]:
+        """The sport's participants (teams), each ``full_name`` and ``id``, at one credit: The Odds
+        API's "GET participants" ("a whitelist ... may include participants that are not currently
+        active"), https://the-odds-api.com/liveapi/guides/v4/#get-participants."""
+        listed = getattr(state.market, "participants", None)
+        names = listed(sport) if listed is not None else sorted(
+            {e[k] for e in state.market.events(sport, state.market.first_time()) for k in ("home_team", "away_team")})
+        return [{"full_name": n, "id": "par_" + hashlib.sha1(f"{sport}|{n}".encode()).hexdigest()[:26]}
+                for n in names], 1
+
     def scores(request: Request, sport: str) -> tuple[Any, int] | Response:
         raw = request.query_params.get("daysFrom")
         days = None
@@ -343,6 +359,7 @@ def build_app(state: SandboxState) -> Starlette:
         route("/v4/sports/{sport}/odds", odds),
         route("/v4/sports/{sport}/events/{event_id}/odds", event_odds(historical=False)),
         route("/v4/sports/{sport}/scores", scores),
+        route("/v4/sports/{sport}/participants", participants),
         route("/v4/historical/sports/{sport}/events/{event_id}/odds", event_odds(historical=True)),
         route("/v4/historical/sports/{sport}/odds", historical("odds")),
         route("/v4/historical/sports/{sport}/events", historical("events")),

@@ -204,6 +204,11 @@ class OddsApiClient:
         return self._get("historical_event_odds", f"/v4/historical/sports/{sport}/events/{event_id}/odds", params,
                          sport, estimate_cost(markets, regions, bookmakers, historical=True), self._check_event_envelope)
 
+    def participants(self, sport: str) -> ApiResponse:
+        """The sport's teams as the feed names them (``full_name``), one credit: what the exchange
+        mapping learns its aliases against."""
+        return self._get("participants", f"/v4/sports/{sport}/participants", {}, sport, 1)
+
     def scores(self, sport: str, days_from: int | None = None) -> ApiResponse:
         params: dict[str, Any] = {"dateFormat": "iso"}
         if days_from is not None:

@@ -173,9 +173,11 @@ class Venue(Protocol):
         """The account's money as the venue reports it; None for a venue without one (paper)."""
         ...
 
-    def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> Any:
+    def map_markets(self, engine: Engine, now: datetime, sports: list[str],
+                    participants: Callable[[str], list[str]] | None = None) -> Any:
         """Maps the upcoming events onto the venue's markets and stores where each bet would go;
-        None for a venue that needs no mapping (it takes any bookmaker's line)."""
+        None for a venue that needs no mapping (it takes any bookmaker's line). ``participants``
+        gives a sport's teams as the feed names them (asked only by a venue that maps)."""
         ...
 
     def place(self, order: OrderRequest) -> Fill: ...

@@ -54,7 +54,8 @@ class PaperVenue:
     def account(self) -> None:
         return None
 
-    def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> None:
+    def map_markets(self, engine: Engine, now: datetime, sports: list[str],
+                    participants: Callable[[str], list[str]] | None = None) -> None:
         return None
 
     def place(self, order: OrderRequest) -> Fill:

@@ -114,6 +114,15 @@ def stored_answer(conn: Connection, endpoint: str, sport: str, date: str) -> str
     ).scalar_one_or_none()
 
 
+def last_answer(conn: Connection, endpoint: str, sport: str) -> tuple[datetime, str] | None:
+    """When (on the product's clock) the latest successful call to ``endpoint`` for this sport
+    was made, and its body as the fetch log kept it."""
+    row = conn.execute(select(fetch_log.c.clock_at, fetch_log.c.body).where(
+        fetch_log.c.endpoint == endpoint, fetch_log.c.sport_key == sport, fetch_log.c.ok.is_(True),
+        fetch_log.c.body.is_not(None)).order_by(fetch_log.c.fetch_id.desc()).limit(1)).first()
+    return None if row is None else (row.clock_at, row.body)
+
+
 def snapshot_coverage(conn: Connection, sport: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """For each complete stored snapshot of the whole sport, the span of time it answers for: a historical
     envelope until its ``next_timestamp`` (asking again in between returns the same bytes), a

@@ -343,10 +343,12 @@ def _winner(engine: Engine, event_id: str) -> str:
     from pathlib import Path
 
     import betting_assets
+    from betting_assets.sandbox.team_names import ODDS_API
 
     with engine.connect() as conn:
         event = queries.events_by_id(conn, [event_id]).row(0, named=True)
-    games = pl.read_csv(Path(betting_assets.__file__).parent / "data" / "E0_2324.csv").filter(
+    games = pl.read_csv(Path(betting_assets.__file__).parent / "data" / "E0_2324.csv").with_columns(
+        pl.col("HomeTeam", "AwayTeam").replace(ODDS_API)).filter(   # the feed names teams as The Odds API does
         (pl.col("HomeTeam") == event["home_team"]) & (pl.col("AwayTeam") == event["away_team"]))
     return {"H": "home", "D": "draw", "A": "away"}[games["FTR"][0]]
 

@@ -31,7 +31,7 @@ from betting_assets_tests.defs.bind import with_settings
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
 from betting_assets_tests.modelling.conftest import simulated_rows
 
-KICK_OFF_14 = {"Bournemouth", "Brighton", "Everton", "Sheffield United"}
+KICK_OFF_14 = {"Bournemouth", "Brighton and Hove Albion", "Everton", "Sheffield United"}   # as The Odds API names them
 
 
 @pytest.fixture
@@ -66,9 +66,9 @@ def test_backtest_of_a_real_day_with_the_champion_logged_to_its_run(
     run_id = _champion(mlflow_resource.tracker())
     config = {"ops": {"backtests": {"config": {
         "strategies": ["flat_home", "flat_favourite", "sharp_value", "arbitrage", "model_value"],
-        "start": "2023-08-12", "end": "2023-08-13", "min_edge": 0.0}}}}
-    open_gate = with_settings(ingested, risk={"min_edge": -1.0})   # the gate's floor lowered: flat bets pass it
-    result = materialize([backtests], resources={**open_gate, "mlflow": mlflow_resource}, run_config=config,
+        "start": "2023-08-12", "end": "2023-08-13", "min_edge": 0.0,
+        "gate_min_edge": -1.0}}}}        # the gate's floor lowered for this backtest only: flat bets pass it
+    result = materialize([backtests], resources={**ingested, "mlflow": mlflow_resource}, run_config=config,
                          instance=DagsterInstance.ephemeral())
     assert result.success
     metadata = _metadata(result, "backtests")

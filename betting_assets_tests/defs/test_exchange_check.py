@@ -40,10 +40,10 @@ def test_the_check_says_what_it_would_place_and_places_nothing(
     assert done.exit_code == 0, done.output
     found = json.loads(done.output)
     assert found["available"] == 10_000.0 and found["mapped"] == found["events"] - 1
-    assert [u["match"] for u in found["unmapped"]] == ["Bournemouth v West Ham"]
+    assert [u["match"] for u in found["unmapped"]] == ["Bournemouth v West Ham United"]
     verdicts = {s["match"]: s for s in found["slips"]}
     assert len(verdicts) == priced.height == 4
-    assert verdicts["Bournemouth v West Ham"]["why"] == "not mapped to an exchange market"
+    assert verdicts["Bournemouth v West Ham United"]["why"] == "not mapped to an exchange market"
     placed = [s for s in found["slips"] if s["would"] == "place"]
     assert placed and all(" at " in s["why"] and " on 1." in s["why"] for s in placed)
     calls = httpx.get(f"{sandbox.url}/sandbox/exchange").json()["calls"]

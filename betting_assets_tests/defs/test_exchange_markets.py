@@ -71,8 +71,11 @@ def test_upcoming_events_map_to_runners_and_the_match_listed_twice_does_not(
             ).all()
     assert meta["markets"] == f"ASIAN_HANDICAP: {handicaps['market_id'].n_unique()} · MATCH_ODDS: " \
         f"{match_odds['market_id'].n_unique()} · OVER_UNDER_25: {totals['market_id'].n_unique()}"
-    united = stored.filter(stored["event_id"].is_in([e for e, h in window if h == "Man United"]))
-    assert united["exchange_event_name"][0] == "Man Utd v Wolves" and set(united["method"]) == {"alias"}
+    united = stored.filter(stored["event_id"].is_in([e for e, h in window if h == "Manchester United"]))
+    assert united["exchange_event_name"][0] == "Man Utd v Wolves" and set(united["method"]) == {"learned"}
+    learned = meta["names_learned"]           # The Odds API's names paired with Betfair's, shown
+    assert "| soccer_epl | Manchester United | Man Utd | abbreviation |" in learned
+    assert "| soccer_epl | Wolverhampton Wanderers | Wolves | fixture |" in learned
     assert {e for e, _, _ in findings} == bournemouth
     assert all("2 candidates within 0.15" in m and c["candidates"].count("Bournemouth v") == 2 for _, m, c in findings)
 

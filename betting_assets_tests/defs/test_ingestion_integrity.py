@@ -178,7 +178,7 @@ def test_odds_and_scores_writing_events_at_once_never_deadlock(
         barrier.wait()
         for _ in range(3):
             for day in days:
-                collectors[1].import_results(results, day - timedelta(days=7), day + timedelta(days=7))
+                collectors[1].import_results(results, "soccer_epl", day - timedelta(days=7), day + timedelta(days=7))
 
     def guarded(work) -> None:  # type: ignore[no-untyped-def]
         try:

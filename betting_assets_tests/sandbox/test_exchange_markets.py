@@ -89,9 +89,53 @@ def test_the_feeds_events_map_onto_the_exchange_but_never_by_a_guess(
     assert "candidates within" in unmapped["reason"][0]
     assert mapped.height == feed_frame.height - 1 >= 8
     by_home = {names[r["event_id"]]: r["method"] for r in mapped.iter_rows(named=True)}
-    assert by_home["Man United"] == "alias" and by_home["Chelsea"] == "exact"
+    assert by_home["Manchester United"] == "alias" and by_home["Chelsea"] == "exact"
     women = set(exchange.filter(pl.col("home").str.ends_with(" W"))["exchange_event_id"])
     assert not women & set(mapped["exchange_event_id"])
+
+
+def test_names_learned_from_both_sides_map_every_event_without_the_alias_table(
+        client: exchange_client.PointedClient, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Odds API's participants against Betfair's runner names of the competition, with the
+    two sides' fixtures, and no maintained alias table at all: every event maps to its own
+    exchange event (the one listed twice still refused), every pairing learned is right."""
+    from betting_assets.domain.orders import event_matching, team_names
+    from betting_assets.sandbox.team_names import BETFAIR
+
+    monkeypatch.setattr(event_matching, "ALIASES", {})
+    monkeypatch.setattr(event_matching, "_KNOWN", set())
+    participants = httpx.get(f"{sandbox.url}/v4/sports/soccer_epl/participants", params={"apiKey": "test-key"})
+    assert participants.headers["x-requests-last"] == "1"
+    feed_names = [p["full_name"] for p in participants.json()]
+    assert len(feed_names) == 20 and "Wolverhampton Wanderers" in feed_names and "Man United" not in feed_names
+    feed = httpx.get(f"{sandbox.url}/v4/sports/soccer_epl/events", params={"apiKey": "test-key"}).json()
+    feed_frame = pl.DataFrame([{"event_id": e["id"], "sport_key": e["sport_key"],
+                                "commence_time": parse_utc(e["commence_time"]), "home_team": e["home_team"],
+                                "away_team": e["away_team"]} for e in feed
+                               if parse_utc(e["commence_time"]) < datetime(2023, 8, 15, tzinfo=timezone.utc)])
+    listed = [m for m in _catalogue(client) if m.competition.name == "English Premier League"]
+    exchange = pl.DataFrame([{"exchange_event_id": m.event.id, "sport_key": "soccer_epl",
+                              "start_time": m.market_start_time.replace(tzinfo=timezone.utc),
+                              "home": m.event.name.split(" v ")[0], "away": m.event.name.split(" v ")[1]}
+                             for m in listed])
+    runners = {r.runner_name for m in listed for r in m.runners if r.runner_name != "The Draw"}
+    learned = team_names.learn(feed_names, runners,
+                               [team_names.Fixture(r["home_team"], r["away_team"], r["commence_time"])
+                                for r in feed_frame.iter_rows(named=True)],
+                               [team_names.Fixture(r["home"], r["away"], r["start_time"])
+                                for r in exchange.iter_rows(named=True)])
+    assert all(BETFAIR[f] == e for f, (e, _) in learned.pairs.items())      # never a wrong pairing
+    assert {f for f, (_, how) in learned.pairs.items() if how == "fixture"} >= {"Wolverhampton Wanderers"}
+    bare, _ = match_events(feed_frame, exchange)
+    mapped, unmapped = match_events(feed_frame, exchange, learned={"soccer_epl": {
+        f: e for f, (e, _) in learned.pairs.items()}})
+    names = dict(zip(feed_frame["event_id"], feed_frame["home_team"]))
+    assert {names[e] for e in unmapped["event_id"]} == {"Bournemouth"}
+    assert mapped.height == feed_frame.height - 1 > bare.height     # the table gone, the learning maps them all
+    truth = {r["exchange_event_id"]: f"{r['home']} v {r['away']}" for r in exchange.iter_rows(named=True)}
+    for row in mapped.iter_rows(named=True):
+        event = feed_frame.filter(pl.col("event_id") == row["event_id"]).row(0, named=True)
+        assert truth[row["exchange_event_id"]] == f"{BETFAIR[event['home_team']]} v {BETFAIR[event['away_team']]}"
 
 
 def test_the_exchange_settles_every_line_as_the_product_does() -> None:

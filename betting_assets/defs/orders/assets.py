@@ -5,7 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
-from betting_assets.defs.resources import ClockResource, SettingsResource, VenueResource, WarehouseResource
+from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, VenueResource, WarehouseResource
 from betting_assets.warehouse import ledger
 
 GROUP = "orders"
@@ -82,9 +82,14 @@ def _session(venue: VenueResource):  # type: ignore[no-untyped-def]
     kinds={"sql"},
 )
 def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResource, venue: VenueResource,
-                     clock: ClockResource, settings: SettingsResource) -> MaterializeResult:
+                     clock: ClockResource, settings: SettingsResource, odds_api: OddsApiResource) -> MaterializeResult:
+    now = clock.now()
+
+    def participants(sport: str) -> list[str]:
+        return odds_api.collector(warehouse.engine(), clock.log_time(now)).participants(sport, now)
+
     with venue.session("the mapping reads the venue's catalogue") as made:
-        outcome = made.map_markets(warehouse.engine(), clock.now(), settings.get().collection.sports)
+        outcome = made.map_markets(warehouse.engine(), now, settings.get().collection.sports, participants)
     if outcome is None:
         return MaterializeResult(metadata={"venue": MetadataValue.text(made.name.value), "note": MetadataValue.text(
             f"the {made.name} venue takes any bookmaker's line: nothing to map")})
@@ -104,7 +109,17 @@ def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResourc
         "markets": MetadataValue.md(" · ".join(f"{t}: {n}" for t, n in outcome.runners.group_by("market_type").agg(
             pl.col("market_id").n_unique()).sort("market_type").iter_rows()) or "none"),
         "unmapped": markdown_table(outcome.unmapped.select("match", "reason", "candidates"), limit=20),
+        "names_learned": markdown_table(learned_table(outcome.learned), limit=60),
         "scope": MetadataValue.text(f"scheduled events of {', '.join(settings.get().collection.sports)} within 7 "
                                     "days, against the exchange's catalogue over the same window"),
     })
 
+
+
+def learned_table(learned: dict) -> pl.DataFrame:  # type: ignore[type-arg]
+    """The feed's team names paired with the exchange's, how, and those that fit two ways."""
+    rows = [{"sport": sport, "feed": feed, "exchange": name, "how": how}
+            for sport, names in sorted(learned.items()) for feed, (name, how) in sorted(names.pairs.items())]
+    rows += [{"sport": sport, "feed": feed, "exchange": " or ".join(options), "how": "ambiguous: not paired"}
+             for sport, names in sorted(learned.items()) for feed, options in sorted(names.ambiguous.items())]
+    return pl.DataFrame(rows, schema={"sport": pl.String, "feed": pl.String, "exchange": pl.String, "how": pl.String})

@@ -83,17 +83,21 @@ UNMAPPED_SCHEMA = {"event_id": pl.String, "reason": pl.String, "candidates": pl.
 
 
 def match_events(feed: pl.DataFrame, exchange: pl.DataFrame, *, tolerance: timedelta = KICK_OFF_TOLERANCE,
-                 threshold: float = THRESHOLD, margin: float = MARGIN) -> tuple[pl.DataFrame, pl.DataFrame]:
+                 threshold: float = THRESHOLD, margin: float = MARGIN,
+                 learned: dict[str, dict[str, str]] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``feed``: event_id, sport_key, commence_time, home_team, away_team; ``exchange``:
-    exchange_event_id, sport_key, start_time, home, away. Returns the mapped events
-    (``MAPPED_SCHEMA``) and the unmapped ones with why and the candidates (``UNMAPPED_SCHEMA``)."""
+    exchange_event_id, sport_key, start_time, home, away; ``learned``: by sport, each feed name's
+    exchange name as learned from both sides' names and fixtures (``team_names``), which settles
+    a name it covers (that name and no other). Returns the mapped events (``MAPPED_SCHEMA``) and
+    the unmapped ones with why and the candidates (``UNMAPPED_SCHEMA``)."""
     mapped, unmapped = [], []
     by_sport = {key: group for (key,), group in exchange.group_by("sport_key")}
     none = exchange.clear()
     for event in feed.iter_rows(named=True):
         options = by_sport.get(event["sport_key"], none)
         near = options.filter((pl.col("start_time") - event["commence_time"]).abs() <= tolerance)
-        candidates = sorted((_score(event, row) for row in near.iter_rows(named=True)), key=lambda c: -c.score)
+        known = (learned or {}).get(event["sport_key"], {})
+        candidates = sorted((_score(event, row, known) for row in near.iter_rows(named=True)), key=lambda c: -c.score)
         shown = [c for c in candidates if c.score >= 0.5][:3] or candidates[:1]
         listed = "; ".join(f"{c.name} ({c.score:.2f})" for c in shown)
         if not candidates:
@@ -112,8 +116,14 @@ def match_events(feed: pl.DataFrame, exchange: pl.DataFrame, *, tolerance: timed
             pl.DataFrame(unmapped, schema=UNMAPPED_SCHEMA, orient="row"))
 
 
-def _score(event: dict[str, object], row: dict[str, object]) -> Candidate:
-    home, home_how = similarity(str(event["home_team"]), str(row["home"]))
-    away, away_how = similarity(str(event["away_team"]), str(row["away"]))
-    how = next(h for h in ("different teams", "similarity", "alias", "exact") if h in (home_how, away_how))
+def _score(event: dict[str, object], row: dict[str, object], known: dict[str, str]) -> Candidate:
+    home, home_how = _side(str(event["home_team"]), str(row["home"]), known)
+    away, away_how = _side(str(event["away_team"]), str(row["away"]), known)
+    how = next(h for h in ("different teams", "similarity", "alias", "learned", "exact") if h in (home_how, away_how))
     return Candidate(str(row["exchange_event_id"]), f"{row['home']} v {row['away']}", round(min(home, away), 4), how)
+
+
+def _side(feed: str, exchange: str, known: dict[str, str]) -> tuple[float, str]:
+    if feed in known:
+        return (1.0, "exact" if feed == exchange else "learned") if known[feed] == exchange else (0.0, "different teams")
+    return similarity(feed, exchange)

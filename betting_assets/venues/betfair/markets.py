@@ -11,6 +11,7 @@ so nothing is ever placed on a guessed market.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +20,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betting_assets.domain.orders import event_matching as exchange_mapping
+from betting_assets.domain.orders import team_names
 from betting_assets.venues.betfair.venue import EVENT_TYPES as EXCHANGE_EVENT_TYPES
 from betting_assets.domain.pricing.commission import net_price
 from betting_assets.venues.betfair.venue import BOOK as BROKER_BOOK
@@ -31,6 +33,8 @@ from betting_assets.warehouse import queries, writes
 from betting_assets.domain.vocabulary import Market
 
 HORIZON = timedelta(days=7)
+DRAW = "The Draw"
+"""the MATCH_ODDS runner that is no team"""
 
 CHECK = "exchange_mapping"
 RUNNER_SCHEMA = {"event_id": pl.String, "market_type": pl.String, "line": pl.Float64, "side": pl.String,
@@ -48,6 +52,8 @@ class MappingOutcome:
     books: dict[str, Any] = field(default_factory=dict)
     """the mapped markets' books (best offers) as read for their versions, by market id"""
     findings_new: int = 0
+    learned: dict[str, team_names.Learned] = field(default_factory=dict)
+    """by sport, the feed's team names paired with the exchange's, and how"""
 
     @property
     def mapped_events(self) -> int:
@@ -59,9 +65,9 @@ def event_type_ids(sports: list[str]) -> list[str]:
 
 
 def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: list[str],
-                horizon: timedelta = HORIZON) -> MappingOutcome:
+                horizon: timedelta = HORIZON, participants: Callable[[str], list[str]] | None = None) -> MappingOutcome:
     """``plan``, then stored: the events' runners replaced, the unmapped ones' findings recorded."""
-    outcome = plan(engine, client, now, sports, horizon)
+    outcome = plan(engine, client, now, sports, horizon, participants)
     with engine.begin() as conn:
         writes.record_exchange_books(conn, outcome.books, now, "mapping")
         writes.replace_exchange_markets(conn, outcome.runners, outcome.events["event_id"].to_list(), now)
@@ -70,8 +76,9 @@ def map_markets(engine: Engine, client: PointedClient, now: datetime, sports: li
 
 
 def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str],
-         horizon: timedelta = HORIZON) -> MappingOutcome:
-    """The upcoming events within ``horizon`` matched to the exchange's catalogue, writing nothing."""
+         horizon: timedelta = HORIZON, participants: Callable[[str], list[str]] | None = None) -> MappingOutcome:
+    """The upcoming events within ``horizon`` matched to the exchange's catalogue, writing nothing;
+    ``participants`` gives a sport's teams as the feed names them, to learn the names by."""
     with engine.connect() as conn:
         upcoming = queries.upcoming_events(conn, now, sports).filter(pl.col("commence_time") <= now + horizon)
     listed = read_catalogue(client, event_type_ids(sports), sports, now, now + horizon)
@@ -84,7 +91,9 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
         "exchange_event_id": pl.String, "sport_key": pl.String, "start_time": pl.Datetime("us", "UTC"),
         "home": pl.String, "away": pl.String})
     feed = upcoming.select("event_id", "sport_key", "commence_time", "home_team", "away_team")
-    mapped, unmapped = exchange_mapping.match_events(feed, exchange)   # candidates: the sport's own competition
+    learned = learn_names(feed, exchange, catalogue, participants)
+    mapped, unmapped = exchange_mapping.match_events(   # candidates: the sport's own competition
+        feed, exchange, learned={s: {f: e for f, (e, _) in paired.pairs.items()} for s, paired in learned.items()})
     books = read_books(client, [m.market_id for e in mapped["exchange_event_id"] for m in of_event[e]])
     rows = []
     for hit in mapped.iter_rows(named=True):
@@ -103,8 +112,30 @@ def plan(engine: Engine, client: PointedClient, now: datetime, sports: list[str]
     findings = [Finding(CHECK, "warn", f"{names[r['event_id']]}: not mapped to an exchange market: {r['reason']}",
                         event_id=r["event_id"], market=Market.H2H, context={"candidates": r["candidates"]})
                 for r in unmapped.iter_rows(named=True)]
+    for sport, paired in learned.items():
+        findings += [Finding(CHECK, "warn", f"{sport}: the feed's {feed_name!r} fits the exchange's "
+                             f"{' and '.join(repr(o) for o in options)} equally: not paired", context={"sport": sport})
+                     for feed_name, options in paired.ambiguous.items()]
     return MappingOutcome(feed, runners, unmapped.with_columns(
-        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books)
+        match=pl.col("event_id").replace_strict(names, return_dtype=pl.String)), findings, books, learned=learned)
+
+
+def learn_names(feed: pl.DataFrame, exchange: pl.DataFrame, catalogue: list[Listed],
+                participants: Callable[[str], list[str]] | None) -> dict[str, team_names.Learned]:
+    """Each sport's feed names (its participants and its upcoming events' teams) paired with the
+    exchange's runner names in the sport's competitions, by names and fixtures (``team_names``)."""
+    learned = {}
+    for sport in sorted(set(feed["sport_key"].to_list())):
+        ours = feed.filter(pl.col("sport_key") == sport)
+        theirs = exchange.filter(pl.col("sport_key") == sport)
+        runners = {r.runner_name for m in catalogue if m.sport_key == sport for r in m.market.runners or []
+                   if r.runner_name and r.runner_name != DRAW}
+        feed_names = set(ours["home_team"].to_list()) | set(ours["away_team"].to_list())
+        learned[sport] = team_names.learn(
+            feed_names | set(participants(sport) if participants is not None else []), runners,
+            [team_names.Fixture(r["home_team"], r["away_team"], r["commence_time"]) for r in ours.iter_rows(named=True)],
+            [team_names.Fixture(r["home"], r["away"], r["start_time"]) for r in theirs.iter_rows(named=True)])
+    return learned
 
 
 def base_rate(market: Any) -> float | None:

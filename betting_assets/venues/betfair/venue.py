@@ -178,12 +178,13 @@ class BetfairVenue:
             funds = self.client.account.get_account_funds()
         return Account(float(funds.available_to_bet_balance or 0.0), float(funds.exposure or 0.0))
 
-    def map_markets(self, engine: Engine, now: datetime, sports: list[str]) -> Any:
+    def map_markets(self, engine: Engine, now: datetime, sports: list[str],
+                    participants: Callable[[str], list[str]] | None = None) -> Any:
         """The upcoming events mapped onto the exchange's markets and stored (``markets.map_markets``)."""
         from betting_assets.venues.betfair.markets import map_markets
 
         with self._call("listMarketCatalogue"):
-            return map_markets(engine, self.client, now, sports)
+            return map_markets(engine, self.client, now, sports, participants=participants)
 
     def place(self, order: OrderRequest) -> Fill:
         """LIMIT at the ladder price, LAPSE, fill-or-kill with the minimum fill, the market's
