@@ -66,8 +66,21 @@ def _a_day(value: str | None) -> str | None:
 CsvList = Annotated[list[str], NoDecode]
 
 
+def _http_url(value: str | None) -> str | None:
+    """An address the product calls or shows: http or https with a host, nothing else (an
+    ``ftp://`` or ``file://`` address would fail later, and far from the setting)."""
+    if value is None:
+        return value
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) address with a host")
+    return value
+
+
 class _Group(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     FLAT_PREFIX: ClassVar[str] = ""
     """what the flat environment name puts before the field's name"""
@@ -89,6 +102,8 @@ class StorageSettings(_Group):
                                "(make dev): the Dagster metadata links to runs and versions there.")
     dagster_ui_url: str = Field(default="http://127.0.0.1:3000", description="Where the Dagster UI is served: "
                                 "MLflow runs link back to their Dagster run there.")
+
+    _url = field_validator("mlflow_ui_url", "dagster_ui_url")(_http_url)
 
     @field_validator("database_url")
     @classmethod
@@ -146,6 +161,7 @@ class CollectionSettings(_Group):
 
     _split = field_validator("sports", "regions", "markets", "bookmakers", "closing_markets", "movement_markets",
                              mode="before")(_csv)
+    _url = field_validator("odds_api_base_url")(_http_url)
     _day = field_validator("history_start")(_a_day)
 
     @field_validator("sports", "regions", "markets")
@@ -225,8 +241,8 @@ class BacktestSettings(_Group):
     from_day: str | None = Field(default=None, description="First kick-off day of a backtest; the champion's "
                                  "out-of-time start when the model strategy runs and this is unset.")
     to_day: str | None = Field(default=None, description="Kick-off day a backtest stops before.")
-    min_edge: float = Field(default=0.02, description="Smallest expected value per unit (p·d − 1) a value "
-                            "strategy bets at.")
+    min_edge: float = Field(default=0.02, ge=0, le=1, description="Smallest expected value per unit (p·d − 1) a "
+                            "value strategy bets at (below 0 it would bet what it expects to lose).")
     arb_min_margin: float = Field(default=0.0, ge=0, description="An arbitrage's book sum must be below 1 − this.")
 
     _split = field_validator("strategies", mode="before")(_csv)
@@ -279,11 +295,13 @@ class ExchangeSettings(_Group):
                                           "KILL under the home when unset.")
     alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
 
+    _url = field_validator("url", "alert_webhook_url")(_http_url)
+
 
 class LiveStrategy(BaseModel):
     """A registered strategy that bets live, with its sizing method and its share of the day's cash."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     method: str
@@ -425,7 +443,8 @@ class _FlatNames(PydanticBaseSettingsSource):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", env_nested_delimiter="__")
+        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", env_nested_delimiter="__",
+        allow_inf_nan=False)
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
     collection: CollectionSettings = Field(default_factory=CollectionSettings)
@@ -437,8 +456,17 @@ class Settings(BaseSettings):
     sizing: Sizing = Field(default_factory=Sizing)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
-    bankroll: float = Field(default=1000.0, gt=0, description="Starting bankroll of a backtest and of the bets "
-                            "ledger; slips are sized against it plus the settled P&L.")
+    bankroll: float = Field(default=1000.0, gt=0, le=1e9, description="Starting bankroll of a backtest and of the "
+                            "bets ledger; slips are sized against it plus the settled P&L.")
+
+    @model_validator(mode="after")
+    def _gate_floor(self) -> "Settings":
+        """The gate's edge floor is a control: below 0 it would pass bets expected to lose."""
+        if self.risk.min_edge < 0:
+            raise ValueError(f"{env_name('risk', 'min_edge')} ({self.risk.min_edge:g}) must be at least 0: a negative "
+                             "floor lets the gate pass bets expected to lose (a research backtest lowers it with its "
+                             "run config's gate_min_edge)")
+        return self
 
     @classmethod
     def settings_customise_sources(

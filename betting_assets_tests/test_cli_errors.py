@@ -45,6 +45,14 @@ CASES = [
     (["replay", "--from", "2024-03-01", "--to", "2024-02-01"], "--from 2024-03-01 must be before --to 2024-02-01"),
     (["replay", "--from", "soon", "--to", "2024-02-01"], "--from: not an ISO 8601"),
     (["replay", "--data", "{empty}", "--from", "2024-01-01", "--to", "2024-02-01"], "the file is empty"),
+    # a bad partition key: Dagster's own CLI prints a traceback of 48 lines for it
+    (["backfill", "--from", "soccer_epl|2023-13-45", "--to", "soccer_epl|2023-08-20"], "'2023-13-45' is not a day"),
+    (["backfill", "--from", "epl|2023-08-11", "--to", "epl|2023-08-20"], "'epl' is not a collected sport"),
+    (["backfill", "--from", "soccer_epl 2023-08-11", "--to", "soccer_epl|2023-08-20"], "a partition is sport|YYYY-MM-DD"),
+    (["backfill", "--from", "soccer_epl|2023-08-20", "--to", "soccer_epl|2023-08-11"], "comes after --to"),
+    (["backfill", "--from", "soccer_epl|2015-08-11", "--to", "soccer_epl|2023-08-20"], "the partitions run from 2019-08-01"),
+    (["backfill", "--select", "bets", "--from", "soccer_epl|2023-08-11", "--to", "soccer_epl|2023-08-20"],
+     "bets is not a partitioned asset"),
 ]
 
 
@@ -77,6 +85,7 @@ def test_a_mistake_gets_one_line_and_exit_code_2(files: dict[str, str], args: li
     ("BETTING_SIZING__MAX_STAKE", "20", "BETTING_SIZING__MAX_STAKE is gone"),
     ("BETTING_MAX_DAY_FRACTION", "0.2", "BETTING_RISK_MAX_DAY_EXPOSURE"),
     ("BETTING_BROKER", "bookie", "BETTING_BROKER=bookie: Input should be 'paper' or 'betfair'"),
+    ("BETTING_PRICE_TOLERANCE", "inf", "BETTING_PRICE_TOLERANCE=inf: Input should be a finite number"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_2(files: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str,
                                              value: str, says: str) -> None:

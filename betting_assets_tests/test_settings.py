@@ -26,6 +26,20 @@ BAD = [
     ({"BETTING_REGIONS": "uk,mars"}, "BETTING_REGIONS=uk,mars: mars: not regions the provider knows"),
     ({"BETTING_MARKETS": "h2h,corners"}, "BETTING_MARKETS=h2h,corners: corners: not markets the provider knows"),
     ({"BETTING_DEVIG_METHOD": "h2h=linear"}, "BETTING_DEVIG_METHOD=h2h=linear: 'h2h=linear' is not a de-vig choice"),
+    # settings that would switch a control off (the probe's cases)
+    ({"BETTING_PRICE_TOLERANCE": "inf"}, "BETTING_PRICE_TOLERANCE=inf: Input should be a finite number"),
+    ({"BETTING_PRICE_TOLERANCE": "5"}, "BETTING_PRICE_TOLERANCE=5: Input should be less than or equal to 0.5"),
+    ({"BETTING_BANKROLL": "inf"}, "BETTING_BANKROLL=inf: Input should be a finite number"),
+    ({"BETTING_BANKROLL": "nan"}, "BETTING_BANKROLL=nan: Input should be a finite number"),
+    ({"BETTING_MAX_STAKE": "inf"}, "BETTING_MAX_STAKE=inf: Input should be a finite number"),
+    ({"BETTING_MIN_EDGE": "-1"}, "BETTING_MIN_EDGE=-1: Input should be greater than or equal to 0"),
+    ({"BETTING_RISK__MIN_EDGE": "-0.5"}, "BETTING_MIN_EDGE (-0.5) must be at least 0"),
+    ({"BETTING_RISK_MAX_ODDS": "inf"}, "BETTING_RISK_MAX_ODDS=inf: Input should be a finite number"),
+    ({"BETTING_EXCHANGE_COMMISSION": "nan"}, "BETTING_EXCHANGE_COMMISSION=nan: Input should be a finite number"),
+    ({"BETTING_ODDS_API_BASE_URL": "ftp://odds.example"},
+     "BETTING_ODDS_API_BASE_URL=ftp://odds.example: 'ftp://odds.example' is not an http(s) address with a host"),
+    ({"BETTING_EXCHANGE_URL": "file:///etc/passwd"}, "is not an http(s) address with a host"),
+    ({"BETTING_ALERT_WEBHOOK_URL": "hooks.example/x"}, "BETTING_ALERT_WEBHOOK_URL=hooks.example/x"),
 ]
 
 

@@ -8,7 +8,9 @@ column or an empty cell means "no price"; an incomplete market is left out and c
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -189,7 +191,57 @@ def _match_dates(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
 def _refuse(path: Path, bad: pl.DataFrame, column: str, why: str) -> None:
     row = bad.row(0, named=True)
     more = f" (and {bad.height - 1} more rows)" if bad.height > 1 else ""
-    raise FootballDataError(f"{path.name}: row {row['_row']}, column {column}: {row[column]!r} {why}{more}")
+    value = row[column]
+    shown = repr(value) if value not in (None, "") else "empty"
+    raise FootballDataError(f"{path.name}: row {row['_row']}, column {column}: {shown} {why}{more}")
+
+
+def _rows_whole(path: Path, raw: pl.DataFrame, required: list[str]) -> pl.DataFrame:
+    """The rows that are matches: a blank row (no division, date or teams) is no match and is
+    dropped; a row with some of them but not all, or cut short before the header's last column
+    with a result or a price still due, is refused naming its row and column, since storing it
+    would lose the match or its result without a word."""
+    given = [pl.col(c).str.strip_chars().replace("", None).is_not_null() for c in required]
+    some, every = pl.any_horizontal(given), pl.all_horizontal(given)
+    partial = raw.filter(some & ~every)
+    if partial.height:
+        row = partial.row(0, named=True)
+        column = next(c for c in required if not (row[c] or "").strip())
+        _refuse(path, partial, column, "while the row names a match")
+    return raw.filter(every)
+
+
+_TIME = r"^\s*([01]?\d|2[0-3]):[0-5]\d\s*$"
+MAX_GOALS = 30
+"""more goals than any professional match has had: a score above it is a typo, not a result"""
+
+
+def _check_times_and_scores(path: Path, raw: pl.DataFrame) -> None:
+    """A kick-off time the file gives must be a time of day (``25:99`` would move the match);
+    a score must be whole, not negative and plausible, and given for both sides or neither (half
+    a score is no result)."""
+    if "Time" in raw.columns:
+        given = pl.col("Time").str.strip_chars().replace("", None)
+        bad = raw.filter(given.is_not_null() & ~pl.col("Time").str.contains(_TIME))
+        if bad.height:
+            _refuse(path, bad, "Time", "is not a time of day (HH:MM, 00:00 to 23:59)")
+    present = [c for c in ("FTHG", "FTAG") if c in raw.columns]
+    for column in present:
+        text = pl.col(column).str.strip_chars().replace("", None)
+        goals = text.cast(pl.Int64, strict=False)
+        bad = raw.filter(text.is_not_null() & (goals.is_null() | (goals < 0) | (goals > MAX_GOALS)))
+        if bad.height:
+            _refuse(path, bad, column, f"is not a number of goals (a whole number from 0 to {MAX_GOALS})")
+    if len(present) == 1:
+        raise FootballDataError(f"{path.name}: column {present[0]} without its other half "
+                                f"({'FTAG' if present[0] == 'FTHG' else 'FTHG'}): half a score is no result")
+    if len(present) == 2:
+        home, away = (pl.col(c).str.strip_chars().replace("", None).is_null() for c in present)
+        half = raw.filter(home != away)
+        if half.height:
+            row = half.row(0, named=True)
+            _refuse(path, half, "FTHG" if not (row["FTHG"] or "").strip() else "FTAG",
+                    "while the other side's goals are given: half a score is no result")
 
 
 def _price_columns(columns: list[str]) -> list[str]:
@@ -201,9 +253,30 @@ def _price_columns(columns: list[str]) -> list[str]:
     return [c for c in columns if c in wanted]
 
 
+def _refuse_ragged(path: Path, text: bytes) -> None:
+    """A row cut short of the header's columns (a truncated download, a hand edit) would store a
+    match without its result or prices as if it had none; one longer than the header with
+    values past its end holds values no column names. Either is refused naming its row."""
+    rows = csv.reader(io.StringIO(text.decode("utf-8", errors="replace")))
+    header = next(rows, None)
+    if header is None:
+        return
+    width = len(header)
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < width:
+            raise FootballDataError(f"{path.name}: row {line}: cut short, {len(row)} of the header's {width} columns "
+                                    f"(it stops after {header[len(row) - 1].strip()!r})")
+        if any(cell.strip() for cell in row[width:]):
+            raise FootballDataError(f"{path.name}: row {line}: {len(row)} values for the header's {width} columns")
+
+
 def read_file(path: Path) -> FootballData:
+    text = _decoded(path)
+    _refuse_ragged(path, text)
     try:
-        raw = pl.read_csv(_decoded(path), infer_schema=False, truncate_ragged_lines=True)
+        raw = pl.read_csv(text, infer_schema=False, truncate_ragged_lines=True)
     except pl.exceptions.NoDataError:
         raise FootballDataError(f"{path.name}: the file is empty") from None
     except pl.exceptions.ComputeError as exc:
@@ -213,11 +286,10 @@ def read_file(path: Path) -> FootballData:
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise FootballDataError(f"{path.name}: not a football-data.co.uk file, missing columns {missing}")
-    raw = raw.with_columns(_row=pl.int_range(2, pl.len() + 2)).filter(
-        pl.col("Div").is_not_null() & pl.col("HomeTeam").is_not_null() & pl.col("AwayTeam").is_not_null()
-        & pl.col("Date").is_not_null())
+    raw = _rows_whole(path, raw.with_columns(_row=pl.int_range(2, pl.len() + 2)), required)
     if raw.is_empty():
         raise FootballDataError(f"{path.name}: no matches in the file (a header and nothing else)")
+    _check_times_and_scores(path, raw)
     for column in _price_columns(raw.columns):
         value = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
         bad = raw.filter(value.is_not_null() & (~value.is_finite() | (value > MAX_DECIMAL)))

@@ -84,7 +84,7 @@ def test_backfill_of_a_day_captures_every_closing_price_and_reruns_for_free(
 
 def test_scores_finish_recent_events_and_history_comes_from_results_data(
         engine: Engine, sandbox: SandboxServer, resources: dict[str, object], monkeypatch: pytest.MonkeyPatch,
-        shared_data: Path) -> None:
+        shared_data: Path, tmp_path: Path) -> None:
     set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
     assert _run([odds_snapshots], resources).success
     recent = _run([scores], resources)
@@ -95,8 +95,14 @@ def test_scores_finish_recent_events_and_history_comes_from_results_data(
     with engine.begin() as conn:
         conn.execute(events.update().values(status="scheduled", home_score=None, away_score=None, completed=False))
     set_sandbox(sandbox, "clock", {"now": "2023-09-15T00:00:00Z"})
-    old = _run([scores], with_settings(resources, collection={"results_data": str(shared_data / "E0_2324.csv")}))
+    both = tmp_path / "results"            # the EPL's file beside the Bundesliga's, as a results folder holds them
+    both.mkdir()
+    for name in ("E0_2324.csv", "D1_2324.csv"):
+        (both / name).write_bytes((shared_data / name).read_bytes())
+    old = _run([scores], with_settings(resources, collection={"results_data": str(both)}))
     assert old.success and _metadata(old, "scores")["updated"] == 6
+    with engine.connect() as conn:               # the partition's sport only: no Bundesliga event comes in
+        assert conn.execute(select(events.c.event_id).where(events.c.sport_key != "soccer_epl")).first() is None
     with engine.connect() as conn:
         arsenal = conn.execute(select(events.c.home_score, events.c.away_score)
                                .where(events.c.home_team == "Arsenal",

@@ -69,6 +69,14 @@ def test_a_windows_1252_file_keeps_its_team_names(sample: Path, tmp_path: Path) 
     ("mixed day and month order", "E0_bad.csv: row 6, column Date: '08/13/2023' is month-first, while other rows "
                                   "are day-first"),
     ("same match twice", "E0_bad.csv: rows 2 and 62: Burnley v Man City on 2023-08-11 twice, with different values"),
+    # the probe's cases: each stored wrong, or dropped, without a word before
+    ("time 25:99", "E0_bad.csv: row 3, column Time: '25:99' is not a time of day (HH:MM, 00:00 to 23:59)"),
+    ("negative score", "E0_bad.csv: row 4, column FTHG: '-1' is not a number of goals"),
+    ("score a word", "E0_bad.csv: row 4, column FTAG: 'two' is not a number of goals"),
+    ("half a score", "E0_bad.csv: row 5, column FTAG: empty while the other side's goals are given"),
+    ("empty team", "E0_bad.csv: row 6, column AwayTeam: empty while the row names a match"),
+    ("truncated row", "E0_bad.csv: row 7: cut short, 5 of the header's 106 columns (it stops after 'AwayTeam')"),
+    ("values past the header", "E0_bad.csv: row 8: 107 values for the header's 106 columns"),
 ])
 def test_a_bad_file_is_refused_naming_file_row_and_column(sample: Path, tmp_path: Path, change: str,
                                                           said: str) -> None:
@@ -84,6 +92,20 @@ def test_a_bad_file_is_refused_naming_file_row_and_column(sample: Path, tmp_path
         rows[3][1] = "31/02/2023"
     elif change == "mixed day and month order":
         rows[5][1] = "08/13/2023"
+    elif change == "time 25:99":
+        rows[2][header.index("Time")] = "25:99"
+    elif change == "negative score":
+        rows[3][header.index("FTHG")] = "-1"
+    elif change == "score a word":
+        rows[3][header.index("FTAG")] = "two"
+    elif change == "half a score":
+        rows[4][header.index("FTAG")] = ""
+    elif change == "empty team":
+        rows[5][header.index("AwayTeam")] = ""
+    elif change == "truncated row":
+        rows[6] = rows[6][:5]
+    elif change == "values past the header":
+        rows[7] = [*rows[7], "1.5"]
     elif change == "same match twice":
         again = list(rows[1])
         again[header.index("B365H")] = "9.99"

@@ -31,7 +31,10 @@ class BacktestRunConfig(Config):
     start: str | None = Field(default=None, description="first kick-off day (ISO)")
     end: str | None = Field(default=None, description="day after the last kick-off day (ISO)")
     bankroll: float | None = Field(default=None, gt=0, description="starting bankroll")
-    min_edge: float | None = Field(default=None, description="minimum edge of every strategy that has one")
+    min_edge: float | None = Field(default=None, ge=0, le=1, description="minimum edge of every strategy that has one")
+    gate_min_edge: float | None = Field(default=None, ge=-1, le=1, description="the gate's edge floor for this "
+                                        "backtest only (e.g. -1, so that flat baselines are not refused); live "
+                                        "placement never reads it")
     sizing: dict[str, str] | None = Field(default=None, description="strategy → sizing method")
 
 
@@ -74,6 +77,8 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     from betting_assets.modelling.registry import MODEL_NAMES
 
     cfg = settings.get()
+    if config.gate_min_edge is not None:   # a research backtest's floor, said in its metadata
+        cfg = cfg.model_copy(update={"risk": cfg.risk.model_copy(update={"min_edge": config.gate_min_edge})})
     names = given(config.strategies, cfg.backtest.strategies)
     runs = strategy_runs(names, cfg, config.sizing, given(config.min_edge, None))
     live = live_runs(cfg)
@@ -91,6 +96,9 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
         raise Failure("no events in the backtest window: ingest history first",
                       metadata={"start": str(start), "end": str(end), "sports": ", ".join(cfg.collection.sports)})
     notes = []
+    if config.gate_min_edge is not None:
+        notes.append(f"research run: the gate's edge floor is {config.gate_min_edge:g} for this backtest only "
+                     f"(the settings' is {settings.get().risk.min_edge:g})")
     model = None
     if tracker is not None and refs:
         model, refs, _ = champion_probabilities(tracker, history.features)

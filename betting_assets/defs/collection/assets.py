@@ -2,6 +2,7 @@
 the quality rules, and returns what a person wants to see in the UI."""
 
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from dagster import (
     RetryPolicy,
     asset,
 )
+from pydantic import Field, field_validator
+
 from betting_assets import expectations
 from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs import check_results as checks
@@ -68,9 +71,19 @@ class OddsConfig(Config):
     planned call (the odds sensor's) may ask for fewer ``markets`` than configured, or for one
     event through the per-event endpoint (``event_id``)."""
 
-    mode: str = "auto"
-    markets: list[str] | None = None
-    event_id: str | None = None
+    mode: str = Field(default="auto", pattern="^(auto|live|history)$",
+                      description="auto, live (the clock's now) or history (historical snapshots)")
+    markets: list[str] | None = Field(default=None, description="market keys, as the provider names them")
+    event_id: str | None = Field(default=None, pattern="^[A-Za-z0-9_-]{1,64}$", description="one event's id")
+
+    @field_validator("markets")
+    @classmethod
+    def _market_keys(cls, value: list[str] | None) -> list[str] | None:
+        """A key the provider could not know would cost a call for nothing (the per-event endpoint
+        takes keys beyond the featured markets, so the shape is checked, not the catalogue)."""
+        if value is not None and (not value or any(not re.fullmatch(r"[a-z0-9_]{1,64}", m) for m in value)):
+            raise ValueError(f"markets {value!r}: provider market keys (lower case, digits, _)")
+        return value
 
 
 @contextmanager
@@ -296,7 +309,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
 
                     results_frame = read_football_data(cfg.collection.results_data).events
                 for day in old:
-                    updated += collector.import_results(results_frame, day.start, day.end)
+                    updated += collector.import_results(results_frame, sport, day.start, day.end)
             elif old:
                 unresolved.extend(f"{d.sport_key} {d.day}" for d in old)
         if errors:

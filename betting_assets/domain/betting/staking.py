@@ -27,12 +27,12 @@ METHODS: tuple[str, ...] = ("kelly", "flat", "percent")
 class Sizing(BaseModel):
     """Also the settings' ``sizing`` group: what the environment sets is what the engine sizes by."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     method: SizingMethod = Field(default="kelly", description="Each strategy's own (or the CLI's --sizing, or "
                                  "BETTING_LIVE_STRATEGIES); not a setting.")
     kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Share of the full Kelly stake.")
-    flat_stake: float = Field(default=10.0, gt=0, description="Stake of flat sizing.")
+    flat_stake: float = Field(default=10.0, gt=0, le=1e9, description="Stake of flat sizing.")
     percent: float = Field(default=0.01, gt=0, le=1, description="Share of the day's cash of percent sizing.")
 
 

@@ -22,13 +22,17 @@ class RiskLimits(BaseModel):
     stake is sized within what the gate accepts. The minimum edge is the gate's floor under the
     strategies' own (``BETTING_MIN_EDGE`` sets both; the nested names set them apart)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     min_odds: float = Field(default=1.2, gt=1, description="Refuse prices below this.")
-    max_odds: float = Field(default=15.0, gt=1, description="Refuse prices above this.")
-    min_edge: float = Field(default=0.02, description="Refuse an expected value per unit below this.")
+    max_odds: float = Field(default=15.0, gt=1, le=1000, description="Refuse prices above this (an exchange's "
+                            "ladder ends at 1000).")
+    min_edge: float = Field(default=0.02, ge=-1, le=1, description="Refuse an expected value per unit below this "
+                            "(the settings hold it at 0 or more: a negative floor lets through bets expected to lose; "
+                            "only a research backtest lowers it, by its run config).")
     min_stake: float = Field(default=1.0, ge=0, description="Refuse stakes below this.")
-    max_stake: float | None = Field(default=50.0, gt=0, description="Refuse stakes above this; none when unset.")
+    max_stake: float | None = Field(default=50.0, gt=0, le=1e9, description="Refuse stakes above this; none when "
+                                    "unset.")
     max_stake_fraction: float = Field(default=0.05, gt=0, le=1, description="Largest stake as a share of the bankroll.")
     max_event_exposure: float = Field(default=0.10, gt=0, le=1,
                                       description="Open stakes on one event, as a share of the bankroll.")
@@ -43,8 +47,9 @@ class RiskLimits(BaseModel):
     max_consecutive_losses: int = Field(default=8, gt=0, description="Stop for the rest of the UTC day after this "
                                         "many losses in a row settled that day.")
     max_bets_per_minute: int = Field(default=30, gt=0, description="Rate limit on placements.")
-    price_tolerance: float = Field(default=0.02, ge=0, description="Refuse a slip whose price fell by more than "
-                                   "this share since it was proposed.")
+    price_tolerance: float = Field(default=0.02, ge=0, le=0.5, description="Refuse a slip whose price fell by more "
+                                   "than this share since it was proposed (at most half: a price cannot fall by all "
+                                   "of itself, so a larger tolerance would switch the re-check off).")
     max_transactions_per_hour: int = Field(default=5000, gt=0, description="Orders sent (failed ones too) per "
                                            "clock hour at a venue that counts them; its own budget holds as well.")
 
