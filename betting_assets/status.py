@@ -26,6 +26,8 @@ class StatusReport:
     sports: list[dict[str, Any]] = field(default_factory=list)
     credits_remaining: int | None = None
     credits_spent_this_period: int = 0
+    credits_unanswered: int = 0
+    """of the period's spend, what the provider billed for calls that never got an answer"""
     period_start: str = ""
     credit_budget: int | None = None
     quality: list[dict[str, Any]] = field(default_factory=list)
@@ -47,6 +49,7 @@ def collect(engine: Engine, settings: Settings, now: datetime, with_registry: bo
     with engine.connect() as conn:
         report.sports = health.fetches_by_sport(conn, settings.collection.sports, now, HEALTH_WINDOW)
         report.credits_remaining, report.credits_spent_this_period = health.credits(conn, now, period)
+        report.credits_unanswered = health.unanswered_credits(conn, now, period)
         report.quality = health.quality_findings(conn, now, QUALITY_WINDOW)
         report.events, report.odds_rows, report.database_bytes = health.sizes(engine, conn)
         report.open_bets, report.open_stake = health.open_book(conn)
@@ -78,8 +81,10 @@ def render(report: StatusReport, console: Console) -> None:
                         str(s["fetches_24h"]),
                         Text(f"{rate:.0%}", style="red" if rate < 0.9 else "green") if rate is not None else "–")
     console.print(fetches)
+    unanswered = (f" ({report.credits_unanswered:,} of them billed for calls that got no answer)"
+                  if report.credits_unanswered else "")
     console.print(f"credits: {report.credits_remaining if report.credits_remaining is not None else 'unknown'} "
-                  f"remaining, {report.credits_spent_this_period:,} spent since {report.period_start} "
+                  f"remaining, {report.credits_spent_this_period:,} spent since {report.period_start}{unanswered} "
                   + (f"(budget {report.credit_budget:,} a period)" if report.credit_budget is not None
                      else "(no BETTING_CREDIT_BUDGET: the provider's remaining is the limit)"))
     quality = Table(title="data quality, last 7 days")

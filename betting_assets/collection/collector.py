@@ -21,9 +21,10 @@ from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA, Finding, nor
 from betting_assets.domain.data.scores import ScoreUpdate, parse_scores
 from betting_assets.domain.collection.tiers import FEED_LEAD, TierCall, tier_calls, tier_name
 from betting_assets.domain.timeutil import format_utc, parse_utc
-from betting_assets.sources.errors import MalformedResponseError, OddsApiError
+from betting_assets.sources.errors import CreditBudgetError, MalformedResponseError, OddsApiError
 from betting_assets.sources.odds_api import ApiResponse, Attempt, OddsApiClient
-from betting_assets.warehouse import queries, writes
+from betting_assets.domain.collection.credit_budget import period_start
+from betting_assets.warehouse import health, queries, writes
 from betting_assets.warehouse.transactions import in_transaction
 from betting_assets.domain.vocabulary import EventStatus
 
@@ -99,9 +100,12 @@ class RebuildResult:
 class Collector:
     def __init__(self, engine: Engine, client: OddsApiClient, *, regions: list[str], markets: list[str],
                  odds_format: str = "decimal", bookmakers: list[str] | None = None,
-                 quality_mode: QualityMode = QualityMode.FLAG, clock_at: datetime | None = None) -> None:
+                 quality_mode: QualityMode = QualityMode.FLAG, clock_at: datetime | None = None,
+                 budget: int | None = None, reset_day: int = 1) -> None:
         """``clock_at``: the time every fetch is logged at on the clock budgets and plans are
-        kept in, when it is not the wall clock (a sandbox's clock stands still between moves)."""
+        kept in, when it is not the wall clock (a sandbox's clock stands still between moves);
+        ``budget``: the credits a period may spend (``BETTING_CREDIT_BUDGET``), held before every
+        call, retries included, against what the period has spent as the provider billed it."""
         self.engine = engine
         self.client = client
         self.regions = regions
@@ -117,6 +121,22 @@ class Collector:
             raise ValueError("this client already reports its attempts elsewhere; a collector records every "
                              "attempt in fetch_log itself, so give it a client of its own")
         client.observer = self._log_attempt   # the collector owns its client's attempt log
+        self.budget, self.reset_day = budget, reset_day
+        client.gate = self._within_budget
+
+    def _within_budget(self, endpoint: str, sport: str | None, cost: int) -> None:
+        if self.budget is None or cost <= 0:
+            return
+        now = self.clock_at or datetime.now(timezone.utc)
+        with self.engine.connect() as conn:
+            _, spent = health.credits(conn, now, period_start(now, self.reset_day))
+            pending = health.unanswered_pending(conn)
+        left = self.budget - spent - pending
+        if cost > left:
+            held = f", {pending} of them held for calls that got no answer yet" if pending else ""
+            raise CreditBudgetError(f"{endpoint}{' for ' + sport if sport else ''} could cost {cost} credits and the "
+                                    f"budget has {max(left, 0)} of {self.budget} left this period{held} "
+                                    "(BETTING_CREDIT_BUDGET): not called")
 
     def _log_attempt(self, attempt: Attempt) -> None:
         keep_body = attempt.error is not None or attempt.endpoint not in _RAW_KEPT_IN_SNAPSHOTS
@@ -127,7 +147,7 @@ class Collector:
             error=attempt.error, elapsed_ms=attempt.elapsed_ms, attempts=attempt.attempt,
             requests_remaining=attempt.quota.remaining, requests_used=attempt.quota.used,
             requests_last=attempt.quota.last, body=attempt.body if keep_body else None,
-            clock_at=self.clock_at,
+            clock_at=self.clock_at, requests_expected=attempt.expected,
         )
         with self.engine.begin() as conn:
             self.last_fetch_id = writes.record_fetch(conn, record)

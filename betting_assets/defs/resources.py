@@ -95,7 +95,8 @@ class OddsApiResource(ConfigurableResource):
         collection = settings.collection
         return Collector(engine, self.client(), regions=collection.regions, markets=collection.markets,
                          odds_format=collection.odds_format, bookmakers=collection.bookmakers,
-                         quality_mode=settings.quality.mode, clock_at=clock_at)
+                         quality_mode=settings.quality.mode, clock_at=clock_at, budget=collection.credit_budget,
+                         reset_day=collection.credit_reset_day)
 
 
 def now_or_skip(clock: "ClockResource", undone: str) -> "datetime | SkipReason":

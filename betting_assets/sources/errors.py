@@ -73,6 +73,10 @@ class CreditReserveError(OddsApiError):
     """The call would take remaining credits below the configured reserve."""
 
 
+class CreditBudgetError(OddsApiError):
+    """The call could cost more than the period's budget has left (``BETTING_CREDIT_BUDGET``)."""
+
+
 AUTH_ERRORS: dict[str, type[AuthError]] = {
     "MISSING_KEY": MissingKeyError,
     "INVALID_KEY": InvalidKeyError,

@@ -78,6 +78,8 @@ class Attempt:
     error: str | None
     body: str | None
     attempt: int
+    expected: int = 0
+    """what the call could cost, as estimated before it was made"""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,10 @@ class OddsApiClient:
         self.breaker = breaker or CircuitBreaker()
         self.credit_reserve = credit_reserve
         self.observer = observer
+        self._expected = 0
+        self.gate: Callable[[str, str | None, int], None] | None = None
+        """asked before every attempt with (endpoint, sport, cost): raises to refuse the call
+        (the collector's budget)"""
         self._sleep = sleep
         self.quota = Quota()
         self.waits: deque[float] = deque(maxlen=64)
@@ -296,11 +302,13 @@ class OddsApiClient:
 
     def _get(self, endpoint: str, path: str, params: dict[str, Any], sport: str | None,
              cost: int, validate: Callable[[ApiResponse], None] | None = None) -> ApiResponse:
-        self._guard_credits(cost)
         counter = {"n": 0}
 
         def attempt() -> ApiResponse:
             counter["n"] += 1
+            self._guard_credits(cost)          # every attempt, retries included, is a call that may be billed
+            if self.gate is not None:
+                self.gate(endpoint, sport, cost)
             self.breaker.before_call()
             response = self._attempt(endpoint, path, params, sport, counter["n"], cost)
             if validate is not None:
@@ -321,6 +329,7 @@ class OddsApiClient:
                  number: int, cost: int) -> ApiResponse:
         requested_at = datetime.now(timezone.utc)
         started = time.perf_counter()
+        self._expected = cost
         query = {**params, "apiKey": self._key.get_secret_value()}
         public_url = str(self._http.base_url.join(path).copy_merge_params(params))
         try:
@@ -371,7 +380,7 @@ class OddsApiClient:
                 number: int) -> None:
         if self.observer is not None:
             self.observer(Attempt(endpoint, sport, url, dict(params), requested_at, status, elapsed_ms, quota,
-                                  error, body, number))
+                                  error, body, number, self._expected))
 
     @staticmethod
     def _error_for(response: httpx.Response, url: str, text: str) -> OddsApiError:

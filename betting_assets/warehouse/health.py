@@ -42,9 +42,23 @@ def credits(conn: Connection, now: datetime, since: datetime) -> tuple[int | Non
     remaining = conn.execute(select(fetch_log.c.requests_remaining)
                              .where(fetch_log.c.requests_remaining.is_not(None), fetch_log.c.clock_at <= now)
                              .order_by(fetch_log.c.clock_at.desc(), fetch_log.c.fetch_id.desc()).limit(1)).scalar_one_or_none()
-    spent = int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_last), 0))
+    spent = int(conn.scalar(select(func.coalesce(func.sum(billed()), 0))
                             .where(fetch_log.c.clock_at >= since, fetch_log.c.clock_at <= now)) or 0)
     return remaining, spent
+
+
+def billed() -> Any:
+    """What a logged attempt cost: what the provider's counter rose by at its answer (which
+    counts a charged call that got no answer), else its own ``x-requests-last``."""
+    return func.coalesce(fetch_log.c.requests_billed, fetch_log.c.requests_last, 0)
+
+
+def unanswered_credits(conn: Connection, now: datetime, since: datetime) -> int:
+    """Credits the provider's counter shows it billed for calls that never got an answer."""
+    gap = fetch_log.c.requests_billed - func.coalesce(fetch_log.c.requests_last, 0)
+    return int(conn.scalar(select(func.coalesce(func.sum(gap), 0)).where(
+        fetch_log.c.requests_billed.is_not(None), gap > 0, fetch_log.c.clock_at >= since,
+        fetch_log.c.clock_at <= now)) or 0)
 
 
 def quality_findings(conn: Connection, now: datetime, window: timedelta) -> list[dict[str, Any]]:
@@ -83,3 +97,14 @@ def last_account_check(conn: Connection) -> dict[str, Any] | None:
     off = conn.execute(select(func.count()).where(func.abs(account_checks.c.difference) >= 0.005)).scalar_one()
     checks = conn.execute(select(func.count()).select_from(account_checks)).scalar_one()
     return {**dict(row), "checked_at": row["checked_at"].isoformat(), "checks": int(checks), "off": int(off)}
+
+
+def unanswered_pending(conn: Connection) -> int:
+    """What the calls since the provider's last answered counter could have cost (a timeout, a
+    dropped connection): the provider may have billed them, and only its next answer will say,
+    so the budget holds them until then."""
+    last = conn.execute(select(fetch_log.c.fetch_id).where(fetch_log.c.requests_used.is_not(None))
+                        .order_by(fetch_log.c.fetch_id.desc()).limit(1)).scalar_one_or_none()
+    since = [fetch_log.c.fetch_id > last] if last is not None else []
+    return int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_expected), 0)).where(
+        fetch_log.c.status_code.is_(None), *since)) or 0)

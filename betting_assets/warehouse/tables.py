@@ -75,12 +75,17 @@ fetch_log = Table(
     Column("requests_last", Integer),
     Column("body", Text),
     Column("clock_at", UtcDateTime(), nullable=False),
+    Column("requests_billed", Integer),
+    Column("requests_expected", Integer),
     Index(None, "sport_key", "requested_at"),
     Index(None, "endpoint", "requested_at"),
     Index(None, "clock_at"),
 )
 """``clock_at``: when the call was made on the product's clock (the sandbox's replayed time in a
-demo, the wall clock in production), which budget periods and the collection plan are kept in"""
+demo, the wall clock in production), which budget periods and the collection plan are kept in;
+``requests_billed``: what the provider's cumulative ``x-requests-used`` rose by since the answer
+before (this call, and any call it charged that got no answer), the spend of record;
+``requests_expected``: what the call could cost, estimated before it was made"""
 
 collection_plan = Table(
     "collection_plan",

@@ -72,11 +72,22 @@ class FetchRecord:
     body: str | None = None
     clock_at: datetime | None = None
     """the product's clock when the call was made; the wall clock (``requested_at``) when unset"""
+    requests_expected: int | None = None
 
 
 def record_fetch(conn: Connection, record: FetchRecord) -> int:
+    """Appends the attempt, with what the provider billed since the last answer that showed its
+    counter: the rise of ``x-requests-used`` (a call the provider charged but never answered is
+    in it), or the answer's own ``x-requests-last`` for the first answer or after the counter was
+    reset."""
     row = asdict(record)
     row["clock_at"] = record.clock_at or record.requested_at
+    row["requests_billed"] = None
+    if record.requests_used is not None:
+        before = conn.execute(select(fetch_log.c.requests_used).where(fetch_log.c.requests_used.is_not(None))
+                              .order_by(fetch_log.c.fetch_id.desc()).limit(1)).scalar_one_or_none()
+        rose = None if before is None else record.requests_used - int(before)
+        row["requests_billed"] = rose if rose is not None and rose >= (record.requests_last or 0) else record.requests_last
     result = conn.execute(fetch_log.insert().returning(fetch_log.c.fetch_id), [row])
     return int(result.scalar_one())
 
