@@ -634,11 +634,29 @@ def backfill(select: str, start: str, end: str) -> None:
     if not assets or unknown:
         raise UserError(f"--select: {', '.join(unknown) or 'nothing'} is not a partitioned asset ({', '.join(PARTITIONED)})")
     first, last = partition_keys(start, end, settings, datetime.now(timezone.utc))
+    for line in _reclaim(settings):
+        click.echo(f"freed before the run: {line}")
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster") or "dagster"
     done = subprocess.run([dagster, "asset", "materialize", "-m", "betting_assets.definitions", "--select",
                            ",".join(assets), "--partition-range", f"{first}...{last}"], env=os.environ.copy())
     if done.returncode:
         raise click.exceptions.Exit(done.returncode)
+
+
+def _reclaim(settings: Settings) -> list[str]:
+    """An in-process run killed mid-step leaves the provider slot it held claimed for ever: before
+    a CLI run, runs whose process is gone are marked failed and their slots freed (``doctor``)."""
+    import os
+
+    from dagster import DagsterInstance
+
+    from betting_assets import doctor as doctoring
+
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    if not (home / "dagster.yaml").exists():
+        return []
+    with DagsterInstance.from_config(str(home)) as instance:
+        return doctoring.fix(instance, doctoring.examine(instance))
 
 
 def _migrate(step: Callable[[], None]) -> None:
@@ -773,6 +791,54 @@ def instance_init(home: Path | None) -> None:
     existed = (target / "dagster.yaml").exists()
     config = initialise(target)
     click.echo(f"{config} {'kept as it was' if existed else 'written'}; the {PROVIDER_POOL} pool's slots are set")
+
+
+@main.command()
+@click.option("--fix", is_flag=True, help="Mark runs whose process is gone failed and free the pool slots they "
+              "(or runs already over) hold.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
+@click.option("--home", "home", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="The Dagster instance's folder (default: $DAGSTER_HOME, else dagster under the project home).")
+def doctor(fix: bool, as_json: bool, home: Path | None) -> None:
+    """Runs the instance thinks are running whose process is gone, provider-pool slots held by
+    runs that are not running, and warehouse locks held now; --fix frees what is stuck. Exit 1
+    while something is stuck and not fixed."""
+    import json
+    import os
+
+    from dagster import DagsterInstance
+
+    from betting_assets import doctor as doctoring
+    from betting_assets.warehouse.engine import make_engine
+
+    settings = get_settings()
+    target = home or Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    if not (target / "dagster.yaml").exists():
+        raise UserError(f"{target} holds no Dagster instance (betting instance init makes one)")
+    engine = make_engine(settings.warehouse_url)
+    try:
+        with DagsterInstance.from_config(str(target)) as instance:
+            found = doctoring.examine(instance, engine)
+            if fix:
+                doctoring.fix(instance, found)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+    else:
+        for s in found.stuck:
+            click.echo(f"stuck run {s.run_id} ({s.job}, {s.status}, last event {s.last_event}): {s.why}")
+        for h in found.slots:
+            click.echo(f"{h.pool} slot held by run {h.run_id} ({h.step_key}, {h.run_status}): {h.why}")
+        for lock in found.locks:
+            click.echo(f"warehouse lock {lock['lock']} held by {lock['holder']}")
+        for done in found.fixed:
+            click.echo(f"fixed: {done}")
+        if found.healthy and not found.locks:
+            click.echo(f"nothing stuck: no run without its process, no {doctoring.PROVIDER_POOL} slot held by a run "
+                       f"that is not running, no warehouse lock held ({found.pending} steps waiting for a slot)")
+    if not found.healthy and not fix:
+        raise click.exceptions.Exit(1)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ concurrency:
   # pool): one of them at a time across all runs, as its credits and rate limits are shared
   pools:
     default_limit: 1
+# the daemon fails a run that never started and frees the pool slots of a run that has ended;
+# runs whose process was killed are found and freed by `betting doctor`
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
 """

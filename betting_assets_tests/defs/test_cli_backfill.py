@@ -127,3 +127,54 @@ def test_runs_launched_together_never_call_the_provider_at_the_same_time(
     assert {"2023-08-12", "2023-08-13"} <= set(spans), spans
     (a_start, a_end), (b_start, b_end) = sorted(spans[d] for d in ("2023-08-12", "2023-08-13"))
     assert a_end <= b_start, f"provider calls overlapped: {a_start}-{a_end} and {b_start}-{b_end}"
+
+
+def test_a_run_killed_mid_ingest_is_found_by_the_doctor_and_the_next_backfill_goes_on(
+        engine: Engine, db_url: str, sandbox: SandboxServer, tmp_path: Path) -> None:
+    """``kill -9`` of a README backfill while its provider step holds the pool's only slot: the
+    dead run stays STARTED and its slot claimed; ``betting doctor`` names both (exit 1), the next
+    ``betting backfill`` frees them (the run marked failed, saying why) and completes, and the
+    doctor then finds nothing stuck."""
+    import json
+    import signal
+
+    from betting_assets.dagster_home import PROVIDER_POOL
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-20T00:00:00Z"})
+    home = tmp_path / "home"
+    env = _env(db_url, sandbox, home)
+    subprocess.run([str(BIN / "betting"), "instance", "init"], env=env, check=True, capture_output=True, timeout=120)
+    set_sandbox(sandbox, "faults", {"latency_ms": 4000, "only": "/odds"})    # the step stays inside its call
+    backfill = [str(BIN / "betting"), "backfill", "--select", "odds_snapshots,normalized_odds",
+                "--from", "soccer_epl|2023-08-11", "--to", "soccer_epl|2023-08-12"]
+    victim = subprocess.Popen(backfill, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            deadline = time.monotonic() + 240
+            while not instance.event_log_storage.get_concurrency_info(PROVIDER_POOL).claimed_slots:
+                assert time.monotonic() < deadline and victim.poll() is None, "the run never took the slot"
+                time.sleep(0.2)
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(30)
+    set_sandbox(sandbox, "faults", {})
+    seen = subprocess.run([str(BIN / "betting"), "doctor", "--json"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert seen.returncode == 1, seen.stdout + seen.stderr[-2000:]
+    assert seen.stdout.strip(), seen.stderr[-3000:]
+    found = json.loads(seen.stdout)
+    (stuck,) = found["stuck_runs"]
+    assert stuck["status"] == "STARTED" and "is gone" in stuck["why"]
+    assert [s["run_id"] for s in found["held_slots"]] == [stuck["run_id"]]
+    again = subprocess.run(backfill, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"freed before the run: run {stuck['run_id'][:8]}" in again.stdout
+    after = subprocess.run([str(BIN / "betting"), "doctor"], env=env, capture_output=True, text=True, timeout=120)
+    assert after.returncode == 0 and "nothing stuck" in after.stdout, after.stdout + after.stderr[-2000:]
+    with DagsterInstance.from_config(str(home)) as instance:
+        dead = instance.get_run_by_id(stuck["run_id"])
+        assert dead is not None and dead.status == DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info(PROVIDER_POOL).claimed_slots
+    snapshots, rows = _counts(engine)
+    assert snapshots >= 2 and rows > 500
