@@ -132,3 +132,14 @@ def test_quota_simulate_says_what_a_monthly_budget_buys_and_draws_the_curve(file
     drawn = CliRunner().invoke(main, ["quota", "simulate", "--data", str(head), "--curve", str(curve)])
     assert drawn.exit_code == 0, drawn.output
     assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_backfill_with_a_bad_setting_is_one_line_before_dagster_loads(files: dict[str, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's CLI would show the setting's one good line inside a traceback of 141."""
+    monkeypatch.setenv("BETTING_BANKROLL", "inf")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["backfill", "--from", "soccer_epl|2023-08-11", "--to", "soccer_epl|2023-08-12"])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and lines == ["error: invalid settings: BETTING_BANKROLL=inf: Input should be a "
+                                               "finite number"], (result.exit_code, result.stderr[-2000:])

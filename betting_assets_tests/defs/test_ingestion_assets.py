@@ -265,3 +265,25 @@ def test_the_credit_budget_check_reads_the_periods_spend_from_fetch_log(
     tight = evaluate(max(spent - 1, 1))
     assert not tight.passed and f"over the budget of {max(spent - 1, 1):,}" in tight.metadata["sample"].value
     assert evaluate(spent * 100).passed
+
+
+@pytest.mark.parametrize("config, says", [
+    ({"mode": "histroy"}, "String should match pattern '^(auto|live|history)$'"),
+    ({"markets": ["h2h", "Corners!"]}, "provider market keys"),
+    ({"event_id": "../../etc"}, "String should match pattern"),
+], ids=["mode", "markets", "event_id"])
+def test_a_bad_odds_run_config_is_refused_before_any_call(engine: Engine, sandbox: SandboxServer,
+                                                          resources: dict[str, object], config: dict[str, object],
+                                                          says: str) -> None:
+    """Before, any mode but live or auto ran history, and any market or event id was sent."""
+    import httpx
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T12:00:00Z"})
+    asked = httpx.get(f"{sandbox.url}/sandbox/quota").json()["requests"]
+    done = materialize([odds_snapshots], resources=resources, partition_key=DAY, instance=DagsterInstance.ephemeral(),
+                       run_config={"ops": {"odds_snapshots": {"config": config}}}, raise_on_error=False)
+    assert not done.success
+    failure = next(e for e in done.all_events if e.event_type_value == "STEP_FAILURE")
+    assert says in str(failure.event_specific_data)
+    assert httpx.get(f"{sandbox.url}/sandbox/quota").json()["requests"] == asked     # nothing was called
+    assert _count(engine, snapshots_table) == 0
