@@ -86,7 +86,10 @@ def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResourc
     now = clock.now()
 
     def participants(sport: str) -> list[str]:
-        return odds_api.collector(warehouse.engine(), clock.log_time(now)).participants(sport, now)
+        from betting_assets.defs.collection.assets import provider_turn
+
+        with provider_turn(warehouse):   # one provider call at a time: credits are read off its running counter
+            return odds_api.collector(warehouse.engine(), clock.log_time(now)).participants(sport, now)
 
     with venue.session("the mapping reads the venue's catalogue") as made:
         outcome = made.map_markets(warehouse.engine(), now, settings.get().collection.sports, participants)
