@@ -799,7 +799,9 @@ def instance_init(home: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
 @click.option("--home", "home", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="The Dagster instance's folder (default: $DAGSTER_HOME, else dagster under the project home).")
-def doctor(fix: bool, as_json: bool, home: Path | None) -> None:
+@click.option("--this-machine", is_flag=True, help="Every run of a shared (PostgreSQL) instance runs here: look at "
+              "their processes too (by default only an embedded instance's are).")
+def doctor(fix: bool, as_json: bool, home: Path | None, this_machine: bool) -> None:
     """Runs the instance thinks are running whose process is gone, provider-pool slots held by
     runs that are not running, and warehouse locks held now; --fix frees what is stuck. Exit 1
     while something is stuck and not fixed."""
@@ -818,7 +820,7 @@ def doctor(fix: bool, as_json: bool, home: Path | None) -> None:
     engine = make_engine(settings.warehouse_url)
     try:
         with DagsterInstance.from_config(str(target)) as instance:
-            found = doctoring.examine(instance, engine)
+            found = doctoring.examine(instance, engine, this_machine=True if this_machine else None)
             if fix:
                 doctoring.fix(instance, found)
     finally:
@@ -834,6 +836,9 @@ def doctor(fix: bool, as_json: bool, home: Path | None) -> None:
             click.echo(f"warehouse lock {lock['lock']} held by {lock['holder']}")
         for done in found.fixed:
             click.echo(f"fixed: {done}")
+        if not found.processes_checked:
+            click.echo("runs' processes not looked at: the instance's storage is shared (PostgreSQL) and its runs "
+                       "may be on other machines (--this-machine if they all run here)")
         if found.healthy and not found.locks:
             click.echo(f"nothing stuck: no run without its process, no {doctoring.PROVIDER_POOL} slot held by a run "
                        f"that is not running, no warehouse lock held ({found.pending} steps waiting for a slot)")

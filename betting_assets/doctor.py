@@ -55,6 +55,9 @@ class Diagnosis:
     """steps waiting for a provider slot"""
     locks: list[dict[str, Any]] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
+    processes_checked: bool = True
+    """False where the instance's storage is shared across machines and its runs' processes were
+    not looked at"""
 
     @property
     def healthy(self) -> bool:
@@ -62,7 +65,8 @@ class Diagnosis:
 
     def as_dict(self) -> dict[str, Any]:
         return {"stuck_runs": [asdict(s) for s in self.stuck], "held_slots": [asdict(s) for s in self.slots],
-                "pending_steps": self.pending, "locks": self.locks, "fixed": self.fixed, "healthy": self.healthy}
+                "pending_steps": self.pending, "locks": self.locks, "fixed": self.fixed, "healthy": self.healthy,
+                "processes_checked": self.processes_checked}
 
 
 def process_alive(pid: int | None) -> bool | None:
@@ -83,14 +87,23 @@ def process_alive(pid: int | None) -> bool | None:
     return "python" in command or "dagster" in command
 
 
-def examine(instance: Any, engine: Engine | None = None) -> Diagnosis:
-    """The active runs whose process is gone, the provider-pool slots held by runs that are not
-    running, and the warehouse locks now held."""
+def local(instance: Any) -> bool:
+    """Whether every run of the instance ran on this machine: its storage is Dagster's SQLite
+    files under ``DAGSTER_HOME`` (the embedded instance). A shared storage (PostgreSQL) may hold
+    runs of other machines, whose pids mean nothing here."""
+    return type(instance.run_storage).__name__.startswith("Sqlite")
+
+
+def examine(instance: Any, engine: Engine | None = None, this_machine: bool | None = None) -> Diagnosis:
+    """The active runs whose process is gone (asked only where every run is on this machine:
+    ``this_machine``, by default when the storage is local), the provider-pool slots held by runs
+    that are not running, and the warehouse locks now held."""
     from dagster import DagsterRunStatus, RunsFilter
 
     diagnosis = Diagnosis()
-    active = instance.get_run_records(filters=RunsFilter(statuses=[
-        DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]))
+    diagnosis.processes_checked = local(instance) if this_machine is None else this_machine
+    statuses = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    active = instance.get_run_records(filters=RunsFilter(statuses=statuses)) if diagnosis.processes_checked else []
     for record in active:
         run = record.dagster_run
         entry, pid = _last_process(instance, run.run_id)

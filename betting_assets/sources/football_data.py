@@ -261,7 +261,7 @@ def _refuse_ragged(path: Path, text: bytes) -> None:
     header = next(rows, None)
     if header is None:
         return
-    width = len(header)
+    width = max((i + 1 for i, name in enumerate(header) if name.strip()), default=0)   # trailing blank names aside
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue

@@ -88,8 +88,15 @@ def exchange_markets(context: AssetExecutionContext, warehouse: WarehouseResourc
     def participants(sport: str) -> list[str]:
         from betting_assets.defs.collection.assets import provider_turn
 
-        with provider_turn(warehouse):   # one provider call at a time: credits are read off its running counter
-            return odds_api.collector(warehouse.engine(), clock.log_time(now)).participants(sport, now)
+        from betting_assets.sources.errors import OddsApiError
+
+        try:
+            with provider_turn(warehouse):   # one provider call at a time: credits are read off its running counter
+                return odds_api.collector(warehouse.engine(), clock.log_time(now)).participants(sport, now)
+        except OddsApiError as exc:          # the names are then learned from the upcoming events' alone
+            context.log.warning(f"{sport}: the feed's participants could not be read ({exc}); names are learned "
+                                "from the upcoming events' teams")
+            return []
 
     with venue.session("the mapping reads the venue's catalogue") as made:
         outcome = made.map_markets(warehouse.engine(), now, settings.get().collection.sports, participants)
