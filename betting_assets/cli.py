@@ -794,6 +794,63 @@ def instance_init(home: Path | None) -> None:
 
 
 @main.command()
+@click.option("--from", "start", required=True, help="First day of the window (ISO).")
+@click.option("--to", "end", required=True, help="Day the window stops before (ISO).")
+@click.option("--at", "at", default=None, help="Judge as of this time (ISO; the sandbox's clock in a replay); now "
+              "by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(start: str, end: str, at: str | None, as_json: bool) -> None:
+    """What the product did over a window and whether it did what it should: snapshots at decision
+    time and close, results, planned calls made, credits as billed, slips and refusals, bets settled,
+    the bankroll continuous, failed runs; and what the warehouse gained each week. Exit 1 when a
+    promise is broken."""
+    import json
+    import os
+    from datetime import timezone
+
+    from rich.table import Table
+
+    from betting_assets.season_report import report as season_report
+    from betting_assets.warehouse.engine import make_engine
+
+    settings = get_settings()
+    first, stop = day_option(start, "--from"), day_option(end, "--to")
+    now = day_option(at, "--at") or datetime.now(timezone.utc)
+    if first is None or stop is None or first >= stop:
+        raise UserError(f"--from {start} must be before --to {end}")
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    engine = make_engine(settings.warehouse_url)
+    try:
+        if (home / "dagster.yaml").exists():
+            from dagster import DagsterInstance
+
+            with DagsterInstance.from_config(str(home)) as instance:
+                found = season_report(engine, settings, first, stop, now, instance)
+        else:
+            found = season_report(engine, settings, first, stop, now)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+    else:
+        console = Console()
+        table = Table(title=f"{first:%Y-%m-%d} to {stop:%Y-%m-%d}, judged at {now:%Y-%m-%d %H:%M} UTC")
+        for column in ("", "figure", "as it should", "detail"):
+            table.add_column(column)
+        for line in found.lines:
+            table.add_row(line.what, line.value, {True: "yes", False: "NO", None: ""}[line.ok], line.detail)
+        console.print(table)
+        weeks = Table(title="what the warehouse gained each week")
+        for column in ("week", "snapshots", "odds rows", "provider calls"):
+            weeks.add_column(column)
+        for w in found.weeks:
+            weeks.add_row(w["week"], f"{w['snapshots']:,}", f"{w['odds_rows']:,}", f"{w['provider_calls']:,}")
+        console.print(weeks)
+    if not found.ok:
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
 @click.option("--fix", is_flag=True, help="Mark runs whose process is gone failed and free the pool slots they "
               "(or runs already over) hold.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")

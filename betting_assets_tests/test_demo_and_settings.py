@@ -276,3 +276,31 @@ def test_the_exchange_demo_maps_real_names_places_settles_and_reconciles_the_acc
     assert len(checks) >= 2 and all(d is None or abs(d) < 0.005 for _, _, d in checks)
     assert any(w is not None and w != 0 for w, _, _ in checks)       # a check saw money move, and agreed
     assert learned > 0                                                 # names the alias table never held
+
+
+def test_the_report_judges_what_the_demo_did_over_its_live_day(demo_run: DemoRun) -> None:
+    """``betting report`` over the demo's live day, read back from its warehouse and instance: the
+    figures agree with the demo's own, the promises it kept are said kept, and the ones a demo
+    does not keep (it stops after its live moments, so the plan's later calls are never made)
+    are said broken, with exit 1."""
+    import json
+    import subprocess
+    import sys
+
+    run = demo_run.figures["pipeline"]
+    day = datetime.fromisoformat(run["live_times"][0]).date()
+    env = {**os.environ, "BETTING_HOME": str(demo_run.home), "DAGSTER_HOME": str(demo_run.home / "dagster")}
+    env.pop("BETTING_SPORTS", None)
+    done = subprocess.run([sys.executable, "-m", "betting_assets.cli", "report", "--from", day.isoformat(), "--to",
+                           (day + timedelta(days=1)).isoformat(), "--at", (day + timedelta(days=2)).isoformat(),
+                           "--json"], env=env, capture_output=True, text=True, timeout=300)
+    found = json.loads(done.stdout)
+    lines = {line["what"]: line for line in found["lines"]}
+    assert lines["bets settled"]["ok"] and lines["bets settled"]["value"] == f"{run['bets_settled']} of {run['bets_settled']}"
+    assert lines["settled P&L"]["value"] == f"{run['pnl']:+,.2f}"
+    assert lines["bankroll continuous"]["ok"] and lines["slips still proposed"]["ok"]
+    assert lines["failed runs"]["ok"] and lines["with their result"]["ok"]
+    billed = lines["credits as billed (x-requests-used)"]
+    assert billed["ok"] and f"counted from answers {billed['value']}," in billed["detail"]   # no fault: billed = counted
+    assert done.returncode == (0 if found["ok"] else 1) and not lines["planned calls made"]["ok"]
+    assert found["weeks"] and all(w["odds_rows"] >= 0 for w in found["weeks"])
