@@ -646,13 +646,12 @@ def backfill(select: str, start: str, end: str) -> None:
 def _reclaim(settings: Settings) -> list[str]:
     """An in-process run killed mid-step leaves the provider slot it held claimed for ever: before
     a CLI run, runs whose process is gone are marked failed and their slots freed (``doctor``)."""
-    import os
-
     from dagster import DagsterInstance
 
     from betting_assets import doctor as doctoring
+    from betting_assets.dagster_home import home_of
 
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    home = home_of(settings)
     if not (home / "dagster.yaml").exists():
         return []
     with DagsterInstance.from_config(str(home)) as instance:
@@ -783,11 +782,9 @@ def instance_init(home: Path | None) -> None:
     """Gives HOME (default: $DAGSTER_HOME, else dagster under the project home) the embedded
     configuration: one provider call at a time across all runs. An existing dagster.yaml is
     kept."""
-    import os
+    from betting_assets.dagster_home import PROVIDER_POOL, home_of, initialise
 
-    from betting_assets.dagster_home import PROVIDER_POOL, initialise
-
-    target = home or Path(os.environ.get("DAGSTER_HOME") or get_settings().home_dir / "dagster")
+    target = home or home_of(get_settings())
     existed = (target / "dagster.yaml").exists()
     config = initialise(target)
     click.echo(f"{config} {'kept as it was' if existed else 'written'}; the {PROVIDER_POOL} pool's slots are set")
@@ -805,11 +802,11 @@ def report(start: str, end: str, at: str | None, as_json: bool) -> None:
     the bankroll continuous, failed runs; and what the warehouse gained each week. Exit 1 when a
     promise is broken."""
     import json
-    import os
     from datetime import timezone
 
     from rich.table import Table
 
+    from betting_assets.dagster_home import home_of
     from betting_assets.season_report import report as season_report
     from betting_assets.warehouse.engine import make_engine
 
@@ -818,7 +815,7 @@ def report(start: str, end: str, at: str | None, as_json: bool) -> None:
     now = day_option(at, "--at") or datetime.now(timezone.utc)
     if first is None or stop is None or first >= stop:
         raise UserError(f"--from {start} must be before --to {end}")
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    home = home_of(settings)
     engine = make_engine(settings.warehouse_url)
     try:
         if (home / "dagster.yaml").exists():
@@ -863,15 +860,15 @@ def doctor(fix: bool, as_json: bool, home: Path | None, this_machine: bool) -> N
     runs that are not running, and warehouse locks held now; --fix frees what is stuck. Exit 1
     while something is stuck and not fixed."""
     import json
-    import os
 
     from dagster import DagsterInstance
 
     from betting_assets import doctor as doctoring
+    from betting_assets.dagster_home import home_of
     from betting_assets.warehouse.engine import make_engine
 
     settings = get_settings()
-    target = home or Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    target = home or home_of(settings)
     if not (target / "dagster.yaml").exists():
         raise UserError(f"{target} holds no Dagster instance (betting instance init makes one)")
     engine = make_engine(settings.warehouse_url)

@@ -5,8 +5,10 @@ together never call the odds provider at the same time."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 PROVIDER_POOL = "odds_api"
 """the concurrency pool of every asset and op that calls the odds provider"""
@@ -31,6 +33,11 @@ run_monitoring:
 telemetry:
   enabled: false
 """
+
+
+def home_of(settings: Any) -> Path:
+    """The project's Dagster instance folder: ``DAGSTER_HOME``, else ``dagster`` under the home."""
+    return Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
 
 
 def prepare(home: Path) -> Path:

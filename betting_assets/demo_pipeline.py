@@ -77,9 +77,9 @@ def _instance(settings: Settings):  # type: ignore[no-untyped-def]
     UI opened on it shows the demo's runs."""
     from dagster import DagsterInstance
 
-    from betting_assets.dagster_home import ensure_pool, prepare
+    from betting_assets.dagster_home import ensure_pool, home_of, prepare
 
-    prepare(Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home_dir / "dagster"))))
+    prepare(Path(os.environ.setdefault("DAGSTER_HOME", str(home_of(settings)))))
     instance = DagsterInstance.get()
     ensure_pool(instance)
     return instance

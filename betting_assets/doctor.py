@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from betting_assets.dagster_home import PROVIDER_POOL
+from betting_assets.warehouse.locks import BANKROLL
 
-LOCKS = ("bankroll", PROVIDER_POOL)
+LOCKS = (BANKROLL, PROVIDER_POOL)
 """the warehouse's named locks (``warehouse.locks``)"""
 
 
@@ -173,7 +174,7 @@ def held_locks(engine: Engine) -> list[dict[str, Any]]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             for name in LOCKS:
-                key = locks._key(name)
+                key = locks.advisory_key(name)
                 row = conn.execute(text(
                     "SELECT a.pid, a.application_name, a.state, a.backend_start FROM pg_locks l "
                     "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "

@@ -55,4 +55,12 @@ def test_a_shared_instance_is_not_judged_by_this_machines_processes(shared_home:
         here = doctor.examine(instance, this_machine=True)
         (stuck,) = here.stuck
         assert stuck.run_id == run.run_id and "is gone" in stuck.why
-        assert doctor.fix(instance, here) and instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+        shown = subprocess.run([sys.executable, "-m", "betting_assets.cli", "doctor", "--home", str(shared_home)],
+                               env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 0 and "processes not looked at" in shown.stdout, shown.stdout + shown.stderr
+        fixed = subprocess.run([sys.executable, "-m", "betting_assets.cli", "doctor", "--home", str(shared_home),
+                                "--this-machine", "--fix"], env=os.environ.copy(), capture_output=True, text=True,
+                               timeout=120)
+        assert fixed.returncode == 0 and f"fixed: run {run.run_id[:8]} (collect_odds) marked failed" in fixed.stdout, \
+            fixed.stdout + fixed.stderr
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE

@@ -29,6 +29,8 @@ from betting_assets.warehouse.transactions import in_transaction
 from betting_assets.domain.vocabulary import EventStatus
 
 _RAW_KEPT_IN_SNAPSHOTS = {"odds", "historical_odds", "event_odds", "historical_event_odds"}
+PARTICIPANTS_AGE = timedelta(days=7)
+"""a sport's participants list is asked for again after this, or sooner for a team it lacks"""
 WARMUP = timedelta(days=3)
 COVERAGE_LOOKBACK = timedelta(days=14)
 """how far before a day a stored historical answer may be stamped and still answer for it"""
@@ -441,9 +443,6 @@ class Collector:
         count, changes = in_transaction(self.engine, apply)
         return IngestResult(events=count, findings=len(frame.findings),
                             status_changes={k: len(v) for k, v in changes.items()})
-
-
-PARTICIPANTS_AGE = timedelta(days=7)
 
 
 def _participant_names(data: Any) -> set[str]:

@@ -13,7 +13,7 @@ settlement the ledger holds wrong.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select
@@ -90,7 +90,7 @@ def reconcile(engine: Engine, venue: VenueName, before: Account, after: Account,
             context={"venue": venue.value, "wallet_moved": moved, "ledger_moved": ledger_moved,
                      "wallet": after.wallet, "ledger_net": net, "checked_at": now.isoformat()})
         writes.record_findings(conn, [finding], source=CHECK, recorded_at=now)
-    return AccountCheck(check.wallet, net, moved, ledger_moved, check.markets, finding)
+    return replace(check, finding=finding)
 
 
 def anchor_once(engine: Engine, venue: Venue, now: datetime) -> AccountCheck | None:

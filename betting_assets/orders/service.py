@@ -38,7 +38,7 @@ from betting_assets.orders import account_check
 from betting_assets.warehouse import ledger, locks, queries
 
 QUOTE_LOOKBACK = timedelta(days=3)
-BANKROLL_LOCK = "bankroll"
+BANKROLL_LOCK = locks.BANKROLL
 
 
 def patience(settings: Settings) -> timedelta:
@@ -323,7 +323,9 @@ def gate_and_place(engine: Engine, venue: Venue, rows: list[dict[str, Any]], set
         stop = kill()
         if mine:
             account_check.anchor_once(engine, venue, now)
-        book = account_book(engine, settings, venue, now, funds=venue.funds() if mine else None, kill=bool(stop))
+        held = venue.account() if mine else None
+        book = account_book(engine, settings, venue, now, funds=held.available if held is not None else None,
+                            kill=bool(stop))
         book.take_day_cash()   # slips of a day no decision of today's proposed: the day's cash is taken now
         counts = venue.rules.transactions_per_hour is not None
         orders = [Order(r["idempotency_key"], r["event_id"], r["requested_price"], r["requested_stake"], r["edge"],

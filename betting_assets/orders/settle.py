@@ -124,11 +124,15 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
     finding, and the venue's figures stand. The venue's account is read before and after, and
     reconciled with the ledger (``account_check``)."""
     with engine.connect() as conn:
-        open_ = pl.concat([ledger.with_status(conn, BetStatus.PLACED), ledger.with_status(conn, BetStatus.RESTING)])
-    at_venue = venue is not None and any(kind_of(b).settles_own_bets for b in open_["broker"].unique().to_list())
-    if not at_venue:
+        resting = ledger.with_status(conn, BetStatus.RESTING)
+        brokers = set(ledger.with_status(conn, BetStatus.PLACED)["broker"].to_list()) | set(resting["broker"].to_list())
+    if venue is None or not any(kind_of(b).settles_own_bets for b in brokers):
         return _settle(engine, settings, now, None)
-    made = venue()   # type: ignore[misc]
+    made = venue()
+    if not resting.is_empty():   # an order the exchange lapsed at in-play ends placed with what matched, then settles
+        from betting_assets.orders.service import patience, reconcile_resting
+
+        reconcile_resting(engine, made, now, patience(settings))
     before = made.account()
     done = _settle(engine, settings, now, made)
     if before is not None:
@@ -139,13 +143,6 @@ def settle_placed(engine: Engine, settings: Settings, now: datetime,
 
 
 def _settle(engine: Engine, settings: Settings, now: datetime, made: Venue | None) -> Settled:
-    if made is not None:
-        with engine.connect() as conn:
-            resting = not ledger.with_status(conn, BetStatus.RESTING).is_empty()
-        if resting:   # an order the exchange lapsed at in-play ends placed with what matched, then settles
-            from betting_assets.orders.service import patience, reconcile_resting
-
-            reconcile_resting(engine, made, now, patience(settings))
     with engine.connect() as conn:
         placed = ledger.with_status(conn, BetStatus.PLACED)
         if placed.is_empty():

@@ -4,7 +4,7 @@ limits), with what placement sends it and what it answers.
 A venue says its name, the commission it takes in a market, its rules (minimum stake and payout,
 stake step, transaction budget), the markets it lists, whether it prices from a book of its own
 (then slips are priced at it and re-checked on it) and whether it settles its own bets (then
-settlement takes its reports). It opens a session for a step, and answers quotes, funds,
+settlement takes its reports). It opens a session for a step, and answers quotes, the account's money,
 orders, lookups by reference, cancels of what rests and cleared reports. Nothing outside ``venues/`` asks which venue
 it is: it asks the venue.
 
@@ -166,8 +166,6 @@ class Venue(Protocol):
         ...
 
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None) -> Quotes: ...
-
-    def funds(self) -> float | None: ...
 
     def account(self) -> Account | None:
         """The account's money as the venue reports it; None for a venue without one (paper)."""

@@ -48,9 +48,6 @@ class PaperVenue:
     def quotes(self, market_ids: list[str], keep: Callable[[dict[str, Any]], None] | None = None) -> Quotes:
         return {}
 
-    def funds(self) -> float | None:
-        return None
-
     def account(self) -> None:
         return None
 

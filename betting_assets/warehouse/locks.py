@@ -20,6 +20,8 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 POLL_S = 0.05
+BANKROLL = "bankroll"
+"""the lock placement's gate and claims hold, one bankroll at a time"""
 _MEMORY_LOCKS: dict[str, threading.Lock] = {}
 
 
@@ -27,7 +29,8 @@ class LockTimeout(RuntimeError):
     """Another run held the lock for longer than the caller would wait."""
 
 
-def _key(name: str) -> int:
+def advisory_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key of a named lock."""
     return int.from_bytes(hashlib.sha256(f"betting:{name}".encode()).digest()[:8], "big", signed=True)
 
 
@@ -43,7 +46,7 @@ def _wait(try_once, name: str, timeout_s: float) -> None:  # type: ignore[no-unt
 def named_lock(engine: Engine, name: str, timeout_s: float = 120.0) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            key = _key(name)
+            key = advisory_key(name)
             _wait(lambda: conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar(), name, timeout_s)
             conn.commit()
             try:

@@ -373,5 +373,6 @@ account_checks = Table(
 )
 """the venue's account beside the ledger after each settlement that read it: ``wallet`` is what
 the account holds (available to bet less the exposure, which Betfair reports negative),
-``ledger_net`` the net P&L of every bet the venue settled, and their movements since the
-venue's previous check, which must agree to the penny (None on the first, the anchor)"""
+``ledger_net`` the net P&L of every bet the venue settled, ``markets`` how many markets those
+bets were in, and both movements since the venue's previous check, which must agree to the penny
+(None on the first, the anchor)"""

@@ -297,20 +297,20 @@ def test_cleared_orders_after_the_event_with_commission_per_market(
     assert rolled.bet_count == 2 and rolled.profit == pytest.approx(won.profit - 1.0)
     assert rolled.commission == pytest.approx(0.05 * (won.profit - 1.0), abs=0.005)   # on net winnings
     balance = DEFAULT_BALANCE + won.profit - 1.0 - rolled.commission
-    assert exchange.funds() == pytest.approx(balance, abs=0.001)
+    assert exchange.account().available == pytest.approx(balance, abs=0.001)
     exchange.cleared(["h", "d"])
-    assert exchange.funds() == pytest.approx(balance, abs=0.001)             # paid once
+    assert exchange.account().available == pytest.approx(balance, abs=0.001)             # paid once
 
 
 def test_a_voided_market_gives_every_stake_back(exchange: BetfairVenue, sandbox: SandboxServer) -> None:
     market, book = _market(sandbox, exchange.client)
     exchange.place(_on(market, book, "v", book.runners[0].ex.available_to_back[0].price, 10.0))
-    assert exchange.funds() == DEFAULT_BALANCE - 10.0
+    assert exchange.account().available == DEFAULT_BALANCE - 10.0
     httpx.post(f"{sandbox.url}/sandbox/exchange", json={"void_markets": [market.market_id]},
                headers={"x-api-key": "test-key"}).raise_for_status()
     voided = exchange.cleared(["v"])
     assert (voided.bets["v"].kind, voided.bets["v"].profit) == ("voided", 0.0) and voided.markets == {}
-    assert exchange.funds() == DEFAULT_BALANCE
+    assert exchange.account().available == DEFAULT_BALANCE
 
 
 def _row(key: str, market, book, price: float, stake: float, commence: datetime) -> dict:  # type: ignore[no-untyped-def, type-arg]

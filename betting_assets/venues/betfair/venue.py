@@ -166,11 +166,6 @@ class BetfairVenue:
             keep(books)
         return runner_quotes(books)
 
-    def funds(self) -> float | None:
-        """Funds available to bet (getAccountFunds)."""
-        with self._call("getAccountFunds"):
-            return float(self.client.account.get_account_funds().available_to_bet_balance)
-
     def account(self) -> Account:
         """getAccountFunds: available to bet and the exposure (negative), which together are the
         wallet a settlement moves."""
