@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from betting_assets.domain.betting import backtest_export, claims
 from betting_assets.domain.pricing.devig import describe_choice
 from betting_assets.domain.betting.backtest import BacktestResult, StrategyResult
-from betting_assets.modelling.plots import png_bytes
+from betting_assets.modelling.plots import png_bytes, pyplot
 
 _COLUMNS: list[tuple[str, str, str]] = [
     ("turnover", "turnover", "{:,.0f}"), ("profit", "profit", "{:+,.2f}"), ("avg_odds", "avg odds", "{:.2f}"),
@@ -89,7 +87,7 @@ def summary_lines(result: BacktestResult) -> list[str]:
 
 def equity_png(result: BacktestResult, title: str = "Backtest: bankroll by day") -> bytes:
     """Each strategy's bankroll over time, and its drawdown from the running peak below."""
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True,
+    figure, (top, bottom) = pyplot().subplots(2, 1, figsize=(10, 6.5), sharex=True,
                                          gridspec_kw={"height_ratios": [3, 1]})
     bankroll = result.config.get("bankroll", 0.0)
     for strategy in result.strategies:

@@ -4,15 +4,24 @@ importance, rendered to PNG bytes (Agg, no screen needed)."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
+import polars as pl
 
 
-def png_bytes(figure: plt.Figure) -> bytes:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported when a picture is drawn: it is half a
+    second of every run's start, and most runs draw none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_bytes(figure: Any) -> bytes:
+    plt = pyplot()
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=110)
@@ -22,6 +31,7 @@ def png_bytes(figure: plt.Figure) -> bytes:
 
 def calibration_png(model_table: pl.DataFrame, market_table: pl.DataFrame | None, title: str) -> bytes:
     """Forecast against observed frequency per outcome; the diagonal is perfect calibration."""
+    plt = pyplot()
     outcomes = model_table["outcome"].unique(maintain_order=True).to_list()
     figure, axes = plt.subplots(1, len(outcomes), figsize=(4 * len(outcomes), 4), squeeze=False)
     for axis, outcome in zip(axes[0], outcomes, strict=True):
@@ -42,6 +52,7 @@ def calibration_png(model_table: pl.DataFrame, market_table: pl.DataFrame | None
 
 
 def importance_png(importance: pl.DataFrame, top: int = 20) -> bytes:
+    plt = pyplot()
     head = importance.head(top).reverse()
     figure, axis = plt.subplots(figsize=(7, max(3, 0.3 * head.height)))
     axis.barh(head["feature"].to_list(), head["gain"].to_list())
@@ -54,6 +65,7 @@ def budget_png(curve: pl.DataFrame, fixed_credits: int, full_capture_credits: in
     """Coverage bought against the season's credits as the monthly budget grows, beside what
     every decision time and close costs and what fixed 30-minute polling costs (credits on a
     log scale: fixed polling costs tens of times more)."""
+    plt = pyplot()
     figure, share = plt.subplots(figsize=(9, 4.5))
     credits = curve["credits"].to_list()
     share.plot(credits, [v * 100 for v in curve["decision"]], marker="o", label="decision-time snapshot (% of events)")
@@ -79,6 +91,7 @@ def budget_png(curve: pl.DataFrame, fixed_credits: int, full_capture_credits: in
 def plan_png(days: pl.DataFrame, left: int | None, title: str) -> bytes:
     """Planned credits per day, stacked by priority (``day``, ``priority``, ``credits``), with
     what the period's budget has left as a line over the running total."""
+    plt = pyplot()
     order = ["decision", "closing", "results", "movement"]
     labels = sorted(days["day"].unique().to_list())
     figure, axis = plt.subplots(figsize=(9, 4))

@@ -239,9 +239,9 @@ def summary(placed: pl.DataFrame) -> dict[str, float | int | None]:
 
 def bankroll_png(history: pl.DataFrame, start: float) -> bytes:
     """The bankroll after each settlement, with the starting bankroll for reference."""
-    from betting_assets.modelling.plots import plt, png_bytes
+    from betting_assets.modelling.plots import png_bytes, pyplot
 
-    figure, axis = plt.subplots(figsize=(9, 4))
+    figure, axis = pyplot().subplots(figsize=(9, 4))
     axis.step([0, *range(1, history.height + 1)], [start, *history["bankroll"].to_list()], where="post",
               linewidth=1.4)
     axis.axhline(start, color="grey", linestyle="--", linewidth=1)
