@@ -158,6 +158,12 @@ class CollectionSettings(_Group):
         default=None, description="football-data CSV file or folder with final scores for history older "
         "than the provider's three-day scores window.")
     fetch_retry_minutes: int = Field(default=10, gt=0)
+    discovery_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="How often, on the product's "
+                                   "clock, the fixture list is refreshed (the events endpoint is free).")
+    sensor_interval_s: int | None = Field(default=None, ge=1, le=3600, description="Seconds between two ticks of "
+                                          "every sensor; each sensor's own (30 to 120 s) when unset. Read when the "
+                                          "definitions load: a season run on a fast clock ticks them every few "
+                                          "seconds.")
 
     _split = field_validator("sports", "regions", "markets", "bookmakers", "closing_markets", "movement_markets",
                              mode="before")(_csv)
@@ -226,6 +232,11 @@ class ModelSettings(_Group):
         default=None, description="First day of the out-of-time evaluation; the last fifth of events when unset.")
     train_from: str | None = Field(default=None, description="First day of training data; all when unset.")
     decision_hours: float = Field(default=1.0, description="The decision time the model trains at.")
+    retrain_days: int = Field(default=7, ge=1, le=366, description="Days, on the product's clock, between two "
+                              "retrainings by retrain_sensor (features of the days since, then train_model).")
+    holdout_days: int = Field(default=28, ge=7, le=366, description="A retraining's out-of-time evaluation: the "
+                              "last this many days before it; the champion moves only when the new version wins "
+                              "there.")
 
     _day = field_validator("test_from", "train_from")(_a_day)
 

@@ -119,7 +119,8 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
     assert {j.name for j in repository.get_all_jobs()} - {"__ASSET_JOB"} == {
         "collect_odds", "collect_scores", "ingest_history", "discover_events", "build_features", "train_model",
         "run_backtests", "propose_bets", "place_bets", "settle_bets", "map_exchange_markets", "plan_collection"}
-    assert {s.name for s in repository.sensor_defs} == {"collection_plan_sensor", "odds_fetch_sensor", "scores_sensor",
-                                                         "slips_sensor", "placement_sensor", "settlement_sensor"}
-    assert [s.name for s in repository.schedule_defs] == ["discover_events_hourly"]
+    assert {s.name for s in repository.sensor_defs} == {
+        "discovery_sensor", "collection_plan_sensor", "odds_fetch_sensor", "scores_sensor", "slips_sensor",
+        "placement_sensor", "settlement_sensor", "retrain_sensor"}
+    assert not repository.schedule_defs   # on the product's clock: a cron schedule follows the machine's
     assert len(repository.asset_graph.asset_check_keys) == 24

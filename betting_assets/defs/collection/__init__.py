@@ -1,2 +1,2 @@
 """Collection: events, raw odds snapshots, normalised odds and scores, the collection plan,
-with their checks, jobs, sensors and the discovery schedule."""
+with their checks, jobs and sensors."""

@@ -1,5 +1,5 @@
-"""The collection sensors: one keeps the collection plan current, the odds and scores sensors
-make its calls as they come due.
+"""The collection sensors: one refreshes the fixture list, one keeps the collection plan
+current, the odds and scores sensors make its calls as they come due.
 
 They read the warehouse and the clock, call ``domain.fetch_decisions`` and turn its decision
 into run requests; everything they decide is written to the tick log. A provider whose clock
@@ -13,7 +13,8 @@ import polars as pl
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from sqlalchemy import Connection
 
-from betting_assets.defs.collection.jobs import collect_odds, collect_scores, plan_collection
+from betting_assets.defs.cadence import every
+from betting_assets.defs.collection.jobs import collect_odds, collect_scores, discover_events, plan_collection
 from betting_assets.defs.partitions import partition_key, plan_end, plan_range
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, now_or_skip
 from betting_assets.domain.collection.collection_plan import EVENT_ODDS, ODDS, SCORES
@@ -31,7 +32,26 @@ from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse import queries
 
 
-@sensor(job=plan_collection, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+@sensor(job=discover_events, minimum_interval_seconds=every(60), default_status=DefaultSensorStatus.RUNNING,
+        description="Refreshes the fixture list every BETTING_DISCOVERY_MINUTES (an hour) of the product's clock; "
+                    "the events endpoint is free.")
+def discovery_sensor(context: SensorEvaluationContext, clock: ClockResource,
+                     settings: SettingsResource) -> SensorResult | SkipReason:
+    """A sensor and not a cron schedule: a schedule ticks on the machine's clock, so on the
+    sandbox, whose clock a season or a test moves, it would discover at the wrong times."""
+    now = now_or_skip(clock, "fixture list not refreshed")
+    if isinstance(now, SkipReason):
+        return now
+    every_ = timedelta(minutes=settings.get().collection.discovery_minutes)
+    last = datetime.fromisoformat(context.cursor) if context.cursor else None
+    if last is not None and last <= now < last + every_:
+        return SkipReason(f"fixture list refreshed at {last.isoformat()}; next at {(last + every_).isoformat()}")
+    return SensorResult(run_requests=[RunRequest(run_key=f"discover:{now.isoformat()}",
+                                                 tags={"betting/clock_at": now.isoformat()})],
+                        cursor=now.isoformat())
+
+
+@sensor(job=plan_collection, minimum_interval_seconds=every(60), default_status=DefaultSensorStatus.RUNNING,
         description="Makes the collection plan again when the fixture list changes and at each new day.")
 def collection_plan_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, clock: ClockResource,
                            settings: SettingsResource) -> SensorResult | SkipReason:
@@ -51,7 +71,7 @@ def collection_plan_sensor(context: SensorEvaluationContext, warehouse: Warehous
                         cursor=key)
 
 
-@sensor(job=collect_odds, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+@sensor(job=collect_odds, minimum_interval_seconds=every(60), default_status=DefaultSensorStatus.RUNNING,
         description="Makes the collection plan's odds calls (sport-wide or per event) as they come due.")
 def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, clock: ClockResource,
                       settings: SettingsResource) -> SensorResult | SkipReason:
@@ -82,7 +102,7 @@ def odds_fetch_sensor(context: SensorEvaluationContext, warehouse: WarehouseReso
     return SensorResult(run_requests=requests, cursor=json.dumps(decision.cursor, sort_keys=True))
 
 
-@sensor(job=collect_scores, minimum_interval_seconds=120, default_status=DefaultSensorStatus.RUNNING,
+@sensor(job=collect_scores, minimum_interval_seconds=every(120), default_status=DefaultSensorStatus.RUNNING,
         description="Makes the collection plan's scores polls, and polls again for a game still without a result "
                     "after its planned poll.")
 def scores_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource, clock: ClockResource,
