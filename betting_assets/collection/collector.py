@@ -43,7 +43,9 @@ def derive_snapshots(snapshots: list[Any], event_ids: set[str] | None = None) ->
     optionally of some events only."""
     frames: list[pl.DataFrame] = []
     findings: list[Finding] = []
-    for snap in quality.current_snapshots(snapshots):
+    scopes = {s.snapshot_id: e for s in snapshots if s.source == "event"
+              and (e := quality.snapshot_event(s.payload)) is not None}
+    for snap in quality.current_snapshots(snapshots, scopes):
         events = snapshot_events(snap.payload, snap.source)
         if event_ids is not None and isinstance(events, list):
             events = [e for e in events if isinstance(e, dict) and e.get("id") in event_ids]

@@ -60,11 +60,16 @@ def markets_missing(conn: Connection, event_ids: list[str]) -> dict[str, list[st
 
 def calls_made(conn: Connection, since: datetime, until: datetime) -> pl.DataFrame:
     """The live odds and scores calls that succeeded in [since, until) on the product's clock, each
-    with its event (per-event calls) and the markets it asked for."""
+    with its event (per-event calls) and the markets it asked for. An odds answer stored
+    incomplete (a body cut short) is no call made: the sensor asks again while its window is
+    open, as nothing else would bring that moment's prices."""
+    cut_short = select(odds_snapshots.c.fetch_id).where(odds_snapshots.c.complete.is_(False),
+                                                    odds_snapshots.c.fetch_id.is_not(None))
     rows = conn.execute(select(fetch_log.c.sport_key, fetch_log.c.endpoint, fetch_log.c.url, fetch_log.c.clock_at,
                                fetch_log.c.params)
                         .where(fetch_log.c.ok.is_(True), fetch_log.c.endpoint.in_(PLANNED_ENDPOINTS),
-                               fetch_log.c.clock_at >= since, fetch_log.c.clock_at < until).order_by(fetch_log.c.clock_at)).all()
+                               fetch_log.c.clock_at >= since, fetch_log.c.clock_at < until,
+                               fetch_log.c.fetch_id.not_in(cut_short)).order_by(fetch_log.c.clock_at)).all()
     out = []
     for sport, endpoint, url, at, params in rows:
         event = _EVENT_IN_URL.search(url) if endpoint == "event_odds" else None

@@ -98,6 +98,21 @@ def snapshot_heads(conn: Connection, sport: str, start: datetime, end: datetime)
     ).all())
 
 
+def snapshot_events(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """The event each per-event snapshot of ``ids`` is of (its payload's one event)."""
+    from betting_assets.domain.data.quality import snapshot_event
+
+    if not ids:
+        return {}
+    found = {}
+    for snapshot_id, payload in conn.execute(select(odds_snapshots.c.snapshot_id, odds_snapshots.c.payload)
+                                             .where(odds_snapshots.c.snapshot_id.in_(ids))).all():
+        event = snapshot_event(payload)
+        if event is not None:
+            found[int(snapshot_id)] = event
+    return found
+
+
 def stored_answer(conn: Connection, endpoint: str, sport: str, date: str) -> str | None:
     """The body of the latest successful call to a historical ``endpoint`` for this sport and
     date, as the fetch log kept it. History does not change, so its answer need not be bought

@@ -9,13 +9,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from dagster import AssetCheckSeverity
+from dagster import AssetCheckSeverity, DagsterInstance, materialize
 from sqlalchemy import Engine, func, select
 
 from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots, scores
 from betting_assets.defs.resources import WarehouseResource
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import migrate
+from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse.engine import make_engine
 from betting_assets.warehouse.tables import data_quality_log, events, fetch_log
 from betting_assets.warehouse.tables import normalized_odds as normalized_table
@@ -231,3 +232,33 @@ def test_the_collectors_own_path_logs_every_failing_rule(engine: Engine, tmp_pat
             again = dict(conn.execute(select(data_quality_log.c.check_name, func.count())
                                       .group_by(data_quality_log.c.check_name)).all())
         assert again == logged
+
+
+def test_a_live_answer_cut_short_is_answered_for_by_the_next_whole_one_not_kept_failing_the_day(
+        engine: Engine, sandbox: SandboxServer, resources: dict[str, object]) -> None:
+    """A live moment cannot be asked again: found by a season, one cut-short body at 13:50 failed
+    every later odds run of its day, so the day's odds never reached normalisation."""
+    live = {"ops": {"odds_snapshots": {"config": {"mode": "live"}}}}
+
+    def run():  # type: ignore[no-untyped-def]
+        return materialize([odds_snapshots, normalized_odds], resources=resources, partition_key="soccer_epl|2023-08-12",
+                           instance=DagsterInstance.ephemeral(), raise_on_error=False, run_config=live)
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T12:50:00Z"})
+    set_sandbox(sandbox, "faults", {"partial_rate": 1.0, "only": "/odds"})
+    cut = run()
+    assert not cut.success and _checks(cut)["required_fields"] == (False, AssetCheckSeverity.ERROR)
+    with engine.connect() as conn:   # not a call made: the odds sensor asks again while its window is open
+        assert plan_store.calls_made(conn, DAY_START, DAY_END).is_empty()
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T12:55:00Z"})   # the sensor asks again, five minutes on
+    set_sandbox(sandbox, "faults", {})
+    whole = run()
+    assert whole.success and _checks(whole)["required_fields"][0], [k for k, v in _checks(whole).items() if not v[0]]
+    with engine.connect() as conn:   # the re-ask is the call made; the cut-short answer is kept, marked so
+        assert plan_store.calls_made(conn, DAY_START, DAY_END)["clock_at"].to_list() == [
+            datetime(2023, 8, 12, 12, 55, tzinfo=timezone.utc)]
+        assert conn.scalar(select(func.count()).select_from(snapshots_table)
+                           .where(snapshots_table.c.complete.is_(False))) == 1
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T13:00:00Z"})   # and a later cut still fails until answered
+    set_sandbox(sandbox, "faults", {"partial_rate": 1.0, "only": "/odds"})
+    assert _checks(run())["required_fields"] == (False, AssetCheckSeverity.ERROR)

@@ -58,7 +58,7 @@ NORMALIZED_SPECS = {
 }
 PROVIDER_TAGS = {"betting/provider": "odds_api"}
 EVENTS_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
-"""the fixture list is refreshed every hour (discover_events_hourly): two missed runs warn"""
+"""the fixture list is refreshed every hour (discovery_sensor): two missed refreshes warn"""
 SCORES_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(days=1))
 """the scores sensor polls while games are on; two days without a scores run means it stopped
 (or a break with no games, which the warning says is possible)"""
@@ -170,11 +170,12 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
                              f"{result.snapshots} new snapshots ({result.incomplete_snapshots} incomplete)")
         with warehouse.connect() as conn:
             held = _partition_snapshots(conn, days, set(total.snapshot_ids))
+            scopes = queries.snapshot_events(conn, [s.snapshot_id for s in held if s.source == "event"])
             preview = queries.snapshots_preview(conn, total.snapshot_ids)
             remaining = queries.credits_remaining(conn)
         mode = settings.get().quality.mode
         outcomes = {o.name: o for o in total.outcomes}
-        outcomes["required_fields"] = complete = quality.snapshots_complete(held)
+        outcomes["required_fields"] = complete = quality.snapshots_complete(held, scopes)
         if total.errors:
             raise Failure(f"{len(total.errors)} provider answers could not be read (kept in fetch_log and "
                           f"data_quality_log; {collector.credits_charged} credits charged): "
@@ -210,7 +211,8 @@ def _partition_snapshots(conn, days: list[SportDay], fetched: set[int]) -> list:
     held = []
     for day in days:
         heads = queries.snapshot_heads(conn, day.sport_key, day.start - PARTITION_LOOKBACK, day.end)
-        current = {s.snapshot_id for s in quality.current_snapshots(heads)}
+        scopes = queries.snapshot_events(conn, [s.snapshot_id for s in heads if s.source == "event"])
+        current = {s.snapshot_id for s in quality.current_snapshots(heads, scopes)}
         held.extend(s for s in heads if s.snapshot_id in current and (s.as_of >= day.start or s.snapshot_id in fetched))
     return held
 

@@ -8,6 +8,7 @@ and only when the reject mode is chosen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from betting_assets.domain.data.normalize import NATURAL_KEY, Finding
+from betting_assets.domain.data.normalize import NATURAL_KEY, Finding, snapshot_events
 from betting_assets.domain.collection.tiers import due_events
 from betting_assets.domain.vocabulary import EventStatus, Market, needed
 
@@ -194,23 +195,59 @@ def incomplete(rows: pl.DataFrame, findings: list[Finding]) -> bool:
         rows.height and (rows["invalid_reason"] == "missing_price").any())
 
 
-def current_snapshots(snapshots: list[Any]) -> list[Any]:
-    """The snapshots that answer for their time (rows with ``sport_key``, ``source``,
-    ``as_of``, ``complete``): an incomplete response is left out once a complete one answers
-    for the same sport, source and time, so its gaps never shadow the complete rows."""
+LIVE_SOURCES = ("live", "event")
+"""answers of a moment that has passed: the same time cannot be asked again"""
+
+
+def current_snapshots(snapshots: list[Any], events: Mapping[int, str] | None = None) -> list[Any]:
+    """The snapshots that answer for their time (rows with ``snapshot_id``, ``sport_key``,
+    ``source``, ``markets``, ``as_of``, ``complete``): an incomplete response is left out once a
+    complete one answers for it, so its gaps never shadow complete rows. A complete one answers
+    for the same sport, source and time; and, as a live moment cannot be asked again, a later
+    complete live answer of the same sport, markets and scope answers for an incomplete one
+    (``events``: the event each per-event snapshot is of, by snapshot id). Without that, one
+    cut-short live body would fail every later run of its day, as no re-run can fetch it."""
+    events = events or {}
     complete = {(s.sport_key, s.source, s.as_of) for s in snapshots if s.complete}
-    return [s for s in snapshots if s.complete or (s.sport_key, s.source, s.as_of) not in complete]
+
+    def scope(s: Any) -> tuple[Any, ...] | None:
+        if s.source == "live":
+            return s.sport_key, s.source, s.markets
+        if s.source == "event" and s.snapshot_id in events:
+            return s.sport_key, s.source, s.markets, events[s.snapshot_id]
+        return None
+
+    answered: dict[tuple[Any, ...], datetime] = {}
+    for s in snapshots:
+        key = scope(s)
+        if s.complete and key is not None:
+            answered[key] = max(answered.get(key, s.as_of), s.as_of)
+
+    def superseded(s: Any) -> bool:
+        key = scope(s)
+        return (s.sport_key, s.source, s.as_of) in complete or (key is not None and answered.get(key, s.as_of) > s.as_of)
+
+    return [s for s in snapshots if s.complete or not superseded(s)]
 
 
-def snapshots_complete(snapshots: list[Any]) -> CheckOutcome:
+def snapshots_complete(snapshots: list[Any], events: Mapping[int, str] | None = None) -> CheckOutcome:
     """The ``required_fields`` rule over what a partition holds, not over one run's fetches:
-    a stored response with a field missing fails it until a re-run has fetched it whole."""
-    current = current_snapshots(snapshots)
+    a stored response with a field missing fails it until a complete one answers for it (a
+    re-run of a historical time, or the next live answer to the same call)."""
+    current = current_snapshots(snapshots, events)
     return CheckOutcome("required_fields", len(current), [
         Finding("required_fields", "error",
                 f"the {s.source} response of {s.as_of.isoformat()} lacks required fields; "
-                "a re-run of this partition fetches it again", snapshot_id=s.snapshot_id)
+                + ("the next complete answer to the same call answers for it" if s.source in LIVE_SOURCES else
+                   "a re-run of this partition fetches it again"), snapshot_id=s.snapshot_id)
         for s in current if not s.complete])
+
+
+def snapshot_event(payload: Any) -> str | None:
+    """The event a per-event snapshot's payload is of."""
+    events = snapshot_events(payload, "event")
+    first = events[0] if isinstance(events, list) and events else None
+    return first.get("id") if isinstance(first, dict) and isinstance(first.get("id"), str) else None
 
 
 def duplicate_keys(findings: list[Finding], checked: int) -> CheckOutcome:
