@@ -11,12 +11,14 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy.exc
-from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context, materialize
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, SkipReason, build_sensor_context, materialize
 from mlflow import MlflowClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from betting_assets.defs.betting.assets import backtests, bet_slips
 from betting_assets.defs.betting.sensors import slips_sensor
+from betting_assets.defs.run_keys import RUN_KEY_TAG
+from betting_assets.definitions import defs
 from betting_assets.defs.features.assets import features
 from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots
 from betting_assets.defs.resources import MlflowResource, SettingsResource
@@ -27,7 +29,6 @@ from betting_assets.modelling.train import TrainConfig
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import queries
 from betting_assets.warehouse.tables import bet_slips as slips_table
-from betting_assets_tests.defs.bind import with_settings
 from betting_assets_tests.defs.conftest import DAY, set_sandbox
 from betting_assets_tests.modelling.conftest import simulated_rows
 
@@ -107,9 +108,16 @@ def test_bet_slips_for_the_matches_at_their_decision_time_are_proposed_once(
     _ingest_live(resources, sandbox, "2023-08-12T13:20:00Z")   # the prices on offer now
     _champion(mlflow_resource.tracker(), home_bias=0.8)
     all_resources = {**resources, "mlflow": mlflow_resource}
-    with build_sensor_context(resources=resources, instance=DagsterInstance.ephemeral()) as context:
+    instance = DagsterInstance.ephemeral()
+    with build_sensor_context(resources=resources, instance=instance) as context:
         request = slips_sensor(context)
         assert request.run_key == slips_sensor(context).run_key     # a repeated tick is harmless
+        job = defs.resolve_job_def("propose_bets")                  # a run killed under that key is asked again
+        instance.create_run_for_job(job_def=job, tags={RUN_KEY_TAG: request.run_key}, status=DagsterRunStatus.FAILURE)
+        assert slips_sensor(context).run_key == f"{request.run_key}:2"
+        instance.create_run_for_job(job_def=job, tags={RUN_KEY_TAG: f"{request.run_key}:2"},
+                                    status=DagsterRunStatus.STARTED)
+        assert slips_sensor(context).run_key == f"{request.run_key}:2"   # not while the second is under way
     first = materialize([bet_slips], resources=all_resources, instance=DagsterInstance.ephemeral())
     assert first.success
     with engine.connect() as conn:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, build_sensor_context, materialize
 from sqlalchemy import Engine, func, select, update
 
 from betting_assets.defs.collection.assets import normalized_odds, odds_snapshots
@@ -17,6 +17,8 @@ from betting_assets.defs.orders.assets import settled_bets
 from betting_assets.defs.orders.checks import results_overdue
 from betting_assets.defs.orders.jobs import place_bets
 from betting_assets.defs.orders.sensors import placement_sensor
+from betting_assets.defs.run_keys import RUN_KEY_TAG
+from betting_assets.definitions import defs
 from betting_assets.defs.resources import VenueResource
 from betting_assets.orders import service
 from betting_assets.venues.base import Fill, OrderRequest, Venue
@@ -297,17 +299,30 @@ def test_a_result_that_never_came_fails_results_overdue_naming_the_match_once(
     assert f"{lost['home_team']} v {lost['away_team']}" in logged[0].message
 
 
-def test_the_sensor_requests_one_run_per_slips_materialisation(resources: dict[str, object]) -> None:
+def test_the_sensor_requests_one_run_per_slips_materialisation_and_again_when_it_failed(resources: dict[str, object]) -> None:
     with DagsterInstance.ephemeral() as instance:
         from dagster import AssetMaterialization
 
         instance.report_runless_asset_event(AssetMaterialization("bet_slips"))
-        with build_sensor_context(instance=instance) as context:
-            first = placement_sensor.evaluate_tick(context)
-            (request,) = first.run_requests
-            assert request.run_key.startswith("bet_slips:")
-            context.update_cursor(first.cursor)
-            assert not placement_sensor.evaluate_tick(context).run_requests   # nothing new since
+        cursor: str | None = None
+
+        def tick():  # type: ignore[no-untyped-def]
+            nonlocal cursor
+            with build_sensor_context(instance=instance, cursor=cursor) as context:
+                result = placement_sensor.evaluate_tick(context)
+            cursor = result.cursor
+            return result.run_requests
+
+        (request,) = tick()
+        assert request.run_key.startswith("bet_slips:")
+        assert not tick()   # nothing new since
+        job = defs.resolve_job_def("place_bets")   # its run killed: asked again, under the next key
+        instance.create_run_for_job(job_def=job, tags={RUN_KEY_TAG: request.run_key}, status=DagsterRunStatus.FAILURE)
+        assert [r.run_key for r in tick()] == [f"{request.run_key}:2"]
+        assert not tick()   # asked once
+        instance.create_run_for_job(job_def=job, tags={RUN_KEY_TAG: f"{request.run_key}:2"},
+                                    status=DagsterRunStatus.SUCCESS)
+        assert not tick() and '"open": {}' in (cursor or "")
 
 
 class _Webhook:

@@ -5,11 +5,13 @@ import hashlib
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from betting_assets.defs.betting.jobs import propose_bets
+from betting_assets.defs.cadence import every
 from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, now_or_skip
+from betting_assets.defs.run_keys import ATTEMPTS, retryable
 from betting_assets.warehouse import queries
 
 
-@sensor(job=propose_bets, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+@sensor(job=propose_bets, minimum_interval_seconds=every(60), default_status=DefaultSensorStatus.STOPPED,
         description="Requests bet slips whenever the set of events at their decision time changes.")
 def slips_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
                  clock: ClockResource, settings: SettingsResource) -> RunRequest | SkipReason:
@@ -22,5 +24,7 @@ def slips_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource,
     if due.is_empty():
         return SkipReason(f"no event at its decision time at {now:%Y-%m-%d %H:%M}")
     ids = sorted(due["event_id"].to_list())
-    key = hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
-    return RunRequest(run_key=f"slips:{key}", tags={"betting/events_at_decision": str(len(ids))})
+    key = retryable(context.instance, f"slips:{hashlib.sha256('|'.join(ids).encode()).hexdigest()[:16]}")
+    if key is None:
+        return SkipReason(f"slips for these {len(ids)} events failed {ATTEMPTS} times: see the propose_bets runs")
+    return RunRequest(run_key=key, tags={"betting/events_at_decision": str(len(ids))})
