@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/betting demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=12
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

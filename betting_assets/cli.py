@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import polars as pl
@@ -101,7 +102,11 @@ def sandbox() -> None:
 @click.option("--clock", default=None, help="Initial clock (ISO 8601, UTC); defaults to the first snapshot.")
 @click.option("--api-key", default=None, help="Require this key; any non-empty key is accepted when unset.")
 @click.option("--quota", default=100_000, show_default=True, type=int, help="Credits available.")
-def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: str | None, quota: int) -> None:
+@click.option("--state", "state_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the provider's account (credits used and left, clock, faults) in this file, so a sandbox "
+                   "stopped and started again bills on where it was.")
+def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: str | None, quota: int,
+                  state_file: Path | None) -> None:
     """Serve The Odds API v4 over DATA until interrupted."""
     import time
 
@@ -112,7 +117,7 @@ def sandbox_serve(data: str, port: int, host: str, clock: str | None, api_key: s
         market = load_market(data)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
-    state = SandboxState(market, now=day_option(clock, "--clock"), api_key=api_key, quota=quota)
+    state = SandboxState(market, now=day_option(clock, "--clock"), api_key=api_key, quota=quota, keep=state_file)
     server = SandboxServer(state, host=host, port=port).start()
     console.print(f"sandbox on {server.url}  clock {state.now.isoformat()}  sports "
                   f"{', '.join(s['key'] for s in market.sports())}")
@@ -488,7 +493,6 @@ def replay(data: str | None, start: str, end: str, history_days: int, trials: in
     registry of the model it trains on the history before the window, bets.json."""
     import contextlib
     import json
-    import time as timing
     from datetime import timedelta
 
     from betting_assets.betting import parity
@@ -503,11 +507,7 @@ def replay(data: str | None, start: str, end: str, history_days: int, trials: in
     settings = get_settings()
     console = Console(stderr=as_json)
     log = to_log_file(settings.home_dir / "replay.log")
-    console.print(f"Library warnings and messages go to {log}", soft_wrap=True)
-    began = timing.perf_counter()
-
-    def step(text: str) -> None:
-        console.print(f"[bold cyan]→[/] {text} [dim]({timing.perf_counter() - began:.0f} s)[/]", soft_wrap=True)
+    step = _stepper(console, log)
 
     try:
         with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
@@ -535,6 +535,116 @@ def replay(data: str | None, start: str, end: str, history_days: int, trials: in
         return
     _print_table(rows, outcome.result, f"replay from {first:%Y-%m-%d} to {last:%Y-%m-%d}, the live strategies "  # type: ignore[str-format]
                  "bet through the product's jobs on the sandbox", notes)
+
+
+@main.command()
+@click.option("--data", default=None, help="Any data the sandbox accepts; the bundled sample by default.")
+@click.option("--from", "start", required=True, help="First day of the season (ISO date): events kicking off from "
+              "then.")
+@click.option("--to", "end", required=True, help="Day the season ends before (ISO date).")
+@click.option("--speed", type=click.FloatRange(min=0, max=1e6), default=0.0, show_default=True,
+              help="Run the sandbox's clock at this many times real time between two moments the product acts at; "
+                   "0 jumps from one to the next once the daemon is quiet.")
+@click.option("--history-days", type=click.IntRange(min=7), default=60, show_default=True,
+              help="Days of history backfilled before the season.")
+@click.option("--trials", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Optuna trials of each training (the first champion and each retraining).")
+@click.option("--database-url", default=None,
+              help="An empty warehouse for the season (e.g. PostgreSQL); the season folder's SQLite file by default.")
+@click.option("--dagster-pg-url", default=None, help="Dagster's run, event-log and schedule storage on this "
+              "PostgreSQL database (production's shape); SQLite files in the season folder by default.")
+@click.option("--faults", default=None, help="Provider faults throughout, as the sandbox's /sandbox/faults takes "
+              "them (JSON), e.g. '{\"error_rates\": {\"503\": 0.1}, \"partial_rate\": 0.05, \"seed\": 3}'.")
+@click.option("--chaos", is_flag=True, help="Kill the daemon, a run's process and the sandbox with SIGKILL, once "
+              "each, a quarter, a half and three quarters of the way to the last kick-off; each is started again as "
+              "a supervisor would.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def season(data: str | None, start: str, end: str, speed: float, history_days: int, trials: int,
+           database_url: str | None, dagster_pg_url: str | None, faults: str | None, chaos: bool,
+           as_json: bool) -> None:
+    """The product operated by dagster-daemon over a past window on the sandbox, nothing driven by
+    hand: the sensors discover, plan, collect, propose, place, settle and retrain while the
+    sandbox's clock moves. Ends with what a season needs to have happened, whether it did, and
+    how the product aged each week. Kept in <home>/seasons/<from>_<to>. Exit 1 when a promise was
+    broken."""
+    import contextlib
+    import json
+    from datetime import timedelta
+
+    from betting_assets.demo import BUNDLED_DATA
+    from betting_assets.demo_pipeline import DemoStageFailed
+    from betting_assets.quiet import to_log_file
+    from betting_assets.replay import ReplayRefused
+    from betting_assets.season import SeasonOptions, SeasonStalled, run_season
+
+    first, last = day_option(start, "--from"), day_option(end, "--to")
+    if not first < last:  # type: ignore[operator]
+        raise UserError(f"--from {first:%Y-%m-%d} must be before --to {last:%Y-%m-%d}")
+    injected = None
+    if faults:
+        try:
+            injected = json.loads(faults)
+            from betting_assets.sandbox.server import Faults
+
+            Faults.from_json(injected)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UserError(f"--faults is not the sandbox's faults JSON: {exc}") from exc
+    settings = get_settings()
+    console = Console(stderr=as_json)
+    log = to_log_file(settings.home_dir / "season.log")
+    step = _stepper(console, log)
+
+    options = SeasonOptions(data=str(Path(data).resolve()) if data else str(BUNDLED_DATA), start=first,  # type: ignore[arg-type]
+                            end=last, speed=speed, history=timedelta(days=history_days), trials=trials,  # type: ignore[arg-type]
+                            database_url=database_url, dagster_pg_url=dagster_pg_url, faults=injected, chaos=chaos)
+    try:
+        with open(log, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+            outcome = run_season(settings, options, step=step)
+    except (FileNotFoundError, ReplayRefused, DemoStageFailed) as exc:
+        raise UserError(str(exc)) from exc
+    except SeasonStalled as exc:
+        console.print(f"[red]the season stalled[/]: {exc}", soft_wrap=True)
+        raise click.exceptions.Exit(1) from exc
+    found = outcome.report
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict(), indent=2, default=str))
+    else:
+        from rich.table import Table
+
+        _print_report(console, found, first, last, outcome.clock)  # type: ignore[arg-type]
+        aged = Table(title="how the product aged, week by week of the product's clock (sizes and memory at the "
+                     "week's end; memory: the daemon with its code server and runs in flight)")
+        for column in ("week", "moments", "runs", "event log MB", "warehouse MB", "sensor ticks",
+                       "tick ms mean", "tick ms max", "daemon MB"):
+            aged.add_column(column, no_wrap=True)
+        for w in outcome.weeks:
+            aged.add_row(w.week, str(w.moments), str(w.runs), f"{w.event_log_mb:.1f}", f"{w.warehouse_mb:.1f}",
+                         f"{w.ticks:,}", f"{w.tick_ms_mean:.0f}", f"{w.tick_ms_max:.0f}", f"{w.daemon_rss_mb:.0f}")
+        console.print(aged)
+        console.print(f"{outcome.moments:,} moments in {outcome.elapsed_s:.0f} s; runs: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(outcome.runs_by_job.items()))
+                      + "; by status: " + ", ".join(f"{k} {v}" for k, v in sorted(outcome.runs_by_status.items())),
+                      soft_wrap=True)
+        for fault in outcome.injected:
+            console.print(f"injected at {fault['at']}: {fault['fault']}", soft_wrap=True)
+        console.print(f"kept in {outcome.folder} (warehouse {outcome.warehouse}, Dagster {outcome.dagster_storage}): "
+                      f"DAGSTER_HOME={outcome.folder / 'dagster'} dagster-webserver -w workspace.yaml shows its runs",
+                      soft_wrap=True)
+    if not found.ok:
+        raise click.exceptions.Exit(1)
+
+
+def _stepper(console: Console, log: Path) -> Callable[[str], None]:
+    """Says where library output goes, then prints each step with the seconds since."""
+    import time as timing
+
+    console.print(f"Library warnings and messages go to {log}", soft_wrap=True)
+    began = timing.perf_counter()
+
+    def step(text: str) -> None:
+        console.print(f"[bold cyan]→[/] {text} [dim]({timing.perf_counter() - began:.0f} s)[/]", soft_wrap=True)
+
+    return step
 
 
 @main.group()
@@ -804,8 +914,6 @@ def report(start: str, end: str, at: str | None, as_json: bool) -> None:
     import json
     from datetime import timezone
 
-    from rich.table import Table
-
     from betting_assets.dagster_home import home_of
     from betting_assets.season_report import report as season_report
     from betting_assets.warehouse.engine import make_engine
@@ -830,21 +938,26 @@ def report(start: str, end: str, at: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2))
     else:
-        console = Console()
-        table = Table(title=f"{first:%Y-%m-%d} to {stop:%Y-%m-%d}, judged at {now:%Y-%m-%d %H:%M} UTC")
-        for column in ("", "figure", "as it should", "detail"):
-            table.add_column(column)
-        for line in found.lines:
-            table.add_row(line.what, line.value, {True: "yes", False: "NO", None: ""}[line.ok], line.detail)
-        console.print(table)
-        weeks = Table(title="what the warehouse gained each week")
-        for column in ("week", "snapshots", "odds rows", "provider calls"):
-            weeks.add_column(column)
-        for w in found.weeks:
-            weeks.add_row(w["week"], f"{w['snapshots']:,}", f"{w['odds_rows']:,}", f"{w['provider_calls']:,}")
-        console.print(weeks)
+        _print_report(Console(), found, first, stop, now)
     if not found.ok:
         raise click.exceptions.Exit(1)
+
+
+def _print_report(console: Console, found: Any, first: datetime, stop: datetime, now: datetime) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{first:%Y-%m-%d} to {stop:%Y-%m-%d}, judged at {now:%Y-%m-%d %H:%M} UTC")
+    for column in ("", "figure", "as it should", "detail"):
+        table.add_column(column)
+    for line in found.lines:
+        table.add_row(line.what, line.value, {True: "yes", False: "NO", None: ""}[line.ok], line.detail)
+    console.print(table)
+    weeks = Table(title="what the warehouse gained each week")
+    for column in ("week", "snapshots", "odds rows", "provider calls"):
+        weeks.add_column(column)
+    for w in found.weeks:
+        weeks.add_row(w["week"], f"{w['snapshots']:,}", f"{w['odds_rows']:,}", f"{w['provider_calls']:,}")
+    console.print(weeks)
 
 
 @main.command()

@@ -80,7 +80,7 @@ def replay_folder(settings: Settings, start: datetime, end: datetime) -> Path:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def set_environment(values: dict[str, str]) -> Iterator[None]:
     """The replay's warehouse, registry and sports, for the settings every resource reads from
     the environment (a warehouse URL may hold a password, so it never goes in a resource's
     config); the process's own put back after."""
@@ -100,7 +100,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
         get_settings.cache_clear()
 
 
-def _empty_warehouse(engine: Engine, url: str) -> None:
+def empty_warehouse(engine: Engine, url: str) -> None:
     from sqlalchemy import func, select
 
     from betting_assets.warehouse.tables import bet_slips, events
@@ -153,7 +153,7 @@ def run_replay(settings: Settings, data: str, start: datetime, end: datetime, *,
     environment = {"BETTING_DATABASE_URL": url, "BETTING_MLFLOW_TRACKING_URI": registry,
                    "BETTING_MLFLOW_ARTIFACT_ROOT": (folder / "mlartifacts").as_uri(),
                    "BETTING_SPORTS": ",".join(sports)}   # the partitions are read when the definitions load
-    with _environment(environment):
+    with set_environment(environment):
         from betting_assets.settings import load_settings
 
         outcome = _replay(load_settings(), market, data, sports, kicks, start, end, trials, history, url,
@@ -168,9 +168,8 @@ def _replay(settings: Settings, market: Any, data: str, sports: list[str], kicks
             step: Callable[[str], None]) -> ReplayOutcome:
     from dagster import DagsterInstance
 
-    from betting_assets.betting.pipeline import live_runs, needs_model
     from betting_assets.demo import _football_data_files
-    from betting_assets.demo_pipeline import DemoRunner, history_days, ingest_history
+    from betting_assets.demo_pipeline import DemoRunner
     from betting_assets.sandbox.server import SandboxServer, SandboxState
     from betting_assets.warehouse import migrate
     from betting_assets.warehouse.engine import make_engine
@@ -178,7 +177,7 @@ def _replay(settings: Settings, market: Any, data: str, sports: list[str], kicks
     engine = make_engine(url)
     migrate.upgrade(engine)
     if named:
-        _empty_warehouse(engine, url)
+        empty_warehouse(engine, url)
     values: dict[str, Any] = {"collection": {"sports": sports}}
     results_from_files = _football_data_files(data)
     if results_from_files:
@@ -189,27 +188,39 @@ def _replay(settings: Settings, market: Any, data: str, sports: list[str], kicks
     outcome = ReplayOutcome(pl.DataFrame(), BacktestResult(config={}))
     with SandboxServer(state) as server, DagsterInstance.ephemeral() as instance:
         runner = DemoRunner(settings, values, server, first - LEAD_IN, end, launcher=REPLAY_TAG, instance=instance)
-        ingest_history(runner, sports, first - LEAD_IN, start - timedelta(days=1), start, results_from_files, step)
-        if needs_model(live_runs(settings)):
-            days = history_days(first, start - timedelta(days=1))
-            for sport in sports:
-                step(f"features: {sport}, {len(days)} days of history")
-                runner.run("build_features", "features", sport=sport, days=days)
-            cut = first + (start - first) * 2 / 3
-            step(f"train and register the replay's champion: {trials} Optuna trials on the history, out of time "
-                 f"from {cut:%Y-%m-%d}")
-            runner.run("train_model", "training", run_config={"ops": {"trained_model": {"config": {
-                "n_trials": trials, "test_from": cut.date().isoformat()}}}})
-            outcome.trained = True
+        outcome.trained = warm_up(runner, settings, sports, start, history, trials, results_from_files, step)
         step(f"the live loop from {start:%Y-%m-%d} to {end:%Y-%m-%d}: {len(kicks)} kick-offs")
         outcome.moments = live_loop(runner, engine, settings, start, end, kicks[-1])
     outcome.runs = len(runner.results)
     for result in runner.results:
         name = result.dagster_run.job_name
         outcome.runs_by_job[name] = outcome.runs_by_job.get(name, 0) + 1
-    outcome.bets, outcome.result = _from_ledger(engine, settings, start, end)
+    outcome.bets, outcome.result = from_ledger(engine, settings, start, end)
     engine.dispose()
     return outcome
+
+
+def warm_up(runner: Any, settings: Settings, sports: list[str], start: datetime, history: timedelta, trials: int,
+            results_from_files: bool, step: Callable[[str], None]) -> bool:
+    """The history before ``start`` ingested as the backfill does and, when a live strategy reads
+    the model, its features built and a champion trained on it (a registry's champion of today
+    was trained on the window's own matches). Returns whether a model was trained."""
+    from betting_assets.betting.pipeline import live_runs, needs_model
+    from betting_assets.demo_pipeline import history_days, ingest_history
+
+    first = start - history
+    ingest_history(runner, sports, first - LEAD_IN, start - timedelta(days=1), start, results_from_files, step)
+    if not needs_model(live_runs(settings)):
+        return False
+    days = history_days(first, start - timedelta(days=1))
+    for sport in sports:
+        step(f"features: {sport}, {len(days)} days of history")
+        runner.run("build_features", "features", sport=sport, days=days)
+    cut = first + (start - first) * 2 / 3
+    step(f"train and register the champion: {trials} Optuna trials on the history, out of time from {cut:%Y-%m-%d}")
+    runner.run("train_model", "training", run_config={"ops": {"trained_model": {"config": {
+        "n_trials": trials, "test_from": cut.date().isoformat()}}}})
+    return True
 
 
 def live_loop(runner: Any, engine: Engine, settings: Settings, start: datetime, end: datetime,
@@ -224,7 +235,7 @@ def live_loop(runner: Any, engine: Engine, settings: Settings, start: datetime, 
     stop = last_kick + RESULT_GRACE
     clock, moments = start - timedelta(microseconds=1), 0
     while True:
-        moment = _next_moment(engine, settings, clock, start, end, stop)
+        moment = next_moment(engine, settings, clock, start, end, stop)
         if moment is None:
             return moments
         clock, moments = moment, moments + 1
@@ -248,10 +259,10 @@ def live_loop(runner: Any, engine: Engine, settings: Settings, start: datetime, 
                 runner.run("place_bets", "placement", tags={**request.tags, "betting/run_key": request.run_key})
 
 
-def _next_moment(engine: Engine, settings: Settings, clock: datetime, start: datetime, end: datetime,
-                 stop: datetime) -> datetime | None:
-    """The first moment after ``clock``: a midnight in the window, a call the plan holds, or an
-    event's decision time in the window."""
+def next_moment(engine: Engine, settings: Settings, clock: datetime, start: datetime, end: datetime,
+                 stop: datetime, midnights: bool = True) -> datetime | None:
+    """The first moment after ``clock``: a midnight in the window (unless ``midnights`` is off),
+    a call the plan holds, or an event's decision time in the window."""
     from betting_assets.warehouse import plan as plan_store
     from betting_assets.warehouse import queries
 
@@ -259,7 +270,7 @@ def _next_moment(engine: Engine, settings: Settings, clock: datetime, start: dat
     found = []
     midnight = datetime.combine(after.date(), time(0), tzinfo=timezone.utc)
     midnight = midnight if midnight >= after else midnight + timedelta(days=1)
-    if midnight < end:
+    if midnights and midnight < end:
         found.append(midnight)
     lead = timedelta(hours=settings.model.decision_hours)
     with engine.connect() as conn:
@@ -274,7 +285,7 @@ def _next_moment(engine: Engine, settings: Settings, clock: datetime, start: dat
     return chosen if chosen is not None and chosen <= stop else None
 
 
-def _from_ledger(engine: Engine, settings: Settings, start: datetime, end: datetime) -> tuple[pl.DataFrame,
+def from_ledger(engine: Engine, settings: Settings, start: datetime, end: datetime) -> tuple[pl.DataFrame,
                                                                                               BacktestResult]:
     """The bets the loop placed, and the figures ``backtest run --live`` gives, from the ledger."""
     from betting_assets.domain.orders.states import BetStatus

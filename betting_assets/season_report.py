@@ -63,7 +63,13 @@ def _share(n: int, of: int) -> str:
 
 
 def report(engine: Engine, settings: Settings, start: datetime, end: datetime, now: datetime,
-           instance: Any = None) -> SeasonReport:
+           instance: Any = None, injected: set[str] | frozenset[str] = frozenset(),
+           provider_used: int | None = None, provider_faults: bool = False) -> SeasonReport:
+    """``injected``: runs a fault was injected into (``betting season`` kills them), whose failure
+    is set apart, and so are, with ``provider_faults``, runs that failed on a provider fault that
+    was injected (an error answer after the retries, or an answer a blocking check refused);
+    ``provider_used``: the provider's own count of credits it billed over the
+    warehouse's whole life (the sandbox's account), held to what the warehouse records."""
     sports = settings.collection.sports
     out = SeasonReport(start.isoformat(), end.isoformat())
     add = out.lines.append
@@ -84,6 +90,8 @@ def report(engine: Engine, settings: Settings, start: datetime, end: datetime, n
         counted = int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_last), 0)).where(
             fetch_log.c.clock_at >= start, fetch_log.c.clock_at < end)) or 0)
         unanswered = health.unanswered_credits(conn, end, start)
+        billed_ever = int(conn.scalar(select(func.coalesce(func.sum(health.billed()), 0))) or 0)
+        counted_ever = int(conn.scalar(select(func.coalesce(func.sum(fetch_log.c.requests_last), 0))) or 0)
         slips = conn.execute(select(bet_slips.c.status, func.count()).where(
             bet_slips.c.commence_time >= start, bet_slips.c.commence_time < end).group_by(bet_slips.c.status)).all()
         ledger = queries.result_frame(conn, select(bets.c.bet_id, bets.c.status, bets.c.refusal_codes, bets.c.profit,
@@ -121,6 +129,9 @@ def report(engine: Engine, settings: Settings, start: datetime, end: datetime, n
     add(Line("credits as billed (x-requests-used)", f"{billed:,}", budget is None or billed <= budget,
              f"counted from answers {counted:,}, billed for calls without an answer {unanswered:,}"
              + (f", budget {budget:,} a period" if budget is not None else ", no budget set")))
+    if provider_used is not None:
+        add(Line("credits the provider billed, all time", f"{provider_used:,}", provider_used == billed_ever,
+                 f"the warehouse records {billed_ever:,} billed ({counted_ever:,} counted from answers)"))
     by_status = dict(slips)
     add(Line("slips", f"{sum(by_status.values()):,}", None,
              ", ".join(f"{k} {v:,}" for k, v in sorted(by_status.items())) or "none"))
@@ -144,14 +155,41 @@ def report(engine: Engine, settings: Settings, start: datetime, end: datetime, n
     if instance is not None:
         from dagster import DagsterRunStatus, RunsFilter
 
-        failed = instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+        every = instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+        causes = {r.dagster_run.run_id: failure_cause(instance, r.dagster_run.run_id) for r in every}
+        on_provider = [r for r in every if provider_faults and causes[r.dagster_run.run_id] in PROVIDER_FAULTS]
+        failed = [r for r in every if r.dagster_run.run_id not in injected and r not in on_provider]
         jobs: dict[str, int] = {}
         for record in failed:
-            jobs[record.dagster_run.job_name] = jobs.get(record.dagster_run.job_name, 0) + 1
+            name = f"{record.dagster_run.job_name} ({causes[record.dagster_run.run_id]})"
+            jobs[name] = jobs.get(name, 0) + 1
+        killed = sum(1 for r in every if r.dagster_run.run_id in injected)
         add(Line("failed runs", f"{len(failed):,}", not failed,
-                 ", ".join(f"{j} {n}" for j, n in sorted(jobs.items())) or "none (a fault you injected counts too)"))
+                 (", ".join(f"{j} {n}" for j, n in sorted(jobs.items())) or "none")
+                 + (f"; set apart: {killed} killed by the season" if killed else "")
+                 + (f"; {len(on_provider)} on an injected provider fault" if on_provider else "")
+                 + ("" if injected or provider_faults else " (a fault you injected counts too)")))
     out.weeks = weeks
     return out
+
+
+PROVIDER_FAULTS = frozenset({"ServerError", "TransportFailure", "RateLimitedError", "MalformedResponseError",
+                             "CircuitOpenError", "DagsterAssetCheckFailedError"})
+"""what a run fails with when the provider answered with an error or a body a blocking check refused"""
+
+
+def failure_cause(instance: Any, run_id: str) -> str:
+    """The class of the innermost error of the run's first failed step ("run" when no step failed:
+    the run's process died, or it was cancelled)."""
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is not None and event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            while error is not None and error.cause is not None and error.cls_name in (
+                    "DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"):
+                error = error.cause
+            return str(error.cls_name) if error is not None else "step"
+    return "run"
 
 
 def _bankroll_gaps(history: pl.DataFrame, start: float) -> int:

@@ -121,13 +121,35 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return DemoRun(done, figures, workdir / "home")
 
 
+WORKERS = 2
+"""``make test``'s workers"""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``long`` first: ``make test`` runs two workers that steal work from each
-    other, so the longest start at once and the short ones fill in around them."""
+    """Tests marked ``long`` start at once, one set on each of ``make test``'s two workers, and
+    the short ones fill in around them. pytest-xdist's worksteal gives each worker a contiguous
+    share of the list (and steals from its end), so each share begins with the long tests it is
+    given: the longest first (``long(minutes=…)``), each to the share with the fewest minutes."""
     for item in items:
         if "demo_run" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEMO_TIMEOUT))   # its setup runs the whole demo once per worker
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+    def minutes(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long")
+        return float(marker.kwargs.get("minutes", 5)) if marker else 0.0
+
+    longs = sorted((i for i in items if minutes(i)), key=minutes, reverse=True)
+    shorts = [i for i in items if not minutes(i)]
+    shares: list[list[pytest.Item]] = [[] for _ in range(WORKERS)]
+    for item in longs:
+        min(shares, key=lambda share: sum(minutes(i) for i in share)).append(item)
+    size = len(items) // WORKERS   # as worksteal splits: the first worker takes the smaller half
+    ordered: list[pytest.Item] = []
+    for share in shares:
+        room = max(0, size - len(share))
+        ordered += share + shorts[:room]
+        shorts = shorts[room:]
+    items[:] = ordered + shorts
 
 
 DEMO_TIMEOUT = 1500

@@ -45,6 +45,12 @@ CASES = [
     (["replay", "--from", "2024-03-01", "--to", "2024-02-01"], "--from 2024-03-01 must be before --to 2024-02-01"),
     (["replay", "--from", "soon", "--to", "2024-02-01"], "--from: not an ISO 8601"),
     (["replay", "--data", "{empty}", "--from", "2024-01-01", "--to", "2024-02-01"], "the file is empty"),
+    (["season", "--from", "2024-03-01", "--to", "2024-02-01"], "--from 2024-03-01 must be before --to 2024-02-01"),
+    (["season", "--from", "2024-01-01", "--to", "2024-02-01", "--faults", "{{503: 1}}"],
+     "--faults is not the sandbox's faults JSON"),
+    (["season", "--from", "2024-01-01", "--to", "2024-02-01", "--faults", '{{"error_rates": {{"503": "often"}}}}'],
+     "--faults is not the sandbox's faults JSON"),
+    (["season", "--data", "{empty}", "--from", "2024-01-01", "--to", "2024-02-01"], "the file is empty"),
     # a bad partition key: Dagster's own CLI prints a traceback of 48 lines for it
     (["backfill", "--from", "soccer_epl|2023-13-45", "--to", "soccer_epl|2023-08-20"], "'2023-13-45' is not a day"),
     (["backfill", "--from", "epl|2023-08-11", "--to", "epl|2023-08-20"], "'epl' is not a collected sport"),

@@ -70,9 +70,9 @@ def _mutated_package(into: Path) -> Path:
     return into
 
 
-def _finish(process: subprocess.Popen[str], what: str) -> str:
+def _finish(process: subprocess.Popen[str], what: str, timeout: float = TIMEOUT) -> str:
     try:
-        out, err = process.communicate(timeout=TIMEOUT)
+        out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()

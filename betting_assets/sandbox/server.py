@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import math
+import os
 import random
 import socket
 import threading
@@ -91,7 +92,10 @@ class Faults:
 
 class SandboxState:
     def __init__(self, market: Market, *, now: datetime | None = None, api_key: str | None = None,
-                 quota: int = 100_000, historical_allowed: bool = True) -> None:
+                 quota: int = 100_000, historical_allowed: bool = True, keep: Path | None = None) -> None:
+        """``keep``: a file the provider's account (credits used and remaining, the clock, the
+        faults) is written to at every change and read back from at start, so a sandbox killed
+        and started again bills on from where it was, as the real provider's account does."""
         self.market = market
         self.now = now or market.first_time()
         self.api_key = api_key
@@ -103,11 +107,28 @@ class SandboxState:
         self.requests = 0
         self.lock = threading.Lock()
         self.exchange = FakeExchange(books=ExchangeBooks(market, lambda: self.now))
+        self.keep = keep
+        if keep is not None and keep.exists():
+            kept = json.loads(keep.read_text(encoding="utf-8"))
+            self.used, self.remaining = int(kept["used"]), int(kept["remaining"])
+            self.now = _parse_date(kept["now"]) or self.now
+            self.faults = Faults.from_json(kept.get("faults") or {})
+            self.rng = random.Random(self.faults.seed + self.used)
 
     def set_faults(self, faults: Faults) -> None:
         with self.lock:
             self.faults = faults
             self.rng = random.Random(faults.seed)
+            self.save()
+
+    def save(self) -> None:
+        """Called under the lock."""
+        if self.keep is None:
+            return
+        partial = self.keep.with_suffix(".partial")
+        partial.write_text(json.dumps({"used": self.used, "remaining": self.remaining, "now": iso(self.now),
+                                       "faults": asdict(self.faults)}), encoding="utf-8")
+        os.replace(partial, self.keep)
 
 
 def _error(status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
@@ -176,6 +197,7 @@ def build_app(state: SandboxState) -> Starlette:
                               quota_headers(0))
             state.remaining -= cost
             state.used += cost
+            state.save()
             headers = quota_headers(cost)
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
         if partial:
@@ -324,6 +346,7 @@ def build_app(state: SandboxState) -> Starlette:
                     state.now = parsed
                 if "advance_seconds" in doc:
                     state.now += timedelta(seconds=float(doc["advance_seconds"]))
+                state.save()
         return JSONResponse({"now": iso(state.now)})
 
     async def faults(request: Request) -> Response:
@@ -341,6 +364,7 @@ def build_app(state: SandboxState) -> Starlette:
                     state.remaining = int(doc["remaining"])
                 if "historical_allowed" in doc:
                     state.historical_allowed = bool(doc["historical_allowed"])
+                state.save()
         return JSONResponse({"remaining": state.remaining, "used": state.used,
                              "historical_allowed": state.historical_allowed, "requests": state.requests})
 
