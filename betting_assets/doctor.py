@@ -107,7 +107,7 @@ def examine(instance: Any, engine: Engine | None = None, this_machine: bool | No
     active = instance.get_run_records(filters=RunsFilter(statuses=statuses)) if diagnosis.processes_checked else []
     for record in active:
         run = record.dagster_run
-        entry, pid = _last_process(instance, run.run_id)
+        entry, pid = last_process(instance, run.run_id)
         alive = process_alive(pid)
         if alive is False:
             when = datetime.fromtimestamp(entry.timestamp, timezone.utc).isoformat() if entry else None
@@ -137,7 +137,7 @@ def examine(instance: Any, engine: Engine | None = None, this_machine: bool | No
     return diagnosis
 
 
-def _last_process(instance: Any, run_id: str) -> tuple[Any, int | None]:
+def last_process(instance: Any, run_id: str) -> tuple[Any, int | None]:
     """The run's latest Dagster event that names its process, and that pid (user log lines do not)."""
     records = instance.event_log_storage.get_records_for_run(run_id, limit=200, ascending=False).records
     for record in records:

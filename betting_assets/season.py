@@ -81,7 +81,6 @@ class SeasonOptions:
     chaos: bool = False
     """kill -9 the daemon, a run's process and the sandbox, once each, at fixed points"""
     sensor_interval_s: int = 2
-    max_moments: int | None = None
 
 
 @dataclass
@@ -355,8 +354,8 @@ def _season(settings: Settings, options: SeasonOptions, market: Any, sports: lis
             finally:
                 processes.stop()
             _tally(instance, outcome)
-            outcome.provider_used = _provider_used(folder)
-            now = outcome.clock = _clock(folder)
+            outcome.provider_used, now = _account(folder)
+            outcome.clock = now
             bets, _ = from_ledger(engine, settings, options.start, options.end)
             (folder / "bets.json").write_text(parity.to_json(bets), encoding="utf-8")
             outcome.bets = bets.height
@@ -383,18 +382,14 @@ def _post(base: str, path: str, body: dict[str, Any]) -> None:
     httpx.post(f"{base}{path}", json=body, timeout=30.0).raise_for_status()
 
 
-def _clock(folder: Path) -> datetime:
+def _account(folder: Path) -> tuple[int, datetime]:
+    """The sandbox's own count of credits it billed, and its clock, from its account file."""
     from betting_assets.domain.timeutil import parse_utc
 
     kept = json.loads((folder / "sandbox.json").read_text(encoding="utf-8"))
     now = parse_utc(kept["now"])
     assert now is not None
-    return now
-
-
-def _provider_used(folder: Path) -> int:
-    path = folder / "sandbox.json"
-    return int(json.loads(path.read_text(encoding="utf-8"))["used"]) if path.exists() else 0
+    return int(kept["used"]), now
 
 
 def _operate(instance: Any, engine: Engine, settings: Settings, options: SeasonOptions, processes: _Processes,
@@ -411,7 +406,7 @@ def _operate(instance: Any, engine: Engine, settings: Settings, options: SeasonO
     pending_kill = False
     week: Week | None = None
     since_week = time.time()
-    while options.max_moments is None or outcome.moments < options.max_moments:
+    while True:
         planned = next_moment(engine, settings, clock, options.start, options.end, stop, midnights=False)
         first = options.start if outcome.moments == 0 else None
         due = [m for m in (first, planned, retry, _discovery_due(instance, settings, clock), stop)
@@ -480,7 +475,7 @@ def _discovery_due(instance: Any, settings: Settings, clock: datetime) -> dateti
 
 
 def _move_clock(base: str, clock: datetime, moment: datetime, speed: float) -> None:
-    if speed > 0 and clock > datetime.min.replace(tzinfo=timezone.utc):
+    if speed > 0:
         now = clock
         while now < moment:
             time.sleep(1.0)
@@ -544,13 +539,13 @@ def _settle(instance: Any, processes: _Processes, began: float, moment: datetime
 def _kill_one(instance: Any, active: list[Any], moment: datetime, step: Callable[[str], None]) -> Any:
     """SIGKILL to the run worker of a run in flight (its own process, not the code server that
     launched it); the run, or None when none has one yet."""
-    from betting_assets.doctor import _last_process
+    from betting_assets.doctor import last_process
 
     for record in active:
         run = record.dagster_run
         if run.status.value != "STARTED":
             continue
-        _, pid = _last_process(instance, run.run_id)
+        _, pid = last_process(instance, run.run_id)
         if pid is None or pid == os.getpid():
             continue
         try:

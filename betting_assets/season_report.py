@@ -18,7 +18,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from betting_assets.domain.collection.collection_plan import DECISION_WINDOW
 from betting_assets.domain.collection.fetch_decisions import MADE_SKEW, missed_calls
+from betting_assets.domain.data.quality import RESULT_GRACE
 from betting_assets.domain.orders.states import BetStatus
 from betting_assets.settings import Settings
 from betting_assets.warehouse import health, queries
@@ -26,11 +28,8 @@ from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse.tables import (bankroll_history, bet_slips, bets, events, fetch_log, normalized_odds,
                                              odds_snapshots)
 
-DECISION_WINDOW = timedelta(minutes=30)
-"""a decision-time snapshot is one within this before the decision time"""
 CLOSING_WINDOW = timedelta(minutes=15)
-RESULT_GRACE = timedelta(hours=6)
-"""an event started longer ago than this should have its result"""
+"""a closing snapshot is one within this before kick-off (the plan aims ten minutes before)"""
 
 
 @dataclass(frozen=True)
