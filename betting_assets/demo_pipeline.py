@@ -137,7 +137,7 @@ class DemoRunner:
             failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
             error = failure.event_specific_data.error if failure else None
             raise DemoStageFailed(f"{job_name} ({stage}) failed in run {result.run_id}: "
-                                  f"{error.message.strip() if error else 'see the run in the Dagster UI'}")
+                                  f"{root_cause(error) if error else 'see the run in the Dagster UI'}")
         self.results.append(result)
         return result
 
@@ -146,6 +146,15 @@ class DemoRunner:
 
     def tick(self, sensor: Any) -> list[Any]:
         return tick(sensor, self.instance, self.resources, self.cursors)
+
+
+def root_cause(error: Any) -> str:
+    """The innermost error of a step failure: Dagster wraps the op's own exception in one that
+    only names the op, and the user needs the op's reason."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (error.message or "").strip()
+    return message if message.startswith(error.cls_name or "") else f"{error.cls_name}: {message}"
 
 
 def tick(sensor: Any, instance: Any, resources: dict[str, Any], cursors: dict[str, str | None]) -> list[Any]:

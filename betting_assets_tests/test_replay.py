@@ -1,4 +1,4 @@
-"""What is backtested is what is bet: ``betting replay`` runs the live loop over four weeks of the
+"""What is backtested is what is bet: ``betting replay`` runs the live loop over eleven days of the
 2021-22 Premier League through the product's own jobs and sensors on the sandbox, and its bets are
 held bet for bet to ``betting backtest run --live`` on the same files, window, strategies
 (sharp_value and model_value live together), model (the one the replay trained on the history
@@ -27,8 +27,9 @@ from betting_assets.betting import parity
 from betting_assets_tests.conftest import _postgres_url
 
 FILE = "E0_2122.csv"
-WINDOW = ("2022-02-05", "2022-03-05")
-"""four weeks of EPL: 43 kick-offs, no decision and kick-off on both sides of a boundary"""
+WINDOW = ("2022-02-19", "2022-03-02")
+"""eleven days of EPL: 23 kick-offs over two weekends and a midweek, sharp_value's four bets of
+the month among them; no decision and kick-off on both sides of a boundary"""
 TIMEOUT = 2400
 """a loaded machine runs the two replays at once five times slower than an idle one"""
 RULE = 'value = best.filter(pl.col("fair") * pl.col("price") - 1.0 >= self.min_edge)'
@@ -102,7 +103,7 @@ def test_replay_bets_what_the_backtest_bets_on_both_databases(tmp_path: Path, sh
     postgres = _postgres_url(pg_admin)
     try:
         url = next(postgres)
-        replay = ("replay", "--data", str(data), "--from", WINDOW[0], "--to", WINDOW[1], "--history-days", "60",
+        replay = ("replay", "--data", str(data), "--from", WINDOW[0], "--to", WINDOW[1], "--history-days", "75",
                   "--trials", "2")
         running = {
             "sqlite": subprocess.Popen(_cli(*replay), env=_env(homes["sqlite"]), cwd=tmp_path,
