@@ -298,6 +298,10 @@ class ExchangeSettings(_Group):
                                     "order is fill-or-kill. Above 0: a LIMIT order's unmatched part rests at its "
                                     "price (its whole stake counts as exposure) and is cancelled once it has "
                                     "waited this long; the exchange lapses what still rests at in-play.")
+    reprice: bool = Field(default=False, description="With order_patience_s above 0: each placement run asks "
+                          "the strategy of every order resting with nothing matched whether to move it "
+                          "(replaceOrders) down to the best back, which a strategy does while its edge still "
+                          "clears there; off, an order waits at its price until cancelled or lapsed.")
     max_consecutive_errors: int = Field(default=3, ge=1, le=100, description="Placement stops for the run after "
                                         "this many venue errors in a row (no answer, or the venue's own error); "
                                         "the slips left stay proposed.")

@@ -46,6 +46,18 @@ def patience(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.exchange.order_patience_s)
 
 
+def movers(settings: Settings) -> dict[str, Any]:
+    """The live strategies that may move their resting orders (``reprice``), by name: none unless
+    orders rest (a patience above 0) and BETTING_EXCHANGE_REPRICE is on. Built as bet_slips builds
+    them, so a strategy prices a move with the parameters it proposed with."""
+    if not settings.exchange.reprice or settings.exchange.order_patience_s == 0:
+        return {}
+    from betting_assets.betting.pipeline import strategy_runs
+
+    runs = strategy_runs([s.name for s in settings.live.strategies], settings)
+    return {run.strategy.name: run.strategy for run in runs if hasattr(run.strategy, "reprice")}
+
+
 def kill_reason(settings: Settings) -> str | None:
     if settings.exchange.kill_switch:
         return "BETTING_KILL_SWITCH is set"
@@ -83,8 +95,10 @@ class PlacementReport:
 
 def _fill_values(fill: Fill, now: datetime, note: str | None = None) -> dict[str, Any]:
     reasons = "; ".join(r for r in (note, fill.reason) if r) or None
-    values: dict[str, Any] = {"status": fill.status, "broker_bet_id": fill.broker_bet_id, "reasons": reasons,
-                              "updated_at": now, "refusal_codes": fill.code}
+    values: dict[str, Any] = {"status": fill.status, "reasons": reasons, "updated_at": now,
+                              "refusal_codes": fill.code}
+    if fill.broker_bet_id is not None:   # a cleared report names no bet: the id the ledger knows stays
+        values["broker_bet_id"] = fill.broker_bet_id
     if fill.status == BetStatus.PLACED and fill.price is not None:
         values.update(price=fill.price, quoted_price=fill.quoted_price, stake=fill.matched, placed_at=now)
     if fill.status == BetStatus.RESTING:
@@ -122,13 +136,13 @@ def venue_error(fill: Fill) -> bool:
 
 
 def reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float = 1.0,
-              patience: timedelta = timedelta(0)) -> PlacementReport:
+              patience: timedelta = timedelta(0), moving: dict[str, Any] | None = None) -> PlacementReport:
     """Resting orders brought up to date (``_reconcile_resting``), then pending rows from runs
     that stopped mid-way: the venue's record decides. An order the venue never saw is sent now
     (under the same reference) unless its market has closed."""
     outcome = PlacementReport()
     with locks.named_lock(engine, BANKROLL_LOCK):
-        _reconcile(engine, venue, now, min_fill, outcome, patience)
+        _reconcile(engine, venue, now, min_fill, outcome, patience, moving or {})
     return outcome
 
 
@@ -140,29 +154,43 @@ def reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: tim
     return outcome
 
 
+def _bet_ids(rows: pl.DataFrame) -> dict[str, str]:
+    """The venue bet id of each ledger reference that has one: what lookups ask by."""
+    return {r: b for r, b in zip(rows["customer_ref"].to_list(), rows["broker_bet_id"].to_list()) if b}
+
+
 def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: timedelta,
-                       outcome: PlacementReport) -> None:
+                       outcome: PlacementReport, moving: dict[str, Any] | None = None) -> None:
     """Every resting order as the venue holds it now: matched since (the ledger's stake follows),
     ended (placed with what matched, lapsed or cancelled with nothing), or still waiting, and
-    then cancelled once it has waited ``patience`` or its event has started."""
+    then cancelled once it has waited ``patience`` or its event has started; one still waiting
+    with nothing matched is first offered to its strategy to move (``_move``)."""
     with engine.connect() as conn:
         resting = ledger.with_status(conn, BetStatus.RESTING)
     if resting.is_empty():
         return
-    known = venue.lookup(resting["customer_ref"].to_list())
+    ids = _bet_ids(resting)
+    known = venue.lookup(resting["customer_ref"].to_list(), ids)
     due: dict[str, tuple[str, str]] = {}    # reference → (market, venue bet id) to cancel
+    waiting: list[dict[str, Any]] = []
     for row in resting.iter_rows(named=True):
         held = known.get(row["customer_ref"])
         waited = now >= (row["placed_at"] or row["created_at"]) + patience or now >= row["commence_time"]
         market = (held.market_id or row["market_id"]) if held is not None else None
-        if held is not None and held.status == BetStatus.RESTING and held.broker_bet_id and market and waited:
-            due[row["customer_ref"]] = (market, held.broker_bet_id)
+        if held is not None and held.status == BetStatus.RESTING and held.broker_bet_id and market:
+            if waited:
+                due[row["customer_ref"]] = (market, held.broker_bet_id)
+            elif held.matched == 0 and row["strategy"] in (moving or {}):
+                waiting.append({**row, "market_id": market, "broker_bet_id": held.broker_bet_id})
     if due:
         venue.cancel(list(due.values()))
-        known.update(venue.lookup(list(due)))
+        known.update(venue.lookup(list(due), ids))
+    moved, refused = _move(engine, venue, waiting, moving or {}, now, outcome)
+    if refused:   # the cancel of a refused replacement stands: the venue says what is left
+        known.update(venue.lookup(refused, ids))
     for row in resting.iter_rows(named=True):
         fill = known.get(row["customer_ref"])
-        if fill is None or fill.status == "unknown":
+        if fill is None or fill.status == "unknown" or row["customer_ref"] in moved:
             continue
         values = _fill_values(fill, now)
         values.pop("placed_at", None)      # placed when it first rested
@@ -176,14 +204,61 @@ def _reconcile_resting(engine: Engine, venue: Venue, now: datetime, patience: ti
         outcome.add(f"rested_{fill.status}", row, fill.reason)
 
 
+def _move(engine: Engine, venue: Venue, waiting: list[dict[str, Any]], moving: dict[str, Any], now: datetime,
+          outcome: PlacementReport) -> tuple[set[str], list[str]]:
+    """Orders resting with nothing matched, each offered to its strategy with the live book; one
+    it moves is replaced at the venue and the ledger row follows the new bet: its id, and the
+    price it now asks (the old bet's id and price kept in its reasons). The old bet matched
+    nothing, so one ledger row stays one stake. A replacement the venue refused leaves the cancel
+    standing. The references moved, which the caller leaves alone, and those refused, which it
+    looks up again."""
+    if not waiting:
+        return set(), []
+    from betting_assets.domain.orders.resting import RestingOrder
+    from betting_assets.domain.pricing.commission import net_price
+
+    quotes = venue.quotes(sorted({r["market_id"] for r in waiting}))
+    handled, refused = set(), []
+    for row in waiting:
+        quote = (quotes.get((row["market_id"], row["selection_id"], row["point"]))
+                 or quotes.get((row["market_id"], row["selection_id"], 0.0)))
+        asked, net = row["quoted_price"] or row["requested_price"], row["requested_price"]
+        rate = 1.0 - (net - 1.0) / (asked - 1.0) if asked > 1.0 else 0.0   # the rate the row was priced at
+        prob = (1.0 + row["edge"]) / net if row["edge"] is not None and net > 0 else None   # edge = p · net − 1
+        order = RestingOrder(row["strategy"], asked, quote.back_price if quote and quote.status == "OPEN" else None,
+                             prob, max(rate, 0.0))
+        price = moving[row["strategy"]].reprice(order)
+        if price is None or price >= asked:
+            continue
+        answer = venue.replace(row["market_id"], row["broker_bet_id"], price)
+        note = f"moved by {row['strategy']} from {asked:g} to {price:g} (bet {row['broker_bet_id']} replaced)"
+        if answer.fill is None:
+            outcome.add("replace_refused", row, f"{note}: {answer.reason}")
+            refused.append(row["customer_ref"])
+            continue
+        handled.add(row["customer_ref"])
+        values = {**_fill_values(answer.fill, now, note), "quoted_price": price,
+                  "requested_price": net_price(price, order.commission),
+                  "edge": prob * net_price(price, order.commission) - 1.0 if prob is not None else row["edge"]}
+        values.pop("placed_at", None)
+        if answer.fill.status == BetStatus.RESTING:
+            ledger.still_resting(engine, row["idempotency_key"], values)
+        else:
+            if answer.fill.price is not None:
+                values.update(price=answer.fill.price, quoted_price=answer.fill.quoted_price)
+            ledger.finish(engine, row["idempotency_key"], values, old=BetStatus.RESTING)
+        outcome.add("replaced", row, note)
+    return handled, refused
+
+
 def _reconcile(engine: Engine, venue: Venue, now: datetime, min_fill: float, outcome: PlacementReport,
-               patience: timedelta = timedelta(0)) -> None:
-    _reconcile_resting(engine, venue, now, patience, outcome)
+               patience: timedelta = timedelta(0), moving: dict[str, Any] | None = None) -> None:
+    _reconcile_resting(engine, venue, now, patience, outcome, moving)
     with engine.connect() as conn:
         pending = ledger.with_status(conn, BetStatus.PENDING)
     if pending.is_empty():
         return
-    known = venue.lookup(pending["customer_ref"].to_list())
+    known = venue.lookup(pending["customer_ref"].to_list(), _bet_ids(pending))
     for row in pending.iter_rows(named=True):
         fill = known.get(row["customer_ref"])
         if fill is not None:
@@ -368,7 +443,7 @@ def run_placement(engine: Engine, venue: Venue, settings: Settings, now: datetim
                   slip_ids: list[int] | None = None, limit: int | None = None) -> PlacementReport:
     """The whole pass outside Dagster (the job runs the same steps as ops)."""
     min_stake = settings.risk.min_stake
-    outcome = reconcile(engine, venue, now, min_stake, patience(settings))
+    outcome = reconcile(engine, venue, now, min_stake, patience(settings), movers(settings))
     attempt = attempt_tag(run_id)
     rows = candidate_rows(engine, settings, venue, now, run_id, slip_ids, limit)
     fresh, closed, moved = recheck_rows(rows, settings.risk, now, outcome, settings.exchange.commission, min_stake)

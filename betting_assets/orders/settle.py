@@ -173,7 +173,9 @@ def _settle(engine: Engine, settings: Settings, now: datetime, made: Venue | Non
     by_venue = frame.filter(pl.col("broker").replace_strict(own, return_dtype=pl.Boolean))
     clearing = Clearing({}, {})
     if by_venue.height and made is not None:
-        clearing = made.cleared(by_venue["customer_ref"].to_list())
+        clearing = made.cleared(by_venue["customer_ref"].to_list(),
+                                {r: b for r, b in zip(by_venue["customer_ref"].to_list(),
+                                                      by_venue["broker_bet_id"].to_list()) if b})
     shares, findings = market_commissions(by_venue, clearing)
     rows, by_exchange = [], 0
     for bet in frame.iter_rows(named=True):

@@ -2,7 +2,7 @@
 reference rather than from what the product expects: its identity service (login, certificate
 login, keep-alive, logout), the betting API's JSON-RPC (``listCompetitions``,
 ``listMarketCatalogue`` and ``listMarketBook`` from ``exchange_book``; ``placeOrders``,
-``cancelOrders``, ``listCurrentOrders``, ``listClearedOrders``) and the account API's
+``cancelOrders``, ``replaceOrders``, ``listCurrentOrders``, ``listClearedOrders``) and the account API's
 ``getAccountFunds``, in the shapes betfairlightweight reads. Each rule names the page it comes
 from (``DOCS``); ``betting_assets_tests/sandbox/test_exchange_conformance.py`` holds it there.
 
@@ -15,8 +15,11 @@ size (``INVALID_BET_SIZE`` below GBP 1 unless it could pay out 10, or finer than
 funds (``INSUFFICIENT_FUNDS``). A LIMIT order then matches against the book at its price or
 better; what is left rests ``EXECUTABLE`` (persistence LAPSE: it lapses when the market turns
 in-play) unless it is FILL_OR_KILL, which is killed below its minimum fill (``EXPIRED``).
+replaceOrders cancels a resting order's rest, then places a new bet for it at the new price.
 
-Markets settle once their event is final: the balance moves then, by each bet's profit less the
+Available to bet is the wallet less the exposure: per market, the loss in its worst outcome over
+matched and unmatched bets, so backs on several runners of one market offset (``exposure``).
+Markets settle once their event is final: the wallet moves then, by each bet's profit less the
 market's commission, charged on the market's net winnings at its Market Base Rate less the
 account's discount. listClearedOrders answers by ``betStatus`` (SETTLED, VOIDED, LAPSED,
 CANCELLED) and roll-up (``groupBy``: BET, the default, carries no commission; MARKET carries it).
@@ -74,10 +77,20 @@ DOCS = {
               "Market+Data+Request+Limits",
     "currency": "https://betfair-developer-docs.atlassian.net/wiki/spaces/1smk3cen4v3lu3yomq5qye0ni/pages/"
                 "2687212/Currency+Parameters (GBP: minimum stake 1, minimum payout 10)",
+    "exposure": "https://support.betfair.com (Exchange: what is exposure? the maximum you could lose on a market "
+                "given your matched and unmatched bets; bets on different selections in one market offset)",
     "commission": "https://support.betfair.com (Market Base Rate: commission on net market winnings, less the "
                   "account's discount)",
     "sessions": "https://betfair-developer-docs.atlassian.net/wiki/spaces/1smk3cen4v3lu3yomq5qye0ni/pages/"
                 "2687869/Logout (logout ends the session for every holder of the token)",
+    "replaceOrders": "https://api.developer.betfair.com/services/webapps/docs/display/1smk3cen4v3lu3yomq5qye0ni/"
+                     "replaceOrders (\"logically a bulk cancel followed by a bulk place. The cancel "
+                     "is completed first then the new orders are placed ... In the case where the new orders "
+                     "cannot be placed the cancellations will not be rolled back\"; ReplaceInstruction: \"the "
+                     "original order will be cancelled and a new order placed at the new price for the remaining "
+                     "stake\"; ReplaceInstructionReport: a cancelInstructionReport and a placeInstructionReport)",
+    "currentOrders": "https://api.developer.betfair.com/services/webapps/docs/display/1smk3cen4v3lu3yomq5qye0ni/"
+                     "listCurrentOrders (betIds and customerOrderRefs each restrict the orders returned)",
 }
 """the documented rule each behaviour below implements"""
 
@@ -106,7 +119,9 @@ class FakeExchange:
     session_token: str = DEFAULT_SESSION
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
-    balance: float = DEFAULT_BALANCE
+    cash: float = DEFAULT_BALANCE
+    """the wallet: what only a settlement (or a deposit) moves; available to bet is this less the
+    exposure (``exposure``)"""
     sessions: set[str] = field(default_factory=lambda: {DEFAULT_SESSION})
     """live session tokens: the operator's (``session_token``) and one per login, each ended by its
     own logout only (``DOCS['sessions']``)"""
@@ -143,12 +158,13 @@ class FakeExchange:
                 self.settled.clear()
                 self.misreport.clear()
                 self.voided.clear()
-                self.balance = DEFAULT_BALANCE
+                self.cash = DEFAULT_BALANCE
                 self.discount_rate = 0.0
                 if self.books is not None:
                     self.books.taken.clear()
                     self.books.material.clear()
-            self.balance = float(doc.get("balance", self.balance))
+            if "balance" in doc:   # what is to be available to bet, the open bets' exposure aside
+                self.cash = round(float(doc["balance"]) + self.exposure(), 2)
             self.script = list(doc.get("script", self.script))
             self.default = str(doc.get("default", self.default))
             self.discount_rate = float(doc.get("discount_rate", self.discount_rate))
@@ -194,7 +210,9 @@ class FakeExchange:
                 return self._failure("INVALID_ODDS", params), 0.0
             if size <= 0 or not _pennies(size) or (size < MIN_STAKE and size * price < MIN_PAYOUT):
                 return self._failure("INVALID_BET_SIZE", params), 0.0
-            if size > self.balance + 1e-9:
+            if self.exposure({"marketId": market_id, "selectionId": int(instruction["selectionId"]),
+                            "handicap": float(instruction.get("handicap") or 0.0), "sizeMatched": 0.0,
+                            "sizeRemaining": size, "fills": []}) > self.cash + 1e-9:
                 return self._failure("INSUFFICIENT_FUNDS", params), 0.0
             action = self._next()
             kind, _, arg = action.partition(":")
@@ -217,7 +235,6 @@ class FakeExchange:
                     self.books.take(market_id, selection, level_price, level_size, handicap)
             left = round(size - matched, 2)
             rests = left > 0 and not kill and kind in ("book", "away")
-            self.balance = round(self.balance - size if rests else self.balance - matched, 2)
             order = {"betId": str(next(self.ids)), "customerOrderRef": ref, "marketId": market_id,
                      "customerStrategyRef": params.get("customerStrategyRef"),
                      "selectionId": selection, "handicap": handicap,
@@ -275,7 +292,6 @@ class FakeExchange:
     def _end(self, order: dict[str, Any], how: str) -> None:
         """The unmatched rest of a resting order lapses (the exchange's doing) or is cancelled (the
         customer's): its stake comes back."""
-        self.balance = round(self.balance + order["sizeRemaining"], 2)
         order[how] = round(order[how] + order["sizeRemaining"], 2)
         order["sizeRemaining"] = 0.0
         order["status"] = "EXECUTION_COMPLETE"
@@ -305,6 +321,67 @@ class FakeExchange:
         failed = any(r["status"] == "FAILURE" for r in reports)
         return {"status": "FAILURE" if failed else "SUCCESS", "marketId": market_id,
                 "errorCode": "BET_ACTION_ERROR" if failed else None, "instructionReports": reports}
+
+    def replace(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``DOCS['replaceOrders']`` on one market: each named order's unmatched rest cancelled,
+        then a new order at the new price for what was cancelled, matched against the book at once
+        and resting for the rest (same runner, side, persistence and references; a bet id of its
+        own). An order with nothing left to cancel is BET_TAKEN_OR_LAPSED and nothing is placed; a
+        new price off the ladder fails the place (INVALID_ODDS) and the cancel stands. The new
+        order keeps the old one's customerOrderRef: Betfair's reference leaves this unstated, so
+        the product follows a replaced order by its bet id and never relies on the reference."""
+        market_id = str(params.get("marketId") or "")
+        with self.lock:
+            self.calls.append("replaceOrders")
+            self._observe()
+            book = self.books.current(market_id) if self.books is not None else None
+            refused = ("INVALID_MARKET_ID" if self.books is not None and book is None
+                       else "MARKET_SUSPENDED" if book is not None and book["status"] != "OPEN" else None)
+            if refused:   # an execution-level error: nothing cancelled, no instruction answered
+                return {"status": "FAILURE", "marketId": market_id, "customerRef": params.get("customerRef"),
+                        "errorCode": refused, "instructionReports": []}
+            reports = [self._replace_one(market_id, book, instruction) for instruction in params.get("instructions") or []]
+        failed = any(r["status"] == "FAILURE" for r in reports)
+        return {"status": "FAILURE" if failed else "SUCCESS", "marketId": market_id,
+                "customerRef": params.get("customerRef"), "errorCode": "BET_ACTION_ERROR" if failed else None,
+                "instructionReports": reports}
+
+    def _replace_one(self, market_id: str, book: dict[str, Any] | None, instruction: dict[str, Any]) -> dict[str, Any]:
+        bet_id, price = str(instruction.get("betId")), float(instruction.get("newPrice") or 0.0)
+        order = self.orders.get(bet_id)
+        if order is None or order["marketId"] != market_id or order["status"] != "EXECUTABLE":
+            return {"status": "FAILURE", "errorCode": "BET_TAKEN_OR_LAPSED",
+                    "cancelInstructionReport": {"status": "FAILURE", "errorCode": "BET_TAKEN_OR_LAPSED",
+                                                "instruction": {"betId": bet_id}},
+                    "placeInstructionReport": {"status": "FAILURE", "errorCode": "ERROR_IN_ORDER"}}
+        cancelled = order["sizeRemaining"]
+        self._end(order, "sizeCancelled")
+        cancel = {"status": "SUCCESS", "instruction": {"betId": bet_id}, "sizeCancelled": cancelled,
+                  "cancelledDate": _now()}
+        if not on_ladder(price):
+            return {"status": "FAILURE", "errorCode": "INVALID_ODDS", "cancelInstructionReport": cancel,
+                    "placeInstructionReport": {"status": "FAILURE", "errorCode": "INVALID_ODDS"}}
+        levels = _match(cancelled, price, self._offers(book, order["selectionId"], order["handicap"])) if book else []
+        if self.books is not None:
+            for level_price, level_size in levels:
+                self.books.take(market_id, order["selectionId"], level_price, level_size, order["handicap"])
+        matched = round(sum(s for _, s in levels), 2)
+        left = round(cancelled - matched, 2)
+        new = {**order, "betId": str(next(self.ids)), "away": False,
+               "status": "EXECUTABLE" if left > 0 else "EXECUTION_COMPLETE",
+               "sizeMatched": matched, "sizeRemaining": left, "sizeLapsed": 0.0, "sizeCancelled": 0.0,
+               "averagePriceMatched": round(sum(p * s for p, s in levels) / matched, 2) if matched else 0.0,
+               "placedDate": _now(), "priceSize": {"price": price, "size": cancelled}, "fills": levels}
+        new.pop("endedDate", None)
+        self.orders[new["betId"]] = new
+        return {"status": "SUCCESS", "cancelInstructionReport": cancel, "placeInstructionReport": {
+            "status": "SUCCESS", "betId": new["betId"], "sizeMatched": matched,
+            "averagePriceMatched": new["averagePriceMatched"], "orderStatus": new["status"],
+            "placedDate": new["placedDate"], "instruction": {"selectionId": new["selectionId"],
+                                                             "handicap": new["handicap"], "side": new["side"],
+                                                             "orderType": "LIMIT", "limitOrder": {
+                                                                 "size": cancelled, "price": price,
+                                                                 "persistenceType": new["persistenceType"]}}}}
 
     def cleared(self, params: dict[str, Any]) -> dict[str, Any]:
         """``DOCS['cleared']`` and ``DOCS['rollups']``: the bets of one ``betStatus``, by bet or
@@ -389,17 +466,47 @@ class FakeExchange:
         base = self.books.base_rate(market_id) if self.books is not None else 0.05
         commission = round(base * (1.0 - self.discount_rate / 100.0) * net, 2) if net > 0 and not voided else 0.0
         self.settled[market_id] = {"profits": profits, "commission": commission, "voided": voided, "at": _now()}
-        self.balance = round(self.balance + sum(o["sizeMatched"] + profits[o["betId"]] for o in orders) - commission, 2)
+        self.cash = round(self.cash + sum(profits.values()) - commission, 2)
 
     def funds(self) -> dict[str, Any]:
         with self.lock:
             self.calls.append("getAccountFunds")
             self._observe()
-            exposure = sum(o["sizeMatched"] + o["sizeRemaining"] for o in self.orders.values()
-                           if o["marketId"] not in self.settled)
-            return {"availableToBetBalance": self.balance, "exposure": -exposure, "retainedCommission": 0.0,
+            exposure = self.exposure()
+            return {"availableToBetBalance": round(self.cash - exposure, 2), "exposure": -exposure,
+                    "retainedCommission": 0.0,
                     "exposureLimit": -10_000.0, "discountRate": self.discount_rate, "pointsBalance": 0,
                     "wallet": "UK"}
+
+    @property
+    def balance(self) -> float:
+        """Available to bet: the wallet less the exposure."""
+        return round(self.cash - self.exposure(), 2)
+
+    def exposure(self, extra: dict[str, Any] | None = None) -> float:
+        """``DOCS['exposure']``: the most the account can lose, market by market, over its matched
+        and unmatched bets (with ``extra``, an order not yet placed). In a market without
+        handicaps one runner wins: each outcome loses the stakes on the other runners and wins
+        what matched on the winner (an unmatched stake, at worst, never matches to win), and the
+        worst outcome is the market's exposure, so backs on several runners of one market offset.
+        A handicap market's outcomes are not one runner each: every stake counts whole."""
+        by_market: dict[str, list[dict[str, Any]]] = {}
+        for order in [*self.orders.values(), *([extra] if extra else [])]:
+            if order["marketId"] not in self.settled and order["sizeMatched"] + order["sizeRemaining"] > 0:
+                by_market.setdefault(order["marketId"], []).append(order)
+        total = 0.0
+        for market_id, orders in by_market.items():
+            if any(o["handicap"] for o in orders):
+                total += sum(o["sizeMatched"] + o["sizeRemaining"] for o in orders)
+                continue
+            book = self.books.current(market_id) if self.books is not None else None
+            outcomes: set[int | None] = {r["selectionId"] for r in book["runners"]} if book else {None}
+            outcomes |= {o["selectionId"] for o in orders}
+            total += max(0.0, max(
+                sum(o["sizeMatched"] + o["sizeRemaining"] for o in orders if o["selectionId"] != winner)
+                - sum(s * (p - 1.0) for o in orders if o["selectionId"] == winner for p, s in o["fills"])
+                for winner in outcomes))
+        return round(total, 2)
 
     def login(self, form: dict[str, Any], app_key: str | None) -> dict[str, Any]:
         """Interactive login's answer (certificate login answers with ``sessionToken`` and
@@ -429,12 +536,14 @@ class FakeExchange:
         """Orders not yet settled, lapsed away or cancelled away (an order whose market settled is
         in listClearedOrders instead)."""
         refs = set(params.get("customerOrderRefs") or [])
+        bet_ids = {str(b) for b in params.get("betIds") or []}
         projection = params.get("orderProjection") or "ALL"
         with self.lock:
             self.calls.append("listCurrentOrders")
             self._observe()
             found = [{k: v for k, v in o.items() if k not in ("fills", "endedDate", "away")} for o in self.orders.values()
-                     if (not refs or o["customerOrderRef"] in refs) and o["marketId"] not in self.settled
+                     if (not refs or o["customerOrderRef"] in refs) and (not bet_ids or o["betId"] in bet_ids)
+                     and o["marketId"] not in self.settled
                      and (o["sizeMatched"] > 0 or o["status"] == "EXECUTABLE")
                      and (projection == "ALL" or o["status"] == projection)]
         return {"currentOrders": found, "moreAvailable": False}
@@ -502,6 +611,8 @@ def exchange_routes(exchange: FakeExchange) -> list[Route]:
                     await asyncio.sleep(delay)
             elif method == "cancelOrders":
                 result = exchange.cancel(params)
+            elif method == "replaceOrders":
+                result = exchange.replace(params)
             elif method == "listCurrentOrders":
                 result = exchange.current_orders(params)
             elif method == "listClearedOrders":

@@ -116,6 +116,19 @@ class Fill:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """A venue's answer to moving a resting order to a new price (Betfair's replaceOrders: the
+    old bet's unmatched rest cancelled, then a new bet for that much at the new price).
+    ``cancelled`` is what the cancel took back; ``fill`` the new bet (None when none was made:
+    the old bet had nothing left to cancel, or the new bet was refused, in which case the cancel
+    stands)."""
+
+    cancelled: float
+    fill: Fill | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Account:
     """A venue's account as it reports it: what is ``available`` to bet and the ``exposure`` its
     open bets hold (negative, as Betfair reports it)."""
@@ -180,16 +193,23 @@ class Venue(Protocol):
 
     def place(self, order: OrderRequest) -> Fill: ...
 
-    def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
-        """What the venue holds for these references; a reference it never saw is absent."""
+    def lookup(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> dict[str, Fill]:
+        """What the venue holds for these references; a reference it never saw is absent. A
+        reference with its venue bet id in ``bet_ids`` is asked by the id: a replaced order's new
+        bet is the one the ledger follows, whatever reference the venue gave it."""
         ...
 
     def cancel(self, orders: list[tuple[str, str]]) -> None:
         """Cancels what rests unmatched of these (market id, venue bet id) orders."""
         ...
 
-    def cleared(self, customer_refs: list[str]) -> Clearing:
-        """The venue's settlement of these bets, and of their markets; a bet not yet cleared is absent."""
+    def replace(self, market_id: str, bet_id: str, price: float) -> Replaced:
+        """Moves a resting order's unmatched rest to ``price`` (as the venue quotes it)."""
+        ...
+
+    def cleared(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> Clearing:
+        """The venue's settlement of these bets (keyed by the ledger's reference, asked by venue
+        bet id where ``bet_ids`` has one), and of their markets; a bet not yet cleared is absent."""
         ...
 
     def close(self) -> None: ...

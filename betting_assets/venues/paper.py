@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from betting_assets.domain.orders.book import VenueRules
 from betting_assets.domain.vocabulary import MARKETS, Market
 from betting_assets.venues import VenueName
-from betting_assets.venues.base import Clearing, Fill, OrderRequest, Quotes
+from betting_assets.venues.base import Clearing, Fill, OrderRequest, Quotes, Replaced
 from betting_assets.domain.orders.states import BetStatus
 
 RULES = VenueRules(min_stake=0.0, min_payout=0.0, stake_step=0.01, transactions_per_hour=None)
@@ -59,13 +59,16 @@ class PaperVenue:
         return Fill(BetStatus.PLACED, matched=order.stake, price=order.price, broker_bet_id=f"paper-{order.customer_ref}",
                     quoted_price=order.quoted_price or order.price)
 
-    def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
+    def lookup(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> dict[str, Fill]:
         return {}
 
     def cancel(self, orders: list[tuple[str, str]]) -> None:
         return None   # paper fills at once: nothing ever rests
 
-    def cleared(self, customer_refs: list[str]) -> Clearing:
+    def replace(self, market_id: str, bet_id: str, price: float) -> Replaced:
+        return Replaced(0.0, None, "paper orders fill at once: nothing rests to move")
+
+    def cleared(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> Clearing:
         return Clearing({}, {})
 
     def close(self) -> None:

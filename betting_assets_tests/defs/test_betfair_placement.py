@@ -407,3 +407,70 @@ def test_an_order_resting_at_kick_off_is_lapsed_by_the_exchange_and_settles_what
     assert settled["status"] == "settled" and settled["stake"] == 3.0 and "partly matched" in settled["reasons"]
     (order,) = _exchange(sandbox)["orders"]
     assert (order["sizeMatched"], order["sizeLapsed"], order["sizeRemaining"]) == (3.0, 3.0, 0.0)
+
+
+def test_a_strategy_moves_its_unmatched_resting_order_down_to_the_book_and_it_settles_by_its_new_bet(
+        engine: Engine, live: dict[str, object], sandbox: SandboxServer) -> None:
+    """With patience and BETTING_EXCHANGE_REPRICE, an order resting with nothing matched after the
+    book moved down is replaced (replaceOrders) at the new best back, where its strategy's edge
+    still clears; the ledger's one row follows the new bet (its id and price) and settles by it,
+    and the ledger's P&L equals the account's movement. Without the setting, nothing moves."""
+    from betting_assets.orders import service
+    from betting_assets.orders.settle import settle_placed
+    from betting_assets.venues.betfair.venue import BetfairVenue
+
+    _mapped_and_priced(live, sandbox)
+    with engine.connect() as conn:
+        due = queries.at_decision(conn, NOW, 1.0, ["soccer_epl"]).sort("event_id")
+    picked = _planted(engine, sandbox, (pl.col("event_id") == due["event_id"][0]) & (pl.col("market") == "h2h")
+                      & (pl.col("side") == "home"), stake=6.0)
+    base = live["settings"].get()  # type: ignore[attr-defined]
+    patient = base.updated(exchange={"order_patience_s": 3600.0})
+    moving = base.updated(exchange={"order_patience_s": 3600.0, "reprice": True})
+    before = _client(sandbox).account.get_account_funds()
+    set_sandbox(sandbox, "exchange", {"script": ["away:0"]})           # nothing matches; the order rests
+    broker = BetfairVenue(lambda: _client(sandbox), 0.05)
+    assert service.run_placement(engine, broker, moving, NOW).counts == {"resting": 1}
+    (resting,) = _bets(engine).iter_rows(named=True)
+    asked, first_bet = resting["quoted_price"], resting["broker_bet_id"]
+    # another backer takes everything offered at the asked price: the best back is now below it
+    market_id, selection = resting["market_id"], resting["selection_id"]
+    (book,) = _client(sandbox).betting.list_market_book([market_id], price_projection={"priceData": ["EX_BEST_OFFERS"]})
+    level = next(r for r in book.runners if r.selection_id == selection).ex.available_to_back[0]
+    assert level.price == asked
+    _client(sandbox).betting.place_orders(market_id, [{
+        "selectionId": selection, "handicap": 0, "side": "BACK", "orderType": "LIMIT",
+        "limitOrder": {"size": level.size, "price": level.price, "persistenceType": "LAPSE"},
+        "customerOrderRef": "another-backer"}])
+    (book,) = _client(sandbox).betting.list_market_book([market_id], price_projection={"priceData": ["EX_BEST_OFFERS"]})
+    lower = next(r for r in book.runners if r.selection_id == selection).ex.available_to_back[0].price
+    assert lower < asked
+    # without the setting the order waits; with it, sharp_value moves it (its edge still clears at the lower price)
+    assert service.run_placement(engine, broker, patient, NOW + timedelta(minutes=1)).counts == {}
+    assert _bets(engine)["broker_bet_id"].to_list() == [first_bet]
+    outcome = service.run_placement(engine, broker, moving, NOW + timedelta(minutes=2))
+    assert outcome.counts == {"replaced": 1}, outcome.rows
+    (moved,) = _bets(engine).iter_rows(named=True)
+    assert moved["broker_bet_id"] != first_bet and f"bet {first_bet} replaced" in moved["reasons"]
+    assert (moved["status"], moved["stake"], moved["quoted_price"]) == ("placed", 6.0, lower)
+    orders = {o["betId"]: o for o in _exchange(sandbox)["orders"]}
+    assert (orders[first_bet]["sizeCancelled"], orders[first_bet]["sizeMatched"]) == (6.0, 0.0)
+    assert (orders[moved["broker_bet_id"]]["sizeMatched"], orders[moved["broker_bet_id"]]["priceSize"]["price"]) == (
+        6.0, lower)
+    assert picked.height == 1
+    # settled by the new bet, to the penny of the account
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    assert materialize([scores], resources=live, partition_key=DAY, instance=DagsterInstance.ephemeral()).success
+    done = settle_placed(engine, moving, datetime(2023, 8, 13, tzinfo=timezone.utc), venue=lambda: broker)
+    assert done.settled == 1 and done.by_exchange == 1
+    (settled,) = _bets(engine).iter_rows(named=True)
+    assert settled["status"] == "settled"
+    after = _client(sandbox).account.get_account_funds()
+    wallet = (after.available_to_bet_balance - after.exposure) - (before.available_to_bet_balance - before.exposure)
+    mine = wallet - float(_cleared_profit(sandbox, "another-backer"))
+    assert round(mine, 2) == round(settled["profit"], 2)
+
+
+def _cleared_profit(sandbox: SandboxServer, ref: str) -> float:
+    orders = _client(sandbox).betting.list_cleared_orders(bet_status="SETTLED", customer_order_refs=[ref]).orders
+    return sum(float(o.profit or 0) for o in orders)

@@ -234,3 +234,62 @@ def test_teams_and_competitions_carry_betfairs_names(exchange: Exchange) -> None
     competitions = {c["competition"]["name"] for c in exchange.result("listCompetitions", {"filter": {}})}
     assert {"English Premier League", "English Women's Super League"} <= competitions
     assert all(url.startswith("https://") for url in DOCS.values())
+
+
+def test_replace_orders_cancels_first_then_places_a_new_bet_at_the_new_price(exchange: Exchange) -> None:
+    """``DOCS['replaceOrders']``: the unmatched rest of the order is cancelled, then a new bet, with
+    a bet id of its own, is placed for that size at the new price (matched at once where the book
+    offers it); an order with nothing left to cancel fails BET_TAKEN_OR_LAPSED and nothing is
+    placed; a new price the exchange refuses fails the place and the cancel is not rolled back.
+    ``DOCS['currentOrders']``: betIds restrict listCurrentOrders."""
+    market, book = _arsenal(exchange)
+    best = _best(book)
+    above = tick_above(tick_above(best))
+    first = exchange.place(market, "move-me", above, 5.0)["instructionReports"][0]
+    assert first["orderStatus"] == "EXECUTABLE"
+    answer = exchange.result("replaceOrders", {"marketId": market["marketId"],
+                                               "instructions": [{"betId": first["betId"], "newPrice": best}]})
+    (report,) = answer["instructionReports"]
+    assert answer["status"] == "SUCCESS" and report["status"] == "SUCCESS"
+    assert report["cancelInstructionReport"]["sizeCancelled"] == 5.0
+    placed = report["placeInstructionReport"]
+    assert placed["betId"] != first["betId"] and placed["instruction"]["limitOrder"]["size"] == 5.0
+    assert (placed["orderStatus"], placed["sizeMatched"], placed["averagePriceMatched"]) == (
+        "EXECUTION_COMPLETE", 5.0, best)
+    (old,) = exchange.result("listCurrentOrders", {"betIds": [first["betId"]]})["currentOrders"] or [None]
+    assert old is None                                               # cancelled with nothing matched: not current
+    (new,) = exchange.result("listCurrentOrders", {"betIds": [placed["betId"]]})["currentOrders"]
+    assert (new["sizeMatched"], new["priceSize"]["price"]) == (5.0, best)
+    # nothing left to cancel: refused, nothing placed
+    again = exchange.result("replaceOrders", {"marketId": market["marketId"],
+                                              "instructions": [{"betId": first["betId"], "newPrice": best}]})
+    assert again["status"] == "FAILURE" and again["errorCode"] == "BET_ACTION_ERROR"
+    assert again["instructionReports"][0]["cancelInstructionReport"]["errorCode"] == "BET_TAKEN_OR_LAPSED"
+    # an invalid new price: the place fails, the cancel stands
+    second = exchange.place(market, "off-ladder", above, 4.0)["instructionReports"][0]
+    funds = exchange.result("getAccountFunds", {}, api="account")["availableToBetBalance"]
+    refused = exchange.result("replaceOrders", {"marketId": market["marketId"],
+                                                "instructions": [{"betId": second["betId"], "newPrice": 2.015}]})
+    (report,) = refused["instructionReports"]
+    assert report["cancelInstructionReport"]["sizeCancelled"] == 4.0
+    assert report["placeInstructionReport"]["errorCode"] == "INVALID_ODDS"
+    assert exchange.result("listCurrentOrders", {"betIds": [second["betId"]]})["currentOrders"] == []
+    assert exchange.result("getAccountFunds", {}, api="account")["availableToBetBalance"] == funds + 4.0
+
+
+def test_exposure_is_the_worst_outcome_of_each_market_not_the_sum_of_stakes(exchange: Exchange) -> None:
+    """``DOCS['exposure']``: backs on every runner of one match odds market offset, so the account's
+    exposure is its loss in the worst outcome (the winner's matched winnings against the other
+    stakes), and an unmatched back counts as a loss wherever its runner loses."""
+    market, book = _arsenal(exchange)
+    prices = [_best(book, runner) for runner in range(3)]
+    for runner, price in enumerate(prices):
+        report = exchange.place(market, f"all-{runner}", price, 5.0, runner=runner)["instructionReports"][0]
+        assert report["sizeMatched"] == 5.0
+    worst = max(10.0 - 5.0 * (price - 1.0) for price in prices)
+    funds = exchange.result("getAccountFunds", {}, api="account")
+    assert funds["exposure"] == pytest.approx(-max(worst, 0.0)) and -funds["exposure"] < 15.0
+    assert funds["availableToBetBalance"] == pytest.approx(DEFAULT_BALANCE - max(worst, 0.0))
+    exchange.place(market, "unmatched", tick_above(tick_above(prices[0])), 4.0)   # rests on the home side
+    worse = max(10.0 + (4.0 if runner else 0.0) - 5.0 * (price - 1.0) for runner, price in enumerate(prices))
+    assert exchange.result("getAccountFunds", {}, api="account")["exposure"] == pytest.approx(-max(worse, 0.0))

@@ -58,14 +58,14 @@ def _report(context: OpExecutionContext, outcome: service.PlacementReport) -> No
                                  f"{row['reason']}")
 
 
-@op(out=Out(dict), description="Brings resting orders up to date (matched since, ended, or cancelled once they "
-    "waited BETTING_EXCHANGE_ORDER_PATIENCE_S) and settles pending ledger rows left by an earlier run with the "
-    "venue's record.")
+@op(out=Out(dict), description="Brings resting orders up to date (matched since, ended, cancelled once they "
+    "waited BETTING_EXCHANGE_ORDER_PATIENCE_S, or moved by their strategy with BETTING_EXCHANGE_REPRICE) and "
+    "settles pending ledger rows left by an earlier run with the venue's record.")
 def reconcile_pending(context: OpExecutionContext, warehouse: WarehouseResource, venue: VenueResource,
                       clock: ClockResource, settings: SettingsResource) -> dict:  # type: ignore[type-arg]
     cfg = settings.get()
     outcome = service.reconcile(warehouse.engine(), _venue(venue), clock.now(), cfg.risk.min_stake,
-                                service.patience(cfg))
+                                service.patience(cfg), service.movers(cfg))
     _report(context, outcome)
     return outcome.counts
 

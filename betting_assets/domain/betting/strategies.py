@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 import polars as pl
 
+from betting_assets.domain.orders.resting import RestingOrder, chase_price
 from betting_assets.domain.pricing.market_view import LINE_KEY, UTC, MarketView
 from betting_assets.domain.vocabulary import MARKETS, Market, needed
 
@@ -38,6 +39,9 @@ class Strategy(Protocol):
     def select(self, view: MarketView) -> pl.DataFrame: ...
 
     def params(self) -> dict[str, Any]: ...
+
+    # optional: ``reprice(order: RestingOrder) -> float | None``, the price to move one of its
+    # unmatched resting orders to (``domain.orders.resting``); a strategy without it never moves one
 
 
 _REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
@@ -159,6 +163,10 @@ class SharpValue:
         value = best.filter(pl.col("fair") * pl.col("price") - 1.0 >= self.min_edge)
         return as_bets(value, pl.col("fair"), pl.col("fair_time"))
 
+    def reprice(self, order: RestingOrder) -> float | None:
+        """Down to the best back while the fair price still clears the edge there."""
+        return chase_price(order, self.min_edge)
+
 
 @dataclass
 class Arbitrage:
@@ -211,6 +219,10 @@ class ModelValue:
         priced = best.join(view.model, on=["event_id", "side"], how="inner")
         value = priced.filter(pl.col("prob") * pl.col("price") - 1.0 >= self.min_edge)
         return as_bets(value, pl.col("prob"), pl.col("prob_time"))
+
+    def reprice(self, order: RestingOrder) -> float | None:
+        """Down to the best back while the model's probability still clears the edge there."""
+        return chase_price(order, self.min_edge)
 
 
 def describe(strategy: Strategy) -> dict[str, Any]:

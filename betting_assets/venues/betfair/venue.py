@@ -21,7 +21,8 @@ from betting_assets.domain.orders.book import VenueRules
 from betting_assets.domain.pricing.commission import net_price
 from betting_assets.domain.vocabulary import Market
 from betting_assets.venues import VenueName
-from betting_assets.venues.base import Account, Cleared, Clearing, Fill, MarketCleared, OrderRequest, Quotes, VenueError
+from betting_assets.venues.base import (Account, Cleared, Clearing, Fill, MarketCleared, OrderRequest, Quotes, Replaced,
+                                        VenueError)
 from betting_assets.domain.orders.states import BetStatus
 
 MIN_STAKE, MIN_PAYOUT = 1.0, 10.0
@@ -237,11 +238,38 @@ class BetfairVenue:
             with self._call("cancelOrders"):
                 self.client.betting.cancel_orders(market_id, [{"betId": b} for b in bet_ids])
 
-    def cleared(self, customer_refs: list[str]) -> Clearing:
+    def replace(self, market_id: str, bet_id: str, price: float) -> Replaced:
+        """replaceOrders: the exchange cancels the bet's unmatched rest, then places a new bet for
+        that much at ``price`` (on the ladder), with a bet id of its own; a new bet it refuses
+        leaves the cancel standing. An unanswered call may have done either: the next run's
+        lookup finds what stands."""
+        from betting_assets.venues.betfair.client import describe
+        from betting_assets.venues.betfair.ladder import to_ladder
+
+        self._alive()
+        try:
+            result = self.client.betting.replace_orders(market_id, [{"betId": bet_id, "newPrice": to_ladder(price)}])
+        except (APIError, StatusCodeError, InvalidResponse) as exc:
+            if isinstance(exc, APIError) and exc.response:
+                raise VenueError(f"exchange refused replaceOrders: {describe(exc)}") from None
+            return Replaced(0.0, None, f"no answer from the exchange to replaceOrders: {describe(exc)}")
+        report = result.replace_instruction_reports[0] if result.replace_instruction_reports else None
+        if report is None:
+            return Replaced(0.0, None, f"exchange refused replaceOrders: {result.error_code}")
+        cancel, placed = report.cancel_instruction_reports, report.place_instruction_reports
+        cancelled = float(cancel.size_cancelled or 0.0) if cancel.status == "SUCCESS" else 0.0
+        if placed.status != "SUCCESS" or not placed.bet_id:
+            code = placed.error_code if cancel.status == "SUCCESS" else cancel.error_code
+            return Replaced(cancelled, None, f"exchange refused the replacement: {code or result.error_code}")
+        fill = self._fill(placed.size_matched or 0.0, placed.average_price_matched, str(placed.bet_id),
+                          requested=cancelled, market_id=market_id, resting=placed.order_status == "EXECUTABLE")
+        return Replaced(cancelled, fill)
+
+    def cleared(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> Clearing:
         """The exchange's settlement of these bets, by bet (``_cleared_bets``), and of their
         markets (``groupBy=MARKET``: the only roll-up that carries the commission, charged on the
         market's net winnings); a bet not yet cleared is absent."""
-        bets = self._cleared_bets(customer_refs)
+        bets = self._cleared_bets(customer_refs, bet_ids)
         markets: dict[str, MarketCleared] = {}
         settled = sorted({c.market_id for c in bets.values() if c.kind == "settled" and c.market_id})
         for chunk in _chunks(settled):
@@ -250,15 +278,16 @@ class BetfairVenue:
                                                      int(o.bet_count or 0))
         return Clearing(bets, markets)
 
-    def _cleared_bets(self, customer_refs: list[str]) -> dict[str, Cleared]:
+    def _cleared_bets(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> dict[str, Cleared]:
         """listClearedOrders SETTLED and VOIDED for these references, paged."""
         bets: dict[str, Cleared] = {}
         for status in ("SETTLED", "VOIDED"):
-            for chunk in _chunks(customer_refs):
-                for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
-                    bets[o.customer_order_ref] = Cleared(
-                        o.customer_order_ref, "settled" if status == "SETTLED" else "voided", o.bet_outcome,
-                        float(o.price_matched or 0), float(o.size_settled or 0), float(o.profit or 0), o.market_id)
+            for asked, ref_of in _filters(customer_refs, bet_ids):
+                for o in self._cleared_pages(bet_status=status, **asked):
+                    if (ref := ref_of(o)) is not None:
+                        bets[ref] = Cleared(ref, "settled" if status == "SETTLED" else "voided", o.bet_outcome,
+                                            float(o.price_matched or 0), float(o.size_settled or 0),
+                                            float(o.profit or 0), o.market_id)
         return bets
 
     def _cleared_pages(self, **asked: Any) -> Iterator[Any]:
@@ -271,32 +300,41 @@ class BetfairVenue:
                 return
             start += len(page.orders)
 
-    def lookup(self, customer_refs: list[str]) -> dict[str, Fill]:
-        """What the exchange holds for these references: its current orders, and for a reference
-        no longer current, its cleared record (settled or voided: matched; lapsed or cancelled:
-        nothing matched)."""
+    def lookup(self, customer_refs: list[str], bet_ids: dict[str, str] | None = None) -> dict[str, Fill]:
+        """What the exchange holds for these references (by venue bet id where known): its current
+        orders, and for a reference no longer current, its cleared record (settled or voided:
+        matched; lapsed or cancelled: nothing matched). A reference whose known bet is gone is also
+        asked for a current order under the reference itself: a replacement whose answer never
+        came."""
         if not customer_refs:
             return {}
-        asked = set(customer_refs)
-        found: dict[str, Fill] = {}
-        for chunk in _chunks(customer_refs):
-            with self._call("listCurrentOrders"):
-                result = self.client.betting.list_current_orders(customer_order_refs=chunk, order_projection="ALL")
-            found.update({o.customer_order_ref: self._fill(o.size_matched, o.average_price_matched, o.bet_id,
-                                                           requested=o.price_size.size, market_id=o.market_id,
-                                                           resting=o.status == "EXECUTABLE")
-                          for o in result.orders if o.customer_order_ref in asked})
+        found = self._current(customer_refs, bet_ids)
+        lost = [r for r in customer_refs if r not in found and bet_ids and bet_ids.get(r)]
+        if lost:
+            found.update({r: f for r, f in self._current(lost, None).items() if f.status == BetStatus.RESTING})
         gone = [r for r in customer_refs if r not in found]
         if gone:
-            for ref, report in self._cleared_bets(gone).items():
+            for ref, report in self._cleared_bets(gone, bet_ids).items():
                 found[ref] = self._fill(report.size_settled, report.price_matched, None, requested=None,
                                         market_id=report.market_id)
             for status, ended in (("LAPSED", BetStatus.LAPSED), ("CANCELLED", BetStatus.CANCELLED)):
-                for chunk in _chunks([r for r in gone if r not in found]):
-                    for o in self._cleared_pages(bet_status=status, customer_order_refs=chunk):
-                        found.setdefault(o.customer_order_ref, Fill(
-                            ended, broker_bet_id=o.bet_id,
-                            reason=f"nothing matched: the exchange reports the order {status}"))
+                for asked, ref_of in _filters([r for r in gone if r not in found], bet_ids):
+                    for o in self._cleared_pages(bet_status=status, **asked):
+                        if (ref := ref_of(o)) is not None:
+                            found.setdefault(ref, Fill(ended, broker_bet_id=o.bet_id,
+                                                       reason=f"nothing matched: the exchange reports the order {status}"))
+        return found
+
+    def _current(self, customer_refs: list[str], bet_ids: dict[str, str] | None) -> dict[str, Fill]:
+        found: dict[str, Fill] = {}
+        for asked, ref_of in _filters(customer_refs, bet_ids):
+            with self._call("listCurrentOrders"):
+                result = self.client.betting.list_current_orders(order_projection="ALL", **asked)
+            for o in result.orders:
+                if (ref := ref_of(o)) is not None:
+                    found[ref] = self._fill(o.size_matched, o.average_price_matched, o.bet_id,
+                                            requested=o.price_size.size, market_id=o.market_id,
+                                            resting=o.status == "EXECUTABLE")
         return found
 
     def close(self) -> None:
@@ -346,6 +384,23 @@ def charged_rate(base_rate: float | None, discount_pct: float, fallback: float) 
     """The commission a market charges: its Market Base Rate (a fraction) less the account's
     discount (getAccountFunds' discountRate, in percent); ``fallback`` for a market not yet read."""
     return fallback if base_rate is None else base_rate * (1.0 - discount_pct / 100.0)
+
+
+def _filters(customer_refs: list[str], bet_ids: dict[str, str] | None
+             ) -> list[tuple[dict[str, list[str]], Callable[[Any], str | None]]]:
+    """The order filters that ask for these references (by venue bet id where one is known, by
+    reference otherwise), each with how an answer maps back to the ledger's reference."""
+    known = {ref: str(bet_ids[ref]) for ref in customer_refs if bet_ids and bet_ids.get(ref)}
+    by_id = {bet: ref for ref, bet in known.items()}
+    plain = [ref for ref in customer_refs if ref not in known]
+    asks: list[tuple[dict[str, list[str]], Callable[[Any], str | None]]] = []
+    for chunk in _chunks(plain):
+        wanted = set(chunk)
+        asks.append(({"customer_order_refs": chunk},
+                     lambda o, wanted=wanted: o.customer_order_ref if o.customer_order_ref in wanted else None))
+    for chunk in _chunks(sorted(by_id)):
+        asks.append(({"bet_ids": chunk}, lambda o: by_id.get(str(o.bet_id))))
+    return asks
 
 
 def _chunks(items: Sequence[str]) -> list[list[str]]:
