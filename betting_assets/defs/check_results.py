@@ -31,21 +31,37 @@ def specs(asset: str, descriptions: dict[str, str]) -> list[AssetCheckSpec]:
             for name, text in descriptions.items()]
 
 
+def sample(outcome: CheckOutcome, names: dict[str, str] | None = None, size: int = 8) -> str:
+    """The first findings as a reader wants them: the match by its teams (the event id where the
+    warehouse has no name), one line per match, bookmaker and market however many snapshots
+    repeat it, with how many times."""
+    lines: dict[tuple[str, str, str], list[object]] = {}
+    for f in outcome.findings:
+        key = (f.event_id or "", f.bookmaker or "", f.market or "")
+        if key in lines:
+            lines[key][2] = int(lines[key][2]) + 1  # type: ignore[call-overload]
+        elif len(lines) < size:
+            lines[key] = [f.severity, f.message, 1]
+    more = len({(f.event_id or "", f.bookmaker or "", f.market or "") for f in outcome.findings}) - len(lines)
+    text = "\n".join(
+        f"- **{severity}** {(names or {}).get(event, event)} {book} {market}: {message}"
+        + (f" (×{count} snapshots)" if int(count) > 1 else "")  # type: ignore[call-overload]
+        for (event, book, market), (severity, message, count) in lines.items())
+    return text + (f"\n- … and {more} more" if more > 0 else "")
+
+
 def result(outcome: CheckOutcome, mode: str, asset: str | None = None,
-           extra: dict[str, object] | None = None) -> AssetCheckResult:
+           extra: dict[str, object] | None = None, names: dict[str, str] | None = None) -> AssetCheckResult:
     severity = AssetCheckSeverity.ERROR if outcome.errors and mode != QualityMode.REJECT else AssetCheckSeverity.WARN
-    sample = "\n".join(
-        f"- **{f.severity}** {f.event_id or ''} {f.bookmaker or ''} {f.market or ''}: {f.message}"
-        for f in outcome.findings[:8]
-    )
+    shown = sample(outcome, names)
     metadata: dict[str, object] = {
         "checked": outcome.checked,
         "errors": outcome.errors,
         "warnings": outcome.warnings,
         "mode": str(mode),
     }
-    if sample:
-        metadata["sample"] = MetadataValue.md(sample + ("\n- …" if len(outcome.findings) > 8 else ""))
+    if shown:
+        metadata["sample"] = MetadataValue.md(shown)
     metadata.update(extra or {})
     kwargs = {"asset_key": asset} if asset else {}
     return AssetCheckResult(check_name=outcome.name, passed=outcome.passed, severity=severity,
