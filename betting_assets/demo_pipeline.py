@@ -134,6 +134,8 @@ class DemoRunner:
         result = job.execute_in_process(run_config={**(run_config or {}), **QUIET}, instance=self.instance,
                                         partition_key=partition_key, tags=tags, raise_on_error=False)
         if not result.success:
+            from betting_assets.defs.run_errors import root_cause
+
             failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
             error = failure.event_specific_data.error if failure else None
             raise DemoStageFailed(f"{job_name} ({stage}) failed in run {result.run_id}: "
@@ -146,15 +148,6 @@ class DemoRunner:
 
     def tick(self, sensor: Any) -> list[Any]:
         return tick(sensor, self.instance, self.resources, self.cursors)
-
-
-def root_cause(error: Any) -> str:
-    """The innermost error of a step failure: Dagster wraps the op's own exception in one that
-    only names the op, and the user needs the op's reason."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    message = (error.message or "").strip()
-    return message if message.startswith(error.cls_name or "") else f"{error.cls_name}: {message}"
 
 
 def tick(sensor: Any, instance: Any, resources: dict[str, Any], cursors: dict[str, str | None]) -> list[Any]:

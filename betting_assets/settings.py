@@ -272,7 +272,9 @@ class ExchangeSettings(_Group):
 
     FLAT_PREFIX = "exchange_"
     FLAT = {"mode": "mode", "broker": "broker", "alert_webhook_url": "alert_webhook_url",
-            "kill_switch": "kill_switch", "kill_switch_file": "kill_switch_file"}
+            "alert_telegram_token": "alert_telegram_token", "alert_telegram_chat_id": "alert_telegram_chat_id",
+            "alert_telegram_url": "alert_telegram_url", "kill_switch": "kill_switch",
+            "kill_switch_file": "kill_switch_file"}
 
     mode: BettingMode = Field(default=BettingMode.PAPER, description="paper (the default) or live: live placement "
                               "also needs the exchange broker and its credentials.")
@@ -308,9 +310,22 @@ class ExchangeSettings(_Group):
     kill_switch: bool = Field(default=False, description="Stops all placement.")
     kill_switch_file: Path | None = Field(default=None, description="Placement stops while this file exists; "
                                           "KILL under the home when unset.")
-    alert_webhook_url: str | None = Field(default=None, description="Failed placement runs are posted here as JSON.")
+    alert_webhook_url: str | None = Field(default=None, description="Every failed run (any job) is posted here as "
+                                          "JSON: text, job, run id, error.")
+    alert_telegram_token: SecretStr | None = Field(default=None, description="A Telegram bot's token: every failed "
+                                                   "run is sent to the chat below (Bot API sendMessage).")
+    alert_telegram_chat_id: str | None = Field(default=None, description="The Telegram chat the bot writes to.")
+    alert_telegram_url: str = Field(default="https://api.telegram.org", description="The Telegram Bot API's "
+                                    "address (another only for a proxy or a test).")
 
-    _url = field_validator("url", "alert_webhook_url")(_http_url)
+    _url = field_validator("url", "alert_webhook_url", "alert_telegram_url")(_http_url)
+
+    @model_validator(mode="after")
+    def _telegram_whole(self) -> "ExchangeSettings":
+        if bool(self.alert_telegram_token) != bool(self.alert_telegram_chat_id):
+            raise ValueError("BETTING_ALERT_TELEGRAM_TOKEN and BETTING_ALERT_TELEGRAM_CHAT_ID go together: set both "
+                             "or neither")
+        return self
 
 
 class LiveStrategy(BaseModel):

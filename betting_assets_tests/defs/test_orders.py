@@ -122,14 +122,19 @@ class _CrashingVenueResource(VenueResource):
 
 def test_a_crash_between_the_ledger_write_and_the_broker_then_a_rerun_places_exactly_one_bet(
         engine: Engine, resources: dict[str, object], priced: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from betting_assets_tests.defs.test_alerts import evaluate_alerts
+
     hook = _Webhook()
     alerting = with_settings(resources, exchange={"alert_webhook_url": hook.url})
+    instance = DagsterInstance.ephemeral()
     try:
-        crashed = _run(alerting, _CrashingVenueResource(settings=alerting["settings"], after=1))
+        crashed = _run(alerting, _CrashingVenueResource(settings=alerting["settings"], after=1), instance)
+        evaluate_alerts(instance, crashed.run_id, alerting)
     finally:
         hook.stop()
     assert not crashed.success
-    assert hook.received and "simulated crash" in hook.received[0]["error"]   # the failure hook alerted
+    (alert,) = hook.received                                                 # the run-failure sensor alerted once
+    assert alert["job"] == "place_bets" and "simulated crash" in str(alert["error"])
     after_crash = _bets(engine)
     assert after_crash["status"].to_list() == ["placed", "pending"]          # one done, one claimed, two untouched
 
@@ -326,24 +331,39 @@ def test_the_sensor_requests_one_run_per_slips_materialisation_and_again_when_it
 
 
 class _Webhook:
-    """A real HTTP endpoint that records what the failure hook posts."""
+    """A real HTTP endpoint that records what alerts post: a webhook's JSON, or a Telegram bot's
+    sendMessage, answered as the Bot API documents it (``{"ok": true, "result": Message}``,
+    https://core.telegram.org/bots/api#sendmessage)."""
 
     def __init__(self) -> None:
         import json
         from http.server import BaseHTTPRequestHandler, HTTPServer
 
         received: list[dict[str, object]] = []
+        paths: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.append(body)
+                paths.append(self.path)
+                if not self.path.endswith("/sendMessage"):
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                answer = json.dumps({"ok": True, "result": {"message_id": len(received), "date": 0, "chat": {
+                    "id": body["chat_id"], "type": "private"}, "text": body["text"]}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args: object) -> None:
                 pass
 
         self.received = received
+        self.paths = paths
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/alert"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,9 +1,7 @@
 """The ``place_bets`` op job with its ops and failure alert, and the ``settle_bets`` job."""
 
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import polars as pl
 from dagster import (
     AssetMaterialization,
@@ -24,7 +22,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from betting_assets import tls
 from betting_assets.defs.metadata import markdown_table
 from betting_assets.defs.orders.assets import exchange_markets, settled_bets
 from betting_assets.defs.resources import ClockResource, SettingsResource, VenueResource, WarehouseResource
@@ -136,20 +133,11 @@ def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
     yield Output(counts, metadata=metadata)
 
 
-@failure_hook(required_resource_keys={"settings"})
+@failure_hook()
 def alert_on_failure(context: HookContext) -> None:
-    """Logs the failure and, when ``BETTING_ALERT_WEBHOOK_URL`` is set, posts it there."""
-    message = f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}"
-    context.log.error(message)
-    url = context.resources.settings.get().exchange.alert_webhook_url
-    if not url:
-        return
-    body: dict[str, Any] = {"text": message, "job": "place_bets", "op": context.op.name, "run_id": context.run_id,
-                            "error": str(context.op_exception)}
-    try:
-        httpx.post(url, json=body, timeout=5.0, verify=tls.context()).raise_for_status()
-    except httpx.HTTPError as exc:
-        context.log.error(f"the alert webhook {url} failed: {exc}")
+    """Logs which op failed, in the run's own log; the operator is told by ``run_failure_alerts``,
+    which sees every job's failures, a run killed outright included."""
+    context.log.error(f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}")
 
 
 @job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → the "
