@@ -673,13 +673,13 @@ def status(at: str | None, as_json: bool, no_registry: bool) -> None:
     """Pipeline health, data quality, storage, champion models, open bets and bankroll."""
     import json
     from dataclasses import asdict
-    from datetime import datetime, timezone
 
+    from betting_assets.clock import product_now
     from betting_assets.status import collect, render
     from betting_assets.warehouse.engine import make_engine
 
     settings = get_settings()
-    now = day_option(at, "--at") or datetime.now(timezone.utc)
+    now = day_option(at, "--at") or product_now(settings)[0]   # the sandbox's time after a sandbox demo
     engine = make_engine(settings.warehouse_url)
     try:
         report = collect(engine, settings, now, with_registry=not no_registry)
@@ -689,6 +689,50 @@ def status(at: str | None, as_json: bool, no_registry: bool) -> None:
         click.echo(json.dumps(asdict(report), indent=2))
     else:
         render(report, Console())
+
+
+@main.group()
+def metrics() -> None:
+    """Prometheus metrics and a health check, read from the warehouse and the Dagster instance."""
+
+
+@metrics.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9108, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+def metrics_serve(host: str, port: int) -> None:
+    """Serves /metrics (Prometheus' text format: bankroll, open exposure, bets by status, credits
+    left and their pace, each sport's newest snapshot's age, the day's quality findings, each job's
+    last run) and /health (200 when the warehouse and the instance answer), read at every scrape."""
+    from betting_assets import metrics as product_metrics
+    from betting_assets.dagster_home import home_of
+    from betting_assets.warehouse.engine import make_engine
+
+    settings = get_settings()
+    engine = make_engine(settings.warehouse_url)
+    home = home_of(settings)
+    held: list[object] = []
+
+    def instance() -> object:
+        from dagster import DagsterInstance
+
+        if not held:
+            if not (home / "dagster.yaml").exists():
+                raise FileNotFoundError(f"no Dagster instance at {home} (DAGSTER_HOME)")
+            held.append(DagsterInstance.from_config(str(home)))
+        return held[0]
+
+    try:
+        server = product_metrics.server(host, port, engine, settings, instance)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"metrics on http://{host}:{server.server_port}/metrics, health on /health (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        engine.dispose()
 
 
 PARTITIONED = ("odds_snapshots", "normalized_odds", "scores", "features")

@@ -3,7 +3,8 @@ is the sandbox's own, so a test or the demo moves time by moving the sandbox."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
 import httpx
 
@@ -27,3 +28,15 @@ def provider_now(base_url: str) -> datetime:
     if now is None:
         raise ValueError(f"the provider clock at {base_url} answered without a readable time")
     return now
+
+
+def product_now(settings: Any) -> tuple[datetime, bool]:
+    """The product's time and whether it came from the provider's clock: the sandbox's when it is
+    the provider (``BETTING_CLOCK``), the system's otherwise, and when the provider's clock cannot
+    be read."""
+    if not settings.uses_provider_clock:
+        return datetime.now(timezone.utc), False
+    try:
+        return provider_now(settings.collection.odds_api_base_url), True
+    except (ProviderUnreachable, ValueError):
+        return datetime.now(timezone.utc), False

@@ -16,7 +16,7 @@ from betting_assets.settings import FLAT_NAMES, GROUPS
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
-IMAGE_SERVICES = {"migrate", "code", "webserver", "daemon"}
+IMAGE_SERVICES = {"migrate", "code", "webserver", "daemon", "metrics"}
 
 
 def _compose() -> dict:  # type: ignore[type-arg]
@@ -25,7 +25,7 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def test_compose_has_every_service_with_health_checks_and_ordered_start() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "mlflow", *IMAGE_SERVICES}
+    assert set(services) == {"postgres", "mlflow", "prometheus", "grafana", *IMAGE_SERVICES}
     for name, service in services.items():
         assert name == "migrate" or "healthcheck" in service, name
     assert services["code"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -121,6 +121,48 @@ def test_the_definitions_load_as_dagster_dev_and_the_code_server_load_them(tmp_p
         "run_backtests", "propose_bets", "place_bets", "settle_bets", "map_exchange_markets", "plan_collection"}
     assert {s.name for s in repository.sensor_defs} == {
         "discovery_sensor", "collection_plan_sensor", "odds_fetch_sensor", "scores_sensor", "slips_sensor",
-        "placement_sensor", "settlement_sensor", "retrain_sensor"}
+        "placement_sensor", "settlement_sensor", "retrain_sensor", "run_failure_alerts"}
     assert not repository.schedule_defs   # on the product's clock: a cron schedule follows the machine's
     assert len(repository.asset_graph.asset_check_keys) == 24
+
+
+def test_prometheus_scrapes_the_metrics_service_and_grafana_asks_only_for_what_it_exports(tmp_path: Path) -> None:
+    """The dashboard's every query names a series ``betting metrics serve`` exports (collected here
+    over a fresh warehouse with a bet in it and an instance with a run), and Prometheus scrapes the
+    port the metrics service listens on."""
+    import json
+    import re
+
+    from dagster import DagsterInstance, job, op
+
+    from betting_assets.dagster_home import initialise
+    from betting_assets.metrics import CONDITIONAL, ProductCollector
+    from betting_assets.settings import Settings
+    from betting_assets.warehouse import migrate
+    from betting_assets.warehouse.engine import make_engine
+
+    services = _compose()["services"]
+    command = services["metrics"]["command"]
+    scrape = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"metrics:{command[command.index('--port') + 1]}"]
+    engine = make_engine(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    migrate.upgrade(engine)
+    home = initialise(tmp_path / "dagster").parent
+
+    @op
+    def nothing() -> None:
+        pass
+
+    @job
+    def a_job() -> None:
+        nothing()
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert a_job.execute_in_process(instance=instance).success
+        settings = Settings(collection={"clock": "system", "sports": ["soccer_epl"]})  # type: ignore[arg-type]
+        exported = {m.name for m in ProductCollector(engine, settings, lambda: instance).collect()}
+    engine.dispose()
+    dashboard = json.loads((DOCKER / "grafana" / "dashboards" / "betting_assets.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"\b(?:betting|dagster)_[a-z_]+", target["expr"])}
+    assert asked and asked <= exported | set(CONDITIONAL), asked - exported
