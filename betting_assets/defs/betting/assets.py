@@ -114,7 +114,7 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     account = replay(history.odds, history.events, live, cfg, start=start, end=end, model=model,
                      bankroll=config.bankroll, lookback=lookback, together=True) if live else None
 
-    folder = cfg.home_dir / "backtests" / context.run_id
+    folder = cfg.home_dir / "backtests" / context.run.run_id
     files = report.write_exports(result, folder)
     equity = report.equity_png(result)
     metadata: dict[str, object] = {
@@ -177,8 +177,8 @@ def bet_slips(context: AssetExecutionContext, warehouse: WarehouseResource, mlfl
     inserted: list[str] = []
     with engine.begin() as conn:
         if not outcome.slips.is_empty():
-            inserted = writes.propose_slips(conn, outcome.slips, created_at=now, run_id=context.run_id)
-        writes.record_decisions(conn, outcome.decided, now, context.run_id)
+            inserted = writes.propose_slips(conn, outcome.slips, created_at=now, run_id=context.run.run_id)
+        writes.record_decisions(conn, outcome.decided, now, context.run.run_id)
     for name in outcome.skipped:
         context.log.warning(f"{name} did not decide: no champion model in the registry ({mlflow.uri()})")
     decision = outcome.decision

@@ -62,8 +62,8 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
         outcomes.append(fit_and_log(
             frame, three_way=three_way, test_from=day_start(given(config.test_from, cfg.model.test_from)),
             config=train_config, tracker=tracker,
-            context={"dagster_run_id": context.run_id,
-                     "dagster_run_url": f"{cfg.storage.dagster_ui_url.rstrip('/')}/runs/{context.run_id}"},
+            context={"dagster_run_id": context.run.run_id,
+                     "dagster_run_url": f"{cfg.storage.dagster_ui_url.rstrip('/')}/runs/{context.run.run_id}"},
             progress=context.log.info))
     metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
                                    "models": MetadataValue.md(_summary(outcomes))}
