@@ -1,8 +1,9 @@
 """MLflow: one run per training, the model registered, and the champion gate.
 
 The gate scores the new version and the current champion on the same out-of-time events; the
-``champion`` alias moves only when the new version's log loss is lower, otherwise the new
-version becomes the ``challenger``. The decision and both figures are tagged on the version.
+``champion`` alias moves only when the new version's gain in log loss is beyond chance (its 95 %
+paired bootstrap interval above zero), otherwise the new version becomes the ``challenger``. The
+decision and both figures are tagged on the version, and its description says why.
 """
 
 from __future__ import annotations
@@ -163,15 +164,16 @@ class Tracker:
             inputs = champion.metadata.get_input_schema().input_names()
             champion_probs = champion.predict(frame.select(inputs).to_pandas()).to_numpy()
             champion_loss = log_loss(champion_probs, labels)
-            better = new_loss < champion_loss
             gain = paired_difference(event_log_losses(champion_probs, labels), event_log_losses(new_probs, labels))
+            better = gain is not None and gain.low > 0.0   # beyond chance: the interval holds no gain of zero or less
             if gain is None:
-                spread = "too few events for an interval"
+                spread = "too few events for an interval: kept as challenger"
             else:
                 spread = (f"gain {gain.estimate:+.5f}, 95% CI {gain.low:+.5f} to {gain.high:+.5f}"
-                          + (", within noise" if gain.holds_zero else ""))
-            reason = (f"out-of-time log loss {new_loss:.5f} {'<' if better else '>='} champion v{current.version} "
-                      f"{champion_loss:.5f} on the same {len(labels)} events ({spread})")
+                          + (", within noise: kept as challenger" if gain.holds_zero and new_loss < champion_loss
+                             else ", within noise" if gain.holds_zero else ""))
+            reason = (f"out-of-time log loss {new_loss:.5f} {'<' if new_loss < champion_loss else '>='} champion "
+                      f"v{current.version} {champion_loss:.5f} on the same {len(labels)} events ({spread})")
             decision = GateDecision(name, version, better, CHAMPION if better else CHALLENGER, reason, len(labels),
                                     new_loss, str(current.version), champion_loss,
                                     gain.low if gain else None, gain.high if gain else None, vs_market)
@@ -184,6 +186,7 @@ class Tracker:
             tags["vs_market"] = vs_market
         for key, value in tags.items():
             self.client.set_model_version_tag(name, version, key, value)
+        self.client.update_model_version(name, version, description=_version_description(decision))
         return decision
 
     def load(self, name: str, alias: str = CHAMPION) -> Any:
@@ -234,11 +237,14 @@ class Tracker:
 
     def log_backtest(self, run_id: str, prefix: str, metrics: dict[str, Any], equity_png: bytes,
                      files: dict[str, str]) -> None:
-        """Adds a backtest of the model's strategy to the model's own training run."""
-        numbers = {f"{prefix}_{k}": float(v) for k, v in metrics.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        for key, value in numbers.items():
-            self.client.log_metric(run_id, key, value)
+        """Adds a backtest of the model's strategy to the model's own training run: counts and
+        sums as they are, and each ratio only where its claim can stand (``claimable``), the
+        ones left out named in a tag with the sample that was too small."""
+        kept, left_out = claimable(metrics)
+        for key, value in kept.items():
+            self.client.log_metric(run_id, f"{prefix}_{key}", value)
+        if left_out:
+            self.client.set_tag(run_id, f"betting/{prefix}_not_logged", left_out)
         self.client.log_image(run_id, _image(equity_png), f"backtest/{prefix}_equity.png")
         for name, text in files.items():
             self.client.log_text(run_id, text, f"backtest/{name}")
@@ -277,3 +283,39 @@ def _requirements() -> list[str]:
     names = ["mlflow", "lightgbm", "polars", "pandas", "numpy", "scipy", "optuna"]
     return [f"{n}=={package_version(n)}" for n in names] + ["betting_assets"]
 
+
+
+def _version_description(decision: GateDecision) -> str:
+    """What the registry's page of a version says: where the gate put it and why, in words."""
+    where = ("the champion" if decision.promoted else
+             "the challenger (the champion stays: a model is promoted only on a gain beyond chance)")
+    lines = [f"Gate: {where}.", decision.reason + "."]
+    if decision.vs_market:
+        lines.append(f"Against the market: {decision.vs_market}.")
+    return "\n\n".join(lines)
+
+
+RATIOS_WITH_INTERVALS = ("roi", "clv", "hit_rate")
+RATIOS_WITHOUT = ("sharpe", "sortino", "calmar", "profit_factor")
+
+
+def claimable(metrics: dict[str, Any]) -> tuple[dict[str, float], str]:
+    """The backtest figures worth logging: a ratio with an interval together with its interval, or
+    not at all when the sample gave none; a ratio without an interval (Sharpe, Sortino, Calmar,
+    profit factor) only over the samples an interval needs (``intervals.MIN_ITEMS`` bets and
+    ``MIN_CLUSTERS`` days). What was left out, and why, in a sentence."""
+    from betting_assets.domain.betting.intervals import MIN_CLUSTERS, MIN_ITEMS
+
+    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    bets, days = int(numbers.get("bets", 0)), int(numbers.get("bet_days", numbers.get("days", 0)))
+    dropped = []
+    for ratio in RATIOS_WITH_INTERVALS:
+        if ratio in numbers and (f"{ratio}_low" not in numbers or f"{ratio}_high" not in numbers):
+            dropped.append(ratio)
+    if bets < MIN_ITEMS or days < MIN_CLUSTERS:
+        dropped.extend(r for r in RATIOS_WITHOUT if r in numbers)
+    kept = {k: v for k, v in numbers.items() if k not in dropped}
+    if not dropped:
+        return kept, ""
+    return kept, (f"{', '.join(dropped)} not logged: {bets} bets over {days} days give no interval (claims need "
+                  f"{MIN_ITEMS} bets and {MIN_CLUSTERS} days)")

@@ -81,6 +81,16 @@ def test_champion_gate_promotes_a_better_model_and_refuses_a_worse_one(tracker: 
     assert tracker.alias_version(name, "challenger") == worse.record.gate.version
     tags = tracker.client.get_model_version(name, worse.record.gate.version).tags
     assert tags["gate"] == "refused" and float(tags["champion_oot_log_loss"]) < float(tags["oot_log_loss"])
+    # the same training again is no gain beyond chance: it stays the challenger, and each page says why
+    again = run(good)
+    assert not again.record.gate.promoted and again.record.gate.alias == "challenger", again.record.gate.reason
+    assert "kept as challenger" in again.record.gate.reason or "within noise" in again.record.gate.reason
+    assert tracker.alias_version(name, CHAMPION) == better.record.gate.version
+    described = {v: tracker.client.get_model_version(name, v).description
+                 for v in (better.record.gate.version, again.record.gate.version)}
+    assert described[better.record.gate.version].startswith("Gate: the champion.")
+    assert described[again.record.gate.version].startswith("Gate: the challenger")
+    assert "95% CI" in described[again.record.gate.version]
     # the run holds the study, the folds, the plots and the model
     run_info = tracker.client.get_run(better.record.run_id)
     assert {"oot_log_loss", "fold_log_loss", "calibration_oof_log_loss_uncalibrated", "split_trees",
@@ -156,3 +166,17 @@ def test_the_model_is_compared_with_the_best_of_the_sharp_de_vigs_on_the_same_ev
     assert set(comparison.by_method) == {"multiplicative", "power", "shin"}
     assert comparison.market_log_loss == min(comparison.by_method.values())
     assert comparison.gain is not None and comparison.gain.high < 0  # random forecasts lose beyond chance
+
+
+def test_backtest_ratios_reach_mlflow_only_with_their_interval_or_a_sample_to_stand_on() -> None:
+    from betting_assets.modelling.registry import claimable
+
+    small = {"bets": 46, "bet_days": 9, "roi": 0.31, "sharpe": 1.95, "calmar": 15.9, "profit": 120.0,
+             "clv": 0.01, "clv_low": -0.01, "clv_high": 0.03, "hit_rate": 0.4}
+    kept, why = claimable(small)
+    assert {"sharpe", "calmar", "roi", "hit_rate"}.isdisjoint(kept)          # no interval, or too few days
+    assert kept["clv"] == 0.01 and kept["clv_low"] == -0.01 and kept["profit"] == 120.0 and kept["bets"] == 46
+    assert why.startswith("roi, hit_rate, sharpe, calmar not logged: 46 bets over 9 days")
+    large = {**small, "bet_days": 30, "roi_low": -0.1, "roi_high": 0.7, "hit_rate_low": 0.3, "hit_rate_high": 0.5}
+    kept, why = claimable(large)
+    assert {"sharpe", "calmar", "roi", "roi_low", "hit_rate"} <= set(kept) and why == ""
