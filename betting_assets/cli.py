@@ -691,6 +691,35 @@ def status(at: str | None, as_json: bool, no_registry: bool) -> None:
         render(report, Console())
 
 
+@main.command()
+@click.option("--refused", is_flag=True, help="The refusals instead: each refused slip with the rules that refused "
+              "it and why, and how many each rule refused.")
+@click.option("--status", "statuses", multiple=True, help="Only bets of this status (repeatable): pending, resting, "
+              "placed, settled, void, lapsed, cancelled, failed.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 100_000), help="Newest rows shown.")
+@click.option("--json", "as_json", is_flag=True, help="Every row asked for, and the summary, as JSON.")
+def bets(refused: bool, statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """The ledger: the newest bets with their match, price, stake, status and result, under the
+    settled bets' P&L and ROI with its interval; with --refused, what the gate and the re-checks
+    refused, by rule."""
+    import json
+
+    from betting_assets.domain.orders.states import BetStatus
+    from betting_assets.ledger_view import ledger_rows, render_ledger
+
+    known = {s.value for s in BetStatus}
+    bad = [s for s in statuses if s not in known]
+    if bad:
+        raise UserError(f"--status {bad[0]!r} is not a bet status ({', '.join(sorted(known))})")
+    if refused and statuses:
+        raise UserError("--refused lists the refusals: it takes no --status")
+    view = ledger_rows(get_settings(), refused=refused, statuses=list(statuses), limit=None if as_json else limit)
+    if as_json:
+        click.echo(json.dumps(view, indent=2, default=str))
+    else:
+        render_ledger(view, Console(), refused=refused)
+
+
 @main.group()
 def metrics() -> None:
     """Prometheus metrics and a health check, read from the warehouse and the Dagster instance."""
