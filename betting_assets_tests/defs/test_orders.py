@@ -396,3 +396,26 @@ def test_a_kill_switch_thrown_mid_batch_stops_the_rest(engine: Engine, resources
     assert left.height == priced.height - 1 and _bets(engine).height == 1
     settings.kill_file.unlink()
     assert _run(resources).success and set(_bets(engine)["status"]) == {"placed"}
+
+
+def test_the_launchpad_risk_override_as_printed_tightens_the_gate_for_that_run(
+        engine: Engine, resources: dict[str, object], priced: pl.DataFrame) -> None:
+    """The job's description gives a Launchpad snippet: pasted as it is, it runs place_bets under
+    its max_stake (25, above the slips' 20: nothing refused), and under a max_stake of 10 every
+    slip is refused by that rule; the limits in force are on the bets materialisation."""
+    import yaml
+
+    from betting_assets.defs.orders.jobs import RISK_OVERRIDE
+
+    assert RISK_OVERRIDE in (place_bets.description or "")
+    snippet = yaml.safe_load(RISK_OVERRIDE)
+    tight = yaml.safe_load(RISK_OVERRIDE.replace("max_stake: 25.0", "max_stake: 10.0"))
+    venue = VenueResource(settings=resources["settings"])  # type: ignore[arg-type]
+    run = place_bets.execute_in_process(resources={**resources, "venue": venue}, run_config=tight,
+                                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert run.success and run.output_for_node("record_run") == {"rejected": priced.height}
+    refused = _bets(engine)
+    assert set(refused["status"]) == {"rejected"} and all("max_stake" in c for c in refused["refusal_codes"])
+    (event,) = [m for m in run.get_asset_materialization_events() if m.asset_key == AssetKey("bets")]
+    assert "| max_stake | 10.0 |" in event.materialization.metadata["limits_in_force"].value
+    assert snippet["resources"]["settings"]["config"]["values"]["risk"]["max_stake"] == 25.0

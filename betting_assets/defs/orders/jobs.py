@@ -106,8 +106,9 @@ def gate_and_place(context: OpExecutionContext, warehouse: WarehouseResource, ve
 @op(ins={"placed": In(Nothing)},
     description="The run's summary from the ledger: the rows this run wrote, by status, with their reasons; "
                 "recorded as a materialisation of the bets asset.")
-def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
+def record_run(context: OpExecutionContext, warehouse: WarehouseResource, settings: SettingsResource,
                reconciled: dict) -> Iterator[AssetMaterialization | Output[dict]]:  # type: ignore[type-arg]
+    limits = settings.get().risk
     with warehouse.connect() as conn:
         mine = ledger.of_run(conn, context.run_id)
         totals = ledger.counts_by_status(conn)
@@ -120,6 +121,8 @@ def record_run(context: OpExecutionContext, warehouse: WarehouseResource,
     metadata = {
         **{k: MetadataValue.int(v) for k, v in counts.items()},
         "ledger_rows": MetadataValue.int(sum(totals.values())),
+        "limits_in_force": MetadataValue.md("| limit | value |\n|---|---|\n" + "\n".join(
+            f"| {name} | {getattr(limits, name)} |" for name in type(limits).model_fields)),
         "refused_by_rule": MetadataValue.md(" · ".join(f"{code}: {n}" for code, n in by_rule.iter_rows()) or "none"),
         **{f"ledger_{k}": MetadataValue.int(v) for k, v in sorted(totals.items())},
         "orders": markdown_table(orders.select("slip_id", "strategy", "match", "market", "side", "bookmaker",
@@ -140,8 +143,21 @@ def alert_on_failure(context: HookContext) -> None:
     context.log.error(f"place_bets: op {context.op.name} failed in run {context.run_id}: {context.op_exception}")
 
 
+RISK_OVERRIDE = """resources:
+  settings:
+    config:
+      values:
+        risk:
+          max_stake: 25.0
+          max_day_exposure: 0.1"""
+"""what to paste in the Launchpad to run place_bets once under tighter limits (any field of
+``RiskLimits``); the environment's settings stay as they are for every other run"""
+
+
 @job(hooks={alert_on_failure}, description="Places proposed bet slips: reconcile → load → re-check prices → the "
-     "gate and the venue (one run at a time per bankroll, two-phase ledger) → record.",
+     "gate and the venue (one run at a time per bankroll, two-phase ledger) → record. The limits in force are on "
+     "each run's bets materialisation. To run once under other limits, open the Launchpad and paste:\n\n"
+     f"```yaml\n{RISK_OVERRIDE}\n```",
      tags={"betting/stage": "placement"})
 def place_bets() -> None:
     reconciled = reconcile_pending()
