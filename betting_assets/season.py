@@ -180,7 +180,7 @@ class _Processes:
         self.code_port = _free_port()
         self.workspace = folder / "workspace.yaml"
         self.workspace.write_text("load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
-                                  f"      port: {self.code_port}\n      location_name: betting_assets\n",
+                                  f"      port: {self.code_port}\n      location_name: betting_assets.definitions\n",
                                   encoding="utf-8")
         self.daemons = 0
         self.groups: list[int] = []

@@ -166,3 +166,13 @@ def test_prometheus_scrapes_the_metrics_service_and_grafana_asks_only_for_what_i
     asked = {name for panel in dashboard["panels"] for target in panel["targets"]
              for name in re.findall(r"\b(?:betting|dagster)_[a-z_]+", target["expr"])}
     assert asked and asked <= exported | set(CONDITIONAL), asked - exported
+
+
+def test_one_code_location_name_everywhere() -> None:
+    """make dev's workspace, the compose workspace and the CLI's ``-m betting_assets.definitions``
+    (whose location Dagster names after the module) name the location alike, so a run queued from
+    the CLI is launched by whichever daemon serves the workspace, and re-executed from its UI."""
+    names = {yaml.safe_load(path.read_text())["load_from"][0][kind]["location_name"]
+             for path, kind in ((DOCKER.parent / "workspace.yaml", "python_module"),
+                                (DOCKER / "workspace.yaml", "grpc_server"))}
+    assert names == {"betting_assets.definitions"}

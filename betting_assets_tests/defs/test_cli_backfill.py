@@ -21,6 +21,9 @@ from betting_assets_tests.conftest import BUNDLED
 from betting_assets_tests.defs.conftest import set_sandbox
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+WORKSPACE_LOCATION = "betting_assets.definitions"
+"""what workspace.yaml (make dev), docker/workspace.yaml and the CLI's -m betting_assets.definitions all call it"""
 
 
 def _env(db_url: str, sandbox: SandboxServer, home: Path) -> dict[str, str]:
@@ -72,8 +75,11 @@ def test_job_backfill_runs_per_partition_through_the_queue_and_daemon(
     with DagsterInstance.from_config(str(home)) as instance:
         queued = instance.get_runs(RunsFilter(job_name="ingest_history"))
         assert len(queued) == 2 and {r.status for r in queued} == {DagsterRunStatus.QUEUED}
-        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "betting_assets.definitions"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the runs name the code location they were queued from: the one make dev's workspace serves,
+        # so the daemon of make dev (dagster dev -w workspace.yaml) launches them
+        assert {r.remote_job_origin.location_name for r in queued} == {WORKSPACE_LOCATION}
+        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                                  env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline:
