@@ -115,9 +115,23 @@ def run_demo(settings: Settings, data: str | None = None, start: datetime | None
             summary.pipeline = asdict(figures)
         step("summary")
         summary.dagster_runs_started = len(runner.results)
+        keep_account(state, settings.home_dir / SANDBOX_ACCOUNT)
     _fill_summary(engine, summary)
     engine.dispose()
     return summary
+
+
+SANDBOX_ACCOUNT = "sandbox.json"
+"""where the demo leaves the sandbox's account (its clock, credits used and left), which make dev's
+sandbox starts from (``--state``): the product goes on at the demo's time, with its plan"""
+
+
+def keep_account(state: SandboxState, path: Path) -> None:
+    """The sandbox's account as the demo left it, written where make dev's sandbox reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with state.lock:
+        state.keep = path
+        state.save()
 
 
 def _football_data_files(spec: str) -> bool:

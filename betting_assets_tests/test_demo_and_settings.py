@@ -304,3 +304,22 @@ def test_the_report_judges_what_the_demo_did_over_its_live_day(demo_run: DemoRun
     assert billed["ok"] and f"counted from answers {billed['value']}," in billed["detail"]   # no fault: billed = counted
     assert not lines["planned calls made"]["ok"] and not found["ok"] and done.returncode == 1
     assert found["weeks"] and all(w["odds_rows"] >= 0 for w in found["weeks"])
+
+
+def test_make_dev_after_the_demo_goes_on_at_the_demos_clock(demo_run: DemoRun) -> None:
+    """The demo leaves the sandbox's account where make dev's sandbox reads it (``--state``): a
+    sandbox started from it stands at the demo's last clock, after its live days, with the credits
+    the demo used, not at the data's first day (from where the plan sensor would plan backwards)."""
+    from betting_assets.sandbox.server import SandboxState, load_market
+    from betting_assets.domain.timeutil import parse_utc
+    from betting_assets_tests.conftest import BUNDLED
+
+    kept = demo_run.home / "sandbox.json"
+    account = json.loads(kept.read_text())
+    last_live = max(parse_utc(t) for t in demo_run.figures["pipeline"]["live_times"])
+    market = load_market(str(BUNDLED))
+    resumed = SandboxState(market, keep=kept)
+    assert resumed.now == parse_utc(account["now"]) and resumed.now > last_live > market.first_time()
+    assert resumed.used == account["used"] > 0
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert "--state $(BETTING_HOME)/sandbox.json" in makefile and "BETTING_HOME ?=" in makefile
