@@ -29,6 +29,7 @@ from betting_assets.domain.bounds import OUT_OF_ORDER, ordered
 from betting_assets.domain.data.quality import QualityMode
 from betting_assets.domain.pricing.devig import DEFAULT_CHOICE, DevigChoice
 from betting_assets.domain.orders.risk import RiskLimits
+from betting_assets.domain.betting import strategies as strategy_registry
 from betting_assets.domain.betting.staking import Sizing
 from betting_assets.venues import VenueName
 from betting_assets.domain.vocabulary import MARKETS
@@ -405,6 +406,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "features": FeatureSettings, "model": ModelSettings, "backtest": BacktestSettings, "live": LiveSettings,
     "sizing": Sizing, "risk": RiskLimits, "exchange": ExchangeSettings,
 }
+strategy_registry.known_settings({f"{group}.{name}" for group, model in GROUPS.items() for name in model.model_fields})
 REMOVED: dict[str, str] = {
     "BETTING_MAX_DAY_FRACTION": "the day's cap is risk's: BETTING_RISK_MAX_DAY_EXPOSURE (sizing reads it)",
     "BETTING_SIZING__MAX_DAY_FRACTION": "the day's cap is risk's: BETTING_RISK_MAX_DAY_EXPOSURE (sizing reads it)",

@@ -45,6 +45,9 @@ class Strategy(Protocol):
 
 
 _REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
+_SETTING_PATHS: set[str] = set()
+"""every ``group.field`` of the settings, given by the settings module (``known_settings``): a
+strategy's ``from_settings`` is checked against them when it registers"""
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 """a strategy's name: what a slip, a bet, its key and an exchange's strategy reference carry"""
 
@@ -59,7 +62,24 @@ def register(name: str, kind: type, **fixed: Any) -> None:
     for attribute in ("default_sizing", "sizing_methods", "from_settings", "needs_model", "select", "params"):
         if not hasattr(kind, attribute):
             raise ValueError(f"strategy {name!r}: {kind.__name__} has no {attribute}")
+    _check_paths(name, kind)
     _REGISTRY[name] = (kind, fixed)
+
+
+def _check_paths(name: str, kind: type) -> None:
+    for param, path in dict(kind.from_settings).items():  # type: ignore[attr-defined]
+        if _SETTING_PATHS and path not in _SETTING_PATHS:
+            near = sorted(p for p in _SETTING_PATHS if p.endswith(f".{path.rpartition('.')[2]}"))
+            raise ValueError(f"strategy {name!r}: from_settings {param!r} → {path!r} is no setting (a group.field, "
+                             f"e.g. {', '.join(near) or 'backtest.min_edge'})")
+
+
+def known_settings(paths: set[str]) -> None:
+    """The settings' ``group.field`` names, from the settings module; strategies registered before
+    are checked now."""
+    _SETTING_PATHS.update(paths)
+    for name, (kind, _) in _REGISTRY.items():
+        _check_paths(name, kind)
 
 
 def unregister(name: str) -> None:

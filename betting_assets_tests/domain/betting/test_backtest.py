@@ -236,6 +236,15 @@ def test_a_strategy_is_a_class_and_a_registration_with_its_own_settings() -> Non
     finally:
         strategies._REGISTRY.pop("test_longshots")
 
+    # a setting path that is none is refused at registration, in one line naming the near ones
+    class Misnamed(Longshots):
+        from_settings: ClassVar[dict[str, str]] = {"min_edge": "min_edge"}
+
+    with pytest.raises(ValueError, match=r"^strategy 'test_misnamed': from_settings 'min_edge' → 'min_edge' is no "
+                                         r"setting \(a group.field, e.g. backtest.min_edge, risk.min_edge\)$"):
+        strategies.register("test_misnamed", Misnamed)
+    assert "test_misnamed" not in strategies.available()
+
 
 def test_where_no_control_binds_the_account_bets_as_the_engine_before_it() -> None:
     """Quarter lines, pushes, voids, open results and two-leg groups over 2,000 days, under each
