@@ -6,12 +6,16 @@ from __future__ import annotations
 from dagster import DefaultSensorStatus, RunFailureSensorContext, SkipReason, run_failure_sensor
 
 from betting_assets import alerts
-from betting_assets.defs.cadence import every
 from betting_assets.defs.resources import SettingsResource
 from betting_assets.defs.run_errors import first_step_error
 
 
-@run_failure_sensor(name="run_failure_alerts", minimum_interval_seconds=every(30),
+ALERT_INTERVAL_S = 30
+"""fixed: a failure told within half a minute is soon enough, and BETTING_SENSOR_INTERVAL_S (a
+season's fast clock) should not make the daemon ask every few seconds"""
+
+
+@run_failure_sensor(name="run_failure_alerts", minimum_interval_seconds=ALERT_INTERVAL_S,
                     default_status=DefaultSensorStatus.RUNNING,
                     description="Posts every failed run of any job to BETTING_ALERT_WEBHOOK_URL and the Telegram chat "
                                 "of BETTING_ALERT_TELEGRAM_TOKEN / _CHAT_ID, whichever are set.")

@@ -115,6 +115,12 @@ def test_status_reports_at_the_providers_clock(db_url: str, engine: Engine, sand
     for name, value in {"BETTING_HOME": str(tmp_path), "BETTING_DATABASE_URL": db_url, "BETTING_CLOCK": "provider",
                         "BETTING_ODDS_API_BASE_URL": sandbox.url}.items():
         monkeypatch.setenv(name, value)
-    done = CliRunner().invoke(main, ["status", "--json", "--no-registry"])
+    from betting_assets.settings import get_settings
+
+    get_settings.cache_clear()     # settings another test in this process read are not these
+    try:
+        done = CliRunner().invoke(main, ["status", "--json", "--no-registry"])
+    finally:
+        get_settings.cache_clear()
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["now"] == NOW.isoformat()
