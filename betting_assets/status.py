@@ -71,13 +71,18 @@ def _champions(settings: Settings) -> list[dict[str, Any]]:
             for ref, metrics, tags in tracker.champions()]
 
 
+def _short(iso: str | None) -> str | None:
+    """``2023-11-26 15:00``: the minute, which is what a reader needs, in 16 characters."""
+    return iso[:16].replace("T", " ") if iso else None
+
+
 def render(report: StatusReport, console: Console) -> None:
-    fetches = Table(title=f"pipeline at {report.now[:16]} UTC")
-    for column in ("sport", "last fetch", "last success", "fetches 24 h", "success 24 h"):
-        fetches.add_column(column)
+    fetches = Table(title=f"pipeline at {report.now[:16]} UTC (times UTC, the product's clock)")
+    for column in ("sport", "last fetch", "last success", "24 h", "ok"):
+        fetches.add_column(column, no_wrap=column != "sport", overflow="fold")
     for s in report.sports:
         rate = s["success_rate_24h"]
-        fetches.add_row(s["sport"], (s["last_fetch"] or "never")[:16], (s["last_success"] or "–")[:16],
+        fetches.add_row(s["sport"], _short(s["last_fetch"]) or "never", _short(s["last_success"]) or "–",
                         str(s["fetches_24h"]),
                         Text(f"{rate:.0%}", style="red" if rate < 0.9 else "green") if rate is not None else "–")
     console.print(fetches)

@@ -71,3 +71,17 @@ def test_the_status_command_prints_json(engine: Engine, db_url: str, monkeypatch
     assert done.exit_code == 0, done.output
     figures = json.loads(done.output)
     assert figures["now"] == NOW.isoformat() and figures["events"] == 0 and figures["bankroll"] == 1000.0
+
+
+def test_fetches_are_reported_at_the_products_clock_they_were_made_at(engine: Engine) -> None:
+    """Against the sandbox a call is made at the product's clock (``clock_at``) while the machine's
+    says years later (``requested_at``): status reports the product's, as of the product's now
+    (a demo's fetches used to read as "never")."""
+    fetch = {"endpoint": "odds", "url": "http://x", "params": {}, "attempts": 1, "sport_key": "soccer_epl"}
+    machine = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(fetch_log.insert(), [{**fetch, "requested_at": machine, "clock_at": NOW - timedelta(hours=2),
+                                           "ok": True, "requests_remaining": 100, "requests_last": 3}])
+    (epl,) = collect(engine, Settings(sports=["soccer_epl"]), NOW, with_registry=False).sports
+    assert epl["last_fetch"] == epl["last_success"] == (NOW - timedelta(hours=2)).isoformat()
+    assert epl["fetches_24h"] == 1 and epl["success_rate_24h"] == 1.0

@@ -4,7 +4,7 @@ per sport, credits, data-quality findings, sizes and the open book."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
@@ -15,25 +15,37 @@ from betting_assets.domain.orders.states import OPEN_BETS, BetStatus
 
 def fetches_by_sport(conn: Connection, sports: list[str], now: datetime, window: timedelta) -> list[dict[str, Any]]:
     """Per sport: the last fetch ever (up to ``now``), and over ``window`` the last success,
-    the number of fetches and the share that succeeded (None without any)."""
+    the number of fetches and the share that succeeded (None without any). Times are the product's
+    clock the call was made at (the sandbox's in a demo or a replay), the machine's where none was
+    kept."""
+    at = func.coalesce(fetch_log.c.clock_at, fetch_log.c.requested_at)
     rows = conn.execute(
-        select(fetch_log.c.sport_key, func.max(fetch_log.c.requested_at),
-               func.max(case((fetch_log.c.ok, fetch_log.c.requested_at))),
+        select(fetch_log.c.sport_key, func.max(at), func.max(case((fetch_log.c.ok, at))),
                func.count(), func.sum(case((fetch_log.c.ok, 1), else_=0)))
-        .where(fetch_log.c.sport_key.is_not(None), fetch_log.c.requested_at >= now - window,
-               fetch_log.c.requested_at <= now)
+        .where(fetch_log.c.sport_key.is_not(None), at >= now - window, at <= now)
         .group_by(fetch_log.c.sport_key)).all()
     seen = {r[0]: r for r in rows}
     out = []
     for sport in sports:
-        last_any = conn.scalar(select(func.max(fetch_log.c.requested_at))
-                               .where(fetch_log.c.sport_key == sport, fetch_log.c.requested_at <= now))
+        last_any = conn.scalar(select(func.max(at)).where(fetch_log.c.sport_key == sport, at <= now))
         row = seen.get(sport)
-        out.append({"sport": sport, "last_fetch": last_any.isoformat() if last_any else None,
-                    "last_success": row[2].isoformat() if row and row[2] else None,
+        out.append({"sport": sport, "last_fetch": _iso(last_any),
+                    "last_success": _iso(row[2]) if row else None,
                     "fetches_24h": row[3] if row else 0,
                     "success_rate_24h": (row[4] / row[3]) if row and row[3] else None})
     return out
+
+
+def _iso(value: Any) -> str | None:
+    """A time from an aggregate, which SQLite hands back as text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from betting_assets.domain.timeutil import parse_utc
+
+        parsed = parse_utc(value)
+        return parsed.isoformat() if parsed is not None else value
+    return value.isoformat() if value.tzinfo else value.replace(tzinfo=timezone.utc).isoformat()
 
 
 def credits(conn: Connection, now: datetime, since: datetime) -> tuple[int | None, int]:
