@@ -11,6 +11,7 @@ from datetime import datetime
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 from sqlalchemy import Engine
 
+from betting_assets.domain.data.normalize import Finding
 from betting_assets.domain.data.quality import CheckOutcome, QualityMode
 from betting_assets.warehouse import writes
 
@@ -35,18 +36,15 @@ def sample(outcome: CheckOutcome, names: dict[str, str] | None = None, size: int
     """The first findings as a reader wants them: the match by its teams (the event id where the
     warehouse has no name), one line per match, bookmaker and market however many snapshots
     repeat it, with how many times."""
-    lines: dict[tuple[str, str, str], list[object]] = {}
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
     for f in outcome.findings:
-        key = (f.event_id or "", f.bookmaker or "", f.market or "")
-        if key in lines:
-            lines[key][2] = int(lines[key][2]) + 1  # type: ignore[call-overload]
-        elif len(lines) < size:
-            lines[key] = [f.severity, f.message, 1]
-    more = len({(f.event_id or "", f.bookmaker or "", f.market or "") for f in outcome.findings}) - len(lines)
+        groups.setdefault((f.event_id or "", f.bookmaker or "", f.market or ""), []).append(f)
+    shown = list(groups.items())[:size]
     text = "\n".join(
-        f"- **{severity}** {(names or {}).get(event, event)} {book} {market}: {message}"
-        + (f" (×{count} snapshots)" if int(count) > 1 else "")  # type: ignore[call-overload]
-        for (event, book, market), (severity, message, count) in lines.items())
+        f"- **{same[0].severity}** {(names or {}).get(event, event)} {book} {market}: {same[0].message}"
+        + (f" (×{len(same)} snapshots)" if len(same) > 1 else "")
+        for (event, book, market), same in shown)
+    more = len(groups) - len(shown)
     return text + (f"\n- … and {more} more" if more > 0 else "")
 
 
