@@ -33,7 +33,7 @@ dev: $(STAMP)
 	$(BIN)/betting db upgrade
 	@bash -c 'set -m; \
 	  $(BIN)/betting sandbox serve --data betting_assets/data --port $(SANDBOX_PORT) --state $(BETTING_HOME)/sandbox.json & sandbox=$$!; \
-	  $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BETTING_HOME)/mlflow.sqlite --port $(MLFLOW_PORT) & mlflow=$$!; \
+	  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --workers 1 --backend-store-uri sqlite:///$(BETTING_HOME)/mlflow.sqlite --port $(MLFLOW_PORT) & mlflow=$$!; \
 	  trap "kill -- -$$sandbox -$$mlflow 2>/dev/null; wait $$sandbox $$mlflow 2>/dev/null" EXIT INT TERM; \
 	  BETTING_ODDS_API_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/dagster dev -w workspace.yaml -p $(DAGSTER_PORT)'
 

@@ -4,6 +4,7 @@ installed, unless ``BETTING_REQUIRE_BROWSER`` is set (as ``.ci/run`` does, after
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +41,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 180.0) -> None:
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 240.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+            raise RuntimeError(f"{url}: make dev exited with {process.returncode}: {log.read_text()[-3000:]}")
         try:
             if httpx.get(url, timeout=2.0).status_code == 200:
                 return
@@ -52,32 +55,56 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 180.0) ->
     raise TimeoutError(f"{url} did not answer in {seconds:.0f} s")
 
 
+@dataclass
+class Dev:
+    """``make dev`` running on a copy of the demo's home."""
+    urls: dict[str, str]
+    home: Path
+    sandbox_port: int
+
+
 @pytest.fixture(scope="module")
-def uis(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The Dagster webserver and the MLflow UI over the demo's instance and registry."""
-    home = demo_run.home
+def dev(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """The README's route after ``make demo``: ``make dev`` (the sandbox from the demo's account,
+    ``dagster dev`` with its daemon, the MLflow UI), run by make itself with this test's
+    environment and ports. It works on a copy of the demo's home, as its daemon's sensors go on
+    from there and other tests of this worker read the demo's own."""
+    home = tmp_path_factory.mktemp("dev") / "home"
+    shutil.copytree(demo_run.home, home, symlinks=True)
     env = {**os.environ, "BETTING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    scripts = Path(sys.executable).parent
-    dagster_port, mlflow_port = _free_port(), _free_port()
-    logs = tmp_path_factory.mktemp("ui-logs")
-    processes = [
-        subprocess.Popen([str(scripts / "dagster-webserver"), "-m", "betting_assets.definitions", "-h", "127.0.0.1",
-                          "-p", str(dagster_port)], env=env, cwd=REPO, start_new_session=True,
-                         stdout=(logs / "dagster.log").open("wb"), stderr=subprocess.STDOUT),
-        subprocess.Popen([str(scripts / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{home / 'mlflow.sqlite'}",
-                          "--host", "127.0.0.1", "--port", str(mlflow_port)], env=env, cwd=home,
-                         start_new_session=True, stdout=(logs / "mlflow.log").open("wb"), stderr=subprocess.STDOUT),
-    ]
+    env.pop("BETTING_SPORTS", None)
+    venv = Path(sys.prefix)
+    ports = {"SANDBOX_PORT": _free_port(), "DAGSTER_PORT": _free_port(), "MLFLOW_PORT": _free_port()}
+    log = tmp_path_factory.mktemp("dev-log") / "make-dev.log"
+    # -o: the environment running the tests is installed; make is not to install it again
+    make = subprocess.Popen(["make", "--no-print-directory", "-o", str(venv / ".installed-stamp"), "dev",
+                             f"VENV={venv}", *(f"{k}={v}" for k, v in ports.items())],
+                            cwd=REPO, env=env, start_new_session=True, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            preexec_fn=_as_from_a_terminal)
     try:
-        urls = {"dagster": f"http://127.0.0.1:{dagster_port}", "mlflow": f"http://127.0.0.1:{mlflow_port}"}
-        _wait(f"{urls['dagster']}/server_info", processes[0])
-        _wait(f"{urls['mlflow']}/health", processes[1])
-        yield urls
+        urls = {"dagster": f"http://127.0.0.1:{ports['DAGSTER_PORT']}", "mlflow": f"http://127.0.0.1:{ports['MLFLOW_PORT']}"}
+        _wait(f"{urls['dagster']}/server_info", make, log)
+        _wait(f"{urls['mlflow']}/health", make, log)
+        yield Dev(urls, home, ports["SANDBOX_PORT"])
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+        _stop_session(make)
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches make dev's servers as from a terminal: a test runner started in the
+    background may pass SIGINT down ignored, and dagster dev then ignores SIGTERM too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stop_session(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a user stops make dev: to every process of the session the test started (its
+    recipe runs each server in a process group of its own), then make's exit, then what is left."""
+    subprocess.run(["pkill", "-INT", "-s", str(process.pid)], check=False)
+    try:
+        process.wait(timeout=120)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-s", str(process.pid)], check=False)
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +124,13 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
-def _see(driver: Any, url: str, *texts: str, shot: str, seconds: float = 90.0) -> str:
+def _see(driver: Any, url: str | None, *texts: str, shot: str, seconds: float = 90.0) -> str:
     """Opens ``url``, waits until every text is on the page, saves a screenshot."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(url)
-    _dismiss_welcome(driver)
+    if url is not None:          # None: the page already open
+        driver.get(url)
+        _dismiss_welcome(driver)
     try:
         WebDriverWait(driver, seconds, poll_frequency=1.0).until(
             lambda d: all(t in d.find_element("tag name", "body").text for t in texts))
@@ -128,10 +156,10 @@ def _dismiss_welcome(driver: Any) -> None:
 
 
 def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
-        uis: dict[str, str], browser: Any, demo_run: DemoRun) -> None:
+        dev: Dev, browser: Any, demo_run: DemoRun) -> None:
     from dagster import DagsterInstance, RunsFilter
 
-    url = uis["dagster"]
+    url = dev.urls["dagster"]
     _see(browser, f"{url}/asset-groups", "collection", "features", "modelling", "betting", "orders",
          shot="asset_graph.png")
     _see(browser, f"{url}/assets", "normalized_odds", "trained_model", "bet_slips", "settled_bets",
@@ -155,10 +183,78 @@ def test_the_dagster_ui_shows_the_graph_the_checks_and_a_place_bets_run(
     assert "Success" in page
 
 
-def test_the_mlflow_ui_shows_the_registered_model_and_its_champion(uis: dict[str, str], browser: Any,
+def test_the_mlflow_ui_shows_the_registered_model_and_its_champion(dev: Dev, browser: Any,
                                                                   demo_run: DemoRun) -> None:
-    page = _see(browser, f"{uis['mlflow']}/#/models/betting_assets_h2h_3way", "betting_assets_h2h_3way",
+    page = _see(browser, f"{dev.urls['mlflow']}/#/models/betting_assets_h2h_3way", "betting_assets_h2h_3way",
                 "champion", shot="mlflow_registered_model.png")
     assert "Version 1" in page
     aliases = {a for row in demo_run.figures["pipeline"]["registry"] for a in row["aliases"].split(",") if a}
     assert all(alias in page for alias in aliases) and "champion" in aliases   # as the gate left them
+
+
+def _runs_until(home: Path, found: Any, seconds: float = 420.0) -> list[Any]:
+    """Polls make dev's instance until ``found(instance)`` gives finished runs (a loaded machine's
+    daemon starts a run's process in tens of seconds)."""
+    from dagster import DagsterInstance
+
+    deadline = time.monotonic() + seconds
+    while True:
+        with DagsterInstance.from_config(str(home / "dagster")) as instance:
+            runs = found(instance)
+        if runs and all(r.is_finished for r in runs):
+            return list(runs)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no finished run after {seconds:.0f} s: {[(r.job_name, r.status) for r in runs]}")
+        time.sleep(3.0)
+
+
+def test_a_demo_run_is_re_executed_from_the_ui_through_the_code_location(dev: Dev, browser: Any,
+                                                                        demo_run: DemoRun) -> None:
+    """The demo executes its runs in process, bound to its sandbox; the UI's Re-execute launches
+    them again through the code location make dev serves, with its daemon."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    with DagsterInstance.from_config(str(dev.home / "dagster")) as instance:
+        (parent, *_) = instance.get_runs(filters=RunsFilter(job_name="build_features",
+                                                           tags={"betting/launched_by": "demo"}))
+    assert parent.remote_job_origin.location_name == "betting_assets.definitions"
+    url = dev.urls["dagster"]
+    _see(browser, f"{url}/runs/{parent.run_id}", "build_features", "Re-execute all", shot="demo_run_to_re_execute.png")
+    browser.find_element("xpath", "//button[contains(normalize-space(), 'Re-execute all')]").click()
+    (child,) = _runs_until(dev.home, lambda i: i.get_runs(filters=RunsFilter(
+        tags={"dagster/parent_run_id": parent.run_id})))
+    page = _see(browser, f"{url}/runs/{child.run_id}", "build_features", shot="demo_run_re_executed.png")
+    assert child.status == DagsterRunStatus.SUCCESS, page[-2000:]
+    assert child.tags["dagster/asset_partition_range_start"] == parent.tags["dagster/asset_partition_range_start"]
+
+
+def test_make_dev_after_the_demo_plans_from_the_demos_clock_with_its_plan(dev: Dev, browser: Any,
+                                                                          demo_run: DemoRun) -> None:
+    """make dev's sandbox starts from the account the demo left (its clock), so the daemon's
+    collection_plan_sensor plans from the demo's last clock on, never from the data's first day."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from betting_assets.warehouse import plan as plan_store
+    from betting_assets.warehouse.engine import make_engine
+
+    left = json.loads((demo_run.home / "sandbox.json").read_text())
+    now = httpx.get(f"http://127.0.0.1:{dev.sandbox_port}/sandbox/clock", timeout=10).json()["now"]
+    assert datetime.fromisoformat(now) == datetime.fromisoformat(left["now"])
+    demo_plan = datetime.fromisoformat(demo_run.figures["pipeline"]["plan"]["clock"])
+    (planned,) = _runs_until(dev.home, lambda i: i.get_runs(filters=RunsFilter(
+        job_name="plan_collection", tags={"dagster/sensor_name": "collection_plan_sensor"})))
+    _see(browser, f"{dev.urls['dagster']}/runs/{planned.run_id}", "plan_collection", "collection_plan_sensor",
+         shot="make_dev_plan_run.png")
+    # the run's log, filtered as a user would type it, says which clock the plan was made from
+    browser.find_element("xpath", "//input[starts-with(@placeholder, 'Filter')]").send_keys("calls planned from")
+    page = _see(browser, None, f"calls planned from {datetime.fromisoformat(now).isoformat()}",
+                shot="make_dev_plan_log.png")
+    assert planned.status == DagsterRunStatus.SUCCESS, page[-2000:]
+    engine = make_engine(f"sqlite:///{dev.home / 'warehouse.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            assert plan_store.last_planned(conn) == datetime.fromisoformat(now) >= demo_plan
+            kept = plan_store.plan_frame(conn, demo_plan, datetime.fromisoformat(now))
+    finally:
+        engine.dispose()
+    assert kept.height > 0 and kept["planned_at"].min() <= demo_plan     # the demo's plan up to now is kept

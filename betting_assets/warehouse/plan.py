@@ -97,6 +97,17 @@ def first_planned(conn: Connection) -> datetime | None:
     return conn.scalar(select(func.min(collection_plan.c.planned_at)))
 
 
+def last_planned(conn: Connection) -> datetime | None:
+    """The clock the latest plan was made from."""
+    return conn.scalar(select(func.max(collection_plan.c.planned_at)))
+
+
+def forget_planned_after(conn: Connection, when: datetime) -> int:
+    """Drops the calls planned from a clock later than ``when``: only for one who moves the clock
+    back on purpose (the demo, run again on its home, plays the same days again)."""
+    return conn.execute(delete(collection_plan).where(collection_plan.c.planned_at > when)).rowcount or 0
+
+
 def replace_plan(conn: Connection, calls: list[dict[str, Any]], now: datetime, sports: list[str], start: datetime,
                  end: datetime) -> int:
     """The calls of ``sports`` in [start, end) from ``now`` on are the new plan's; what was

@@ -16,7 +16,7 @@ from betting_assets.defs.collection.assets import collection_plan
 from betting_assets.defs.collection.checks import credit_budget, plan_followed
 from betting_assets.defs.collection.sensors import collection_plan_sensor, odds_fetch_sensor, scores_sensor
 from betting_assets.defs.partitions import plan_range
-from betting_assets.demo_pipeline import tick
+from betting_assets.demo_pipeline import rewind_plan, tick
 from betting_assets.sandbox.server import SandboxServer
 from betting_assets.warehouse import plan as plan_store
 from betting_assets.warehouse.tables import events
@@ -173,3 +173,48 @@ def test_a_lone_kick_off_missing_a_market_is_planned_on_the_per_event_endpoint_a
     with engine.connect() as conn:
         billed = plan_store.spent_by_sport_day(conn, lone.at, lone.at + timedelta(seconds=1))
     assert billed["credits"].to_list() == [lone.credits]
+
+
+def test_no_plan_is_made_from_a_clock_earlier_than_the_last_plans(
+        engine: Engine, sandbox: SandboxServer, resources: dict[str, object]) -> None:
+    """make dev's sandbox started without the demo's account comes back months earlier: the plan
+    the demo left (its calls, its bill) must not be replaced from the past."""
+    from dagster import build_sensor_context
+
+    resources = with_settings(resources, collection={"sports": "soccer_epl", "credit_budget": BUDGET})
+    clock = Clockwork(sandbox, resources)
+    later = START + timedelta(days=1)
+    clock.at(later)
+    resources["odds_api"].collector(resources["warehouse"].engine(), later).discover_events(  # type: ignore[attr-defined]
+        "soccer_epl", now=later)
+    _plan(resources, later)
+    with engine.connect() as conn:
+        held = plan_store.plan_frame(conn, START, UNTIL + timedelta(days=3))
+    assert held.height > 0
+
+    clock.at(START)
+    with build_sensor_context(instance=clock.instance, resources=resources) as context:
+        skipped = collection_plan_sensor(context)
+    assert skipped.skip_message.startswith(f"the clock ({START.isoformat()}) is before the last plan's "
+                                           f"({later.isoformat()})")
+    refused = materialize([collection_plan], resources=resources, instance=DagsterInstance.ephemeral(),
+                          tags=plan_range(["soccer_epl"], START.date()), raise_on_error=False)
+    assert not refused.success
+    (failure,) = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "no plan is made from an earlier clock" in failure.event_specific_data.error.message
+    with engine.connect() as conn:
+        assert plan_store.plan_frame(conn, START, UNTIL + timedelta(days=3)).equals(held)    # untouched
+
+    clock.at(later + timedelta(minutes=5))                         # the clock where it was: planning goes on
+    assert clock.tick(collection_plan_sensor)
+
+    # the demo run again on its home takes the clock back on purpose, and says what it dropped
+    with engine.connect() as conn:
+        every_call = plan_store.plan_frame(conn, START - timedelta(days=30), START + timedelta(days=60)).height
+    said: list[str] = []
+    rewind_plan(engine, START, said.append)
+    assert len(said) == 1 and f": {every_call} calls an earlier demo planned" in said[0], said
+    clock.at(START)
+    _plan(resources, START)
+    with engine.connect() as conn:
+        assert plan_store.last_planned(conn) == START

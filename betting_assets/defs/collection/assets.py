@@ -34,6 +34,7 @@ from betting_assets.domain.data import quality
 from betting_assets.domain.collection.collection_plan import CLOSING, DECISION, MOVEMENT, RESULTS
 from betting_assets.domain.data.normalize import NORMALIZED_SCHEMA
 from betting_assets.domain.collection.tiers import due_events
+from betting_assets.domain.collection.fetch_decisions import clock_went_back
 from betting_assets.collection.collector import IngestResult
 from betting_assets.warehouse import health, locks, queries, writes
 from betting_assets.warehouse import plan as plan_store
@@ -377,7 +378,10 @@ def collection_plan(context: AssetExecutionContext, warehouse: WarehouseResource
                       allow_retries=False)
     remaining = None
     with warehouse.connect() as conn:
+        went_back = clock_went_back(now, plan_store.last_planned(conn))
         known, _ = health.credits(conn, now, now)
+    if went_back:
+        raise Failure(went_back, allow_retries=False)
     if known is None and cfg.collection.credit_budget is None:
         with provider_turn(warehouse):         # the free sports list says what the plan has to spend
             remaining = odds_api.collector(warehouse.engine(), clock.log_time(now)).client.sports().quota.remaining

@@ -21,6 +21,7 @@ from betting_assets.domain.collection.collection_plan import EVENT_ODDS, ODDS, S
 from betting_assets.domain.collection.fetch_decisions import (
     MADE_SKEW,
     TickDecision,
+    clock_went_back,
     follow_plan,
     late_results,
     plan_key,
@@ -60,7 +61,10 @@ def collection_plan_sensor(context: SensorEvaluationContext, warehouse: Warehous
         return now
     sports = list(settings.get().collection.sports)
     with warehouse.connect() as conn:
+        went_back = clock_went_back(now, plan_store.last_planned(conn))
         fixtures = plan_store.schedule(conn, now, plan_end(now.date()), sports, RESULT_GRACE)
+    if went_back:
+        return SkipReason(went_back)
     key = plan_key(fixtures, now)
     reason = replan_reason(context.cursor, key)
     if reason is None:

@@ -169,3 +169,14 @@ def replan_reason(previous: str | None, key: str) -> str | None:
     if previous.split("|")[1] != key.split("|")[1]:
         return "a new day"
     return "the fixture list changed" if previous != key else None
+
+
+def clock_went_back(now: datetime, last_planned: datetime | None) -> str | None:
+    """Why no plan may be made at ``now``, or None. A plan made from a clock earlier than the last
+    plan's would replace calls that plan already counted as due or made, and show the credit
+    budget running backwards: it happens when the provider comes back at an earlier time (the
+    sandbox restarted without the account the demo left), so it is said, never planned from."""
+    if last_planned is None or now >= last_planned:
+        return None
+    return (f"the clock ({now.isoformat()}) is before the last plan's ({last_planned.isoformat()}): no plan is made "
+            "from an earlier clock (was the sandbox restarted without --state <home>/sandbox.json?)")
