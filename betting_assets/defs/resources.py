@@ -84,10 +84,18 @@ class OddsApiResource(ConfigurableResource):
     settings: SettingsResource
     base_url: str | None = None
     api_key: str | None = None
+    _clients: list[OddsApiClient] = PrivateAttr(default_factory=list)
 
     def client(self) -> OddsApiClient:
-        return OddsApiClient.from_settings(self.settings.get(), base_url=self.base_url,
-                                           api_key=SecretStr(self.api_key) if self.api_key else None)
+        """A client of the step's own, closed with the step (its connections to the provider)."""
+        client = OddsApiClient.from_settings(self.settings.get(), base_url=self.base_url,
+                                             api_key=SecretStr(self.api_key) if self.api_key else None)
+        self._clients.append(client)
+        return client
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        while self._clients:
+            self._clients.pop().close()
 
     def collector(self, engine: Engine, clock_at: datetime | None = None) -> Collector:
         """``clock_at``: what ``ClockResource.log_time`` says the fetch log should keep."""

@@ -287,3 +287,19 @@ def test_a_bad_odds_run_config_is_refused_before_any_call(engine: Engine, sandbo
     assert says in str(failure.event_specific_data)
     assert httpx.get(f"{sandbox.url}/sandbox/quota").json()["requests"] == asked     # nothing was called
     assert _count(engine, snapshots_table) == 0
+
+
+def test_a_run_leaves_no_connection_to_the_provider_open(engine: Engine, sandbox: SandboxServer,
+                                                         resources: dict[str, object]) -> None:
+    """Each provider client a step makes is closed with the step: a season of runs in one code
+    server must not pile up sockets to the provider."""
+    import gc
+    import warnings
+
+    set_sandbox(sandbox, "clock", {"now": "2023-08-13T00:00:00Z"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert _run([odds_snapshots, normalized_odds, scores], resources).success
+        gc.collect()
+    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) and "socket" in str(w.message)]
+    assert not leaked, leaked[:3]
