@@ -84,6 +84,10 @@ def test_backtest_of_a_real_day_with_the_champion_logged_to_its_run(
     assert flat.metrics["bets"] == 6 and flat.bets["event_id"].n_unique() == 6
     assert (flat.bets["snapshot_time"] < flat.bets["decision_time"]).all()
     assert exported.strategy("model_value").metrics["bets"] > 0
+    # the Plots view opens on the first figure: the strategy that bet most, not one that never bet
+    numbers = [k for k, v in metadata.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    assert numbers[0].endswith("_bets") and metadata[numbers[0]] == max(
+        s.metrics["bets"] for s in exported.strategies) > 0
     for name in ("comparison.csv", "bets.csv", "equity.csv", "by_market.csv", "equity.png"):
         assert (Path(str(metadata["exports"])) / name).stat().st_size > 0
     run = MlflowClient(tracking_uri=mlflow_resource.uri()).get_run(run_id)

@@ -1,7 +1,6 @@
 """The backtests and bet_slips assets."""
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -117,9 +116,13 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     folder = cfg.home_dir / "backtests" / context.run.run_id
     files = report.write_exports(result, folder)
     equity = report.equity_png(result)
+    # the headline first: the Plots view opens on the first figure, so the strategies that bet most
+    # come before those that did not bet at all
+    busiest = sorted(result.strategies, key=lambda s: (-int(s.metrics.get("bets") or 0), s.name))
     metadata: dict[str, object] = {
         "summary": MetadataValue.md("\n".join(f"- {line}" for line in report.summary_lines(result))),
         "comparison": MetadataValue.md(report.comparison_markdown(result)),
+        **{k: v for strategy in busiest for k, v in strategy_figures(strategy.name, strategy.metrics).items()},
         "devig_method": MetadataValue.text(result.config["devig_method"]),
         "equity_curve": picture(equity, "equity curves"),
         "events": history.events.height,
@@ -131,7 +134,6 @@ def backtests(context: AssetExecutionContext, config: BacktestRunConfig, warehou
     }
     for strategy in result.strategies:
         metadata[f"{strategy.name}_by_market"] = markdown_table(as_percentages(strategy.breakdowns["market"]), digits=2)
-        metadata.update(strategy_figures(strategy.name, strategy.metrics))
     metadata["refused_by_control"] = MetadataValue.md(report.refusals_markdown(result))
     if account is not None and account.account is not None:
         metadata["live_account"] = MetadataValue.md(report.account_markdown(account))

@@ -65,12 +65,12 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
             context={"dagster_run_id": context.run.run_id,
                      "dagster_run_url": f"{cfg.storage.dagster_ui_url.rstrip('/')}/runs/{context.run.run_id}"},
             progress=context.log.info))
-    metadata: dict[str, object] = {"tracking_uri": MetadataValue.text(mlflow.uri()),
-                                   "models": MetadataValue.md(_summary(outcomes))}
+    metadata: dict[str, object] = {"models": MetadataValue.md(_summary(outcomes))}
     for outcome in outcomes:
         record = outcome.record
         assert record is not None
         prefix = "3way" if outcome.three_way else "2way"
+        metadata.update(_figures(prefix, outcome))
         metadata[f"{prefix}_gate"] = MetadataValue.md(
             f"**{record.gate.alias}** (v{record.gate.version}): {record.gate.reason}")
         metadata[f"{prefix}_vs_market"] = MetadataValue.text(outcome.market.text() if outcome.market else
@@ -83,26 +83,34 @@ def trained_model(context: AssetExecutionContext, config: TrainingConfig, wareho
               **{k: v for k, v in f.metrics.items() if "log_loss" in k}} for f in outcome.model.folds]), digits=5)
         metadata[f"{prefix}_calibration"] = picture(record.calibration_png, "calibration")
         metadata[f"{prefix}_run_id"] = MetadataValue.text(record.run_id)
-        metadata.update(_figures(prefix, outcome))
         ui = cfg.storage.mlflow_ui_url.rstrip("/")
         metadata[f"{prefix}_mlflow_run"] = MetadataValue.url(
             f"{ui}/#/experiments/{record.experiment_id}/runs/{record.run_id}")
         metadata[f"{prefix}_mlflow_version"] = MetadataValue.url(
             f"{ui}/#/models/{outcome.name}/versions/{record.gate.version}")
+    metadata["tracking_uri"] = MetadataValue.text(mlflow.uri())
     return MaterializeResult(metadata=metadata)
 
 
 def _figures(prefix: str, outcome: "TrainingResult") -> dict[str, object]:
-    """What a user trends across trainings (the Plots tab): sizes and log losses as numbers."""
+    """The headline first: the gain over the market with its interval and sample, which the Plots
+    view trends across trainings. Each training is scored on its own out-of-time window, so the
+    log losses themselves (a harder window has higher ones for model and market alike) are words,
+    not a trend that would join different windows; their paired difference is the gain."""
     oot = outcome.oot
-    figures: dict[str, object] = {
-        f"{prefix}_train_events": outcome.train_events, f"{prefix}_oot_events": outcome.test_events,
-        f"{prefix}_model_log_loss": rounded(oot["log_loss"], 5), f"{prefix}_split_trees": outcome.model.split_trees,
-        f"{prefix}_version": int(outcome.record.gate.version) if outcome.record else MetadataValue.null(),
-    }
-    for key in ("market_log_loss", "market_events", "gain_vs_market", "gain_vs_market_low", "gain_vs_market_high"):
+    figures: dict[str, object] = {}
+    for key in ("gain_vs_market", "gain_vs_market_low", "gain_vs_market_high", "market_events"):
         if key in oot:
             figures[f"{prefix}_{key}"] = int(oot[key]) if key == "market_events" else rounded(oot[key], 5)
+    figures |= {
+        f"{prefix}_oot_events": outcome.test_events, f"{prefix}_train_events": outcome.train_events,
+        f"{prefix}_split_trees": outcome.model.split_trees,
+        f"{prefix}_version": int(outcome.record.gate.version) if outcome.record else MetadataValue.null(),
+        f"{prefix}_log_loss": MetadataValue.text(
+            f"model {oot['log_loss']:.5f}" + (f", market {oot['market_log_loss']:.5f}" if "market_log_loss" in oot
+                                              else "") +
+            f" on {outcome.test_events} events from {outcome.test_from:%Y-%m-%d} (this window's own)"),
+    }
     return figures
 
 
