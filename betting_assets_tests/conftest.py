@@ -125,24 +125,36 @@ WORKERS = 2
 """``make test``'s workers"""
 
 
+DEMO_MINUTES = 5.0
+"""the tests that read the shared demo, counted as one long unit: the demo itself, make dev over
+its home in the browser test, and the checks of what it made"""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``long`` start at once, one set on each of ``make test``'s two workers, and
     the short ones fill in around them. pytest-xdist's worksteal gives each worker a contiguous
-    share of the list (and steals from its end), so each share begins with the long tests it is
-    given: the longest first (``long(minutes=…)``), each to the share with the fewest minutes."""
-    for item in items:
-        if "demo_run" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(DEMO_TIMEOUT))   # its setup runs the whole demo once per worker
+    share of the list (and steals from its end), so each share begins with the long units it is
+    given: the longest first (``long(minutes=…)``), each to the share with the fewest minutes.
+    The tests of the shared demo are one unit, so the demo runs once, not once per worker."""
+    demo = [i for i in items if "demo_run" in getattr(i, "fixturenames", ())]
+    for item in demo:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEMO_TIMEOUT))   # the first one's setup runs the whole demo
 
     def minutes(item: pytest.Item) -> float:
         marker = item.get_closest_marker("long")
         return float(marker.kwargs.get("minutes", 5)) if marker else 0.0
 
-    longs = sorted((i for i in items if minutes(i)), key=minutes, reverse=True)
-    shorts = [i for i in items if not minutes(i)]
+    units = [[i] for i in items if minutes(i)] + ([demo] if demo else [])
+    weight = {id(unit): DEMO_MINUTES if unit is demo else minutes(unit[0]) for unit in units}
+    placed = {id(i) for unit in units for i in unit}
+    shorts = [i for i in items if id(i) not in placed]
     shares: list[list[pytest.Item]] = [[] for _ in range(WORKERS)]
-    for item in longs:
-        min(shares, key=lambda share: sum(minutes(i) for i in share)).append(item)
+    loads = [0.0] * WORKERS
+    for unit in sorted(units, key=lambda u: weight[id(u)], reverse=True):
+        least = loads.index(min(loads))
+        shares[least] += unit
+        loads[least] += weight[id(unit)]
     size = len(items) // WORKERS   # as worksteal splits: the first worker takes the smaller half
     ordered: list[pytest.Item] = []
     for share in shares:

@@ -176,6 +176,7 @@ def test_the_dagster_instance_shows_what_the_demo_made(demo_run: DemoRun) -> Non
     assert "champion" in aliases and len(figures["pipeline"]["registry"]) >= 2   # trained twice
 
 
+@pytest.mark.timeout(900)   # 60 s in the suite, five times that on a loaded machine
 def test_the_demo_runs_on_a_simulated_two_way_sport(tmp_path: Path) -> None:
     from betting_assets.sandbox.server import load_market
 
@@ -250,7 +251,7 @@ def test_dagster_yaml_puts_the_instance_on_postgres(tmp_path: Path, pg_admin) ->
             os.environ["DAGSTER_PG_URL"] = old
 
 
-@pytest.mark.long
+@pytest.mark.long(minutes=2.5)
 @pytest.mark.timeout(1500)
 def test_the_exchange_demo_maps_real_names_places_settles_and_reconciles_the_account(tmp_path: Path) -> None:
     """The README's ``betting demo --broker betfair``: The Odds API's team names mapped onto

@@ -93,7 +93,7 @@ def _registry(stdout: str) -> str:
 
 
 @pytest.mark.postgres
-@pytest.mark.long
+@pytest.mark.long(minutes=4.5)
 @pytest.mark.timeout(TIMEOUT + 600)
 def test_replay_bets_what_the_backtest_bets_on_both_databases(tmp_path: Path, shared_data: Path,
                                                              pg_admin: Engine) -> None:

@@ -58,7 +58,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.postgres
-@pytest.mark.long(minutes=9)
+@pytest.mark.long(minutes=9.5)
 @pytest.mark.timeout(TIMEOUT + 600)
 def test_a_season_run_by_the_daemon_ends_complete_on_postgresql(tmp_path: Path, shared_data: Path,
                                                                 pg_admin: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ def test_time_folds_never_train_on_the_future() -> None:
         time_folds(30, 4)
 
 
+@pytest.mark.timeout(600)   # 50 s in the suite
 def test_a_planted_signal_is_recovered_out_of_time() -> None:
     frame = simulated_rows(900, seed=1)
     train, test = frame.head(700), frame.tail(200)
