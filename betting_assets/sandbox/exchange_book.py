@@ -242,7 +242,6 @@ class ExchangeBooks:
         now = self.clock()
         self._refresh(now)
         wanted = params.get("filter") or {}
-        types = set(wanted.get("eventTypeIds") or [])
         found = self._filtered(wanted, now)
         odds: dict[str, list[dict[str, Any]]] = {}
         entries = []

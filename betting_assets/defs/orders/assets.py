@@ -2,7 +2,7 @@
 ``settled_bets``: the ledger's placed bets settled against final scores."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetSpec, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, asset
 
 from betting_assets.defs.metadata import markdown_table, percent, picture, rounded
 from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, VenueResource, WarehouseResource

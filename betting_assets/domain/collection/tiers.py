@@ -180,7 +180,7 @@ def tier_calls(kicks: list[datetime], start: datetime, end: datetime, *, lead: t
         return min(found) if found else None
 
     def refresh(now: datetime) -> None:
-        nonlocal common, refreshed, individual, pointer
+        nonlocal common, refreshed, individual
         common, individual = now, False
         refreshed = bisect_right(listed, now)
 

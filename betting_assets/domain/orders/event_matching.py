@@ -15,7 +15,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from difflib import SequenceMatcher
 
 import polars as pl

@@ -28,7 +28,6 @@ from betting_assets.domain.pricing.market_view import MarketView
 from betting_assets.domain.betting.staking import Sizing
 from betting_assets.domain.betting.strategies import as_bets
 from betting_assets.domain.orders.book import VenueRules
-from betting_assets.domain.orders.risk import RiskLimits
 from betting_assets_tests.domain.betting.market_sim import simulated_market
 
 from betting_assets_tests.domain.betting.open_limits import OPEN

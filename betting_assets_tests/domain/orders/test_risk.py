@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pytest
 
 from betting_assets.domain.orders.account import Book, Order, book_from_ledger, fresh_book, gate
-from betting_assets.domain.orders.book import B, L, O, VenueRules
+from betting_assets.domain.orders.book import B, O, VenueRules
 from betting_assets.domain.orders.controls import DEFAULT_CONTROLS, Control, Controls, check
 from betting_assets.domain.orders.risk import BookQuote, RiskLimits, recheck, recheck_on_book
 from betting_assets.venues.betfair.ladder import on_ladder, to_ladder
