@@ -108,6 +108,12 @@ def test_scores_finish_recent_events_and_history_comes_from_results_data(
                                .where(events.c.home_team == "Arsenal",
                                       events.c.commence_time < datetime(2023, 8, 13, tzinfo=timezone.utc))).one()
     assert tuple(arsenal) == (2, 1)  # Arsenal 2-1 Nott'm Forest, 12 August 2023
+    # a day after the clock has no results yet: refused in one line, not a success with none
+    set_sandbox(sandbox, "clock", {"now": "2023-08-12T09:00:00Z"})
+    early = _run([scores], resources, "soccer_epl|2023-08-19")
+    (failure,) = [e for e in early.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.event_specific_data.error.message.startswith(
+        "dagster._core.definitions.events.Failure: soccer_epl|2023-08-19 is after the clock (2023-08-12T09:00:00+00:00): its results cannot be known yet")
 
 
 def test_provider_outage_mid_run_keeps_stored_data_and_the_retry_completes(

@@ -301,6 +301,10 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
         by_sport: dict[str, list[SportDay]] = defaultdict(list)
         for day in run_days(context):
             by_sport[day.sport_key].append(day)
+        ahead = [d for days in by_sport.values() for d in days if d.start > now]
+        if ahead:
+            raise Failure(f"{ahead[0].key} is after the clock ({now.isoformat()}): its results cannot be known "
+                          "yet", allow_retries=False)
         updated = 0
         results_frame: pl.DataFrame | None = None
         unresolved: list[str] = []
