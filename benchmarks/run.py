@@ -15,6 +15,7 @@ from benchmarks import (
     normalize_store,
     placement,
     refusals,
+    scale,
     sensor_tick,
 )
 
@@ -46,6 +47,10 @@ def main() -> None:
             print(f"{kind}: fetch sensor following the plan of 10,000 upcoming events in 5 sports: median "
                   f"{r['median_s'] * 1000:.0f} ms per tick, {r['requested']:.0f} runs requested", flush=True)
             figures.append(f"figure sensor_tick_share_of_limit_{kind}: {r['share_of_limit'] * 100:.2f} % (goal <= 1)")
+    with tempfile.TemporaryDirectory() as tmp:
+        lines, scaled = scale.report(scale.run(Path(tmp), pg_url))
+    print("the cost at 2, 10 and 50 sports (two weeks ahead, PostgreSQL):", *lines, sep="\n  ", flush=True)
+    figures += scaled
     for name, folder in (("bundled", collection_plan.BUNDLED), ("shared", collection_plan.SHARED)):
         if not folder.exists():
             print(f"collection plan on the {name} files: {folder} not found, skipped")

@@ -1,0 +1,190 @@
+"""What following more sports costs (issue 32), measured at 2, 10 and 50 sports: a synthetic
+schedule two weeks ahead (six kick-offs a sport a day, at the quarter hours football and the
+American leagues use) in a fresh PostgreSQL warehouse, planned by the collection planner and
+followed by the odds sensor as the daemon ticks it; the sport × day partitions each ingestion
+asset holds and what Dagster spends listing them; the warehouse a season of live snapshots
+fills (40 bookmakers, three markets), from the bytes a normalised row takes on PostgreSQL.
+Each figure is the 50-sport cost over the 2-sport cost: 25 is linear growth."""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from dagster import (
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+    build_sensor_context,
+)
+from sqlalchemy import func, insert, select, text
+
+from benchmarks import normalize_store
+from betting_assets.collection import planning
+from betting_assets.defs.collection.sensors import odds_fetch_sensor
+from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, default_resources
+from betting_assets.domain.data.normalize import normalize_odds
+from betting_assets.settings import load_settings
+from betting_assets.warehouse import plan as plan_store
+from betting_assets.warehouse import writes
+from betting_assets.warehouse.tables import events, normalized_odds
+
+SIZES = (2, 10, 50)
+NOW = datetime(2024, 1, 6, 12, tzinfo=timezone.utc)
+KICK_OFFS_PER_DAY = 6
+BOOKMAKERS = 40
+ROWS_PER_BOOKMAKER = 7
+"""h2h (3 outcomes), totals (2), spreads (2)"""
+SEASON_DAYS = 280
+SAMPLE_ROWS = 200_000
+
+
+@dataclass
+class Size:
+    sports: int
+    events: int
+    partitions: int
+    list_partitions_s: float
+    plan_s: float
+    planned_calls: int
+    snapshots_per_event: float
+    sensor_s: float
+    season_rows: float
+    season_gb: float
+    row_bytes: float
+
+
+def sports_of(n: int) -> list[str]:
+    return [f"sport_{i:02d}" for i in range(n)]
+
+
+def seed(engine, sports: list[str], seed_: int = 11) -> int:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed_)
+    rows = []
+    for sport in sports:
+        for day in range(14):
+            for k in range(KICK_OFFS_PER_DAY):
+                commence = (NOW.replace(hour=0, minute=0) + timedelta(days=day + 1, hours=12)
+                            + timedelta(minutes=15 * rng.randrange(0, 40)))
+                rows.append({"event_id": f"{sport}-{day}-{k}", "sport_key": sport, "sport_title": sport,
+                             "commence_time": commence, "home_team": f"h{day}{k}", "away_team": f"a{day}{k}",
+                             "status": "scheduled", "completed": False, "first_seen_at": NOW, "updated_at": NOW,
+                             "last_odds_at": None})
+    with engine.begin() as conn:
+        conn.execute(insert(events), rows)
+    return len(rows)
+
+
+def partitions(n: int, history_start: str) -> tuple[int, float]:
+    """The keys of one sport × day asset from the history's first day to tomorrow, and the
+    seconds Dagster takes to list them (what the UI's partition view and a backfill ask first)."""
+    definition = MultiPartitionsDefinition({
+        "sport": StaticPartitionsDefinition(sports_of(n)),
+        "date": DailyPartitionsDefinition(start_date=history_start, end_offset=1),
+    })
+    started = time.perf_counter()
+    keys = definition.get_partition_keys(current_time=NOW)
+    return len(keys), time.perf_counter() - started
+
+
+def bytes_per_row(engine) -> float:  # type: ignore[no-untyped-def]
+    """A normalised row's share of its table and indexes on PostgreSQL, from real writes."""
+    snapshots = normalize_store.simulated_snapshots(SAMPLE_ROWS)
+    ids = normalize_store._insert_snapshot_rows(engine, snapshots)
+    for (as_of, payload), snapshot_id in zip(snapshots, ids):
+        with engine.begin() as conn:
+            writes.write_normalized(conn, normalize_odds(payload, as_of, snapshot_id=snapshot_id).rows)
+    with engine.begin() as conn:
+        size = conn.scalar(text("SELECT pg_total_relation_size('normalized_odds')"))
+        count = conn.scalar(select(func.count()).select_from(normalized_odds))
+    return float(size) / float(count)
+
+
+def one(n: int, workdir: Path, pg_url: str, row_bytes: float) -> Size:
+    sports = sports_of(n)
+    database = normalize_store.Database("postgresql", workdir, pg_url)
+    try:
+        engine = database.engine
+        held = seed(engine, sports)
+        settings = load_settings(collection={"sports": sports})
+        plans = []
+        for _ in range(3):
+            started = time.perf_counter()
+            live = planning.live_plan(engine, settings, NOW, NOW + timedelta(days=15), remaining=10_000_000)
+            plans.append(time.perf_counter() - started)
+        with engine.begin() as conn:
+            calls = plan_store.replace_plan(conn, live.rows(), NOW, sports, NOW, NOW + timedelta(days=15))
+        resource = SettingsResource(values={"collection": {"sports": sports}})
+
+        class FixedClock(ClockResource):
+            def now(self) -> datetime:
+                return NOW + timedelta(days=1, hours=1)
+
+        resources = default_resources(resource, warehouse=WarehouseResource(settings=resource, database_url=database.url),
+                                      clock=FixedClock(settings=resource, source="system"))
+        instance = DagsterInstance.ephemeral()
+        ticks = []
+        for _ in range(5):
+            with build_sensor_context(instance=instance, resources=resources) as context:
+                started = time.perf_counter()
+                odds_fetch_sensor(context)
+                ticks.append(time.perf_counter() - started)
+    finally:
+        database.close()
+    count, listing = partitions(n, settings.collection.history_start)
+    per_event = live.plan.snapshots_per_event
+    season_events = n * KICK_OFFS_PER_DAY * SEASON_DAYS
+    season_rows = season_events * per_event * BOOKMAKERS * ROWS_PER_BOOKMAKER
+    return Size(n, held, count, listing, statistics.median(plans), calls, per_event, statistics.median(ticks),
+                season_rows, season_rows * row_bytes / 1e9, row_bytes)
+
+
+def run(workdir: Path, pg_url: str) -> dict[int, Size]:
+    logging.getLogger("dagster").setLevel(logging.WARNING)     # the sensor logs each call it asks for
+    database = normalize_store.Database("postgresql", workdir, pg_url)
+    try:
+        row_bytes = bytes_per_row(database.engine)
+    finally:
+        database.close()
+    return {n: one(n, workdir, pg_url, row_bytes) for n in SIZES}
+
+
+def report(sizes: dict[int, Size]) -> tuple[list[str], list[str]]:
+    """Lines for the log and ``figure`` lines: the growth from the fewest to the most sports."""
+    lines = [f"{'sports':>6} {'events':>7} {'partitions/asset':>16} {'list s':>7} {'plan s':>7} {'calls':>7} "
+             f"{'snaps/event':>11} {'sensor s':>8} {'season rows':>12} {'season GB':>9}"]
+    for s in sizes.values():
+        lines.append(f"{s.sports:>6} {s.events:>7,} {s.partitions:>16,} {s.list_partitions_s:>7.2f} {s.plan_s:>7.2f} "
+                     f"{s.planned_calls:>7,} {s.snapshots_per_event:>11.1f} {s.sensor_s:>8.2f} "
+                     f"{s.season_rows:>12,.0f} {s.season_gb:>9.1f}")
+    low, high = sizes[min(sizes)], sizes[max(sizes)]
+    lines.append(f"(a normalised row takes {low.row_bytes:.0f} bytes with its indexes on PostgreSQL; a season is "
+                 f"{SEASON_DAYS} days of {KICK_OFFS_PER_DAY} kick-offs a sport, each snapshot {BOOKMAKERS} bookmakers "
+                 f"x {ROWS_PER_BOOKMAKER} prices, as often as the plan calls with credits unbounded)")
+    linear = high.sports / low.sports
+    figures = [
+        f"figure scale_plan_time_{high.sports}_vs_{low.sports}_sports: {high.plan_s / low.plan_s:.1f} x "
+        f"(goal <= {linear:.0f})",
+        f"figure scale_sensor_tick_{high.sports}_vs_{low.sports}_sports: {high.sensor_s / low.sensor_s:.1f} x "
+        f"(goal <= {linear:.0f})",
+        f"figure scale_partition_listing_{high.sports}_vs_{low.sports}_sports: "
+        f"{high.list_partitions_s / low.list_partitions_s:.1f} x (goal <= {linear:.0f})",
+        f"figure scale_sensor_tick_{high.sports}_sports_share_of_limit: {high.sensor_s / 60 * 100:.2f} % (goal <= 1)",
+    ]
+    return lines, figures
+
+
+if __name__ == "__main__":
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        found = run(Path(tmp), os.environ.get("BETTING_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"))
+    lines, figures = report(found)
+    print("\n".join(lines + figures))
