@@ -95,10 +95,35 @@ def partitions(n: int, history_start: str) -> tuple[int, float]:
     return len(keys), time.perf_counter() - started
 
 
+def served_snapshots(prices: int) -> list[tuple[datetime, list]]:  # type: ignore[type-arg]
+    """Real answers: the sandbox serving the bundled 2023-24 EPL and Bundesliga prices over HTTP,
+    asked at noon each day of the season (every market, every region) until ``prices`` came back."""
+    from betting_assets.sandbox.server import SandboxServer, SandboxState, load_market
+    from betting_assets.settings import SANDBOX_API_KEY
+    from betting_assets.sources.odds_api import OddsApiClient
+
+    market = load_market(str(Path(__file__).resolve().parents[1] / "betting_assets" / "data"))
+    state = SandboxState(market, api_key=SANDBOX_API_KEY, quota=10_000_000)
+    found: list[tuple[datetime, list]] = []  # type: ignore[type-arg]
+    count = 0
+    moment = market.first_time().replace(hour=12, minute=0, second=0, microsecond=0)
+    with SandboxServer(state) as server, OddsApiClient(server.url, SANDBOX_API_KEY) as client:
+        while count < prices and moment < market.first_time() + timedelta(days=300):
+            state.now = moment
+            for sport in ("soccer_epl", "soccer_germany_bundesliga"):
+                payload = client.odds(sport, regions=["uk", "eu", "us", "au"], markets=["h2h", "totals", "spreads"]).data
+                count += sum(len(m["outcomes"]) for e in payload for b in e["bookmakers"] for m in b["markets"])
+                if payload:
+                    found.append((moment, payload))
+            moment += timedelta(days=1)
+    return found
+
+
 def bytes_per_price(engine) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """What one price costs on PostgreSQL, from real writes: in the raw answer kept whole
-    (``odds_snapshots``) and as a normalised row (``normalized_odds``), each with its indexes."""
-    snapshots = normalize_store.simulated_snapshots(SAMPLE_ROWS)
+    """What one price costs on PostgreSQL, from real answers written as the collector writes them:
+    in the raw answer kept whole (``odds_snapshots``) and as a normalised row (``normalized_odds``),
+    each with its indexes."""
+    snapshots = served_snapshots(SAMPLE_ROWS)
     ids = normalize_store._insert_snapshot_rows(engine, snapshots)
     for (as_of, payload), snapshot_id in zip(snapshots, ids):
         with engine.begin() as conn:
@@ -173,8 +198,8 @@ def report(sizes: dict[int, Size]) -> tuple[list[str], list[str]]:
     lines.append(f"(a price takes {low.price_bytes['odds_snapshots']:.0f} bytes in the raw answer kept whole and "
                  f"{low.price_bytes['normalized_odds']:.0f} as a normalised row, with their indexes on PostgreSQL; a season is "
                  f"{SEASON_DAYS} days of {KICK_OFFS_PER_DAY} kick-offs a sport, each snapshot {BOOKMAKERS} bookmakers "
-                 f"x {ROWS_PER_BOOKMAKER} prices, as often as the plan calls with credits unbounded; the raw figure is a floor, "
-                 "as simulated answers repeat more than real ones and PostgreSQL compresses them; the plan's time is the best of 3, the sensor's the median of 5, the listing a first, uncached call)")
+                 f"x {ROWS_PER_BOOKMAKER} prices, as often as the plan calls with credits unbounded; the bytes come from the sandbox's answers "
+                 "of the bundled season, stored as the collector stores them; the plan's time is the best of 3, the sensor's the median of 5, the listing a first, uncached call)")
     linear = high.sports / base.sports
     figures = [
         f"figure scale_plan_time_{high.sports}_vs_{base.sports}_sports: {high.plan_s / base.plan_s:.1f} x "
