@@ -17,23 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from dagster import (
-    DagsterInstance,
-    DailyPartitionsDefinition,
-    MultiPartitionsDefinition,
-    StaticPartitionsDefinition,
-    build_sensor_context,
-)
+from dagster import DailyPartitionsDefinition, MultiPartitionsDefinition, StaticPartitionsDefinition
 from sqlalchemy import func, insert, select, text
 
-from benchmarks import normalize_store
+from benchmarks import normalize_store, sensor_tick
 from betting_assets.collection import planning
-from betting_assets.defs.collection.sensors import odds_fetch_sensor
-from betting_assets.defs.resources import ClockResource, SettingsResource, WarehouseResource, default_resources
-from betting_assets.domain.data.normalize import normalize_odds
 from betting_assets.settings import load_settings
 from betting_assets.warehouse import plan as plan_store
-from betting_assets.warehouse import writes
 from betting_assets.warehouse.tables import events, normalized_odds
 
 SIZES = (2, 10, 50)
@@ -124,10 +114,7 @@ def bytes_per_price(engine) -> dict[str, float]:  # type: ignore[no-untyped-def]
     in the raw answer kept whole (``odds_snapshots``) and as a normalised row (``normalized_odds``),
     each with its indexes."""
     snapshots = served_snapshots(SAMPLE_ROWS)
-    ids = normalize_store._insert_snapshot_rows(engine, snapshots)
-    for (as_of, payload), snapshot_id in zip(snapshots, ids):
-        with engine.begin() as conn:
-            writes.write_normalized(conn, normalize_odds(payload, as_of, snapshot_id=snapshot_id).rows)
+    normalize_store.project_path(engine, snapshots, normalize_store._insert_snapshot_rows(engine, snapshots))
     with engine.begin() as conn:
         count = float(conn.scalar(select(func.count()).select_from(normalized_odds)))
         return {table: float(conn.scalar(text(f"SELECT pg_total_relation_size('{table}')"))) / count
@@ -148,21 +135,8 @@ def one(n: int, workdir: Path, pg_url: str, price_bytes: dict[str, float]) -> Si
             plans.append(time.perf_counter() - started)
         with engine.begin() as conn:
             calls = plan_store.replace_plan(conn, live.rows(), NOW, sports, NOW, NOW + timedelta(days=15))
-        resource = SettingsResource(values={"collection": {"sports": sports}})
-
-        class FixedClock(ClockResource):
-            def now(self) -> datetime:
-                return NOW + timedelta(days=1, hours=1)
-
-        resources = default_resources(resource, warehouse=WarehouseResource(settings=resource, database_url=database.url),
-                                      clock=FixedClock(settings=resource, source="system"))
-        instance = DagsterInstance.ephemeral()
-        ticks = []
-        for _ in range(5):
-            with build_sensor_context(instance=instance, resources=resources) as context:
-                started = time.perf_counter()
-                odds_fetch_sensor(context)
-                ticks.append(time.perf_counter() - started)
+        ticks, _ = sensor_tick.tick_times(database.url, {"collection": {"sports": sports}},
+                                          NOW + timedelta(days=1, hours=1), 5)
     finally:
         database.close()
     count, listing = partitions(n, settings.collection.history_start)

@@ -54,11 +54,21 @@ def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
         plan_store.replace_plan(conn, live.rows(), now, SPORTS, now, now + timedelta(days=15))
     engine.dispose()
 
+    times, requested = tick_times(url, {"collection": {"sports": SPORTS, "credit_budget": 100_000}}, now, repeats)
+    median = statistics.median(times)
+    return {"median_s": median, "share_of_limit": median / SENSOR_LIMIT_S, "requested": requested}
+
+
+def tick_times(url: str, values: dict[str, object], now: datetime, repeats: int) -> tuple[list[float], int]:
+    """``odds_fetch_sensor`` evaluated ``repeats`` times as the daemon would, at ``now``, over the
+    warehouse at ``url`` with the settings ``values``: each evaluation's seconds, and the runs the
+    last one asked for."""
+
     class FixedClock(ClockResource):
         def now(self) -> datetime:
             return now
 
-    settings = SettingsResource(values={"collection": {"sports": SPORTS, "credit_budget": 100_000}})
+    settings = SettingsResource(values=values)
     resources = default_resources(settings, warehouse=WarehouseResource(settings=settings, database_url=url),
                                   clock=FixedClock(settings=settings, source="system"))
     instance = DagsterInstance.ephemeral()
@@ -70,8 +80,7 @@ def run(url: str, n_events: int = 10_000, repeats: int = 7) -> dict[str, float]:
             result = odds_fetch_sensor(context)
             times.append(time.perf_counter() - started)
         requested = len(getattr(result, "run_requests", []) or [])
-    median = statistics.median(times)
-    return {"median_s": median, "share_of_limit": median / SENSOR_LIMIT_S, "requested": requested}
+    return times, requested
 
 
 if __name__ == "__main__":

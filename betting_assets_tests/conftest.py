@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -121,6 +122,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return DemoRun(done, figures, workdir / "home")
 
 
+def free_port() -> int:
+    """A port no server on this machine listens on, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 WORKERS = 2
 """``make test``'s workers"""
 
@@ -145,16 +153,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker("long")
         return float(marker.kwargs.get("minutes", 5)) if marker else 0.0
 
-    units = [[i] for i in items if minutes(i)] + ([demo] if demo else [])
-    weight = {id(unit): DEMO_MINUTES if unit is demo else minutes(unit[0]) for unit in units}
-    placed = {id(i) for unit in units for i in unit}
+    units = [(minutes(i), [i]) for i in items if minutes(i)] + ([(DEMO_MINUTES, demo)] if demo else [])
+    placed = {id(i) for _, unit in units for i in unit}
     shorts = [i for i in items if id(i) not in placed]
     shares: list[list[pytest.Item]] = [[] for _ in range(WORKERS)]
     loads = [0.0] * WORKERS
-    for unit in sorted(units, key=lambda u: weight[id(u)], reverse=True):
+    for weight, unit in sorted(units, key=lambda u: u[0], reverse=True):
         least = loads.index(min(loads))
         shares[least] += unit
-        loads[least] += weight[id(unit)]
+        loads[least] += weight
     size = len(items) // WORKERS   # as worksteal splits: the first worker takes the smaller half
     ordered: list[pytest.Item] = []
     for share in shares:

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from betting_assets_tests.conftest import REPO, DemoRun
+from betting_assets_tests.conftest import REPO, DemoRun, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -33,12 +32,6 @@ if not (CHROMIUM and DRIVER):
                     pytrace=False)
     pytest.skip("chromium and chromedriver are not installed (Debian: chromium chromium-driver)",
                 allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 240.0) -> None:
@@ -74,7 +67,7 @@ def dev(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = {**os.environ, "BETTING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     env.pop("BETTING_SPORTS", None)
     venv = Path(sys.prefix)
-    ports = {"SANDBOX_PORT": _free_port(), "DAGSTER_PORT": _free_port(), "MLFLOW_PORT": _free_port()}
+    ports = {"SANDBOX_PORT": free_port(), "DAGSTER_PORT": free_port(), "MLFLOW_PORT": free_port()}
     log = tmp_path_factory.mktemp("dev-log") / "make-dev.log"
     # -o: the environment running the tests is installed; make is not to install it again
     make = subprocess.Popen(["make", "--no-print-directory", "-o", str(venv / ".installed-stamp"), "dev",

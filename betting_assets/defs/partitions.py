@@ -84,6 +84,14 @@ def run_days(context: AssetExecutionContext) -> list[SportDay]:
     return sorted((parse_key(k) for k in keys), key=lambda d: (d.sport_key, d.day))
 
 
+def refuse_after_clock(days: list[SportDay], now: datetime, what: str) -> None:
+    """A run over a day the clock has not reached fails before any call to the provider, saying
+    ``what`` cannot be done yet, rather than spend credits on the days before it."""
+    ahead = next((d for d in days if d.start > now), None)
+    if ahead is not None:
+        raise Failure(f"{ahead.key} is after the clock ({now.isoformat()}): {what}", allow_retries=False)
+
+
 PARTITIONS = ingestion_partitions()
 """the one partitions definition of the ingestion and features assets (sports from the settings)"""
 PLAN_PARTITIONS = ingestion_partitions(PLAN_DAYS)

@@ -17,7 +17,7 @@ from betting_assets.defs.partitions import PARTITIONS
 from betting_assets.defs.resources import SettingsResource, WarehouseResource
 from betting_assets.sandbox.recorded import RecordedMarket
 from betting_assets.sandbox.server import SandboxServer, SandboxState
-from betting_assets.warehouse.tables import data_quality_log, events, normalized_odds as normalized_table
+from betting_assets.warehouse.tables import data_quality_log, events, fetch_log, normalized_odds as normalized_table
 from betting_assets.warehouse.tables import odds_snapshots as snapshots_table
 from betting_assets_tests.defs.bind import sandbox_resources, with_settings
 from betting_assets_tests.defs.conftest import set_sandbox
@@ -114,6 +114,15 @@ def test_scores_finish_recent_events_and_history_comes_from_results_data(
     (failure,) = [e for e in early.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure.event_specific_data.error.message.startswith(
         "dagster._core.definitions.events.Failure: soccer_epl|2023-08-19 is after the clock (2023-08-12T09:00:00+00:00): its results cannot be known yet")
+    # odds over a range reaching past the clock: refused before any call, not after the days before it
+    calls = _count(engine, fetch_log)
+    ahead = materialize([odds_snapshots], resources=resources, instance=DagsterInstance.ephemeral(),
+                        raise_on_error=False, tags={"dagster/asset_partition_range_start": "soccer_epl|2023-08-11",
+                                                    "dagster/asset_partition_range_end": "soccer_epl|2023-08-13"})
+    (failure,) = [e for e in ahead.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "soccer_epl|2023-08-13 is after the clock (2023-08-12T09:00:00+00:00): odds cannot be fetched from the " \
+        "future" in failure.event_specific_data.error.message
+    assert _count(engine, fetch_log) == calls
 
 
 def test_provider_outage_mid_run_keeps_stored_data_and_the_retry_completes(

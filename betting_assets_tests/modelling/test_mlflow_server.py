@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,9 @@ from sqlalchemy import Engine
 
 from betting_assets.modelling.pipeline import fit_and_log
 from betting_assets.modelling.registry import Tracker, model_name
-from betting_assets_tests.conftest import _postgres_url
+from betting_assets_tests.conftest import _postgres_url, free_port
 from betting_assets_tests.modelling.conftest import simulated_rows
 from betting_assets_tests.modelling.test_training import FAST
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def mlflow_server(pg_admin: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]
     store = tmp_path / "server-artifacts"
     database = _postgres_url(pg_admin)
     backend = next(database)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = tmp_path / "mlflow-server.log"
     server = subprocess.Popen(

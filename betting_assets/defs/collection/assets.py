@@ -27,7 +27,7 @@ from betting_assets import expectations
 from betting_assets.dagster_home import PROVIDER_POOL
 from betting_assets.defs import check_results as checks
 from betting_assets.collection import planning
-from betting_assets.defs.partitions import PARTITIONS, PLAN_PARTITIONS, SportDay, run_days
+from betting_assets.defs.partitions import PARTITIONS, PLAN_PARTITIONS, SportDay, refuse_after_clock, run_days
 from betting_assets.defs.metadata import column_schema, markdown_table, per_partition
 from betting_assets.defs.resources import ClockResource, OddsApiResource, SettingsResource, WarehouseResource
 from betting_assets.domain.data import quality
@@ -152,10 +152,8 @@ def odds_snapshots(context: AssetExecutionContext, config: OddsConfig, warehouse
         total = IngestResult()
         days = run_days(context)
         parts: list[dict[str, object]] = []
+        refuse_after_clock(days, now, "odds cannot be fetched from the future")
         for index, day in enumerate(days, start=1):
-            if day.start > now:
-                raise Failure(f"{day.key} is after the clock ({now.isoformat()}): odds cannot be fetched "
-                              "from the future", allow_retries=False)
             live = config.mode == "live" or (config.mode == "auto" and day.end > now)
             if live and config.event_id:
                 result = collector.event_odds(day.sport_key, config.event_id, now=now, derive=False,
@@ -301,10 +299,7 @@ def scores(context: AssetExecutionContext, warehouse: WarehouseResource, odds_ap
         by_sport: dict[str, list[SportDay]] = defaultdict(list)
         for day in run_days(context):
             by_sport[day.sport_key].append(day)
-        ahead = [d for days in by_sport.values() for d in days if d.start > now]
-        if ahead:
-            raise Failure(f"{ahead[0].key} is after the clock ({now.isoformat()}): its results cannot be known "
-                          "yet", allow_retries=False)
+        refuse_after_clock([d for days in by_sport.values() for d in days], now, "its results cannot be known yet")
         updated = 0
         results_frame: pl.DataFrame | None = None
         unresolved: list[str] = []
