@@ -720,6 +720,30 @@ def bets(refused: bool, statuses: tuple[str, ...], limit: int, as_json: bool) ->
         render_ledger(view, Console(), refused=refused)
 
 
+@main.command()
+@click.option("--name", default=None, help="The worker's name in the run logs; worker@<host> by default.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps this worker runs at once.")
+def worker(name: str | None, concurrency: int) -> None:
+    """Runs the steps of Dagster's runs as a Celery worker on BETTING_CELERY_BROKER (dagster-celery's
+    task): a host with the project installed and the same environment as the code server (the
+    warehouse, DAGSTER_PG_URL, MLflow's server, the provider's key). Nothing a step needs is on
+    another host's disk: outputs go to the warehouse, models to MLflow's server."""
+    import socket
+
+    from betting_assets.celery_worker import make_worker_app
+    from betting_assets.settings import env_name
+
+    broker = get_settings().storage.celery_broker
+    if broker is None or not broker.get_secret_value():
+        raise UserError(f"set {env_name('storage', 'celery_broker')} to the broker the executor uses, "
+                        "e.g. pyamqp://guest:guest@127.0.0.1:5672//")
+    app = make_worker_app(broker.get_secret_value())
+    app.worker_main(["worker", "-Q", "dagster", "--prefetch-multiplier=1", "-c", str(concurrency),
+                     "-n", name or f"worker@{socket.gethostname()}", "--loglevel", "INFO", "--without-gossip",
+                     "--without-mingle"])
+
+
 @main.group()
 def metrics() -> None:
     """Prometheus metrics and a health check, read from the warehouse and the Dagster instance."""

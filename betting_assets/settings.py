@@ -99,6 +99,10 @@ class StorageSettings(_Group):
                                             "store under the home when unset.")
     mlflow_artifact_root: str | None = Field(
         default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
+    celery_broker: SecretStr | None = Field(
+        default=None, description="A Celery broker URL (e.g. pyamqp://user:password@rabbitmq:5672//): every job's "
+        "steps then run on Celery workers (dagster-celery), one at a time per step; in the run's own process when "
+        "unset.")
     mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", description="Where the MLflow UI is served "
                                "(make dev): the Dagster metadata links to runs and versions there.")
     dagster_ui_url: str = Field(default="http://127.0.0.1:3000", description="Where the Dagster UI is served: "
@@ -580,6 +584,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["collection"]["odds_api_key"] = "********" if self.collection.odds_api_key.get_secret_value() else ""
         data["storage"]["database_url"] = mask_url(self.warehouse_url)
+        broker = self.storage.celery_broker
+        data["storage"]["celery_broker"] = mask_url(broker.get_secret_value()) if broker else None
         for name in ("app_key", "session_token", "password"):
             data["exchange"][name] = "********" if getattr(self.exchange, name) else None
         return data
@@ -594,7 +600,7 @@ def mask_url(url: str) -> str:
         return "<unparseable url>"
 
 
-SECRET_FIELDS = {("storage", "database_url"), ("collection", "odds_api_key"), ("exchange", "app_key"),
+SECRET_FIELDS = {("storage", "database_url"), ("storage", "celery_broker"), ("collection", "odds_api_key"), ("exchange", "app_key"),
                  ("exchange", "session_token"), ("exchange", "password")}
 
 

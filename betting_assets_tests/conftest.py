@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -174,3 +176,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 DEMO_TIMEOUT = 1500
 """seconds a test that first needs ``demo_run`` may take: the demo's own run (600 s at most on a
 machine loaded five-fold), its UI servers, and the test"""
+
+
+@pytest.fixture
+def mlflow_server(pg_admin: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The server's URL and the folder its artifacts are served from."""
+    store = tmp_path / "server-artifacts"
+    database = _postgres_url(pg_admin)
+    backend = next(database)
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = tmp_path / "mlflow-server.log"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", backend,
+         "--artifacts-destination", str(store), "--serve-artifacts"],
+        cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300          # its migrations on a fresh database, on a loaded machine
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("mlflow server did not answer")
+            time.sleep(1)
+        yield url, store
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=60)
+        database.close()                           # drops the database

@@ -59,6 +59,7 @@ CASES = [
     (["backfill", "--from", "soccer_epl|2015-08-11", "--to", "soccer_epl|2023-08-20"], "the partitions run from 2019-08-01"),
     (["backfill", "--select", "bets", "--from", "soccer_epl|2023-08-11", "--to", "soccer_epl|2023-08-20"],
      "bets is not a partitioned asset"),
+    (["worker"], "set BETTING_CELERY_BROKER"),
 ]
 
 

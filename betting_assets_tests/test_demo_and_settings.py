@@ -17,9 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_secrets_never_show_in_reprs_or_public_settings() -> None:
-    settings = Settings(odds_api_key="super-secret-key", database_url="postgresql://u:pw-secret@h/db")
+    settings = Settings(odds_api_key="super-secret-key", database_url="postgresql://u:pw-secret@h/db",
+                        celery_broker="pyamqp://betting:mq-secret@rabbitmq:5672//")
     shown = repr(settings) + json.dumps(settings.public_dict())
-    assert "super-secret-key" not in shown and "pw-secret" not in shown
+    assert "super-secret-key" not in shown and "pw-secret" not in shown and "mq-secret" not in shown
+    assert settings.public_dict()["storage"]["celery_broker"].startswith("pyamqp://betting:***@rabbitmq")
 
 
 def test_the_demo_runs_the_whole_graph_and_its_summary_matches_what_was_stored(demo_run: DemoRun) -> None:

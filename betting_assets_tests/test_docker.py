@@ -16,7 +16,7 @@ from betting_assets.settings import FLAT_NAMES, GROUPS
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
-IMAGE_SERVICES = {"migrate", "code", "webserver", "daemon", "metrics"}
+IMAGE_SERVICES = {"migrate", "code", "webserver", "daemon", "metrics", "worker"}
 
 
 def _compose() -> dict:  # type: ignore[type-arg]
@@ -25,13 +25,43 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def test_compose_has_every_service_with_health_checks_and_ordered_start() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "mlflow", "prometheus", "grafana", *IMAGE_SERVICES}
+    assert set(services) == {"postgres", "mlflow", "rabbitmq", "prometheus", "grafana", *IMAGE_SERVICES}
     for name, service in services.items():
         assert name == "migrate" or "healthcheck" in service, name
     assert services["code"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
     assert services["daemon"]["depends_on"]["code"]["condition"] == "service_healthy"
-    assert {"postgres-data", "mlflow-artifacts", "betting-home"} <= set(_compose()["volumes"])
+    assert {"postgres-data", "mlflow-artifacts", "betting-home", "rabbitmq-data"} <= set(_compose()["volumes"])
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    assert services["code"]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    """What `docker compose up` would read, as docker-compose itself renders it (no engine is needed
+    to check a file): every service's settings resolved, the workers on the broker the code
+    server's runs submit their steps to."""
+    import os
+    import subprocess
+
+    import pytest
+
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        if os.environ.get("BETTING_REQUIRE_COMPOSE") == "1":
+            pytest.fail("docker-compose is not installed (.ci/run installs Debian's docker-compose)")
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    env = {**os.environ, "BETTING_ODDS_API_KEY": "checked-not-used"}
+    done = subprocess.run([tool, "-f", str(DOCKER / "docker-compose.yml"), "config"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rendered = yaml.safe_load(done.stdout)["services"]
+    broker = rendered["worker"]["environment"]["BETTING_CELERY_BROKER"]
+    assert broker.startswith("pyamqp://betting:") and broker.endswith("@rabbitmq:5672//")
+    assert rendered["code"]["environment"]["BETTING_CELERY_BROKER"] == broker
+    missing = subprocess.run([tool, "-f", str(DOCKER / "docker-compose.yml"), "config", "-q"],
+                             env={k: v for k, v in env.items() if k != "BETTING_ODDS_API_KEY"},
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "BETTING_ODDS_API_KEY" in missing.stderr
 
 
 def test_commands_exist_in_the_package() -> None:

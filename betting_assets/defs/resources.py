@@ -207,8 +207,10 @@ class MlflowResource(ConfigurableResource):
 def default_resources(settings: SettingsResource | None = None, **given: Any) -> dict[str, Any]:
     """Every resource, each over the same settings; ``given`` replaces some by key (a test's
     sandbox, the demo's), and a given resource keeps the settings it was built with."""
+    from betting_assets.defs.step_outputs import WarehouseIOManager
+
     settings = settings or SettingsResource()
-    return {
+    chosen = {
         "settings": settings,
         "warehouse": WarehouseResource(settings=settings),
         "odds_api": OddsApiResource(settings=settings),
@@ -216,3 +218,4 @@ def default_resources(settings: SettingsResource | None = None, **given: Any) ->
         "mlflow": MlflowResource(settings=settings),
         "venue": VenueResource(settings=settings),
     } | given
+    return {"io_manager": WarehouseIOManager(warehouse=chosen["warehouse"])} | chosen

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -376,3 +377,18 @@ the account holds (available to bet less the exposure, which Betfair reports neg
 ``ledger_net`` the net P&L of every bet the venue settled, ``markets`` how many markets those
 bets were in, and both movements since the venue's previous check, which must agree to the penny
 (None on the first, the anchor)"""
+
+step_outputs = Table(
+    "step_outputs",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("step_key", String(255), nullable=False),
+    Column("output_name", String(255), nullable=False),
+    Column("stored_at", UtcDateTime(), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("run_id", "step_key", "output_name"),
+    Index(None, "stored_at"),
+)
+"""what one op hands the next (``place_bets``: the reconciled counts, the slips to place), pickled as
+Dagster's own file IO manager does, but in the warehouse: a step on another host (a Celery worker)
+reads it from there, never from the disk of the host that ran the step before"""

@@ -14,6 +14,7 @@ from betting_assets.defs.resources import (
     WarehouseResource,
     default_resources,
 )
+from betting_assets.defs.step_outputs import WarehouseIOManager
 
 
 def sandbox_resources(settings: SettingsResource, db_url: str, sandbox_url: str, api_key: str = "test-key",
@@ -42,4 +43,6 @@ def with_settings(resources: dict[str, Any], **groups: dict[str, Any]) -> dict[s
             kept = {name: getattr(resource, name) for name in type(resource).model_fields if name != "settings"}
             resource = type(resource)(settings=new, **kept)
         rebuilt[key] = resource
+    if "io_manager" in rebuilt:
+        rebuilt["io_manager"] = WarehouseIOManager(warehouse=rebuilt["warehouse"])
     return rebuilt

@@ -6,59 +6,17 @@ other process loads the champion by alias from the URL alone."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
-from sqlalchemy import Engine
 
 from betting_assets.modelling.pipeline import fit_and_log
 from betting_assets.modelling.registry import Tracker, model_name
-from betting_assets_tests.conftest import _postgres_url, free_port
 from betting_assets_tests.modelling.conftest import simulated_rows
 from betting_assets_tests.modelling.test_training import FAST
-
-
-@pytest.fixture
-def mlflow_server(pg_admin: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The server's URL and the folder its artifacts are served from."""
-    store = tmp_path / "server-artifacts"
-    database = _postgres_url(pg_admin)
-    backend = next(database)
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = tmp_path / "mlflow-server.log"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", backend,
-         "--artifacts-destination", str(store), "--serve-artifacts"],
-        cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300          # its migrations on a fresh database, on a loaded machine
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("mlflow server did not answer")
-            time.sleep(1)
-        yield url, store
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=60)
-        database.close()                           # drops the database
 
 
 @pytest.mark.timeout(900)
