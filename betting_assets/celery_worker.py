@@ -11,6 +11,7 @@ from celery import Celery
 WORKER_CONFIG: dict[str, Any] = {
     "task_acks_late": True,               # a step is acknowledged when it ends ...
     "task_reject_on_worker_lost": True,   # ... so a worker killed mid-step gives it back to the broker
+    "worker_cancel_long_running_tasks_on_connection_loss": True,   # a step it can no longer acknowledge stops
     "broker_connection_retry_on_startup": True,
 }
 """what both the executor and the workers set on top of dagster-celery's defaults"""

@@ -7,7 +7,9 @@ from a server.
 
 The same backfill and the same training, run once on the workers and once in one process, must
 leave the same warehouse and the same registry; a worker killed mid-step hands its step to the
-other, which finishes the run with nothing written twice."""
+other, which finishes the run with nothing written twice; a broker restarted mid-step fails the
+run at once with the reason, and the backfill run again completes it. The provider pool holds
+across workers and runs throughout: no two provider steps of any run overlap in time."""
 
 from __future__ import annotations
 
@@ -236,8 +238,8 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
     return done
 
 
-@pytest.mark.long(minutes=2.5)
-@pytest.mark.timeout(1500)   # 2.5 minutes alone; five backfills, a training and place_bets on a loaded machine
+@pytest.mark.long(minutes=3.5)
+@pytest.mark.timeout(2400)   # 3.5 minutes alone; eleven backfills, two trainings and place_bets on a loaded machine
 def test_the_backfill_and_the_training_on_two_celery_workers_match_one_process(
         broker: str, databases: dict[str, str], sandbox: SandboxServer,
         mlflow_server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,6 +325,42 @@ def test_the_backfill_and_the_training_on_two_celery_workers_match_one_process(
         assert calls["one_process"] <= calls["workers"]
         again = list((calls["workers"] - calls["one_process"]).elements())
         assert len(again) <= 2 and all(_paid(engines["workers"], row) == 0 for row in again), again
+
+        # the broker restarted while a step runs: the run fails at once and says why, the operator runs
+        # the backfill again, and the warehouse is as one process leaves it
+        set_sandbox(sandbox, "clock", {"now": "2023-09-04T00:00:00Z"})
+        third = ("soccer_epl|2023-09-01", "soccer_epl|2023-09-02")
+        backfill = [str(BIN / "betting"), "backfill", "--from", third[0], "--to", third[1]]
+        with DagsterInstance.from_config(str(home)) as instance:
+            before = {r.run_id for r in instance.get_runs()}
+            process, log = _start(backfill, on_workers, tmp_path / "bf-broker.log")
+            _wait_for_step(instance, before, "odds_snapshots", 300)
+            _rabbitmqctl("stop_app")
+            try:
+                time.sleep(3.0)
+            finally:
+                _rabbitmqctl("start_app")
+            assert process.wait(timeout=600) != 0
+            (failed,) = [r for r in instance.get_runs() if r.run_id not in before]
+            assert failed.status == DagsterRunStatus.FAILURE
+            said = [r.event_log_entry.dagster_event.event_specific_data.error.message
+                    for r in instance.get_records_for_run(failed.run_id).records
+                    if r.event_log_entry.dagster_event is not None
+                    and r.event_log_entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE]
+            assert said and "Connection" in said[0], said
+            _run(backfill, on_workers, 600)
+            spans = _provider_spans(instance, [r.run_id for r in instance.get_runs()])
+            overlaps = [(a, b) for (_, end_a, a), (start_b, _, b) in zip(spans, spans[1:]) if end_a > start_b]
+        _run(backfill, one_process, 600)
+        tables = {name: _tables(engine) for name, engine in engines.items()}
+        for name, rows in tables["one_process"].items():
+            if name != "fetch_log":
+                assert tables["workers"][name] == rows, name
+        calls = {name: collections.Counter(tables[name]["fetch_log"]) for name in tables}
+        again = list((calls["workers"] - calls["one_process"]).elements())
+        assert calls["one_process"] <= calls["workers"]
+        assert all(_paid(engines["workers"], row) == 0 for row in again), again
+        assert not overlaps, f"provider steps ran at the same time: {overlaps}"
     finally:
         hosts.stop()
         for engine in engines.values():
