@@ -131,7 +131,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-WORKERS = 2
+WORKERS = 3
 """``make test``'s workers"""
 
 
