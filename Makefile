@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/betting demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=30
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=30
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -131,7 +131,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-WORKERS = 3
+WORKERS = 2
 """``make test``'s workers"""
 
 
