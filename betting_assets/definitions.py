@@ -12,6 +12,7 @@ import betting_assets.defs
 from betting_assets.defs.resources import default_resources
 from betting_assets.settings import env_name, load_settings
 
+
 def executor() -> ExecutorDefinition:
     """Every job runs its steps in the run's own process unless a Celery broker is set: they are
     few and follow one another (the provider's calls one at a time), and a process per step,
