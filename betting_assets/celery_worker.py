@@ -15,6 +15,8 @@ WORKER_CONFIG: dict[str, Any] = {
     "broker_connection_retry_on_startup": True,
 }
 """what both the executor and the workers set on top of dagster-celery's defaults"""
+RESULT_BACKEND = "rpc://"
+"""steps' results go back over the broker (dagster-celery's default): a broker restart fails the run"""
 
 
 def make_worker_app(broker: str) -> Celery:
@@ -22,7 +24,7 @@ def make_worker_app(broker: str) -> Celery:
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    app = make_app({"broker": broker, "backend": "rpc://", "include": [],
+    app = make_app({"broker": broker, "backend": RESULT_BACKEND, "include": [],
                     "config_source": dict_wrapper(dict(DEFAULT_CONFIG, **WORKER_CONFIG))})
     create_task(app)
     return app

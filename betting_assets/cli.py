@@ -731,6 +731,8 @@ def worker(name: str | None, concurrency: int) -> None:
     another host's disk: outputs go to the warehouse, models to MLflow's server."""
     import socket
 
+    from dagster_celery.defaults import task_default_queue
+
     from betting_assets.celery_worker import make_worker_app
     from betting_assets.settings import env_name
 
@@ -739,7 +741,7 @@ def worker(name: str | None, concurrency: int) -> None:
         raise UserError(f"set {env_name('storage', 'celery_broker')} to the broker the executor uses, "
                         "e.g. pyamqp://guest:guest@127.0.0.1:5672//")
     app = make_worker_app(broker.get_secret_value())
-    app.worker_main(["worker", "-Q", "dagster", "--prefetch-multiplier=1", "-c", str(concurrency),
+    app.worker_main(["worker", "-Q", task_default_queue, "--prefetch-multiplier=1", "-c", str(concurrency),
                      "-n", name or f"worker@{socket.gethostname()}", "--loglevel", "INFO", "--without-gossip",
                      "--without-mingle"])
 

@@ -26,11 +26,11 @@ def executor() -> ExecutorDefinition:
         return in_process_executor
     from dagster_celery import celery_executor
 
-    from betting_assets.celery_worker import WORKER_CONFIG
+    from betting_assets.celery_worker import RESULT_BACKEND, WORKER_CONFIG
 
     return celery_executor.configured({
         "broker": {"env": env_name("storage", "celery_broker")},
-        "backend": "rpc://",
+        "backend": RESULT_BACKEND,
         "config_source": WORKER_CONFIG,
     }, name="celery")
 

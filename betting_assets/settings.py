@@ -101,8 +101,8 @@ class StorageSettings(_Group):
         default=None, description="Where a local MLflow store keeps artifacts; under the home when unset.")
     celery_broker: SecretStr | None = Field(
         default=None, description="A Celery broker URL (e.g. pyamqp://user:password@rabbitmq:5672//): every job's "
-        "steps then run on Celery workers (dagster-celery), one at a time per step; in the run's own process when "
-        "unset.")
+        "steps then run as tasks on Celery workers (dagster-celery, `betting worker`); in the run's own process "
+        "when unset.")
     mlflow_ui_url: str = Field(default="http://127.0.0.1:5000", description="Where the MLflow UI is served "
                                "(make dev): the Dagster metadata links to runs and versions there.")
     dagster_ui_url: str = Field(default="http://127.0.0.1:3000", description="Where the Dagster UI is served: "

@@ -28,8 +28,6 @@ class WarehouseIOManager(ConfigurableIOManager):
     warehouse: WarehouseResource
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        if context.dagster_type.is_nothing:
-            return
         now = datetime.now(timezone.utc)
         key = (context.run_id, context.step_key, context.name)
         with self.warehouse.engine().begin() as conn:
